@@ -1,0 +1,17 @@
+/** Test tiers are named by suffix so each runs on its own: *.unit.spec.ts, *.int.spec.ts, *.e2e.spec.ts. */
+const transform = { '^.+\\.ts$': ['ts-jest', {}] };
+const tier = (displayName, suffix, extra = {}) => ({
+  displayName,
+  testEnvironment: 'node',
+  transform,
+  testMatch: [`<rootDir>/test/**/*.${suffix}.spec.ts`],
+  ...extra,
+});
+
+module.exports = {
+  projects: [
+    tier('unit', 'unit'),
+    tier('integration', 'int', { setupFilesAfterEnv: ['<rootDir>/test/support/require-services.ts'] }),
+    tier('e2e', 'e2e', { setupFilesAfterEnv: ['<rootDir>/test/support/require-services.ts'] }),
+  ],
+};

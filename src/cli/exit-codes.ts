@@ -1,0 +1,17 @@
+import { CaptureStateError, ConfigError, SourcePreconditionError } from '../shared/errors';
+
+/** Exit codes scripts can rely on (documented in the README). */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  invalidConfig: 2,
+  sourceNotReady: 3,
+  captureStateLost: 4,
+} as const;
+
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof ConfigError) return ExitCode.invalidConfig;
+  if (error instanceof SourcePreconditionError) return ExitCode.sourceNotReady;
+  if (error instanceof CaptureStateError) return ExitCode.captureStateLost;
+  return ExitCode.failure;
+}

@@ -1,0 +1,17 @@
+import { Command } from 'commander';
+import { registerCaptureCommand } from './commands/capture.command';
+import { exitCodeFor } from './exit-codes';
+import { redactSecrets } from '../shared/redact';
+
+const program = new Command('tandem')
+  .description('Run a legacy PostgreSQL database and its replacement in tandem, through Kafka.')
+  .version('0.1.0');
+registerCaptureCommand(program);
+
+program.parseAsync(process.argv).then(
+  () => process.exit(0),
+  (error: Error) => {
+    process.stderr.write(`tandem: ${redactSecrets(error.message)}\n`);
+    process.exit(exitCodeFor(error));
+  },
+);

@@ -1,0 +1,102 @@
+import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import { retryTransient } from './retry';
+
+export interface ProducedRecord {
+  topic: string;
+  key: string | null;
+  value: string | null;
+  partition?: number;
+}
+
+/** A record that says where its producer stands, committed with the records it describes. */
+export interface PositionRecord {
+  topic: string;
+  key: string;
+  value: string;
+  /** The consumer group whose committed offset (on `topic`, partition 0) points at this record. */
+  groupId: string;
+}
+
+/** Keeps one produce request under the broker's default 1 MiB per-partition batch limit. */
+const MAX_REQUEST_BYTES = 900_000;
+
+/**
+ * Produces records and a position record in one Kafka transaction (acks=all, idempotent). Readers
+ * with isolation read_committed see all of it or none of it. The position record's offset is
+ * committed for a consumer group in the same transaction, so it can be found again exactly.
+ */
+export class TransactionalProducer {
+  private readonly producer: Producer;
+
+  constructor(kafka: Kafka, transactionalId: string) {
+    this.producer = kafka.producer({
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: 120_000,
+      allowAutoTopicCreation: false,
+      // murmur2 on the key, as Java clients and Debezium partition
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+  }
+
+  /** Connecting fences any older producer with the same transactional id and aborts its open transaction. */
+  connect(): Promise<void> {
+    return retryTransient(() => this.producer.connect());
+  }
+
+  disconnect(): Promise<void> {
+    return this.producer.disconnect();
+  }
+
+  async commit(records: ProducedRecord[], position: PositionRecord): Promise<void> {
+    const transaction = await this.producer.transaction();
+    try {
+      for (const batch of splitBySize(records)) {
+        await transaction.sendBatch({ topicMessages: groupByTopic(batch), acks: -1 });
+      }
+      const [sent] = await transaction.send({
+        topic: position.topic,
+        acks: -1,
+        messages: [{ key: position.key, value: position.value, partition: 0 }],
+      });
+      const nextOffset = (BigInt(sent.baseOffset ?? sent.offset ?? '0') + 1n).toString();
+      await transaction.sendOffsets({
+        consumerGroupId: position.groupId,
+        topics: [{ topic: position.topic, partitions: [{ partition: 0, offset: nextOffset }] }],
+      });
+      await transaction.commit();
+    } catch (error) {
+      await transaction.abort().catch(() => undefined);
+      throw error;
+    }
+  }
+}
+
+function* splitBySize(records: ProducedRecord[]): Generator<ProducedRecord[]> {
+  let batch: ProducedRecord[] = [];
+  let bytes = 0;
+  for (const record of records) {
+    const size = (record.key?.length ?? 0) + (record.value?.length ?? 0) + 64;
+    if (batch.length > 0 && bytes + size > MAX_REQUEST_BYTES) {
+      yield batch;
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(record);
+    bytes += size;
+  }
+  if (batch.length > 0) yield batch;
+}
+
+function groupByTopic(records: ProducedRecord[]): TopicMessages[] {
+  const byTopic = new Map<string, Message[]>();
+  for (const record of records) {
+    let messages = byTopic.get(record.topic);
+    if (!messages) byTopic.set(record.topic, (messages = []));
+    const message: Message = { key: record.key, value: record.value };
+    if (record.partition !== undefined) message.partition = record.partition;
+    messages.push(message);
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}

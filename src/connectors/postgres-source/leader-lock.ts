@@ -1,0 +1,34 @@
+import type { Client } from 'pg';
+
+/**
+ * One capture per slot: a session-level advisory lock on the source elects the leader. The lock is
+ * released by PostgreSQL when the leader's connection ends, including after kill -9.
+ */
+export class LeaderLock {
+  constructor(
+    private readonly client: Client,
+    private readonly name: string,
+  ) {}
+
+  async tryAcquire(): Promise<boolean> {
+    const { rows } = await this.client.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked',
+      [`tandem.capture:${this.name}`],
+    );
+    return rows[0].locked;
+  }
+
+  /** Waits as a standby until the lock is free; polls every `intervalMs`. */
+  async acquire(intervalMs: number, onWaiting: () => void, signal: { stopped: boolean }): Promise<boolean> {
+    let announced = false;
+    while (!signal.stopped) {
+      if (await this.tryAcquire()) return true;
+      if (!announced) {
+        onWaiting();
+        announced = true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+    return false;
+  }
+}

@@ -1,0 +1,44 @@
+import type { Kafka } from 'kafkajs';
+import type { TandemConfig } from '../config/config.schema';
+import type { Logger } from '../../shared/logger';
+import type { TransactionalProducer } from '../../connectors/kafka/transactional-producer';
+import { serializeState, type CaptureState } from './capture-state';
+
+/** Names capture uses in Kafka for one source slot. */
+export function captureNames(config: TandemConfig) {
+  const { topicPrefix } = config.kafka;
+  const { slot } = config.source;
+  return {
+    stateTopic: '__tandem_capture_state',
+    stateKey: `${topicPrefix}/${slot}`,
+    stateGroup: `tandem-capture-position.${topicPrefix}.${slot}`,
+    transactionalId: `tandem-capture.${topicPrefix}.${slot}`,
+    heartbeatTopic: `__tandem_heartbeat.${topicPrefix}`,
+  };
+}
+
+/** What the snapshot and the stream share: the config, Kafka, and the state they commit with their events. */
+export class CaptureContext {
+  readonly names: ReturnType<typeof captureNames>;
+
+  constructor(
+    readonly config: TandemConfig,
+    readonly kafka: Kafka,
+    readonly producer: TransactionalProducer,
+    readonly logger: Logger,
+    public state: CaptureState,
+  ) {
+    this.names = captureNames(config);
+  }
+
+  /** Produces `records` and the new state in one Kafka transaction; the state is kept only once committed. */
+  async commit(records: Parameters<TransactionalProducer['commit']>[0], next: CaptureState): Promise<void> {
+    await this.producer.commit(records, {
+      topic: this.names.stateTopic,
+      key: this.names.stateKey,
+      value: serializeState(next),
+      groupId: this.names.stateGroup,
+    });
+    this.state = next;
+  }
+}

@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { formatLsn, parseLsn, type Lsn } from '../../shared/lsn';
+import type { KeyKind, KeyRange } from '../../connectors/postgres-source/key-range';
+
+/**
+ * What capture keeps in Kafka, written in the same Kafka transaction as the events it describes,
+ * so that a restarted capture neither skips nor repeats an event.
+ */
+export interface StreamPosition {
+  /** The commit LSN of the last source transaction whose events are all in Kafka. */
+  lastCommitLsn: Lsn | null;
+  /** A large source transaction part of which is in Kafka: how many of its records were produced. */
+  partial: { finalLsn: Lsn; emitted: number } | null;
+  /** The LSN that is safe to acknowledge to PostgreSQL (end of the last durable commit, or a heartbeat). */
+  ackLsn: Lsn | null;
+}
+
+export interface SnapshotChunk extends KeyRange {
+  /** The consistent point of the snapshot this chunk was read in; null while pending. */
+  doneAtLsn: Lsn | null;
+}
+
+export interface TableSnapshot {
+  keyColumns: string[];
+  keyKinds: KeyKind[];
+  chunks: SnapshotChunk[];
+}
+
+export interface SnapshotProgress {
+  status: 'running' | 'done';
+  /** The slot's consistent point: streaming starts here. */
+  consistentLsn: Lsn;
+  tables: Record<string, TableSnapshot>;
+}
+
+export interface CaptureState {
+  slot: string;
+  stream: StreamPosition;
+  snapshot: SnapshotProgress | null;
+}
+
+const lsnText = z.string().regex(/^[0-9A-F]+\/[0-9A-F]+$/);
+const keyTuple = z.array(z.string()).nullable();
+const storedState = z.object({
+  version: z.literal(1),
+  slot: z.string(),
+  stream: z.object({
+    lastCommitLsn: lsnText.nullable(),
+    partial: z.object({ finalLsn: lsnText, emitted: z.number().int().nonnegative() }).nullable(),
+    ackLsn: lsnText.nullable(),
+  }),
+  snapshot: z
+    .object({
+      status: z.enum(['running', 'done']),
+      consistentLsn: lsnText,
+      tables: z.record(
+        z.string(),
+        z.object({
+          keyColumns: z.array(z.string()),
+          keyKinds: z.array(z.enum(['integer', 'uuid', 'text'])),
+          chunks: z.array(z.object({ lower: keyTuple, upper: keyTuple, doneAtLsn: lsnText.nullable() })),
+        }),
+      ),
+    })
+    .nullable(),
+});
+
+const toText = (lsn: Lsn | null) => (lsn === null ? null : formatLsn(lsn));
+const fromText = (text: string | null) => (text === null ? null : parseLsn(text));
+
+export function serializeState(state: CaptureState): string {
+  return JSON.stringify({
+    version: 1,
+    slot: state.slot,
+    stream: {
+      lastCommitLsn: toText(state.stream.lastCommitLsn),
+      partial: state.stream.partial && {
+        finalLsn: formatLsn(state.stream.partial.finalLsn),
+        emitted: state.stream.partial.emitted,
+      },
+      ackLsn: toText(state.stream.ackLsn),
+    },
+    snapshot: state.snapshot && {
+      status: state.snapshot.status,
+      consistentLsn: formatLsn(state.snapshot.consistentLsn),
+      tables: Object.fromEntries(
+        Object.entries(state.snapshot.tables).map(([name, table]) => [
+          name,
+          { ...table, chunks: table.chunks.map((chunk) => ({ ...chunk, doneAtLsn: toText(chunk.doneAtLsn) })) },
+        ]),
+      ),
+    },
+  });
+}
+
+export function deserializeState(text: string): CaptureState {
+  const stored = storedState.parse(JSON.parse(text));
+  return {
+    slot: stored.slot,
+    stream: {
+      lastCommitLsn: fromText(stored.stream.lastCommitLsn),
+      partial: stored.stream.partial && {
+        finalLsn: parseLsn(stored.stream.partial.finalLsn),
+        emitted: stored.stream.partial.emitted,
+      },
+      ackLsn: fromText(stored.stream.ackLsn),
+    },
+    snapshot: stored.snapshot && {
+      status: stored.snapshot.status,
+      consistentLsn: parseLsn(stored.snapshot.consistentLsn),
+      tables: Object.fromEntries(
+        Object.entries(stored.snapshot.tables).map(([name, table]) => [
+          name,
+          { ...table, chunks: table.chunks.map((chunk) => ({ ...chunk, doneAtLsn: fromText(chunk.doneAtLsn) })) },
+        ]),
+      ),
+    },
+  };
+}
+
+/**
+ * Chunks read after a resumed snapshot saw changes that streaming will deliver again; they are
+ * skipped for keys in such a chunk when their commit precedes the chunk's snapshot.
+ * Once streaming has passed every such chunk, the snapshot detail is no longer needed.
+ */
+export function pruneSnapshot(state: CaptureState): CaptureState {
+  const snapshot = state.snapshot;
+  if (!snapshot || snapshot.status !== 'done') return state;
+  const passed = state.stream.lastCommitLsn;
+  const tables: Record<string, TableSnapshot> = {};
+  for (const [name, table] of Object.entries(snapshot.tables)) {
+    const chunks = table.chunks.filter(
+      (chunk) => chunk.doneAtLsn !== null && chunk.doneAtLsn > snapshot.consistentLsn && (passed === null || chunk.doneAtLsn > passed),
+    );
+    if (chunks.length > 0) tables[name] = { ...table, chunks };
+  }
+  return { ...state, snapshot: { ...snapshot, tables } };
+}

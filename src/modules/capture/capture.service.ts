@@ -1,0 +1,192 @@
+import type { Client } from 'pg';
+import type { Kafka } from 'kafkajs';
+import type { TandemConfig } from '../config/config.schema';
+import type { Logger } from '../../shared/logger';
+import { CaptureStateError } from '../../shared/errors';
+import { connectSource } from '../../connectors/postgres-source/session';
+import { checkSourcePreconditions, describeTables, ensurePublication, tableName, type SourceTable } from '../../connectors/postgres-source/source-catalog';
+import { readSlot } from '../../connectors/postgres-source/replication-slot';
+import { createSlotWithSnapshot } from '../../connectors/postgres-source/replication-slot';
+import { LeaderLock } from '../../connectors/postgres-source/leader-lock';
+import { TypeRegistry } from '../../connectors/postgres-source/pg-types';
+import { tableTopic, transactionTopic } from '../../connectors/postgres-source/change-event';
+import { createKafka } from '../../connectors/kafka/kafka-client';
+import { CHANGE_TOPIC_CONFIG, COMPACTED_TOPIC_CONFIG, ensureTopics } from '../../connectors/kafka/topic-admin';
+import { TransactionalProducer } from '../../connectors/kafka/transactional-producer';
+import { readPositionRecord } from '../../connectors/kafka/position-reader';
+import { deserializeState, type CaptureState } from './capture-state';
+import { CaptureContext, captureNames } from './capture-context';
+import { SnapshotRunner } from './snapshot-runner';
+import { StreamRunner } from './stream-runner';
+
+export interface CaptureOptions {
+  /** Ignore the stored state and the slot, and start again with a new snapshot. */
+  resnapshot?: boolean;
+}
+
+export interface CaptureStatus {
+  role: 'starting' | 'standby' | 'snapshot' | 'streaming' | 'stopped';
+  slot: string;
+  durableLsn: string | null;
+  eventsProduced: number;
+  retainedWalBytes: number | null;
+}
+
+/**
+ * Capture: one leader per slot (advisory lock), an initial snapshot that resumes by chunk, then the
+ * slot's stream, every event produced exactly once into Kafka (see README, "Delivery").
+ */
+export class CaptureService {
+  private readonly signal = { stopped: false };
+  private stream: StreamRunner | null = null;
+  private readonly statusValue: CaptureStatus;
+
+  constructor(
+    private readonly config: TandemConfig,
+    private readonly logger: Logger,
+  ) {
+    this.statusValue = { role: 'starting', slot: config.source.slot, durableLsn: null, eventsProduced: 0, retainedWalBytes: null };
+  }
+
+  status(): CaptureStatus {
+    if (this.stream) {
+      this.statusValue.durableLsn = this.stream.status.durableLsn?.toString() ?? null;
+      this.statusValue.eventsProduced = this.stream.status.eventsProduced;
+    }
+    return { ...this.statusValue };
+  }
+
+  /** Runs until stop() or a failure. */
+  async run(options: CaptureOptions = {}): Promise<void> {
+    const { config, logger } = this;
+    const lockClient = await connectSource(config.source.url, { application_name: 'tandem-capture-lock' });
+    let producer: TransactionalProducer | null = null;
+    let statusTimer: NodeJS.Timeout | null = null;
+    try {
+      await checkSourcePreconditions(lockClient);
+      const types = new TypeRegistry();
+      const tables = await describeTables(lockClient, config.source.tables, types);
+
+      const lock = new LeaderLock(lockClient, `${config.source.slot}`);
+      this.statusValue.role = 'standby';
+      const leader = await lock.acquire(500, () => logger.info({ slot: config.source.slot }, 'another capture leads this slot; waiting as standby'), this.signal);
+      if (!leader) return;
+      logger.info({ slot: config.source.slot }, 'leading capture for this slot');
+
+      await ensurePublication(lockClient, config.source.publication, tables);
+      const kafka = createKafka(config.kafka.brokers, config.kafka.clientId, logger);
+      await this.ensureCaptureTopics(kafka, tables);
+      const names = captureNames(config);
+      producer = new TransactionalProducer(kafka, names.transactionalId);
+      await producer.connect();
+
+      const state = await this.prepareState(lockClient, kafka, options);
+      const context = new CaptureContext(config, kafka, producer, logger, state ?? emptyState(config.source.slot));
+
+      statusTimer = setInterval(() => void this.reportSlot(lockClient), config.capture.statusIntervalMs);
+      if (!state) {
+        if (config.source.snapshot.mode === 'initial') {
+          this.statusValue.role = 'snapshot';
+          await new SnapshotRunner(context, tables, types, this.signal).runFresh();
+        } else {
+          const exported = await createSlotWithSnapshot(config.source.url, config.source.slot, false);
+          await exported.close();
+          await context.commit([], { ...context.state, stream: { ...context.state.stream, ackLsn: exported.consistentLsn } });
+        }
+      } else if (state.snapshot?.status === 'running') {
+        this.statusValue.role = 'snapshot';
+        await new SnapshotRunner(context, tables, types, this.signal).resume();
+      }
+      if (this.signal.stopped) return;
+
+      await this.waitForSlotRelease(lockClient);
+      this.statusValue.role = 'streaming';
+      this.stream = new StreamRunner(context, types, keyColumnsByTable(tables));
+      logger.info({ from: context.state.stream.ackLsn?.toString() ?? 'slot start' }, 'streaming changes');
+      await this.stream.run();
+    } finally {
+      this.statusValue.role = 'stopped';
+      if (statusTimer) clearInterval(statusTimer);
+      await producer?.disconnect().catch(() => undefined);
+      await lockClient.end().catch(() => undefined);
+    }
+  }
+
+  /** Flushes, acknowledges and ends the stream; run() then returns. */
+  async stop(): Promise<void> {
+    this.signal.stopped = true;
+    await this.stream?.stop();
+  }
+
+  private async ensureCaptureTopics(kafka: Kafka, tables: SourceTable[]): Promise<void> {
+    const { topicPrefix, partitions, replicationFactor } = this.config.kafka;
+    const names = captureNames(this.config);
+    await ensureTopics(
+      kafka,
+      [
+        ...tables.map((t) => ({ topic: tableTopic(topicPrefix, t.schema, t.table), partitions, config: CHANGE_TOPIC_CONFIG })),
+        { topic: transactionTopic(topicPrefix), partitions: 1, config: CHANGE_TOPIC_CONFIG },
+        { topic: names.stateTopic, partitions: 1, config: COMPACTED_TOPIC_CONFIG },
+        { topic: names.heartbeatTopic, partitions: 1, config: COMPACTED_TOPIC_CONFIG },
+      ],
+      replicationFactor,
+    );
+  }
+
+  /** The stored state, checked against the slot; null when capture starts from nothing. */
+  private async prepareState(client: Client, kafka: Kafka, options: CaptureOptions): Promise<CaptureState | null> {
+    const { slot } = this.config.source;
+    const names = captureNames(this.config);
+    const slotInfo = await readSlot(client, slot);
+    if (options.resnapshot) {
+      if (slotInfo.exists) await client.query('SELECT pg_drop_replication_slot($1)', [slot]);
+      this.logger.warn({ slot }, 're-snapshot requested: the slot was dropped and every table is read again');
+      return null;
+    }
+    const stored = await readPositionRecord(kafka, names.stateTopic, names.stateGroup);
+    const state = stored === null ? null : deserializeState(stored);
+    if (state && !slotInfo.exists) {
+      throw new CaptureStateError(
+        `replication slot "${slot}" no longer exists, but capture had streamed from it up to ${state.stream.lastCommitLsn?.toString() ?? 'its start'}: ` +
+          'changes made since then may be lost. A re-snapshot is needed: run `tandem capture --resnapshot`.',
+      );
+    }
+    if (!state && slotInfo.exists) {
+      throw new CaptureStateError(
+        `replication slot "${slot}" exists but Kafka holds no capture state for it (topic prefix "${this.config.kafka.topicPrefix}"). ` +
+          'Use another slot name, or run `tandem capture --resnapshot` to drop the slot and snapshot again.',
+      );
+    }
+    return state;
+  }
+
+  /** After a failover the old walsender may hold the slot for a moment. */
+  private async waitForSlotRelease(client: Client): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const slot = await readSlot(client, this.config.source.slot);
+      if (!slot.exists) throw new CaptureStateError(`replication slot "${this.config.source.slot}" disappeared; a re-snapshot is needed (tandem capture --resnapshot)`);
+      if (slot.activePid === null) return;
+      if (Date.now() > deadline) throw new CaptureStateError(`replication slot "${this.config.source.slot}" is still in use by PostgreSQL process ${slot.activePid}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  private async reportSlot(client: Client): Promise<void> {
+    try {
+      const slot = await readSlot(client, this.config.source.slot);
+      this.statusValue.retainedWalBytes = slot.retainedWalBytes;
+      this.logger.info(this.status(), 'capture status');
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not read the slot status');
+    }
+  }
+}
+
+function emptyState(slot: string): CaptureState {
+  return { slot, stream: { lastCommitLsn: null, partial: null, ackLsn: null }, snapshot: null };
+}
+
+function keyColumnsByTable(tables: SourceTable[]): Map<string, string[]> {
+  return new Map(tables.map((table) => [tableName(table), table.keyColumns]));
+}

@@ -1,0 +1,292 @@
+import type { Lsn } from '../../shared/lsn';
+import {
+  changeEvent,
+  fillUnchangedToast,
+  keyOf,
+  sameKey,
+  sourceInfo,
+  tableTopic,
+  transactionTopic,
+  tupleToRow,
+  type OutgoingRecord,
+  type Row,
+} from '../../connectors/postgres-source/change-event';
+import type { PgoutputMessage, RawTuple, Relation } from '../../connectors/postgres-source/pgoutput-decoder';
+import type { TypeRegistry } from '../../connectors/postgres-source/pg-types';
+import { rangeContains, type KeyTuple } from '../../connectors/postgres-source/key-range';
+import type { SnapshotProgress, StreamPosition } from './capture-state';
+import { DecodeError } from '../../shared/errors';
+
+export interface ProcessorOptions {
+  topicPrefix: string;
+  database: string;
+  partitions: number;
+  types: TypeRegistry;
+  /** Primary-key columns per "schema.table", read from the catalog. */
+  keyColumns: Map<string, string[]>;
+  now: () => number;
+}
+
+/** A record placed on every partition of its topic (a TRUNCATE must reach every partition's reader). */
+export interface RoutedRecord extends OutgoingRecord {
+  partition?: number;
+}
+
+interface OpenTransaction {
+  xid: number;
+  finalLsn: Lsn;
+  commitTimeMs: number;
+  /** Index of the next record of this transaction; records below `skipBelow` are already in Kafka. */
+  nextIndex: number;
+  skipBelow: number;
+  alreadyProduced: boolean;
+  begun: boolean;
+  totalOrder: number;
+  perTable: Map<string, number>;
+  previousCommitLsn: Lsn | null;
+}
+
+/**
+ * Turns decoded pgoutput messages into Debezium-envelope records, deterministically, and tracks the
+ * position those records represent. Deterministic order and count are what make the position
+ * (last commit LSN + records of a partly produced transaction) enough to resume exactly once.
+ */
+export class ChangeStreamProcessor {
+  private tx: OpenTransaction | null = null;
+  private position: StreamPosition;
+
+  constructor(
+    private readonly options: ProcessorOptions,
+    start: StreamPosition,
+    private readonly snapshotFilter: SnapshotProgress | null = null,
+  ) {
+    this.position = { ...start };
+  }
+
+  currentPosition(): StreamPosition {
+    return { ...this.position, partial: this.position.partial && { ...this.position.partial } };
+  }
+
+  inTransaction(): boolean {
+    return this.tx !== null;
+  }
+
+  /** A heartbeat with nothing in flight: everything before `lsn` is durable, acknowledge it. */
+  advanceIdle(lsn: Lsn): void {
+    if (this.tx) return;
+    if (this.position.ackLsn === null || lsn > this.position.ackLsn) this.position.ackLsn = lsn;
+  }
+
+  handle(message: PgoutputMessage, walStart: Lsn, out: RoutedRecord[]): void {
+    switch (message.tag) {
+      case 'begin':
+        this.begin(message.xid, message.finalLsn, Number(message.commitTimeMicros / 1000n));
+        return;
+      case 'commit':
+        this.commit(message.endLsn, out);
+        return;
+      case 'insert':
+        this.emitChange(message.relation, walStart, out, (emit) => {
+          emit('c', null, this.row(message.relation, message.after));
+        });
+        return;
+      case 'update':
+        this.emitChange(message.relation, walStart, out, (emit, keyColumns) => {
+          const before = message.before ? this.row(message.relation, message.before) : null;
+          const after = fillUnchangedToast(this.row(message.relation, message.after), message.beforeIsKeyOnly ? null : before);
+          if (before && keyColumns.length > 0 && !sameKey(keyColumns, before, after)) {
+            emit('d', before, null);
+            emit('c', null, after);
+          } else {
+            emit('u', message.beforeIsKeyOnly ? null : before, after);
+          }
+        });
+        return;
+      case 'delete':
+        this.emitChange(message.relation, walStart, out, (emit) => {
+          emit('d', this.row(message.relation, message.before), null);
+        });
+        return;
+      case 'truncate':
+        for (const relation of message.relations) this.emitTruncate(relation, walStart, out);
+        return;
+      default:
+        return; // relation and type messages only update the decoder; origin and logical messages are not captured
+    }
+  }
+
+  private begin(xid: number, finalLsn: Lsn, commitTimeMs: number): void {
+    const { lastCommitLsn, partial } = this.position;
+    const alreadyProduced = lastCommitLsn !== null && finalLsn <= lastCommitLsn;
+    this.tx = {
+      xid,
+      finalLsn,
+      commitTimeMs,
+      nextIndex: 0,
+      skipBelow: partial && partial.finalLsn === finalLsn ? partial.emitted : 0,
+      alreadyProduced,
+      begun: false,
+      totalOrder: 0,
+      perTable: new Map(),
+      previousCommitLsn: lastCommitLsn,
+    };
+  }
+
+  private commit(endLsn: Lsn, out: RoutedRecord[]): void {
+    const tx = this.requireTransaction();
+    if (!tx.alreadyProduced && tx.begun) {
+      this.push(out, {
+        topic: transactionTopic(this.options.topicPrefix),
+        key: JSON.stringify({ id: this.transactionId(tx) }),
+        value: JSON.stringify({
+          status: 'END',
+          id: this.transactionId(tx),
+          event_count: tx.totalOrder,
+          data_collections: [...tx.perTable].map(([dataCollection, count]) => ({
+            data_collection: dataCollection,
+            event_count: count,
+          })),
+          ts_ms: tx.commitTimeMs,
+        }),
+      });
+    }
+    if (!tx.alreadyProduced) this.position.lastCommitLsn = tx.finalLsn;
+    this.position.partial = null;
+    if (this.position.ackLsn === null || endLsn > this.position.ackLsn) this.position.ackLsn = endLsn;
+    this.tx = null;
+  }
+
+  private transactionId(tx: OpenTransaction): string {
+    return `${tx.xid}:${Number(tx.finalLsn)}`;
+  }
+
+  /** Appends a record unless an earlier run already produced it. */
+  private push(out: RoutedRecord[], record: RoutedRecord): void {
+    const tx = this.requireTransaction();
+    const index = tx.nextIndex++;
+    if (index >= tx.skipBelow) out.push(record);
+    this.position.partial = { finalLsn: tx.finalLsn, emitted: tx.nextIndex };
+  }
+
+  private requireTransaction(): OpenTransaction {
+    if (!this.tx) throw new DecodeError('pgoutput: change outside a transaction');
+    return this.tx;
+  }
+
+  private row(relation: Relation, tuple: RawTuple): Row {
+    try {
+      return tupleToRow(relation.columns, tuple, this.options.types);
+    } catch (error) {
+      throw new DecodeError(`${relation.schema}.${relation.table}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  private keyColumnsOf(relation: Relation): string[] {
+    const fromCatalog = this.options.keyColumns.get(`${relation.schema}.${relation.table}`);
+    if (fromCatalog) return fromCatalog;
+    return relation.replicaIdentity === 'full' ? [] : relation.columns.filter((c) => c.isKey).map((c) => c.name);
+  }
+
+  private beginMarker(out: RoutedRecord[], tx: OpenTransaction): void {
+    if (tx.begun) return;
+    tx.begun = true;
+    this.push(out, {
+      topic: transactionTopic(this.options.topicPrefix),
+      key: JSON.stringify({ id: this.transactionId(tx) }),
+      value: JSON.stringify({
+        status: 'BEGIN',
+        id: this.transactionId(tx),
+        event_count: null,
+        data_collections: null,
+        ts_ms: tx.commitTimeMs,
+      }),
+    });
+  }
+
+  private emitChange(
+    relation: Relation,
+    walStart: Lsn,
+    out: RoutedRecord[],
+    build: (emit: (op: 'c' | 'u' | 'd', before: Row | null, after: Row | null) => void, keyColumns: string[]) => void,
+  ): void {
+    const tx = this.requireTransaction();
+    if (tx.alreadyProduced) return;
+    const keyColumns = this.keyColumnsOf(relation);
+    const topic = tableTopic(this.options.topicPrefix, relation.schema, relation.table);
+    const dataCollection = `${relation.schema}.${relation.table}`;
+
+    build((op, before, after) => {
+      const keyRow = (after ?? before) as Row;
+      if (this.seenBySnapshot(dataCollection, keyColumns, keyRow, tx.finalLsn)) return;
+      this.beginMarker(out, tx);
+      const key = keyOf(keyColumns, keyRow);
+      const collectionOrder = (tx.perTable.get(dataCollection) ?? 0) + 1;
+      tx.perTable.set(dataCollection, collectionOrder);
+      tx.totalOrder += 1;
+      const event = changeEvent(
+        op,
+        before,
+        after,
+        sourceInfo({
+          serverName: this.options.topicPrefix,
+          database: this.options.database,
+          schema: relation.schema,
+          table: relation.table,
+          snapshot: false,
+          commitTimeMs: tx.commitTimeMs,
+          txId: tx.xid,
+          lsn: walStart,
+          commitLsn: tx.finalLsn,
+          previousCommitLsn: tx.previousCommitLsn,
+        }),
+        { id: this.transactionId(tx), total_order: tx.totalOrder, data_collection_order: collectionOrder },
+        this.options.now(),
+      );
+      this.push(out, { topic, key, value: JSON.stringify(event) });
+      if (op === 'd' && key !== null) this.push(out, { topic, key, value: null });
+    }, keyColumns);
+  }
+
+  private emitTruncate(relation: Relation, walStart: Lsn, out: RoutedRecord[]): void {
+    const tx = this.requireTransaction();
+    if (tx.alreadyProduced) return;
+    this.beginMarker(out, tx);
+    const dataCollection = `${relation.schema}.${relation.table}`;
+    const collectionOrder = (tx.perTable.get(dataCollection) ?? 0) + 1;
+    tx.perTable.set(dataCollection, collectionOrder);
+    tx.totalOrder += 1;
+    const event = changeEvent(
+      't',
+      null,
+      null,
+      sourceInfo({
+        serverName: this.options.topicPrefix,
+        database: this.options.database,
+        schema: relation.schema,
+        table: relation.table,
+        snapshot: false,
+        commitTimeMs: tx.commitTimeMs,
+        txId: tx.xid,
+        lsn: walStart,
+        commitLsn: tx.finalLsn,
+        previousCommitLsn: tx.previousCommitLsn,
+      }),
+      { id: this.transactionId(tx), total_order: tx.totalOrder, data_collection_order: collectionOrder },
+      this.options.now(),
+    );
+    const value = JSON.stringify(event);
+    const topic = tableTopic(this.options.topicPrefix, relation.schema, relation.table);
+    for (let partition = 0; partition < this.options.partitions; partition++) {
+      this.push(out, { topic, key: null, value, partition });
+    }
+  }
+
+  /** True when a resumed snapshot chunk already holds this change (see pruneSnapshot). */
+  private seenBySnapshot(dataCollection: string, keyColumns: string[], row: Row, commitLsn: Lsn): boolean {
+    const table = this.snapshotFilter?.tables[dataCollection];
+    if (!table) return false;
+    const key: KeyTuple = keyColumns.map((column) => String(row[column]));
+    const chunk = table.chunks.find((candidate) => rangeContains(table.keyKinds, candidate, key));
+    return chunk !== undefined && chunk.doneAtLsn !== null && commitLsn < chunk.doneAtLsn;
+  }
+}

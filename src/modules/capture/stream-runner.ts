@@ -1,0 +1,136 @@
+import { ReplicationStream, type StreamItem } from '../../connectors/postgres-source/replication-stream';
+import type { TypeRegistry } from '../../connectors/postgres-source/pg-types';
+import type { Lsn } from '../../shared/lsn';
+import { formatLsn } from '../../shared/lsn';
+import { CaptureStateError } from '../../shared/errors';
+import { ChangeStreamProcessor, type RoutedRecord } from './change-stream-processor';
+import { pruneSnapshot } from './capture-state';
+import type { CaptureContext } from './capture-context';
+
+export interface StreamStatus {
+  durableLsn: Lsn | null;
+  eventsProduced: number;
+  lastFlushAt: number | null;
+}
+
+/**
+ * Streams the slot into Kafka. Records collect in a batch that is committed in one Kafka transaction
+ * with the capture state, when it is large enough, when the source goes quiet, or on shutdown; only
+ * then is the LSN acknowledged to PostgreSQL. When nothing is in flight, a keepalive's LSN is
+ * acknowledged too (with a heartbeat record), so an idle or filtered database does not make the
+ * slot retain WAL without bound.
+ */
+export class StreamRunner {
+  private readonly processor: ChangeStreamProcessor;
+  private readonly stream: ReplicationStream;
+  private batch: RoutedRecord[] = [];
+  private batchStartedAt = 0;
+  private lastHeartbeatAt = Date.now();
+  private timer: NodeJS.Timeout | null = null;
+  readonly status: StreamStatus = { durableLsn: null, eventsProduced: 0, lastFlushAt: null };
+
+  constructor(
+    private readonly context: CaptureContext,
+    types: TypeRegistry,
+    keyColumns: Map<string, string[]>,
+  ) {
+    const { config, state } = context;
+    this.processor = new ChangeStreamProcessor(
+      {
+        topicPrefix: config.kafka.topicPrefix,
+        database: new URL(config.source.url).pathname.slice(1),
+        partitions: config.kafka.partitions,
+        types,
+        keyColumns,
+        now: Date.now,
+      },
+      state.stream,
+      state.snapshot && Object.keys(state.snapshot.tables).length > 0 ? state.snapshot : null,
+    );
+    this.stream = new ReplicationStream(
+      { url: config.source.url, slot: config.source.slot, publication: config.source.publication, types },
+      (item) => this.handle(item),
+    );
+    this.status.durableLsn = state.stream.ackLsn;
+  }
+
+  async run(): Promise<void> {
+    const ticks = Math.max(10, Math.min(this.context.config.capture.maxBatchDelayMs, 1000));
+    this.timer = setInterval(() => this.stream.enqueueTick(), ticks);
+    try {
+      await this.stream.run(this.context.state.stream.ackLsn ?? 0n);
+    } catch (error) {
+      if (/replication slot .* does not exist/.test((error as Error).message)) {
+        throw new CaptureStateError(
+          `replication slot "${this.context.config.source.slot}" was dropped while capture streamed from it; ` +
+            'changes may be lost. A re-snapshot is needed: run `tandem capture --resnapshot`.',
+          { cause: error },
+        );
+      }
+      throw error;
+    } finally {
+      if (this.timer) clearInterval(this.timer);
+    }
+  }
+
+  /** Commits what is buffered, acknowledges it, and ends the replication connection. */
+  async stop(): Promise<void> {
+    await this.stream.drainThen(async () => {
+      await this.flush();
+    });
+    await this.stream.stop();
+  }
+
+  private async handle(item: StreamItem): Promise<void> {
+    const { config } = this.context;
+    if (item.kind === 'message') {
+      const before = this.batch.length;
+      this.processor.handle(item.message, item.walStart, this.batch);
+      if (before === 0 && this.batch.length > 0) this.batchStartedAt = Date.now();
+      if (this.batch.length >= config.capture.maxBatchEvents) await this.flush();
+      return;
+    }
+    if (item.kind === 'keepalive') {
+      if (!this.processor.inTransaction() && this.batch.length === 0) {
+        this.processor.advanceIdle(item.walEnd);
+        const position = this.processor.currentPosition();
+        if (position.ackLsn !== null && position.ackLsn !== this.status.durableLsn && this.heartbeatDue()) await this.flush();
+      }
+      if (item.replyRequested) this.stream.acknowledge(this.status.durableLsn ?? 0n);
+      return;
+    }
+    // tick
+    if (this.batch.length > 0 && Date.now() - this.batchStartedAt >= config.capture.maxBatchDelayMs) await this.flush();
+    else if (this.heartbeatDue()) {
+      this.lastHeartbeatAt = Date.now();
+      this.stream.acknowledge(this.status.durableLsn ?? 0n, true); // asks the server for a keepalive
+    }
+  }
+
+  private heartbeatDue(): boolean {
+    return Date.now() - this.lastHeartbeatAt >= this.context.config.source.heartbeatIntervalMs;
+  }
+
+  private async flush(): Promise<void> {
+    const position = this.processor.currentPosition();
+    const records = this.batch;
+    const heartbeat = records.length === 0;
+    if (heartbeat && position.ackLsn === this.status.durableLsn) return;
+    if (heartbeat) {
+      this.lastHeartbeatAt = Date.now();
+      records.push({
+        topic: this.context.names.heartbeatTopic,
+        key: JSON.stringify({ serverName: this.context.config.kafka.topicPrefix }),
+        value: JSON.stringify({ ts_ms: Date.now(), lsn: position.ackLsn === null ? null : formatLsn(position.ackLsn) }),
+      });
+    }
+    await this.context.commit(records, pruneSnapshot({ ...this.context.state, stream: position }));
+    this.batch = [];
+    if (!heartbeat) this.status.eventsProduced += records.length;
+    this.status.lastFlushAt = Date.now();
+    if (position.ackLsn !== null) {
+      this.status.durableLsn = position.ackLsn;
+      this.stream.acknowledge(position.ackLsn);
+    }
+  }
+}

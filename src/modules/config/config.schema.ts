@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+const postgresUrl = z
+  .string()
+  .refine((value) => /^postgres(ql)?:\/\/.+/.test(value), 'must be a postgres:// connection URL');
+const identifier = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case PostgreSQL identifier (letters, digits, _; at most 63)');
+const positiveInt = z.number().int().positive();
+
+export const tandemConfigSchema = z.object({
+  source: z.object({
+    url: postgresUrl,
+    publication: identifier.default('tandem_pub'),
+    slot: identifier.default('tandem_slot'),
+    tables: z
+      .array(z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'must be schema.table'))
+      .min(1, 'list at least one table'),
+    snapshot: z
+      .object({
+        mode: z.enum(['initial', 'never']).default('initial'),
+        chunkSize: positiveInt.default(5000),
+        parallelism: positiveInt.max(16).default(2),
+      })
+      .prefault({}),
+    heartbeatIntervalMs: positiveInt.default(10_000),
+  }),
+  kafka: z.object({
+    brokers: z.array(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port')).min(1, 'list at least one broker'),
+    topicPrefix: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -'),
+    partitions: positiveInt.default(3),
+    replicationFactor: positiveInt.default(1),
+    clientId: z.string().default('tandem'),
+  }),
+  target: z.object({ url: postgresUrl }).optional(),
+  capture: z
+    .object({
+      maxBatchEvents: positiveInt.default(5000),
+      maxBatchDelayMs: positiveInt.default(50),
+      statusIntervalMs: positiveInt.default(30_000),
+    })
+    .prefault({}),
+});
+
+export type TandemConfig = z.infer<typeof tandemConfigSchema>;
