@@ -3,6 +3,7 @@ const transform = { '^.+\\.ts$': ['ts-jest', {}] };
 const tier = (displayName, suffix, extra = {}) => ({
   displayName,
   testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
   transform,
   testMatch: [`<rootDir>/test/**/*.${suffix}.spec.ts`],
   ...extra,

@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'child_process';
+import { mkdtempSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join, resolve } from 'path';
+import { stringify } from 'yaml';
+
+const ROOT = resolve(__dirname, '..', '..');
+
+export interface CaptureTestConfig {
+  prefix: string;
+  slot: string;
+  publication: string;
+  tables: string[];
+  chunkSize?: number;
+  parallelism?: number;
+  heartbeatIntervalMs?: number;
+  maxBatchEvents?: number;
+}
+
+export function writeConfig(config: CaptureTestConfig): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-test-'));
+  const file = join(dir, 'tandem.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      source: {
+        url: process.env.TANDEM_SOURCE_URL,
+        publication: config.publication,
+        slot: config.slot,
+        tables: config.tables,
+        snapshot: { chunkSize: config.chunkSize ?? 5000, parallelism: config.parallelism ?? 2 },
+        heartbeatIntervalMs: config.heartbeatIntervalMs ?? 1000,
+      },
+      kafka: { brokers: process.env.TANDEM_KAFKA_BROKERS!.split(','), topicPrefix: config.prefix, partitions: 3 },
+      capture: { maxBatchEvents: config.maxBatchEvents ?? 5000, maxBatchDelayMs: 50, statusIntervalMs: 1000 },
+    }),
+  );
+  return file;
+}
+
+/** A `tandem` CLI child process, with its output collected. */
+export class TandemProcess {
+  readonly child: ChildProcess;
+  output = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(args: string[], extraEnv: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'src/cli/main.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, TANDEM_LOG_LEVEL: 'info', ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.on('data', (chunk) => (this.output += chunk.toString()));
+    this.child.stderr!.on('data', (chunk) => (this.output += chunk.toString()));
+    this.exited = new Promise((resolvePromise) => this.child.on('exit', (code) => resolvePromise(code)));
+  }
+
+  static capture(configFile: string, ...extra: string[]): TandemProcess {
+    return new TandemProcess(['capture', '--config', configFile, ...extra]);
+  }
+
+  async waitForLog(pattern: RegExp, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(this.output)) {
+      if (this.child.exitCode !== null) throw new Error(`tandem exited (${this.child.exitCode}) before logging ${pattern}:\n${this.output}`);
+      if (Date.now() > deadline) throw new Error(`tandem did not log ${pattern} within ${timeoutMs} ms:\n${this.output.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  kill9(): Promise<number | null> {
+    this.child.kill('SIGKILL');
+    return this.exited;
+  }
+
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode !== null) return this.child.exitCode;
+    this.child.kill('SIGTERM');
+    return this.exited;
+  }
+}

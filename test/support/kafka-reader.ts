@@ -1,0 +1,61 @@
+import { randomUUID } from 'crypto';
+import type { Kafka } from 'kafkajs';
+
+export interface ReadRecord {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  key: any;
+  value: any;
+}
+
+/**
+ * Reads topics from the beginning as a read_committed consumer until `done(records)` holds, then
+ * keeps reading for `settleMs` more so that duplicates would show up too.
+ */
+export async function readTopics(
+  kafka: Kafka,
+  topics: string[],
+  done: (records: ReadRecord[]) => boolean,
+  { timeoutMs = 120_000, settleMs = 1500 } = {},
+): Promise<ReadRecord[]> {
+  const groupId = `tandem-test-reader-${randomUUID()}`;
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, readUncommitted: false });
+  const records: ReadRecord[] = [];
+  await consumer.connect();
+  try {
+    for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) {
+          records.push({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: BigInt(message.offset),
+            key: message.key ? JSON.parse(message.key.toString()) : null,
+            value: message.value ? JSON.parse(message.value.toString()) : null,
+          });
+        }
+      },
+    });
+    const deadline = Date.now() + timeoutMs;
+    while (!done(records)) {
+      if (Date.now() > deadline) throw new Error(`read ${records.length} records from ${topics.join(', ')} without reaching the expected state`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await new Promise((resolve) => setTimeout(resolve, settleMs));
+    return records;
+  } finally {
+    await consumer.disconnect();
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.disconnect();
+  }
+}
+
+/** Events (not tombstones) of the given topics, in each partition's order. */
+export function changeEvents(records: ReadRecord[]): ReadRecord[] {
+  return records.filter((record) => record.value !== null && record.value.op !== undefined);
+}
