@@ -19,6 +19,7 @@ export async function readTopics(
   done: (records: ReadRecord[]) => boolean,
   { timeoutMs = 120_000, settleMs = 1500 } = {},
 ): Promise<ReadRecord[]> {
+  await waitForTopics(kafka, topics, timeoutMs);
   const groupId = `tandem-test-reader-${randomUUID()}`;
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, readUncommitted: false });
   const records: ReadRecord[] = [];
@@ -58,4 +59,20 @@ export async function readTopics(
 /** Events (not tombstones) of the given topics, in each partition's order. */
 export function changeEvents(records: ReadRecord[]): ReadRecord[] {
   return records.filter((record) => record.value !== null && record.value.op !== undefined);
+}
+
+async function waitForTopics(kafka: Kafka, topics: string[], timeoutMs: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const existing = new Set(await admin.listTopics());
+      if (topics.every((topic) => existing.has(topic))) return;
+      if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} were never created`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -150,8 +150,10 @@ export class ChangeStreamProcessor {
         }),
       });
     }
-    if (!tx.alreadyProduced) this.position.lastCommitLsn = tx.finalLsn;
-    this.position.partial = null;
+    if (!tx.alreadyProduced) {
+      this.position.lastCommitLsn = tx.finalLsn;
+      this.position.partial = null;
+    }
     if (this.position.ackLsn === null || endLsn > this.position.ackLsn) this.position.ackLsn = endLsn;
     this.tx = null;
   }

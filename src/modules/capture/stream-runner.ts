@@ -7,6 +7,8 @@ import { ChangeStreamProcessor, type RoutedRecord } from './change-stream-proces
 import { pruneSnapshot } from './capture-state';
 import type { CaptureContext } from './capture-context';
 
+const ACK_INTERVAL_MS = 1000;
+
 export interface StreamStatus {
   durableLsn: Lsn | null;
   eventsProduced: number;
@@ -27,6 +29,8 @@ export class StreamRunner {
   private batchStartedAt = 0;
   private lastHeartbeatAt = Date.now();
   private timer: NodeJS.Timeout | null = null;
+  private lastAckSentAt = 0;
+  private lastAckSent: Lsn | null = null;
   readonly status: StreamStatus = { durableLsn: null, eventsProduced: 0, lastFlushAt: null };
 
   constructor(
@@ -77,6 +81,7 @@ export class StreamRunner {
   async stop(): Promise<void> {
     await this.stream.drainThen(async () => {
       await this.flush();
+      this.acknowledge();
     });
     await this.stream.stop();
   }
@@ -96,12 +101,14 @@ export class StreamRunner {
         const position = this.processor.currentPosition();
         if (position.ackLsn !== null && position.ackLsn !== this.status.durableLsn && this.heartbeatDue()) await this.flush();
       }
-      if (item.replyRequested) this.stream.acknowledge(this.status.durableLsn ?? 0n);
+      if (item.replyRequested) this.acknowledge();
       return;
     }
     // tick
     if (this.batch.length > 0 && Date.now() - this.batchStartedAt >= config.capture.maxBatchDelayMs) await this.flush();
-    else if (this.heartbeatDue()) {
+    else if (this.status.durableLsn !== this.lastAckSent && Date.now() - this.lastAckSentAt >= ACK_INTERVAL_MS) {
+      this.acknowledge();
+    } else if (this.heartbeatDue()) {
       this.lastHeartbeatAt = Date.now();
       this.stream.acknowledge(this.status.durableLsn ?? 0n, true); // asks the server for a keepalive
     }
@@ -128,9 +135,18 @@ export class StreamRunner {
     this.batch = [];
     if (!heartbeat) this.status.eventsProduced += records.length;
     this.status.lastFlushAt = Date.now();
-    if (position.ackLsn !== null) {
-      this.status.durableLsn = position.ackLsn;
-      this.stream.acknowledge(position.ackLsn);
-    }
+    if (position.ackLsn !== null) this.status.durableLsn = position.ackLsn;
+  }
+
+  /**
+   * Acknowledging is what lets PostgreSQL recycle WAL; it is done at most once a second. Whatever
+   * was produced but not yet acknowledged when capture dies is decoded again after a restart, and
+   * ChangeStreamProcessor skips it by the position committed with the events.
+   */
+  private acknowledge(): void {
+    if (this.status.durableLsn === null) return;
+    this.stream.acknowledge(this.status.durableLsn);
+    this.lastAckSent = this.status.durableLsn;
+    this.lastAckSentAt = Date.now();
   }
 }
