@@ -99,7 +99,7 @@ export class StreamRunner {
       if (!this.processor.inTransaction() && this.batch.length === 0) {
         this.processor.advanceIdle(item.walEnd);
         const position = this.processor.currentPosition();
-        if (position.ackLsn !== null && position.ackLsn !== this.status.durableLsn && this.heartbeatDue()) await this.flush();
+        if (position.ackLsn !== null && position.ackLsn !== this.status.durableLsn) await this.flush();
       }
       if (item.replyRequested) this.acknowledge();
       return;
