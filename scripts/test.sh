@@ -6,7 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/ensure-node-modules.sh
 echo "[test] typecheck and lint" >&2
 npx tsc -p tsconfig.json --noEmit
-npx eslint src test bench --max-warnings 0
+npx eslint . --max-warnings 0
 bash scripts/services.sh start >&2
 eval "$(bash scripts/services.sh env)"
 echo "[test] unit, integration and e2e tests" >&2

@@ -3,6 +3,7 @@ import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import { CaptureStateError } from '../../shared/errors';
+import { formatLsn } from '../../shared/lsn';
 import { connectSource } from '../../connectors/postgres-source/session';
 import { checkSourcePreconditions, describeTables, ensurePublication, tableName, type SourceTable } from '../../connectors/postgres-source/source-catalog';
 import { readSlot } from '../../connectors/postgres-source/replication-slot';
@@ -50,7 +51,8 @@ export class CaptureService {
 
   status(): CaptureStatus {
     if (this.stream) {
-      this.statusValue.durableLsn = this.stream.status.durableLsn?.toString() ?? null;
+      const durable = this.stream.status.durableLsn;
+      this.statusValue.durableLsn = durable === null ? null : formatLsn(durable);
       this.statusValue.eventsProduced = this.stream.status.eventsProduced;
     }
     return { ...this.statusValue };
