@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import { registerCaptureCommand } from './commands/capture.command';
+import { registerProjectCommand } from './commands/project.command';
+import { registerDlqCommand } from './commands/dlq.command';
 import { exitCodeFor } from './exit-codes';
 import { redactSecrets } from '../shared/redact';
 
@@ -7,9 +9,11 @@ const program = new Command('tandem')
   .description('Run a legacy PostgreSQL database and its replacement in tandem, through Kafka.')
   .version('0.1.0');
 registerCaptureCommand(program);
+registerProjectCommand(program);
+registerDlqCommand(program);
 
 program.parseAsync(process.argv).then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (error: Error) => {
     process.stderr.write(`tandem: ${redactSecrets(error.message)}\n`);
     process.exit(exitCodeFor(error));

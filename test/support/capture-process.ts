@@ -15,6 +15,9 @@ export interface CaptureTestConfig {
   parallelism?: number;
   heartbeatIntervalMs?: number;
   maxBatchEvents?: number;
+  targetUrl?: string;
+  projections?: Array<{ recipe: string; sourceSchema?: string }>;
+  projectorBatchEvents?: number;
 }
 
 export function writeConfig(config: CaptureTestConfig): string {
@@ -33,6 +36,9 @@ export function writeConfig(config: CaptureTestConfig): string {
       },
       kafka: { brokers: process.env.TANDEM_KAFKA_BROKERS!.split(','), topicPrefix: config.prefix, partitions: 3 },
       capture: { maxBatchEvents: config.maxBatchEvents ?? 5000, maxBatchDelayMs: 50, statusIntervalMs: 1000 },
+      ...(config.targetUrl ? { target: { url: config.targetUrl } } : {}),
+      projections: config.projections ?? [],
+      projector: { maxBatchEvents: config.projectorBatchEvents ?? 2000 },
     }),
   );
   return file;
@@ -47,7 +53,8 @@ export class TandemProcess {
   constructor(args: string[], extraEnv: Record<string, string> = {}) {
     this.child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'src/cli/main.ts'), ...args], {
       cwd: ROOT,
-      env: { ...process.env, TANDEM_LOG_LEVEL: 'info', ...extraEnv },
+      // The config files tests write hold every address; the environment must not override them.
+      env: { ...withoutServiceAddresses(process.env), TANDEM_LOG_LEVEL: 'info', ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout!.on('data', (chunk) => (this.output += chunk.toString()));
@@ -68,6 +75,10 @@ export class TandemProcess {
     }
   }
 
+  static project(configFile: string, ...extra: string[]): TandemProcess {
+    return new TandemProcess(['project', '--config', configFile, ...extra]);
+  }
+
   kill9(): Promise<number | null> {
     this.child.kill('SIGKILL');
     return this.exited;
@@ -78,4 +89,12 @@ export class TandemProcess {
     this.child.kill('SIGTERM');
     return this.exited;
   }
+}
+
+function withoutServiceAddresses(environment: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...environment };
+  delete copy.TANDEM_SOURCE_URL;
+  delete copy.TANDEM_TARGET_URL;
+  delete copy.TANDEM_KAFKA_BROKERS;
+  return copy;
 }

@@ -33,6 +33,21 @@ export const tandemConfigSchema = z.object({
     clientId: z.string().default('tandem'),
   }),
   target: z.object({ url: postgresUrl }).optional(),
+  projections: z
+    .array(
+      z.object({
+        recipe: z.enum(['users', 'app-state', 'knowledge-base', 'memory', 'chat']),
+        /** The schema of the legacy tables the recipe reads. */
+        sourceSchema: identifier.default('public'),
+      }),
+    )
+    .default([]),
+  projector: z
+    .object({
+      /** Events per target transaction at most (Kafka fetch batches are split). */
+      maxBatchEvents: positiveInt.default(2000),
+    })
+    .prefault({}),
   capture: z
     .object({
       maxBatchEvents: positiveInt.default(5000),

@@ -1,0 +1,121 @@
+import type { Consumer, Kafka } from 'kafkajs';
+import { retryTransient } from './retry';
+
+export interface LogRecord {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  key: string | null;
+  value: string | null;
+}
+
+export interface PartitionBatch {
+  topic: string;
+  partition: number;
+  records: LogRecord[];
+  /** How far the partition's committed data reaches (for lag). */
+  highWatermark: bigint;
+}
+
+export type StartOffsets = (topic: string, partition: number) => Promise<bigint>;
+
+/**
+ * A consumer-group member that reads committed records from the offsets its owner decides (its own
+ * checkpoints), not from the offsets Kafka stored for the group. Kafka's group offsets are still
+ * committed after each handled batch, so standard lag tools keep working.
+ */
+export class LogConsumer {
+  private readonly consumer: Consumer;
+  private readonly next = new Map<string, bigint>();
+  private readonly soughtBack = new Set<string>();
+
+  constructor(
+    private readonly kafka: Kafka,
+    groupId: string,
+    private readonly topics: string[],
+  ) {
+    this.consumer = kafka.consumer({
+      groupId,
+      readUncommitted: false,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      maxWaitTimeInMs: 250,
+      // a killed member's partitions move to the others within 10 s
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
+    });
+  }
+
+  async start(startOffsets: StartOffsets, handle: (batch: PartitionBatch) => Promise<void>): Promise<void> {
+    const id = (topic: string, partition: number) => `${topic}#${partition}`;
+    const expected = async (topic: string, partition: number): Promise<bigint> => {
+      let offset = this.next.get(id(topic, partition));
+      if (offset === undefined) {
+        offset = await startOffsets(topic, partition);
+        this.next.set(id(topic, partition), offset);
+      }
+      return offset;
+    };
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.next.clear(); // a new assignment: start again from the owner's checkpoints
+      this.soughtBack.clear();
+      for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+        for (const partition of partitions) {
+          void expected(topic, partition).then((offset) => this.consumer.seek({ topic, partition, offset: offset.toString() }));
+        }
+      }
+    });
+    await retryTransient(() => this.consumer.connect());
+    for (const topic of this.topics) await this.consumer.subscribe({ topic, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: true,
+      autoCommitInterval: 5000,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+        if (!isRunning() || isStale()) return;
+        const from = await expected(batch.topic, batch.partition);
+        const records = batch.messages
+          .map((message) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: BigInt(message.offset),
+            key: message.key?.toString() ?? null,
+            value: message.value?.toString() ?? null,
+          }))
+          .filter((record) => record.offset >= from);
+        const fetchedFrom = BigInt((batch as unknown as { fetchedOffset: string }).fetchedOffset);
+        const key = id(batch.topic, batch.partition);
+        if (fetchedFrom > from && !this.soughtBack.has(key)) {
+          // The first fetch of an assignment may start at the group's stored offset, past our checkpoint.
+          this.soughtBack.add(key);
+          this.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: from.toString() });
+          return;
+        }
+        this.soughtBack.add(key);
+        if (records.length === 0) return;
+        await handle({ topic: batch.topic, partition: batch.partition, records, highWatermark: BigInt(batch.highWatermark) });
+        const last = records[records.length - 1].offset;
+        this.next.set(id(batch.topic, batch.partition), last + 1n);
+        resolveOffset(last.toString());
+        await commitOffsetsIfNecessary();
+        await heartbeat();
+      },
+    });
+  }
+
+  /** Waits for the batch in progress, then leaves the group. */
+  stop(): Promise<void> {
+    return this.consumer.disconnect();
+  }
+
+  /** The first offset still in a partition (where reading "from the beginning" starts). */
+  async lowWatermark(topic: string, partition: number): Promise<bigint> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return BigInt(offsets.find((o) => o.partition === partition)?.low ?? '0');
+    } finally {
+      await admin.disconnect();
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import { createHash } from 'crypto';
+import type { Pool } from 'pg';
+import { TandemError } from '../../shared/errors';
+import { ident } from './sql';
+
+export interface MigrationStep {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export class MigrationError extends TandemError {}
+
+const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex').slice(0, 16);
+
+/**
+ * Applies a projection's pending migrations in order, each in its own transaction with
+ * search_path = <schema>, public, and records them in tandem.projection_migrations. An applied
+ * migration whose text changed stops start-up: migrations are append-only.
+ */
+export async function applyMigrations(pool: Pool, projection: string, schema: string, steps: MigrationStep[]): Promise<number[]> {
+  const client = await pool.connect();
+  const applied: number[] = [];
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tandem.migrate:${projection}`]);
+    const done = await client.query<{ version: number; checksum: string }>(
+      'SELECT version, checksum FROM tandem.projection_migrations WHERE projection = $1',
+      [projection],
+    );
+    const known = new Map(done.rows.map((row) => [row.version, row.checksum]));
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
+    await client.query(`SET LOCAL search_path = ${ident(schema)}, public`);
+    for (const step of [...steps].sort((a, b) => a.version - b.version)) {
+      const existing = known.get(step.version);
+      if (existing !== undefined) {
+        if (existing !== checksum(step.sql)) {
+          throw new MigrationError(
+            `migration ${step.version} (${step.name}) of projection ${projection} changed after it was applied; add a new migration instead`,
+          );
+        }
+        continue;
+      }
+      await client.query(step.sql);
+      await client.query('INSERT INTO tandem.projection_migrations (projection, version, name, checksum) VALUES ($1, $2, $3, $4)', [
+        projection,
+        step.version,
+        step.name,
+        checksum(step.sql),
+      ]);
+      applied.push(step.version);
+    }
+    await client.query('COMMIT');
+    return applied;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

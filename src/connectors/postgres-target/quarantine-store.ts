@@ -1,0 +1,65 @@
+import type { ClientBase, Pool } from 'pg';
+
+export interface QuarantineEntry {
+  projection: string;
+  topic: string;
+  partition: number;
+  offset: bigint;
+  sourceKey: string | null;
+  commitLsn: bigint | null;
+  /** The raw event value as read from Kafka (parsed JSON when it parses, else the text). */
+  event: unknown;
+  reason: string;
+}
+
+export interface QuarantinedEvent extends QuarantineEntry {
+  id: number;
+  status: 'quarantined' | 'redriven';
+  quarantinedAt: Date;
+}
+
+/** Written in the same transaction as the batch the event belonged to. */
+export async function addToQuarantine(client: ClientBase, entry: QuarantineEntry): Promise<void> {
+  await client.query(
+    `INSERT INTO tandem.quarantine (projection, topic, partition, "offset", source_key, commit_lsn, event, reason)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
+     ON CONFLICT (projection, topic, partition, "offset") DO UPDATE SET reason = EXCLUDED.reason, status = 'quarantined'`,
+    [
+      entry.projection,
+      entry.topic,
+      entry.partition,
+      entry.offset.toString(),
+      entry.sourceKey,
+      entry.commitLsn === null ? null : entry.commitLsn.toString(),
+      JSON.stringify(entry.event ?? null),
+      entry.reason,
+    ],
+  );
+}
+
+export async function listQuarantine(pool: Pool, projection: string | null, status: 'quarantined' | 'redriven' | null = 'quarantined'): Promise<QuarantinedEvent[]> {
+  const { rows } = await pool.query(
+    `SELECT id, projection, topic, partition, "offset"::text AS "offset", source_key, commit_lsn::text AS commit_lsn, event, reason, status, quarantined_at
+       FROM tandem.quarantine
+      WHERE ($1::text IS NULL OR projection = $1) AND ($2::text IS NULL OR status = $2)
+      ORDER BY id`,
+    [projection, status],
+  );
+  return rows.map((row) => ({
+    id: Number(row.id),
+    projection: row.projection,
+    topic: row.topic,
+    partition: row.partition,
+    offset: BigInt(row.offset),
+    sourceKey: row.source_key,
+    commitLsn: row.commit_lsn === null ? null : BigInt(row.commit_lsn),
+    event: row.event,
+    reason: row.reason,
+    status: row.status,
+    quarantinedAt: row.quarantined_at,
+  }));
+}
+
+export async function markRedriven(client: ClientBase, id: number): Promise<void> {
+  await client.query(`UPDATE tandem.quarantine SET status = 'redriven', redriven_at = now() WHERE id = $1`, [id]);
+}

@@ -1,0 +1,81 @@
+import { Pool } from 'pg';
+import type { Kafka } from 'kafkajs';
+import type { TandemConfig } from '../config/config.schema';
+import type { Logger } from '../../shared/logger';
+import { ConfigError } from '../../shared/errors';
+import { createKafka } from '../../connectors/kafka/kafka-client';
+import { ProjectionRunner, type ProjectionStatus } from '../../projections/framework/projection-runner';
+import type { BatchItem } from '../../projections/framework/batch-applier';
+import type { ProjectionDefinition } from '../../projections/framework/define-projection';
+import { RECIPES } from '../../projections/recipes';
+
+export interface ProjectOptions {
+  /** Only this projection (default: every projection in the config). */
+  projection?: string;
+  /** Plan each batch and hand it here instead of writing. */
+  plan?: (definition: ProjectionDefinition<unknown>, items: BatchItem[]) => void;
+}
+
+/** Builds the configured projections' definitions; an unknown name or missing setting stops here. */
+export function projectionDefinitions(config: TandemConfig, only?: string): ProjectionDefinition<unknown>[] {
+  const definitions = config.projections.map((entry, index) => {
+    const factory = RECIPES[entry.recipe];
+    if (!factory) throw new ConfigError(`projections.${index}.recipe: no recipe named "${entry.recipe}"`);
+    return factory({ sourceSchema: entry.sourceSchema, env: process.env });
+  });
+  if (!only) return definitions;
+  const selected = definitions.filter((definition) => definition.name === only);
+  if (selected.length === 0) {
+    throw new ConfigError(`--projection ${only}: not in the configuration (configured: ${definitions.map((d) => d.name).join(', ') || 'none'})`);
+  }
+  return selected;
+}
+
+export function targetPool(config: TandemConfig): Pool {
+  if (!config.target) throw new ConfigError('target.url: required to run projections (or set TANDEM_TARGET_URL)');
+  return new Pool({ connectionString: config.target.url, max: 8, application_name: 'tandem-projector' });
+}
+
+/** Runs projectors (one consumer group per projection) until stop(). */
+export class ProjectionService {
+  private runners: ProjectionRunner[] = [];
+  private pool: Pool | null = null;
+
+  constructor(
+    private readonly config: TandemConfig,
+    private readonly logger: Logger,
+  ) {}
+
+  status(): ProjectionStatus[] {
+    return this.runners.map((runner) => ({ ...runner.statusValue, lag: { ...runner.statusValue.lag } }));
+  }
+
+  async start(options: ProjectOptions = {}): Promise<void> {
+    const definitions = projectionDefinitions(this.config, options.projection);
+    if (definitions.length === 0) throw new ConfigError('projections: list at least one projection to run');
+    this.pool = targetPool(this.config);
+    const kafka: Kafka = createKafka(this.config.kafka.brokers, `${this.config.kafka.clientId}-projector`, this.logger);
+    for (const definition of definitions) {
+      const runner = new ProjectionRunner({
+        definition,
+        topicPrefix: this.config.kafka.topicPrefix,
+        partitions: this.config.kafka.partitions,
+        replicationFactor: this.config.kafka.replicationFactor,
+        maxBatchEvents: this.config.projector.maxBatchEvents,
+        kafka,
+        pool: this.pool,
+        logger: this.logger,
+        plan: options.plan && ((items) => options.plan!(definition, items)),
+      });
+      await runner.prepare();
+      this.runners.push(runner);
+    }
+    for (const runner of this.runners) await runner.start();
+    this.logger.info({ projections: definitions.map((d) => d.name) }, 'projectors running');
+  }
+
+  async stop(): Promise<void> {
+    for (const runner of this.runners) await runner.stop();
+    await this.pool?.end();
+  }
+}
