@@ -17,11 +17,17 @@ export interface SelfTime {
 }
 
 export function topSelfTime(file: string, top = 10): { totalMs: number; functions: SelfTime[] } {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: ProfileNode[];
+    samples: number[];
+    timeDeltas: number[];
+  };
   const nameOf = new Map<number, string>();
   for (const { id, callFrame } of profile.nodes) {
     const url = callFrame.url.replace(/^file:\/\//, '');
-    const where = url ? ` ${url.includes('node_modules') ? url.slice(url.lastIndexOf('node_modules/') + 13) : relative(process.cwd(), url)}:${callFrame.lineNumber + 1}` : '';
+    const where = url
+      ? ` ${url.includes('node_modules') ? url.slice(url.lastIndexOf('node_modules/') + 13) : relative(process.cwd(), url)}:${callFrame.lineNumber + 1}`
+      : '';
     nameOf.set(id, `${callFrame.functionName || '(anonymous)'}${where}`);
   }
   const self = new Map<string, number>();
@@ -40,8 +46,16 @@ export function topSelfTime(file: string, top = 10): { totalMs: number; function
 }
 
 export function formatTop(result: ReturnType<typeof topSelfTime>): string {
-  const rows = result.functions.map((f, i) => `| ${i + 1} | \`${f.name}\` | ${f.ms.toFixed(0)} | ${f.percent.toFixed(1)} % |`);
-  return [`Profiled ${(result.totalMs / 1000).toFixed(1)} s.`, '', '| # | Function (self time) | ms | share |', '|---|---|---|---|', ...rows].join('\n');
+  const rows = result.functions.map(
+    (f, i) => `| ${i + 1} | \`${f.name}\` | ${f.ms.toFixed(0)} | ${f.percent.toFixed(1)} % |`,
+  );
+  return [
+    `Profiled ${(result.totalMs / 1000).toFixed(1)} s.`,
+    '',
+    '| # | Function (self time) | ms | share |',
+    '|---|---|---|---|',
+    ...rows,
+  ].join('\n');
 }
 
 if (require.main === module) {

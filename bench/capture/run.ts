@@ -18,7 +18,23 @@ import { join } from 'path';
 import { Client } from 'pg';
 import type { Kafka } from 'kafkajs';
 import { env, sql, testKafka } from '../../test/support/services';
-import { Capture, ROOT, TopicCounter, cleanUp, createTable, currentLsn, insertRange, log, machine, names, percentile, seconds, sleep, timeRecvlogical, writeCaptureConfig } from './support';
+import {
+  Capture,
+  ROOT,
+  TopicCounter,
+  cleanUp,
+  createTable,
+  currentLsn,
+  insertRange,
+  log,
+  machine,
+  names,
+  percentile,
+  seconds,
+  sleep,
+  timeRecvlogical,
+  writeCaptureConfig,
+} from './support';
 import { formatTop, topSelfTime } from './profile';
 
 const argv = process.argv.slice(2);
@@ -36,7 +52,8 @@ const options = {
   cpuProf: argv.includes('--cpu-prof'),
 };
 const PROF_DIR = join(ROOT, '.tandem', 'prof');
-const fmt = (value: number, digits = 0) => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const fmt = (value: number, digits = 0) =>
+  value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const mb = (bytes: number) => `${fmt(bytes / 2 ** 20)} MiB`;
 
 async function catchUp(kafka: Kafka) {
@@ -57,11 +74,15 @@ async function catchUp(kafka: Kafka) {
     const loadStart = Date.now();
     const client = new Client({ connectionString: env.sourceUrl() });
     await client.connect();
-    for (let lo = 1; lo <= options.rows; lo += options.txRows) await client.query(insertRange(n.table, lo, Math.min(lo + options.txRows - 1, options.rows)));
+    for (let lo = 1; lo <= options.rows; lo += options.txRows)
+      await client.query(insertRange(n.table, lo, Math.min(lo + options.txRows - 1, options.rows)));
     await client.end();
     const loadSeconds = seconds(Date.now() - loadStart);
     const endLsn = await currentLsn();
-    const [sizes] = await sql('SELECT pg_wal_lsn_diff($1, $2)::bigint AS wal, pg_total_relation_size($3) AS tbl', [endLsn, startLsn, n.table]);
+    const [sizes] = await sql(
+      'SELECT pg_wal_lsn_diff($1, $2)::bigint AS wal, pg_total_relation_size($3) AS tbl',
+      [endLsn, startLsn, n.table],
+    );
 
     log(`catchup: pg_recvlogical up to ${endLsn}`);
     const refSeconds = await timeRecvlogical(ref.slot, ref.publication, endLsn);
@@ -73,22 +94,36 @@ async function catchUp(kafka: Kafka) {
     log(`catchup: tandem capture${options.cpuProf ? ' (under --cpu-prof)' : ''}`);
     const capture = new Capture(config, options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : []);
     await capture.waitStreaming();
-    const doneAt = await counter.waitFor(options.rows, () => capture.running, () => capture.tail());
+    const doneAt = await counter.waitFor(
+      options.rows,
+      () => capture.running,
+      () => capture.tail(),
+    );
     const end = capture.stats();
     await capture.stop();
     await counter.stop();
     const start = capture.atStreaming!;
     const tandemSeconds = seconds(doneAt - capture.streamingAt);
-    log(`catchup: tandem took ${tandemSeconds.toFixed(2)} s after ${seconds(capture.streamingAt - capture.spawnedAt).toFixed(2)} s of start-up`);
+    log(
+      `catchup: tandem took ${tandemSeconds.toFixed(2)} s after ${seconds(capture.streamingAt - capture.spawnedAt).toFixed(2)} s of start-up`,
+    );
 
     // How fast the measuring consumer itself reads the topic, to show it is not the bottleneck.
     const reader = await TopicCounter.start(kafka, n.topic);
     const readStart = Date.now();
-    await reader.waitFor(options.rows, () => true, () => '');
+    await reader.waitFor(
+      options.rows,
+      () => true,
+      () => '',
+    );
     const readerSeconds = seconds(Date.now() - readStart);
     await reader.stop();
 
-    const profile = options.cpuProf ? readdirSync(PROF_DIR).filter((f) => !profilesBefore.has(f)).map((f) => join(PROF_DIR, f)) : [];
+    const profile = options.cpuProf
+      ? readdirSync(PROF_DIR)
+          .filter((f) => !profilesBefore.has(f))
+          .map((f) => join(PROF_DIR, f))
+      : [];
     return {
       rows: options.rows,
       txRows: options.txRows,
@@ -135,7 +170,12 @@ async function steadyWrites(table: string, rate: number, duration: number, conne
         const wait = start + (i * 1000) / rate - Date.now();
         if (wait > 0) await sleep(wait);
         const id = i + 1;
-        await client.query(`INSERT INTO ${table} VALUES ($1, $2, $3, md5($4), now())`, [id, `user_${id % 10000}`, id * 1.2345, String(id)]);
+        await client.query(`INSERT INTO ${table} VALUES ($1, $2, $3, md5($4), now())`, [
+          id,
+          `user_${id % 10000}`,
+          id * 1.2345,
+          String(id),
+        ]);
       }
     }),
   );
@@ -160,7 +200,11 @@ async function latency(kafka: Kafka) {
     await sleep(1000);
     log(`latency: ${fmt(options.rate)} single-row transactions/s for ${options.seconds} s`);
     const writes = await steadyWrites(n.table, options.rate, options.seconds);
-    await counter.waitFor(writes.rows, () => capture.running, () => capture.tail());
+    await counter.waitFor(
+      writes.rows,
+      () => capture.running,
+      () => capture.tail(),
+    );
     const stats = capture.stats();
     await capture.stop();
     await counter.stop();
@@ -192,7 +236,11 @@ async function bigTransaction(kafka: Kafka) {
     const insertStart = Date.now();
     await sql(insertRange(n.table, 1, options.bigTx));
     const committedAt = Date.now();
-    const doneAt = await counter.waitFor(options.bigTx, () => capture.running, () => capture.tail());
+    const doneAt = await counter.waitFor(
+      options.bigTx,
+      () => capture.running,
+      () => capture.tail(),
+    );
     const after = capture.stats();
     await capture.stop();
     await counter.stop();
@@ -264,8 +312,10 @@ function report(m: Awaited<ReturnType<typeof machine>>, r: Results): string {
       `| One ${fmt(b.rows)}-row transaction: capture CPU seconds per million events | ${b.cpuSecondsPerMillion.toFixed(1)} |`,
     );
   }
-  for (const [part, message] of Object.entries(r.errors)) lines.push(`| ${part} | FAILED: ${message.split('\n')[0]} |`);
-  if (options.cpuProf) lines.push('', '(catch-up ran under --cpu-prof: its figures are slowed by the profiler)');
+  for (const [part, message] of Object.entries(r.errors))
+    lines.push(`| ${part} | FAILED: ${message.split('\n')[0]} |`);
+  if (options.cpuProf)
+    lines.push('', '(catch-up ran under --cpu-prof: its figures are slowed by the profiler)');
   return lines.join('\n');
 }
 
@@ -291,10 +341,15 @@ async function main() {
   const out = join(ROOT, '.tandem', 'bench');
   mkdirSync(out, { recursive: true });
   const file = join(out, `capture-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ options: { ...options, parts: [...options.parts] }, machine: m, results }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify({ options: { ...options, parts: [...options.parts] }, machine: m, results }, null, 2),
+  );
   process.stdout.write(report(m, results) + '\n');
   for (const profile of results.catchup?.profile ?? []) {
-    process.stdout.write(`\nCPU profile of the catch-up capture: ${profile} (${mb(statSync(profile).size)})\n\n${formatTop(topSelfTime(profile))}\n`);
+    process.stdout.write(
+      `\nCPU profile of the catch-up capture: ${profile} (${mb(statSync(profile).size)})\n\n${formatTop(topSelfTime(profile))}\n`,
+    );
   }
   log(`results: ${file}`);
   process.exit(Object.keys(results.errors).length > 0 ? 1 : 0);

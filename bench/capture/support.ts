@@ -12,18 +12,27 @@ export const ROOT = resolve(__dirname, '..', '..');
 export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
-export const log = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+export const log = (message: string) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const seconds = (ms: number) => ms / 1000;
 
 /** Names of one benchmark part: table, Tandem's slot, publication and topic prefix. */
 export function names(part: string) {
   const base = `bench_capture_${part}_${Date.now().toString(36)}`;
-  return { table: base, slot: `${base}_slot`, publication: `${base}_pub`, prefix: base, topic: `${base}.public.${base}` };
+  return {
+    table: base,
+    slot: `${base}_slot`,
+    publication: `${base}_pub`,
+    prefix: base,
+    topic: `${base}.public.${base}`,
+  };
 }
 
 export async function createTable(table: string): Promise<void> {
-  await sql(`CREATE TABLE ${table} (id bigint PRIMARY KEY, user_id text, amount numeric(38,10), note text, created_at timestamptz)`);
+  await sql(
+    `CREATE TABLE ${table} (id bigint PRIMARY KEY, user_id text, amount numeric(38,10), note text, created_at timestamptz)`,
+  );
 }
 
 /** Rows lo..hi as one INSERT (one transaction). */
@@ -41,7 +50,12 @@ export function writeCaptureConfig(n: ReturnType<typeof names>): string {
   writeFileSync(
     file,
     stringify({
-      source: { url: env.sourceUrl(), publication: n.publication, slot: n.slot, tables: [`public.${n.table}`] },
+      source: {
+        url: env.sourceUrl(),
+        publication: n.publication,
+        slot: n.slot,
+        tables: [`public.${n.table}`],
+      },
       kafka: { brokers: env.brokers(), topicPrefix: n.prefix, partitions: 3 },
     }),
   );
@@ -60,7 +74,11 @@ export function procStats(pid: number): ProcStats {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS, rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024 };
+  return {
+    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS,
+    rssMb: kb('VmRSS') / 1024,
+    peakRssMb: kb('VmHWM') / 1024,
+  };
 }
 
 /** `tandem capture` as a child process (node options such as --cpu-prof allowed), timed from spawn to "streaming changes". */
@@ -74,8 +92,20 @@ export class Capture {
   private readonly streaming: Promise<void>;
 
   constructor(configFile: string, nodeOptions: string[] = []) {
-    const cli = [...nodeOptions, '-r', 'ts-node/register/transpile-only', join(ROOT, 'src/cli/main.ts'), 'capture', '--config', configFile];
-    this.child = spawn(process.execPath, cli, { cwd: ROOT, env: { ...process.env, TANDEM_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const cli = [
+      ...nodeOptions,
+      '-r',
+      'ts-node/register/transpile-only',
+      join(ROOT, 'src/cli/main.ts'),
+      'capture',
+      '--config',
+      configFile,
+    ];
+    this.child = spawn(process.execPath, cli, {
+      cwd: ROOT,
+      env: { ...process.env, TANDEM_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.exited = new Promise((r) => this.child.on('exit', (code) => r(code)));
     this.streaming = new Promise((resolveStreaming, reject) => {
       const collect = (chunk: Buffer) => {
@@ -87,7 +117,9 @@ export class Capture {
       };
       this.child.stdout!.on('data', collect);
       this.child.stderr!.on('data', collect);
-      void this.exited.then((code) => reject(new Error(`tandem capture exited (${code}) before streaming:\n${this.tail()}`)));
+      void this.exited.then((code) =>
+        reject(new Error(`tandem capture exited (${code}) before streaming:\n${this.tail()}`)),
+      );
     });
     this.streaming.catch(() => undefined);
   }
@@ -101,7 +133,12 @@ export class Capture {
   }
 
   waitStreaming(): Promise<void> {
-    return Promise.race([this.streaming, sleep(120_000).then(() => Promise.reject(new Error(`capture did not stream within 120 s:\n${this.tail()}`)))]);
+    return Promise.race([
+      this.streaming,
+      sleep(120_000).then(() =>
+        Promise.reject(new Error(`capture did not stream within 120 s:\n${this.tail()}`)),
+      ),
+    ]);
   }
 
   stats(): ProcStats {
@@ -144,9 +181,15 @@ export class TopicCounter {
   }
 
   /** Resolves once the consumer has joined its group and is assigned the topic. */
-  static async start(kafka: Kafka, topic: string, onMessage?: (timestampMs: number, value: Buffer, receivedAtMs: number) => void): Promise<TopicCounter> {
+  static async start(
+    kafka: Kafka,
+    topic: string,
+    onMessage?: (timestampMs: number, value: Buffer, receivedAtMs: number) => void,
+  ): Promise<TopicCounter> {
     const counter = new TopicCounter(kafka, topic, onMessage);
-    const joined = new Promise<void>((r) => counter.consumer.on(counter.consumer.events.GROUP_JOIN, () => r()));
+    const joined = new Promise<void>((r) =>
+      counter.consumer.on(counter.consumer.events.GROUP_JOIN, () => r()),
+    );
     await counter.consumer.connect();
     await counter.consumer.subscribe({ topic, fromBeginning: true });
     await counter.consumer.run({
@@ -159,7 +202,8 @@ export class TopicCounter {
         counter.count += batch.messages.length;
         for (const message of batch.messages) {
           counter.bytes += message.value?.length ?? 0;
-          if (counter.onMessage && message.value) counter.onMessage(Number(message.timestamp), message.value, now);
+          if (counter.onMessage && message.value)
+            counter.onMessage(Number(message.timestamp), message.value, now);
         }
       },
     });
@@ -174,8 +218,12 @@ export class TopicCounter {
     while (this.count < n) {
       await sleep(20);
       if (this.count !== last) [last, progressAt] = [this.count, Date.now()];
-      if (!alive()) throw new Error(`capture exited with ${this.count}/${n} events in ${this.topic}:\n${describe()}`);
-      if (Date.now() - progressAt > stallMs) throw new Error(`no progress for ${stallMs / 1000} s at ${this.count}/${n} events in ${this.topic}:\n${describe()}`);
+      if (!alive())
+        throw new Error(`capture exited with ${this.count}/${n} events in ${this.topic}:\n${describe()}`);
+      if (Date.now() - progressAt > stallMs)
+        throw new Error(
+          `no progress for ${stallMs / 1000} s at ${this.count}/${n} events in ${this.topic}:\n${describe()}`,
+        );
     }
     return this.lastAt;
   }
@@ -191,7 +239,22 @@ export class TopicCounter {
 
 /** Wall-clock seconds pg_recvlogical takes to decode the slot up to `endLsn` (pgoutput, protocol 1). */
 export function timeRecvlogical(slot: string, publication: string, endLsn: string): Promise<number> {
-  const args = ['-d', env.sourceUrl(), '--slot', slot, '--start', '--endpos', endLsn, '-o', 'proto_version=1', '-o', `publication_names=${publication}`, '-f', '/dev/null', '--no-loop'];
+  const args = [
+    '-d',
+    env.sourceUrl(),
+    '--slot',
+    slot,
+    '--start',
+    '--endpos',
+    endLsn,
+    '-o',
+    'proto_version=1',
+    '-o',
+    `publication_names=${publication}`,
+    '-f',
+    '/dev/null',
+    '--no-loop',
+  ];
   const started = process.hrtime.bigint();
   const child = spawn(join(PG_BIN, 'pg_recvlogical'), args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -206,17 +269,26 @@ export function timeRecvlogical(slot: string, publication: string, endLsn: strin
 }
 
 /** Drops what a part created in PostgreSQL and Kafka; every step is best effort. */
-export async function cleanUp(kafka: Kafka, n: ReturnType<typeof names>, extra: { slots?: string[]; publications?: string[] } = {}): Promise<void> {
+export async function cleanUp(
+  kafka: Kafka,
+  n: ReturnType<typeof names>,
+  extra: { slots?: string[]; publications?: string[] } = {},
+): Promise<void> {
   for (const slot of [n.slot, ...(extra.slots ?? [])]) {
-    await sql('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [slot]).catch((e) => log(`drop slot ${slot}: ${e.message}`));
+    await sql('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [
+      slot,
+    ]).catch((e) => log(`drop slot ${slot}: ${e.message}`));
   }
-  for (const publication of [n.publication, ...(extra.publications ?? [])]) await sql(`DROP PUBLICATION IF EXISTS ${publication}`).catch(() => undefined);
+  for (const publication of [n.publication, ...(extra.publications ?? [])])
+    await sql(`DROP PUBLICATION IF EXISTS ${publication}`).catch(() => undefined);
   await sql(`DROP TABLE IF EXISTS ${n.table}`).catch(() => undefined);
   const admin = kafka.admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
-    const topics = [n.topic, `${n.prefix}.transaction`, `__tandem_heartbeat.${n.prefix}`].filter((t) => existing.has(t));
+    const topics = [n.topic, `${n.prefix}.transaction`, `__tandem_heartbeat.${n.prefix}`].filter((t) =>
+      existing.has(t),
+    );
     await admin.deleteTopics({ topics }).catch((e) => log(`delete topics: ${e.message}`));
     await admin.deleteGroups([`tandem-capture-position.${n.prefix}.${n.slot}`]).catch(() => undefined);
   } finally {
@@ -230,11 +302,14 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export async function machine() {
-  const libs = [join(ROOT, '.tandem', 'kafka', 'lib'), join(ROOT, '.tandem', 'kafka')].filter((dir) => existsSync(dir));
+  const libs = [join(ROOT, '.tandem', 'kafka', 'lib'), join(ROOT, '.tandem', 'kafka')].filter((dir) =>
+    existsSync(dir),
+  );
   const kafkaJar = libs.flatMap((dir) => readdirSync(dir)).find((f) => /^kafka_[\d.]+-[\d.]+\.jar$/.test(f));
   return {
     cpus: cpus().length,
-    cpuModel: /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? '?',
+    cpuModel:
+      /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? '?',
     memoryGb: Math.floor(totalmem() / 2 ** 30), // as `free -g` shows it
     node: process.version,
     postgres: (await sql('SHOW server_version'))[0].server_version as string,

@@ -1,13 +1,13 @@
-import type { ProjectionDefinition } from './framework/define-projection';
-import { usersProjection } from './users/users.projection';
+import type { Recipe } from './recipe';
+import { usersRecipe } from './users';
+import { appStateRecipe } from './app-state';
+import { knowledgeBaseRecipe } from './knowledge-base';
+import { memoryRecipe } from './memory';
+import { chatRecipe } from './chat';
 
-export interface RecipeOptions {
-  /** The schema of the legacy tables. */
-  sourceSchema: string;
-  env: NodeJS.ProcessEnv;
-}
+export type { Recipe, RecipeOptions } from './recipe';
 
 /** The built-in recipes, by name. */
-export const RECIPES: Record<string, (options: RecipeOptions) => ProjectionDefinition<unknown>> = {
-  users: ({ sourceSchema }) => usersProjection(sourceSchema) as ProjectionDefinition<unknown>,
-};
+export const RECIPES: Record<string, Recipe> = Object.fromEntries(
+  [usersRecipe, appStateRecipe, knowledgeBaseRecipe, memoryRecipe, chatRecipe].map((recipe) => [recipe.name, recipe]),
+);

@@ -21,7 +21,7 @@ export function projectionDefinitions(config: TandemConfig, only?: string): Proj
   const definitions = config.projections.map((entry, index) => {
     const factory = RECIPES[entry.recipe];
     if (!factory) throw new ConfigError(`projections.${index}.recipe: no recipe named "${entry.recipe}"`);
-    return factory({ sourceSchema: entry.sourceSchema, env: process.env });
+    return factory.projection({ sourceSchema: entry.sourceSchema, env: process.env });
   });
   if (!only) return definitions;
   const selected = definitions.filter((definition) => definition.name === only);
