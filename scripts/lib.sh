@@ -101,6 +101,11 @@ port_owner() {
   sed -E 's/^users:\(\("([^"]*)",pid=([0-9]+).*/\1 (pid \2)/' <<<"$users"
 }
 
+# The pid listening on port $1, if ss can tell.
+port_pid() {
+  ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2
+}
+
 # Fail with a clear message when port $1 is taken (by someone other than us).
 require_port_free() {
   local port=$1 what=$2

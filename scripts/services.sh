@@ -333,6 +333,20 @@ select_services() {
   esac
 }
 
+# A PostgreSQL on our port that has our role, our databases and logical WAL: another checkout's.
+pg_served_elsewhere() {
+  port_in_use "$PG_PORT" && [[ -x "$PG_BIN/psql" ]] &&
+    [[ "$("$PG_BIN/psql" -X -h "$PG_HOST" -p "$PG_PORT" -U "$PG_ROLE" -d target -Atc "SELECT current_setting('wal_level')" 2>/dev/null)" == logical ]]
+}
+
+# A Kafka broker (kafka.Kafka main class) on our port: another checkout's.
+kafka_served_elsewhere() {
+  local pid
+  port_in_use "$KAFKA_PORT" || return 1
+  pid="$(port_pid "$KAFKA_PORT")"
+  [[ -n "$pid" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka'
+}
+
 cmd_start() {
   local start want_pg=$SELECT_PG want_kafka=$SELECT_KAFKA kafka_launched=no
   start="$(now)"
@@ -346,6 +360,20 @@ cmd_start() {
   fi
   if [[ $want_pg == no && $want_kafka == no ]]; then
     log "nothing to start locally"
+    return
+  fi
+
+  # Another checkout of this repository (e.g. a CI clone) may already serve the same ports: use it.
+  if [[ $want_pg == yes ]] && ! pg_running && pg_served_elsewhere; then
+    log "postgres: a Tandem PostgreSQL from another checkout already serves $PG_HOST:$PG_PORT; using it"
+    want_pg=no
+  fi
+  if [[ $want_kafka == yes ]] && ! kafka_running && kafka_served_elsewhere; then
+    log "kafka: a Tandem Kafka from another checkout already serves $KAFKA_HOST:$KAFKA_PORT; using it"
+    want_kafka=no
+  fi
+  if [[ $want_pg == no && $want_kafka == no ]]; then
+    log "services ready in $(elapsed_since "$start")s (use: eval \"\$(bash scripts/services.sh env)\")"
     return
   fi
 
