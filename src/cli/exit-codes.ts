@@ -1,4 +1,5 @@
 import { CaptureStateError, ConfigError, SourcePreconditionError } from '../shared/errors';
+import { ImportValidationError } from '../connectors/file-source/file-readers';
 
 /** Exit codes scripts can rely on (documented in the README). */
 export const ExitCode = {
@@ -7,11 +8,13 @@ export const ExitCode = {
   invalidConfig: 2,
   sourceNotReady: 3,
   captureStateLost: 4,
+  invalidImport: 5,
 } as const;
 
 export function exitCodeFor(error: unknown): number {
   if (error instanceof ConfigError) return ExitCode.invalidConfig;
   if (error instanceof SourcePreconditionError) return ExitCode.sourceNotReady;
   if (error instanceof CaptureStateError) return ExitCode.captureStateLost;
+  if (error instanceof ImportValidationError) return ExitCode.invalidImport;
   return ExitCode.failure;
 }

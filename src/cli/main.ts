@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerCaptureCommand } from './commands/capture.command';
 import { registerProjectCommand } from './commands/project.command';
 import { registerDlqCommand } from './commands/dlq.command';
+import { registerImportCommand } from './commands/import.command';
 import { exitCodeFor } from './exit-codes';
 import { redactSecrets } from '../shared/redact';
 
@@ -11,6 +12,7 @@ const program = new Command('tandem')
 registerCaptureCommand(program);
 registerProjectCommand(program);
 registerDlqCommand(program);
+registerImportCommand(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
 import { TandemProcess, writeConfig } from '../support/capture-process';
 import { createTargetDatabase, targetQuery } from '../support/target-db';
 import { dropSlot, eventually, sql, uniqueName } from '../support/services';
@@ -107,5 +110,37 @@ describe('projection: users recipe', () => {
     expect(await count(`SELECT count(*) AS n FROM users.users WHERE email = 'user5@example.com'`)).toBe(1);
     const [entry] = await targetQuery(target.url, `SELECT status FROM tandem.quarantine WHERE id = $1`, [quarantined.id]);
     expect(entry.status).toBe('redriven');
+  });
+
+  it('imports the seed export files through the same log, validated first, idempotently', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-import-'));
+    const tenant = '11111111-1111-4111-8111-111111111111';
+    const users = Array.from({ length: 20 }, (_, i) => ({
+      source_user_id: `2c1f8a2e-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      email: `imported${i}@example.com`,
+      ...(i < 5 ? { tenant_id: tenant } : {}),
+      status: 'active',
+      meta: { plan: 'pro' },
+    }));
+    writeFileSync(join(dir, 'nakamoto_users.json'), JSON.stringify(users));
+    writeFileSync(join(dir, 'tenant_mapping.csv'), `instance_name,tenant_id,description\nroot,00000000-0000-0000-0000-000000000000,"Root, the original"\n`);
+    const files = [join(dir, 'nakamoto_users.json'), join(dir, 'tenant_mapping.csv')];
+
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify([...users.slice(0, 3), { source_user_id: 'nope', email: 'x@example.com' }]));
+    const bad = new TandemProcess(['import', '--config', config, '--recipe', 'users', '--from', join(dir, 'bad.json')]);
+    expect(await bad.exited).toBe(5);
+    expect(bad.output).toContain('bad.json, record 3 (nope): source_user_id: source_user_id is not a valid uuid');
+
+    for (let run = 0; run < 2; run++) {
+      const load = new TandemProcess(['import', '--config', config, '--recipe', 'users', '--from', ...files]);
+      expect(await load.exited).toBe(0);
+      expect(load.output).toContain('imported 21 records');
+    }
+    await eventually(async () => (await count(`SELECT count(*) AS n FROM users.users WHERE email LIKE 'imported%'`)) === 20, 30_000, '20 imported users');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(await count(`SELECT count(*) AS n FROM users.users WHERE email LIKE 'imported%'`)).toBe(20);
+    expect(await count(`SELECT count(*) AS n FROM users.user_migration_map WHERE tenant_id = '${tenant}'`)).toBe(5);
+    expect(await count(`SELECT count(*) AS n FROM users.tenant_mapping`)).toBe(1);
+    expect(await count(`SELECT count(*) AS n FROM users.users WHERE email = 'x@example.com'`)).toBe(0);
   });
 });

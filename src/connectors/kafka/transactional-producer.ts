@@ -49,11 +49,17 @@ export class TransactionalProducer {
     return this.producer.disconnect();
   }
 
-  async commit(records: ProducedRecord[], position: PositionRecord): Promise<void> {
+  /** Produces `records` (and, when given, the position record) in one Kafka transaction. */
+  async commit(records: ProducedRecord[], position?: PositionRecord, onProgress?: (sent: number) => void): Promise<void> {
     const transaction = await this.producer.transaction();
     try {
       for (const batch of splitBySize(records)) {
         await transaction.sendBatch({ topicMessages: groupByTopic(batch), acks: -1 });
+        onProgress?.(batch.length);
+      }
+      if (!position) {
+        await transaction.commit();
+        return;
       }
       const [sent] = await transaction.send({
         topic: position.topic,

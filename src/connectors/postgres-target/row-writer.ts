@@ -3,11 +3,38 @@ import { ident, qualified, type SqlStatement } from './sql';
 
 const UNAVAILABLE_VALUE = '__debezium_unavailable_value';
 
+/**
+ * Orders a delete by (column, source LSN) instead of the source LSN alone: the rows it may delete are
+ * those with (column, _source_lsn) <= (value, event LSN), compared as a row (lexicographically).
+ */
+export interface VersionBound {
+  column: string;
+  value: string | number;
+}
+
+/**
+ * A precondition: the operation takes effect only while a row matching every column of `match`
+ * exists in `table` (same schema), e.g. only while the event is still the winning version of a
+ * document. Checked inside the statement, in the same transaction.
+ */
+export interface WriteCondition {
+  table: string;
+  match: Record<string, unknown>;
+}
+
 /** A row operation (see projections/framework/define-projection.ts) with the source event it came from. */
 export type WriteOperation =
-  | { op: 'upsert'; table: string; key: string[]; row: Record<string, unknown> }
-  | { op: 'delete'; table: string; match: Record<string, unknown> }
-  | { op: 'deleteExcept'; table: string; match: Record<string, unknown>; column: string; keep: unknown[] }
+  | { op: 'upsert'; table: string; key: string[]; row: Record<string, unknown>; version?: string; when?: WriteCondition }
+  | { op: 'delete'; table: string; match: Record<string, unknown>; version?: VersionBound; when?: WriteCondition }
+  | {
+      op: 'deleteExcept';
+      table: string;
+      match: Record<string, unknown>;
+      column: string;
+      keep: unknown[];
+      version?: VersionBound;
+      when?: WriteCondition;
+    }
   | { op: 'mapId'; entity: string; sourceId: string; targetId: string };
 
 export interface SourcedOperation {
@@ -20,6 +47,8 @@ export interface SourcedOperation {
  * Turns row operations into few SQL statements: runs of upserts into one table become one
  * multi-row INSERT … SELECT FROM jsonb_populate_recordset … ON CONFLICT DO UPDATE, guarded by the
  * source LSN. A column carrying the unchanged-TOAST placeholder is left out, so the stored value stays.
+ * With `version`, the guard compares (version column, source LSN) instead of the LSN alone; with
+ * `when`, the statement writes nothing unless the precondition row exists.
  */
 export function planStatements(projection: string, schema: string, operations: SourcedOperation[]): SqlStatement[] {
   const statements: SqlStatement[] = [];
@@ -55,7 +84,23 @@ function writtenColumns(row: Record<string, unknown>): string[] {
 }
 
 function upsertSignature(operation: Extract<WriteOperation, { op: 'upsert' }>): string {
-  return JSON.stringify([operation.table, operation.key, writtenColumns(operation.row)]);
+  return JSON.stringify([operation.table, operation.key, writtenColumns(operation.row), operation.version ?? null, operation.when ?? null]);
+}
+
+/** `EXISTS (SELECT 1 FROM <schema>.<table> WHERE …)` for a precondition, its values appended to `values`. */
+function conditionClause(schema: string, when: WriteCondition, values: unknown[]): string {
+  const conditions = matchClause(when.match, values);
+  return `EXISTS (SELECT 1 FROM ${qualified(schema, when.table)} WHERE ${conditions.length > 0 ? conditions.join(' AND ') : 'true'})`;
+}
+
+/** The guard of a delete: by source LSN, or by (version column, source LSN) when a version bound is given. */
+function deleteGuard(version: VersionBound | undefined, lsn: bigint, values: unknown[]): string {
+  if (!version) {
+    values.push(Number(lsn));
+    return `_source_lsn <= $${values.length}`;
+  }
+  values.push(version.value, Number(lsn));
+  return `(${ident(version.column)}, _source_lsn) <= ($${values.length - 1}, $${values.length}::bigint)`;
 }
 
 function upsertStatement(schema: string, run: SourcedOperation[]): SqlStatement {
@@ -72,13 +117,15 @@ function upsertStatement(schema: string, run: SourcedOperation[]): SqlStatement 
   const table = qualified(schema, first.table);
   const list = columns.map(ident).join(', ');
   const updates = columns.filter((column) => !first.key.includes(column)).map((column) => `${ident(column)} = EXCLUDED.${ident(column)}`);
-  const conflict =
-    updates.length === 0
-      ? 'DO NOTHING'
-      : `DO UPDATE SET ${updates.join(', ')} WHERE target._source_lsn <= EXCLUDED._source_lsn`;
+  const guard = first.version
+    ? `(target.${ident(first.version)}, target._source_lsn) <= (EXCLUDED.${ident(first.version)}, EXCLUDED._source_lsn)`
+    : 'target._source_lsn <= EXCLUDED._source_lsn';
+  const conflict = updates.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${updates.join(', ')} WHERE ${guard}`;
+  const values: unknown[] = [JSON.stringify([...byKey.values()])];
+  const condition = first.when ? ` WHERE ${conditionClause(schema, first.when, values)}` : '';
   return {
-    text: `INSERT INTO ${table} AS target (${list}) SELECT ${list} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb) ON CONFLICT (${first.key.map(ident).join(', ')}) ${conflict}`,
-    values: [JSON.stringify([...byKey.values()])],
+    text: `INSERT INTO ${table} AS target (${list}) SELECT ${list} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb)${condition} ON CONFLICT (${first.key.map(ident).join(', ')}) ${conflict}`,
+    values,
   };
 }
 
@@ -93,8 +140,8 @@ function deleteStatement(schema: string, { operation, lsn }: SourcedOperation): 
   const del = operation as Extract<WriteOperation, { op: 'delete' }>;
   const values: unknown[] = [];
   const conditions = matchClause(del.match, values);
-  values.push(Number(lsn));
-  conditions.push(`_source_lsn <= $${values.length}`);
+  conditions.push(deleteGuard(del.version, lsn, values));
+  if (del.when) conditions.push(conditionClause(schema, del.when, values));
   return { text: `DELETE FROM ${qualified(schema, del.table)} WHERE ${conditions.join(' AND ')}`, values };
 }
 
@@ -104,8 +151,8 @@ function deleteExceptStatement(schema: string, { operation, lsn }: SourcedOperat
   const conditions = matchClause(del.match, values);
   values.push(del.keep);
   conditions.push(`NOT (${ident(del.column)} = ANY($${values.length}))`);
-  values.push(Number(lsn));
-  conditions.push(`_source_lsn <= $${values.length}`);
+  conditions.push(deleteGuard(del.version, lsn, values));
+  if (del.when) conditions.push(conditionClause(schema, del.when, values));
   return { text: `DELETE FROM ${qualified(schema, del.table)} WHERE ${conditions.join(' AND ')}`, values };
 }
 

@@ -1,6 +1,9 @@
 import { createHash } from 'crypto';
 import type { ZodType } from 'zod';
 import type { LogPosition } from './change-envelope';
+import type { VersionBound, WriteCondition } from '../../connectors/postgres-target/row-writer';
+
+export type { VersionBound, WriteCondition };
 
 /** One versioned step of a projection's target DDL, applied with search_path = <schema>, public. */
 export interface Migration {
@@ -34,12 +37,26 @@ export interface ProjectionEvent<Row> {
  * redelivered or older event changes nothing.
  */
 export type RowOperation =
-  /** Insert or update by the `key` columns (a primary key or unique constraint of the table). */
-  | { op: 'upsert'; table: string; key: string[]; row: Record<string, unknown> }
-  /** Delete the rows that match every column of `match`. */
-  | { op: 'delete'; table: string; match: Record<string, unknown> }
+  /**
+   * Insert or update by the `key` columns (a primary key or unique constraint of the table).
+   * Optional `version`: a column of the row compared before the source LSN, so that an update
+   * happens when (stored version, stored LSN) <= (row's version, event LSN): for sources whose order
+   * is not the log's (e.g. "the row with the latest updated_at wins"). Optional `when`: write only
+   * while a precondition row exists.
+   */
+  | { op: 'upsert'; table: string; key: string[]; row: Record<string, unknown>; version?: string; when?: WriteCondition }
+  /** Delete the rows that match every column of `match` (optional `version` bound and `when` as for upsert). */
+  | { op: 'delete'; table: string; match: Record<string, unknown>; version?: VersionBound; when?: WriteCondition }
   /** Delete the rows that match `match` and whose `column` is not in `keep` (an entity removed from a document). */
-  | { op: 'deleteExcept'; table: string; match: Record<string, unknown>; column: string; keep: unknown[] }
+  | {
+      op: 'deleteExcept';
+      table: string;
+      match: Record<string, unknown>;
+      column: string;
+      keep: unknown[];
+      version?: VersionBound;
+      when?: WriteCondition;
+    }
   /** Record that a source id became a new target id (tandem.id_map). */
   | { op: 'mapId'; entity: string; sourceId: string; targetId: string };
 

@@ -33,7 +33,8 @@ export interface ProjectionStatus {
   lag: Record<string, number>;
 }
 
-export const consumerGroupOf = (projection: string) => `tandem-projection.${projection}`;
+/** One consumer group per projection and topic prefix (two deployments may share a Kafka cluster). */
+export const consumerGroupOf = (prefix: string, projection: string) => `tandem-projection.${prefix}.${projection}`;
 export const deadLetterTopic = (prefix: string, projection: string) => `${prefix}.dlq.${projection}`;
 
 /**
@@ -79,7 +80,7 @@ export class ProjectionRunner {
       this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
       await this.producer.connect();
     }
-    this.consumer = new LogConsumer(kafka, consumerGroupOf(definition.name), this.topics);
+    this.consumer = new LogConsumer(kafka, consumerGroupOf(this.options.topicPrefix, definition.name), this.topics);
     await this.consumer.start(
       async (topic, partition) => {
         const checkpoint = (await loadCheckpoints(pool, definition.name)).get(partitionId(topic, partition));

@@ -33,4 +33,16 @@ export const USERS_MIGRATIONS: Migration[] = [
           FROM users u LEFT JOIN tenant_mapping t USING (instance_name);
     `,
   },
+  {
+    version: 2,
+    name: 'tenant of imported users',
+    sql: `
+      ALTER TABLE users ADD COLUMN tenant_id uuid;
+      CREATE OR REPLACE VIEW user_migration_map AS
+        SELECT u.source_user_id, u.id AS user_id, u.email,
+               COALESCE(u.tenant_id, t.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid) AS tenant_id,
+               u.status
+          FROM users u LEFT JOIN tenant_mapping t USING (instance_name);
+    `,
+  },
 ];

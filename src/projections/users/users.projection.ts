@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineProjection, deterministicUuid, type ProjectionEvent, type RowOperation } from '../framework/define-projection';
-import { toastable, isUnavailable } from '../toastable';
+import { toastable } from '../toastable';
 import { USERS_MIGRATIONS } from './users.migrations';
 
 /**
@@ -20,13 +20,23 @@ const legacyUser = z.object({
   encrypted_password: z.unknown().optional(),
 });
 
+/** A record of nakamoto_users.json, imported through the log (see users.import.ts). */
+const importedUser = z.object({
+  source_user_id: z.string().uuid('source_user_id is not a valid uuid'),
+  email: z.string().email('invalid e-mail address'),
+  tenant_id: z.string().uuid().optional(),
+  display_name: z.string().nullable().optional(),
+  created_at: z.string().optional(),
+  meta: z.string().optional(),
+});
+
 const tenantMapping = z.object({
   instance_name: z.string().min(1),
   tenant_id: z.string().uuid('tenant_id is not a valid uuid'),
   description: z.string().nullable().optional(),
 });
 
-export type UsersSourceRow = z.infer<typeof legacyUser> | z.infer<typeof tenantMapping>;
+export type UsersSourceRow = z.infer<typeof legacyUser> | z.infer<typeof importedUser> | z.infer<typeof tenantMapping>;
 
 export function displayName(user: { email: string; display_name?: string | null }): string {
   const name = user.display_name?.trim();
@@ -36,12 +46,13 @@ export function displayName(user: { email: string; display_name?: string | null 
 export function usersProjection(sourceSchema = 'public') {
   const usersTable = `${sourceSchema}.auth_users`;
   const mappingTable = 'import.tenant_mapping';
-  const isUser = (source: string) => source === usersTable;
+  const importedTable = 'import.nakamoto_users';
+  const isUser = (source: string) => source === usersTable || source === importedTable;
 
   return defineProjection<UsersSourceRow>({
     name: 'users',
     migrations: USERS_MIGRATIONS,
-    input: { [usersTable]: legacyUser, [mappingTable]: tenantMapping },
+    input: { [usersTable]: legacyUser, [importedTable]: importedUser, [mappingTable]: tenantMapping },
     apply(event: ProjectionEvent<UsersSourceRow>): RowOperation[] {
       if (event.op === 't') return [{ op: 'delete', table: isUser(event.source) ? 'users' : 'tenant_mapping', match: {} }];
       if (!isUser(event.source)) {
@@ -50,25 +61,65 @@ export function usersProjection(sourceSchema = 'public') {
         return [{ op: 'upsert', table: 'tenant_mapping', key: ['instance_name'], row: { ...mapping, description: mapping.description ?? null } }];
       }
       if (event.op === 'd') {
-        return [{ op: 'delete', table: 'users', match: { id: deterministicUuid('users', String(event.before!.id)) } }];
+        const sourceId = String(event.before!.id ?? event.before!.source_user_id);
+        return [{ op: 'delete', table: 'users', match: { id: deterministicUuid('users', sourceId) } }];
       }
-      const user = event.after as z.infer<typeof legacyUser>;
-      const id = deterministicUuid('users', user.id);
-      const row: Record<string, unknown> = {
-        id,
-        source_user_id: user.id,
-        email: user.email.toLowerCase(),
-        name: displayName(user),
-        instance_name: user.instance_name ?? 'root',
-        status: 'invite_pending',
-        created_at: user.created_at,
-      };
-      if (isUnavailable(user.raw_user_meta_data)) row.meta = user.raw_user_meta_data;
-      else row.meta = user.raw_user_meta_data ?? '{}';
+      const user = normalize(event.after as z.infer<typeof legacyUser> | z.infer<typeof importedUser>);
+      const id = deterministicUuid('users', user.sourceId);
       return [
-        { op: 'upsert', table: 'users', key: ['id'], row },
-        { op: 'mapId', entity: 'user', sourceId: user.id, targetId: id },
+        {
+          op: 'upsert',
+          table: 'users',
+          key: ['id'],
+          row: {
+            id,
+            source_user_id: user.sourceId,
+            email: user.email.toLowerCase(),
+            name: displayName({ email: user.email, display_name: user.displayName }),
+            instance_name: user.instanceName,
+            tenant_id: user.tenantId,
+            status: 'invite_pending',
+            meta: user.meta,
+            created_at: user.createdAt,
+          },
+        },
+        { op: 'mapId', entity: 'user', sourceId: user.sourceId, targetId: id },
       ];
     },
   });
+}
+
+interface NormalizedUser {
+  sourceId: string;
+  email: string;
+  displayName: string | null;
+  instanceName: string;
+  tenantId: string | null;
+  meta: string;
+  createdAt: string;
+}
+
+/** A captured legacy row or an imported export record, in one shape. */
+function normalize(user: z.infer<typeof legacyUser> | z.infer<typeof importedUser>): NormalizedUser {
+  if ('source_user_id' in user) {
+    return {
+      sourceId: user.source_user_id,
+      email: user.email,
+      displayName: user.display_name ?? null,
+      instanceName: 'root',
+      tenantId: user.tenant_id ?? null,
+      meta: user.meta ?? '{}',
+      createdAt: user.created_at ?? new Date(0).toISOString(),
+    };
+  }
+  return {
+    sourceId: user.id,
+    email: user.email,
+    displayName: user.display_name ?? null,
+    instanceName: user.instance_name ?? 'root',
+    tenantId: null,
+    // an unchanged TOASTed value keeps the stored one (the row writer leaves the column out)
+    meta: user.raw_user_meta_data ?? '{}',
+    createdAt: user.created_at,
+  };
 }
