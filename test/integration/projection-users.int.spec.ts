@@ -143,4 +143,35 @@ describe('projection: users recipe', () => {
     expect(await count(`SELECT count(*) AS n FROM users.tenant_mapping`)).toBe(1);
     expect(await count(`SELECT count(*) AS n FROM users.users WHERE email = 'x@example.com'`)).toBe(0);
   });
+
+  it('plans without writing in --dry-run: SQL with parameters, id mappings and a summary', async () => {
+    const fresh = await createTargetDatabase('users_dry');
+    try {
+      const dryConfig = writeConfig({
+        prefix: name,
+        slot: name,
+        publication: name,
+        tables: [`${schema}.auth_users`],
+        targetUrl: fresh.url,
+        projections: [{ recipe: 'users', sourceSchema: schema }],
+      });
+      const text = new TandemProcess(['project', '--config', dryConfig, '--dry-run']);
+      expect(await text.exited).toBe(0);
+      expect(text.output).toMatch(/INSERT INTO "users"\."users" AS target .* ON CONFLICT \("id"\)/);
+      expect(text.output).toMatch(/-- id map user: [0-9a-f-]{36} -> [0-9a-f-]{36}/);
+      expect(text.output).toContain('dry run:');
+
+      const json = new TandemProcess(['project', '--config', dryConfig, '--dry-run', '--json']);
+      expect(await json.exited).toBe(0);
+      const summary = JSON.parse(json.output.slice(json.output.indexOf('{\n')));
+      expect(summary.rows['users.users'].upserts).toBeGreaterThanOrEqual(3300);
+      expect(summary.quarantined.map((q: { reason: string }) => q.reason)).toEqual(
+        expect.arrayContaining([expect.stringContaining('invalid e-mail address')]),
+      );
+      const [{ tables }] = await targetQuery(fresh.url, `SELECT count(*)::int AS tables FROM pg_tables WHERE schemaname IN ('users', 'tandem')`);
+      expect(tables).toBe(0);
+    } finally {
+      await fresh.drop();
+    }
+  });
 });

@@ -5,7 +5,9 @@ import { DryRunReport } from '../../modules/projection/dry-run-report';
 import { createLogger } from '../../shared/logger';
 import { untilSignal } from '../run-until-signal';
 
+/** A dry run stops once no batch came for this long (after the grace for joining its consumer group). */
 const DRY_RUN_IDLE_MS = 3000;
+const DRY_RUN_JOIN_GRACE_MS = 5000;
 
 export function registerProjectCommand(program: Command): void {
   program
@@ -27,7 +29,7 @@ export function registerProjectCommand(program: Command): void {
         return;
       }
       const report = new DryRunReport((line) => options.json || process.stdout.write(`${line}\n`));
-      let lastBatchAt = Date.now();
+      let lastBatchAt = Date.now() + DRY_RUN_JOIN_GRACE_MS;
       await service.start({
         projection: options.projection,
         plan: (definition, items) => {

@@ -31,8 +31,9 @@ export class LogConsumer {
 
   constructor(
     private readonly kafka: Kafka,
-    groupId: string,
+    private readonly groupId: string,
     private readonly topics: string[],
+    private readonly options: { deleteGroupOnStop?: boolean } = {},
   ) {
     this.consumer = kafka.consumer({
       groupId,
@@ -103,8 +104,13 @@ export class LogConsumer {
   }
 
   /** Waits for the batch in progress, then leaves the group. */
-  stop(): Promise<void> {
-    return this.consumer.disconnect();
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+    if (!this.options.deleteGroupOnStop) return;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    await admin.deleteGroups([this.groupId]).catch(() => undefined);
+    await admin.disconnect();
   }
 
   /** The first offset still in a partition (where reading "from the beginning" starts). */

@@ -28,6 +28,8 @@ export interface ProjectionEvent<Row> {
   key: string | null;
   commitLsn: bigint;
   commitTimeMs: number;
+  /** The source transaction ("txId:commitLsn"); null for snapshot reads and imports. */
+  transactionId: string | null;
   position: LogPosition;
 }
 

@@ -51,6 +51,7 @@ export function decodeRecord<Row>(definition: ProjectionDefinition<Row>, prefix:
     key: record.key,
     commitLsn,
     commitTimeMs: change.source.ts_ms,
+    transactionId: change.transaction?.id ?? null,
     position: { topic: record.topic, partition: record.partition, offset: record.offset },
   };
   let operations: RowOperation[];

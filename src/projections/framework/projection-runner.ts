@@ -1,3 +1,4 @@
+import { randomUUID } from 'crypto';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { Logger } from '../../shared/logger';
@@ -67,31 +68,40 @@ export class ProjectionRunner {
       ],
       replicationFactor,
     );
+    if (this.options.plan) return; // a dry run writes nothing, not even Tandem's own tables
     await ensureTandemSchema(pool);
-    if (this.options.plan) return;
     const applied = await applyMigrations(pool, definition.name, definition.schema, definition.migrations);
     if (applied.length > 0) logger.info({ projection: definition.name, versions: applied }, 'applied target migrations');
   }
 
   async start(): Promise<void> {
-    const { definition, kafka, pool } = this.options;
-    this.checkpoints = await loadCheckpoints(pool, definition.name);
+    const { definition, kafka } = this.options;
+    this.checkpoints = await this.loadCheckpoints();
     if (!this.options.plan) {
       this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
       await this.producer.connect();
     }
-    this.consumer = new LogConsumer(kafka, consumerGroupOf(this.options.topicPrefix, definition.name), this.topics);
+    // A dry run reads on its own: it must not take partitions from the running projector's group.
+    const group = this.options.plan
+      ? `tandem-dry-run.${this.options.topicPrefix}.${definition.name}.${randomUUID()}`
+      : consumerGroupOf(this.options.topicPrefix, definition.name);
+    this.consumer = new LogConsumer(kafka, group, this.topics, { deleteGroupOnStop: this.options.plan !== undefined });
     await this.consumer.start(
       async (topic, partition) => {
-        const checkpoint = (await loadCheckpoints(pool, definition.name)).get(partitionId(topic, partition));
+        const checkpoint = (await this.loadCheckpoints()).get(partitionId(topic, partition));
         return checkpoint ? checkpoint.offset + 1n : this.consumer!.lowWatermark(topic, partition);
       },
-      async (batch) => {
-        for (let start = 0; start < batch.records.length; start += this.options.maxBatchEvents) {
-          await this.handle({ ...batch, records: batch.records.slice(start, start + this.options.maxBatchEvents) });
-        }
-      },
+      (batch) => this.handle(batch),
     );
+  }
+
+  private async loadCheckpoints(): Promise<Map<string, Checkpoint>> {
+    const { pool, definition } = this.options;
+    if (this.options.plan) {
+      const { rows } = await pool.query(`SELECT to_regclass('tandem.checkpoints') IS NOT NULL AS present`);
+      if (!rows[0].present) return new Map();
+    }
+    return loadCheckpoints(pool, definition.name);
   }
 
   async stop(): Promise<void> {
@@ -100,28 +110,35 @@ export class ProjectionRunner {
   }
 
   private async handle(batch: PartitionBatch): Promise<void> {
-    const { definition, topicPrefix, pool, logger } = this.options;
+    const { definition, topicPrefix } = this.options;
     const items: BatchItem[] = batch.records.map((record) => ({ record, decoded: decodeRecord(definition, topicPrefix, record) }));
     const last = batch.records[batch.records.length - 1];
     this.statusValue.lag[partitionId(batch.topic, batch.partition)] = Number(batch.highWatermark - last.offset - 1n);
-    if (this.options.plan) {
-      this.options.plan(items);
-      return;
+    for (const chunk of chunkByTransaction(items, this.options.maxBatchEvents)) {
+      if (this.options.plan) this.options.plan(chunk);
+      else await this.applyChunk(batch.topic, batch.partition, chunk);
     }
-    const previous = this.checkpoints.get(partitionId(batch.topic, batch.partition));
+  }
+
+  private async applyChunk(topic: string, partition: number, items: BatchItem[]): Promise<void> {
+    const { definition, pool, logger } = this.options;
+    const previous = this.checkpoints.get(partitionId(topic, partition));
     let commitLsn = previous?.commitLsn ?? null;
     for (const item of items) {
       if (item.decoded.kind === 'apply' && (commitLsn === null || item.decoded.event.commitLsn > commitLsn)) commitLsn = item.decoded.event.commitLsn;
     }
-    const checkpoint: Checkpoint = { topic: batch.topic, partition: batch.partition, offset: last.offset, commitLsn };
+    const checkpoint: Checkpoint = { topic, partition, offset: items[items.length - 1].record.offset, commitLsn };
     const result = await applyBatch(pool, definition, items, [checkpoint]);
-    this.checkpoints.set(partitionId(batch.topic, batch.partition), checkpoint);
+    this.checkpoints.set(partitionId(topic, partition), checkpoint);
     this.statusValue.eventsApplied += result.applied;
     this.statusValue.eventsQuarantined += result.quarantined.length;
     this.statusValue.lastBatchAt = Date.now();
     if (result.quarantined.length > 0) {
       for (const entry of result.quarantined) {
-        logger.warn({ projection: definition.name, topic: entry.record.topic, partition: entry.record.partition, offset: entry.record.offset.toString(), reason: entry.reason }, 'event quarantined');
+        logger.warn(
+          { projection: definition.name, topic: entry.record.topic, partition: entry.record.partition, offset: entry.record.offset.toString(), reason: entry.reason },
+          'event quarantined',
+        );
       }
       await this.sendToDeadLetters(result.quarantined);
     }
@@ -145,4 +162,21 @@ export class ProjectionRunner {
       })),
     });
   }
+}
+
+/** A source transaction is never split over two target transactions unless it alone exceeds ten chunks. */
+const MAX_TRANSACTION_SPLIT = 10;
+
+export function chunkByTransaction(items: BatchItem[], maxEvents: number): BatchItem[][] {
+  const transactionOf = (item: BatchItem) => (item.decoded.kind === 'apply' ? item.decoded.event.transactionId : null);
+  const chunks: BatchItem[][] = [];
+  let start = 0;
+  while (start < items.length) {
+    let end = Math.min(start + maxEvents, items.length);
+    const open = transactionOf(items[end - 1]);
+    while (open !== null && end < items.length && end - start < maxEvents * MAX_TRANSACTION_SPLIT && transactionOf(items[end]) === open) end++;
+    chunks.push(items.slice(start, end));
+    start = end;
+  }
+  return chunks;
 }

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { decodeRecord } from '../../src/projections/framework/event-decoder';
+import { defineProjection, deterministicUuid } from '../../src/projections/framework/define-projection';
+import { chunkByTransaction } from '../../src/projections/framework/projection-runner';
+import type { BatchItem } from '../../src/projections/framework/batch-applier';
+
+const projection = defineProjection<{ id: number; name: string }>({
+  name: 'people',
+  migrations: [],
+  input: { 'public.people': z.object({ id: z.number(), name: z.string().min(1, 'name is empty') }) },
+  apply: (event) =>
+    event.op === 'd'
+      ? [{ op: 'delete', table: 'people', match: { id: event.before!.id } }]
+      : [{ op: 'upsert', table: 'people', key: ['id'], row: { id: event.after!.id, name: event.after!.name.toUpperCase() } }],
+});
+
+const envelope = (op: string, after: unknown, before: unknown = null, transaction: string | null = 'tx1') =>
+  JSON.stringify({
+    before,
+    after,
+    op,
+    ts_ms: 1,
+    source: { schema: 'public', table: 'people', commit_lsn: 4096, ts_ms: 1 },
+    transaction: transaction && { id: transaction, total_order: 1, data_collection_order: 1 },
+  });
+
+const record = (value: string | null, offset = 0n) => ({ topic: 'legacy.public.people', partition: 0, offset, key: '{"id":1}', value });
+
+describe('decodeRecord', () => {
+  it('validates the new row and hands apply a typed event with its position', () => {
+    const decoded = decodeRecord(projection, 'legacy', record(envelope('c', { id: 1, name: 'ada' }), 7n));
+    expect(decoded).toMatchObject({
+      kind: 'apply',
+      event: { source: 'public.people', op: 'c', commitLsn: 4096n, transactionId: 'tx1', position: { offset: 7n } },
+      operations: [{ op: 'upsert', table: 'people', row: { id: 1, name: 'ADA' } }],
+    });
+  });
+
+  it('passes a key-only old row of a delete through without validating it', () => {
+    const decoded = decodeRecord(projection, 'legacy', record(envelope('d', null, { id: 1, name: null })));
+    expect(decoded).toMatchObject({ kind: 'apply', operations: [{ op: 'delete', match: { id: 1 } }] });
+  });
+
+  it('rejects, with the field path, what the input schema refuses, and what is not an event', () => {
+    expect(decodeRecord(projection, 'legacy', record(envelope('c', { id: 1, name: '' })))).toMatchObject({
+      kind: 'reject',
+      reason: 'invalid public.people row: name: name is empty',
+    });
+    expect(decodeRecord(projection, 'legacy', record('{oops'))).toMatchObject({ kind: 'reject', reason: 'the event is not valid JSON' });
+    expect(decodeRecord(projection, 'legacy', record('{"op":"x"}'))).toMatchObject({ kind: 'reject', reason: expect.stringMatching(/^not a change event/) });
+    expect(decodeRecord(projection, 'legacy', { ...record(envelope('c', { id: 1, name: 'a' })), topic: 'legacy.public.other' })).toMatchObject({
+      kind: 'reject',
+      reason: 'the projection does not read public.other',
+    });
+  });
+
+  it('skips tombstones', () => {
+    expect(decodeRecord(projection, 'legacy', record(null))).toEqual({ kind: 'skip' });
+  });
+});
+
+describe('chunkByTransaction', () => {
+  const item = (transactionId: string | null): BatchItem =>
+    ({ record: record(''), decoded: { kind: 'apply', event: { transactionId }, operations: [] } }) as unknown as BatchItem;
+
+  it('never ends a chunk inside a source transaction', () => {
+    const items = ['a', 'a', 'b', 'b', 'b', 'c', null, null].map(item);
+    const chunks = chunkByTransaction(items, 2);
+    expect(chunks.map((chunk) => chunk.map((i) => (i.decoded as any).event.transactionId))).toEqual([
+      ['a', 'a'],
+      ['b', 'b', 'b'],
+      ['c', null],
+      [null],
+    ]);
+  });
+});
+
+describe('deterministicUuid', () => {
+  it('gives the same version-5-shaped UUID for the same inputs, and another for others', () => {
+    const id = deterministicUuid('users', '42');
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(deterministicUuid('users', '42')).toBe(id);
+    expect(deterministicUuid('users', '43')).not.toBe(id);
+  });
+});
