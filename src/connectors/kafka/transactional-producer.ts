@@ -17,8 +17,11 @@ export interface PositionRecord {
   groupId: string;
 }
 
-/** Keeps one produce request under the broker's default 1 MiB per-partition batch limit. */
-const MAX_REQUEST_BYTES = 900_000;
+/**
+ * Bytes per produce request. Tandem's topics allow 16 MiB batches (topic-admin.ts); spread over the
+ * partitions, a request of this size stays far below that and below the broker's request limit.
+ */
+const MAX_REQUEST_BYTES = 2_000_000;
 
 /**
  * Produces records and a position record in one Kafka transaction (acks=all, idempotent). Readers

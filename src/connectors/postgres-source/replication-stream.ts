@@ -114,6 +114,11 @@ export class ReplicationStream {
     });
   }
 
+  /** Ends the stream with a failure found outside the handler (e.g. a Kafka commit in flight). */
+  abort(error: Error): void {
+    this.fail(error);
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     this.queue.length = 0;

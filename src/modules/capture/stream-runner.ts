@@ -31,6 +31,7 @@ export class StreamRunner {
   private timer: NodeJS.Timeout | null = null;
   private lastAckSentAt = 0;
   private lastAckSent: Lsn | null = null;
+  private inflight: Promise<void> | null = null;
   readonly status: StreamStatus = { durableLsn: null, eventsProduced: 0, lastFlushAt: null };
 
   constructor(
@@ -81,6 +82,7 @@ export class StreamRunner {
   async stop(): Promise<void> {
     await this.stream.drainThen(async () => {
       await this.flush();
+      await this.inflight;
       this.acknowledge();
     });
     await this.stream.stop();
@@ -118,7 +120,13 @@ export class StreamRunner {
     return Date.now() - this.lastHeartbeatAt >= this.context.config.source.heartbeatIntervalMs;
   }
 
+  /**
+   * Starts committing the batch in one Kafka transaction and returns once it is under way, so that
+   * decoding the next batch overlaps the commit of this one. One transaction at a time: a flush
+   * first waits for the previous one. A failed commit stops the stream.
+   */
   private async flush(): Promise<void> {
+    if (this.inflight) await this.inflight;
     const position = this.processor.currentPosition();
     const records = this.batch;
     const heartbeat = records.length === 0;
@@ -131,11 +139,13 @@ export class StreamRunner {
         value: JSON.stringify({ ts_ms: Date.now(), lsn: position.ackLsn === null ? null : formatLsn(position.ackLsn) }),
       });
     }
-    await this.context.commit(records, pruneSnapshot({ ...this.context.state, stream: position }));
     this.batch = [];
-    if (!heartbeat) this.status.eventsProduced += records.length;
-    this.status.lastFlushAt = Date.now();
-    if (position.ackLsn !== null) this.status.durableLsn = position.ackLsn;
+    this.inflight = this.context.commit(records, pruneSnapshot({ ...this.context.state, stream: position })).then(() => {
+      if (!heartbeat) this.status.eventsProduced += records.length;
+      this.status.lastFlushAt = Date.now();
+      if (position.ackLsn !== null) this.status.durableLsn = position.ackLsn;
+    });
+    this.inflight.catch((error: Error) => this.stream.abort(error));
   }
 
   /**
