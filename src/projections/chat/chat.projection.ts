@@ -1,7 +1,7 @@
 import { z, type ZodType } from 'zod';
 import { defineProjection, type ProjectionDefinition, type ProjectionEvent, type RowOperation } from '../framework/define-projection';
 import { UNAVAILABLE_VALUE } from '../framework/change-envelope';
-import { isUnavailable, toastable } from '../toastable';
+import { isUnavailable } from '../toastable';
 import { CHAT_MIGRATIONS } from './chat.migrations';
 import { CHAT_INPUT, CHAT_KEYS, CHAT_TABLES, type ChatRows, type ChatSourceRow, type ChatTable } from './chat.schemas';
 import { ENCRYPTED_TOKEN_PATTERN, type TokenCipher } from './token-crypto';
@@ -136,15 +136,21 @@ const MAPPERS: { [T in ChatTable]: Mapper<T> } = {
   }),
 };
 
-/** The target row of a validated source row (exported for tests). */
+/**
+ * The target row of a validated source row (exported for tests). A column whose value is the
+ * unchanged-TOAST placeholder is left out of the row altogether: the upsert then neither writes nor
+ * parses it, so the stored value stays. (Passing the placeholder through would make
+ * jsonb_populate_recordset parse it as the column's type, which fails for vector, uuid, … columns.)
+ */
 export function chatTargetRow<T extends ChatTable>(table: T, row: ChatRows[T], cipher: TokenCipher): Record<string, unknown> {
-  return (MAPPERS[table] as Mapper<T>)(row, cipher);
+  const mapped = (MAPPERS[table] as Mapper<T>)(row, cipher);
+  return Object.fromEntries(Object.entries(mapped).filter(([, value]) => !isUnavailable(value)));
 }
 
-/** Written token columns must be ciphertext (or the placeholder): a last check before SQL. */
+/** Written token columns must be ciphertext (or absent: unchanged): a last check before SQL. */
 const encryptedToken = z.string().regex(ENCRYPTED_TOKEN_PATTERN, 'is not in encrypted form');
 const chatOutput = {
-  oauth_tokens: z.object({ access_token: toastable(encryptedToken), refresh_token: toastable(encryptedToken.nullable()) }),
+  oauth_tokens: z.object({ access_token: encryptedToken.optional(), refresh_token: encryptedToken.nullable().optional() }),
 };
 
 export function chatProjection({ sourceSchema = 'public', cipher }: ChatProjectionOptions): ProjectionDefinition<ChatSourceRow> {

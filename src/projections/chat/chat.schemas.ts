@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { toastable } from '../toastable';
+import { UNAVAILABLE_VALUE } from '../framework/change-envelope';
 
 /**
  * Seed 001: the chat/RAG application's eight tables, validated as its "strict Zod schemas" did
@@ -72,6 +72,21 @@ const id = (what: string) => z.guid({ error: `${what} is missing or not a valid 
 const timestamp = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 timestamp' });
 const count = z.number({ error: 'must be a number' }).int('must be an integer').nonnegative('must not be negative');
 const bigintText = z.string({ error: 'must be an integer' }).regex(/^\d+$/, 'must be a non-negative integer');
+/**
+ * A column PostgreSQL may store out of line (TOAST): an update that does not touch it carries the
+ * placeholder, and the runner keeps the stored value. Like toastable(), but a bad value reports the
+ * inner schema's own message ("refresh_token: must not be empty") rather than a union's "Invalid input".
+ */
+export function orUnchanged<T extends z.ZodType>(schema: T) {
+  return z.unknown().transform((value, context): z.output<T> | typeof UNAVAILABLE_VALUE => {
+    if (value === UNAVAILABLE_VALUE) return UNAVAILABLE_VALUE;
+    const result = schema.safeParse(value);
+    if (result.success) return result.data;
+    for (const issue of result.error.issues) context.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+    return z.NEVER;
+  });
+}
+
 /** jsonb arrives as a JSON string; parsed here so the target stores the document, not a string. */
 const jsonText = z.string({ error: 'must be a JSON document' }).transform((text, context): unknown => {
   try {
@@ -84,7 +99,7 @@ const jsonText = z.string({ error: 'must be a JSON document' }).transform((text,
 
 export const userRow = z.object({
   id: id('id'),
-  email: z.email({ error: 'not a valid e-mail address' }),
+  email: z.string({ error: 'is required' }).trim().pipe(z.email({ error: 'not a valid e-mail address' })),
   full_name: z.string().nullable().optional(),
   avatar_url: z.string().nullable().optional(),
   /** NULL in the legacy rows means the default (seed: "ensures subscription tier defaults"). */
@@ -110,7 +125,7 @@ export const fileMetadataRow = z.object({
   chunk_count: count.nullable().optional(),
   embedding_count: count.nullable().optional(),
   error_message: z.string().nullable().optional(),
-  metadata: toastable(jsonText.nullable()).optional(),
+  metadata: orUnchanged(jsonText.nullable()).optional(),
   created_at: timestamp,
   updated_at: timestamp.nullable().optional(),
 });
@@ -124,10 +139,10 @@ export const documentChunkRow = z.object({
   file_id: id('file_id'),
   user_id: id('user_id'),
   chunk_index: count,
-  content: toastable(z.string({ error: 'is required' })),
-  embedding: toastable(embedding.nullable()).optional(),
+  content: orUnchanged(z.string({ error: 'is required' })),
+  embedding: orUnchanged(embedding.nullable()).optional(),
   token_count: count.nullable().optional(),
-  metadata: toastable(jsonText.nullable()).optional(),
+  metadata: orUnchanged(jsonText.nullable()).optional(),
   created_at: timestamp,
 });
 
@@ -149,9 +164,9 @@ export const chatMessageRow = z.object({
   conversation_id: id('conversation_id'),
   user_id: id('user_id'),
   role: oneOf(MESSAGE_ROLES, 'message role'),
-  content: toastable(z.string({ error: 'is required' })),
+  content: orUnchanged(z.string({ error: 'is required' })),
   /** The chunks a RAG answer cites. */
-  sources: toastable(jsonText.nullable()).optional(),
+  sources: orUnchanged(jsonText.nullable()).optional(),
   model: z.string().nullable().optional(),
   token_count: count.nullable().optional(),
   created_at: timestamp,
@@ -164,10 +179,10 @@ export const oauthTokenRow = z.object({
   id: id('id'),
   user_id: id('user_id'),
   provider: oneOf(OAUTH_PROVIDERS, 'OAuth provider'),
-  access_token: toastable(tokenText),
-  refresh_token: toastable(tokenText.nullable()).optional(),
+  access_token: orUnchanged(tokenText),
+  refresh_token: orUnchanged(tokenText.nullable()).optional(),
   token_type: z.string().nullable().optional(),
-  scope: toastable(z.string().nullable()).optional(),
+  scope: orUnchanged(z.string().nullable()).optional(),
   expires_at: timestamp.nullable().optional(),
   created_at: timestamp,
   updated_at: timestamp.nullable().optional(),
@@ -179,7 +194,7 @@ export const usageLogRow = z.object({
   action: oneOf(USAGE_ACTIONS, 'usage action'),
   tokens_used: count.nullable().optional(),
   cost_usd: z.string().regex(/^\d+(\.\d+)?$/, 'must be a non-negative decimal').nullable().optional(),
-  metadata: toastable(jsonText.nullable()).optional(),
+  metadata: orUnchanged(jsonText.nullable()).optional(),
   created_at: timestamp,
 });
 
@@ -189,7 +204,7 @@ export const userSettingsRow = z.object({
   language: z.string().nullable().optional(),
   default_model: z.string().nullable().optional(),
   notifications_enabled: z.boolean().nullable().optional(),
-  preferences: toastable(jsonText.nullable()).optional(),
+  preferences: orUnchanged(jsonText.nullable()).optional(),
   updated_at: timestamp.nullable().optional(),
 });
 
