@@ -1,10 +1,12 @@
 import type { Recipe } from '../recipe';
-import { ConfigError } from '../../shared/errors';
+import type { ProjectionDefinition } from '../framework/define-projection';
+import { appStateProjection } from './app-state.projection';
 
-/** Placeholder until the recipe lands. */
+/**
+ * Seed 002: `user_app_state.state` (one JSONB document per user) into seven normalized tables.
+ * The demo legacy table and its data generator are in ./demo.ts.
+ */
 export const appStateRecipe: Recipe = {
   name: 'app-state',
-  projection: () => {
-    throw new ConfigError('projections: the "app-state" recipe is not available yet');
-  },
+  projection: ({ sourceSchema }) => appStateProjection(sourceSchema) as ProjectionDefinition<unknown>,
 };

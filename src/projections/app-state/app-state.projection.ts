@@ -1,0 +1,370 @@
+import { z } from 'zod';
+import {
+  defineProjection,
+  deterministicUuid,
+  type ProjectionEvent,
+  type RowOperation,
+  type WriteCondition,
+} from '../framework/define-projection';
+import { APP_STATE_MIGRATIONS } from './app-state.migrations';
+import {
+  appStateRow,
+  rowVersion,
+  normalizeUpdatedAt,
+  ENTITY_LISTS,
+  type AppStateDocument,
+  type AppStateRow,
+} from './app-state.schema';
+
+/**
+ * Seed 002: one JSONB document per user (`user_app_state.state`) exploded into orgs, personas,
+ * contents, accounts, leads, references and inbox_items. See README.md in this folder for the
+ * rules; in short:
+ *
+ * - A user's projection is the exploded document of the winning legacy row: the greatest
+ *   (updated_at, id, commit LSN) among the valid rows seen for that user, whatever order their
+ *   events arrive in (duplicates sit on different partitions). An event of an older row changes
+ *   nothing but the row ledger (`source_rows`) and the id map.
+ * - Each event replaces the user's projection as a whole: entities that left the document are
+ *   deleted, the others upserted, in the event's one target transaction (so one user's state lands
+ *   whole or not at all, also when the database rejects one entity: the event is quarantined whole).
+ * - Deleting a non-winning legacy row changes nothing. Deleting the winning row removes the user's
+ *   entities; the user's winner stays recorded (user_states), so an older duplicate does not come
+ *   back by itself; it counts again once written (a newer updated_at).
+ * - New ids: deterministicUuid('app-state', entity, userId, oldId), each recorded in tandem.id_map
+ *   (source id: the JSON array [userId, oldId]); the view app_state.migration_audit shows them as
+ *   the seed's migration_audit.
+ */
+
+export const PROJECTION_NAME = 'app-state';
+
+/** The target tables of the entities, parents before children (upsert order; deletes go the other way). */
+export const ENTITY_TABLES = [
+  { list: 'orgs', table: 'orgs', entity: 'org' },
+  { list: 'personas', table: 'personas', entity: 'persona' },
+  { list: 'contents', table: 'contents', entity: 'content' },
+  { list: 'accounts', table: 'accounts', entity: 'account' },
+  { list: 'inboxItems', table: 'inbox_items', entity: 'inbox_item' },
+  { list: 'leads', table: 'leads', entity: 'lead' },
+  { list: 'references', table: 'references', entity: 'reference' },
+] as const satisfies ReadonlyArray<{ list: (typeof ENTITY_LISTS)[number]; table: string; entity: string }>;
+
+const CHILDREN_FIRST = [...ENTITY_TABLES].reverse();
+
+export type EntityTable = (typeof ENTITY_TABLES)[number]['table'];
+
+/** The new id of an entity of the document. */
+export const newId = (entity: string, userId: string, oldId: string) =>
+  deterministicUuid(PROJECTION_NAME, entity, userId, oldId);
+
+/** The id_map source id of an entity: its user and old id. */
+export const idMapSourceId = (userId: string, oldId: string) => JSON.stringify([userId, oldId]);
+
+/** Keys of `value` that are not in `known`, as an object (kept in the row's `extra` column). */
+function extraOf(value: Record<string, unknown>, known: readonly string[]): Record<string, unknown> {
+  const extra: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) if (!known.includes(key)) extra[key] = item;
+  return extra;
+}
+
+interface ExplodeContext {
+  userId: string;
+  sourceId: string;
+  version: string;
+}
+
+/** The rows of each entity table for one document. Pure. */
+export function explodeState(
+  state: AppStateDocument,
+  context: ExplodeContext,
+): Record<EntityTable, Array<Record<string, unknown>>> {
+  const { userId, sourceId, version } = context;
+  const id = (entity: string, oldId: string) => newId(entity, userId, oldId);
+  const common = (entity: string, item: { id: string }, position: number, known: readonly string[]) => ({
+    id: id(entity, item.id),
+    user_id: userId,
+    old_id: item.id,
+    position,
+    extra: extraOf(item, known),
+    source_id: sourceId,
+    version,
+  });
+  return {
+    orgs: state.orgs.map((org, position) => ({
+      ...common('org', org, position, [
+        'id',
+        'name',
+        'website',
+        'industry',
+        'size',
+        'description',
+        'createdAt',
+      ]),
+      name: org.name,
+      website: org.website,
+      industry: org.industry,
+      size: org.size,
+      description: org.description,
+      created_at: org.createdAt,
+    })),
+    personas: state.personas.map((persona, position) => ({
+      ...common('persona', persona, position, [
+        'id',
+        'orgId',
+        'name',
+        'role',
+        'tone',
+        'description',
+        'audience',
+        'goals',
+        'isDefault',
+        'createdAt',
+      ]),
+      org_id: id('org', persona.orgId),
+      name: persona.name,
+      role: persona.role,
+      tone: persona.tone,
+      description: persona.description,
+      audience: persona.audience,
+      goals: persona.goals,
+      is_default: persona.isDefault,
+      created_at: persona.createdAt,
+    })),
+    contents: state.contents.map((content, position) => ({
+      ...common('content', content, position, [
+        'id',
+        'personaId',
+        'type',
+        'title',
+        'body',
+        'status',
+        'tags',
+        'scheduledAt',
+        'publishedAt',
+        'createdAt',
+        'updatedAt',
+      ]),
+      persona_id: id('persona', content.personaId),
+      type: content.type,
+      title: content.title,
+      body: content.body,
+      status: content.status,
+      tags: content.tags,
+      scheduled_at: content.scheduledAt,
+      published_at: content.publishedAt,
+      created_at: content.createdAt,
+      updated_at: content.updatedAt,
+    })),
+    accounts: state.accounts.map((account, position) => ({
+      ...common('account', account, position, [
+        'id',
+        'provider',
+        'handle',
+        'displayName',
+        'scopes',
+        'active',
+        'connectedAt',
+      ]),
+      provider: account.provider,
+      handle: account.handle,
+      display_name: account.displayName,
+      scopes: account.scopes,
+      active: account.active,
+      connected_at: account.connectedAt,
+    })),
+    inbox_items: state.inboxItems.map((item, position) => ({
+      ...common('inbox_item', item, position, [
+        'id',
+        'accountId',
+        'from',
+        'subject',
+        'preview',
+        'receivedAt',
+        'read',
+        'archived',
+      ]),
+      account_id: item.accountId === null ? null : id('account', item.accountId),
+      sender: item.from,
+      subject: item.subject,
+      preview: item.preview,
+      received_at: item.receivedAt,
+      read: item.read,
+      archived: item.archived,
+    })),
+    leads: state.leads.map((lead, position) => ({
+      ...common('lead', lead, position, [
+        'id',
+        'name',
+        'email',
+        'company',
+        'title',
+        'status',
+        'score',
+        'source',
+        'notes',
+        'createdAt',
+      ]),
+      name: lead.name,
+      email: lead.email,
+      company: lead.company,
+      title: lead.title,
+      status: lead.status,
+      score: lead.score,
+      source: lead.source,
+      notes: lead.notes,
+      created_at: lead.createdAt,
+    })),
+    references: state.references.map((reference, position) => ({
+      ...common('reference', reference, position, [
+        'id',
+        'title',
+        'url',
+        'kind',
+        'excerpt',
+        'tags',
+        'createdAt',
+      ]),
+      title: reference.title,
+      url: reference.url,
+      kind: reference.kind,
+      excerpt: reference.excerpt,
+      tags: reference.tags,
+      created_at: reference.createdAt,
+    })),
+  };
+}
+
+/** The operations for a legacy row written (insert, update or snapshot read). Pure. */
+export function upsertOperations(
+  row: AppStateRow,
+  event: Pick<ProjectionEvent<AppStateRow>, 'op' | 'before' | 'commitLsn'>,
+): RowOperation[] {
+  const userId = row.user_id;
+  const version = rowVersion(row);
+  const state = row.state;
+  const stateBytes = Buffer.byteLength(JSON.stringify(state));
+  const exploded = explodeState(state, { userId, sourceId: row.id, version });
+  const operations: RowOperation[] = [
+    {
+      op: 'upsert',
+      table: 'source_rows',
+      key: ['source_id'],
+      row: {
+        source_id: row.id,
+        user_id: userId,
+        updated_at: normalizeUpdatedAt(row.updated_at),
+        version,
+        state_bytes: stateBytes,
+        deleted: false,
+      },
+    },
+  ];
+  // An update may move the row to another user (under the default replica identity, `before` is
+  // not sent, so it may have): remove what this row projected for anyone else.
+  if (event.op === 'u' && (event.before === null || event.before.user_id !== userId)) {
+    for (const { table } of CHILDREN_FIRST) {
+      operations.push({
+        op: 'deleteExcept',
+        table,
+        match: { source_id: row.id },
+        column: 'user_id',
+        keep: [userId],
+      });
+    }
+  }
+  const settings = extraOf(state, ['schemaVersion', ...ENTITY_LISTS]);
+  operations.push({
+    op: 'upsert',
+    table: 'user_states',
+    key: ['user_id'],
+    version: 'version',
+    row: {
+      user_id: userId,
+      source_id: row.id,
+      source_updated_at: normalizeUpdatedAt(row.updated_at),
+      version,
+      schema_version: state.schemaVersion ?? null,
+      settings,
+      entity_counts: Object.fromEntries(ENTITY_TABLES.map(({ table }) => [table, exploded[table].length])),
+      state_bytes: stateBytes,
+    },
+  });
+  // Everything else only while this event is the user's winner (checked in the same statement).
+  const when: WriteCondition = {
+    table: 'user_states',
+    match: { user_id: userId, version, _source_lsn: event.commitLsn.toString() },
+  };
+  const bound = { column: 'version', value: version };
+  for (const { table } of CHILDREN_FIRST) {
+    operations.push({
+      op: 'deleteExcept',
+      table,
+      match: { user_id: userId },
+      column: 'id',
+      keep: exploded[table].map((r) => r.id),
+      version: bound,
+      when,
+    });
+  }
+  for (const { table } of ENTITY_TABLES) {
+    for (const entityRow of exploded[table])
+      operations.push({ op: 'upsert', table, key: ['id'], version: 'version', when, row: entityRow });
+  }
+  for (const { table, entity } of ENTITY_TABLES) {
+    for (const entityRow of exploded[table]) {
+      operations.push({
+        op: 'mapId',
+        entity,
+        sourceId: idMapSourceId(userId, String(entityRow.old_id)),
+        targetId: String(entityRow.id),
+      });
+    }
+  }
+  return operations;
+}
+
+/** The operations for a legacy row deleted: only its key is known under the default replica identity. Pure. */
+export function deleteOperations(sourceId: string): RowOperation[] {
+  return [
+    ...CHILDREN_FIRST.map(({ table }): RowOperation => ({
+      op: 'delete',
+      table,
+      match: { source_id: sourceId },
+    })),
+    { op: 'upsert', table: 'source_rows', key: ['source_id'], row: { source_id: sourceId, deleted: true } },
+  ];
+}
+
+/** A TRUNCATE of the legacy table empties the projection. */
+export function truncateOperations(): RowOperation[] {
+  return [...CHILDREN_FIRST.map(({ table }) => table), 'user_states', 'source_rows'].map(
+    (table): RowOperation => ({ op: 'delete', table, match: {} }),
+  );
+}
+
+const entityRowOutput = z.object({
+  id: z.uuid(),
+  user_id: z.string().min(1),
+  old_id: z.string().min(1),
+  source_id: z.string().min(1),
+  version: z.string().min(1),
+});
+
+export function appStateProjection(sourceSchema = 'public') {
+  const source = `${sourceSchema}.user_app_state`;
+  return defineProjection<AppStateRow>({
+    name: PROJECTION_NAME,
+    migrations: APP_STATE_MIGRATIONS,
+    input: { [source]: appStateRow },
+    output: Object.fromEntries(ENTITY_TABLES.map(({ table }) => [table, entityRowOutput])),
+    apply(event: ProjectionEvent<AppStateRow>): RowOperation[] {
+      if (event.op === 't') return truncateOperations();
+      if (event.op === 'd') {
+        const id = event.before?.id;
+        if (id === undefined || id === null) throw new Error('delete event without the row id (before.id)');
+        return deleteOperations(String(id));
+      }
+      return upsertOperations(event.after!, event);
+    },
+  });
+}

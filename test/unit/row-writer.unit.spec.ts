@@ -1,0 +1,95 @@
+import {
+  planStatements,
+  type SourcedOperation,
+  type WriteOperation,
+} from '../../src/connectors/postgres-target/row-writer';
+
+const sourced = (operation: WriteOperation, lsn = 700n): SourcedOperation => ({
+  operation,
+  sourceKey: 'public.t/{"id":1}',
+  lsn,
+});
+const plan = (...operations: SourcedOperation[]) => planStatements('p', 's', operations);
+const oneLine = (text: string) => text.replace(/\s+/g, ' ');
+
+describe('row writer: LSN-guarded statements', () => {
+  it('guards upserts and deletes by the source LSN alone by default', () => {
+    const [upsert, del, except] = plan(
+      sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 1, name: 'a' } }),
+      sourced({ op: 'delete', table: 't', match: { id: 2 } }),
+      sourced({ op: 'deleteExcept', table: 't', match: { owner: 'u' }, column: 'id', keep: [1] }),
+    );
+    expect(upsert.text).toBe(
+      'INSERT INTO "s"."t" AS target ("id", "name", "_source_key", "_source_lsn") SELECT "id", "name", "_source_key", "_source_lsn" ' +
+        'FROM jsonb_populate_recordset(NULL::"s"."t", $1::jsonb) ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", ' +
+        '"_source_key" = EXCLUDED."_source_key", "_source_lsn" = EXCLUDED."_source_lsn" WHERE target._source_lsn <= EXCLUDED._source_lsn',
+    );
+    expect(JSON.parse(upsert.values[0] as string)).toEqual([
+      { id: 1, name: 'a', _source_key: 'public.t/{"id":1}', _source_lsn: 700 },
+    ]);
+    expect(del).toEqual({
+      text: 'DELETE FROM "s"."t" WHERE "id" = $1 AND _source_lsn <= $2',
+      values: [2, 700],
+    });
+    expect(except).toEqual({
+      text: 'DELETE FROM "s"."t" WHERE "owner" = $1 AND NOT ("id" = ANY($2)) AND _source_lsn <= $3',
+      values: ['u', [1], 700],
+    });
+  });
+
+  it('with a version, orders writes by (version, LSN) instead of the LSN alone', () => {
+    const [upsert, del, except] = plan(
+      sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 1, v: '2025|9' }, version: 'v' }),
+      sourced({ op: 'delete', table: 't', match: { id: 2 }, version: { column: 'v', value: '2025|9' } }),
+      sourced({
+        op: 'deleteExcept',
+        table: 't',
+        match: { owner: 'u' },
+        column: 'id',
+        keep: [],
+        version: { column: 'v', value: '2025|9' },
+      }),
+    );
+    expect(upsert.text).toMatch(
+      /WHERE \(target\."v", target\._source_lsn\) <= \(EXCLUDED\."v", EXCLUDED\._source_lsn\)$/,
+    );
+    expect(del).toEqual({
+      text: 'DELETE FROM "s"."t" WHERE "id" = $1 AND ("v", _source_lsn) <= ($2, $3::bigint)',
+      values: [2, '2025|9', 700],
+    });
+    expect(except.text).toBe(
+      'DELETE FROM "s"."t" WHERE "owner" = $1 AND NOT ("id" = ANY($2)) AND ("v", _source_lsn) <= ($3, $4::bigint)',
+    );
+    expect(except.values).toEqual(['u', [], '2025|9', 700]);
+  });
+
+  it('with a precondition, writes only while the precondition row exists', () => {
+    const when = { table: 'head', match: { user_id: 'u', version: '2025|9' } };
+    const [upsert, except] = plan(
+      sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 1 }, when }),
+      sourced({ op: 'deleteExcept', table: 't', match: { owner: 'u' }, column: 'id', keep: [1], when }),
+    );
+    expect(oneLine(upsert.text)).toContain(
+      'FROM jsonb_populate_recordset(NULL::"s"."t", $1::jsonb) WHERE EXISTS (SELECT 1 FROM "s"."head" WHERE "user_id" = $2 AND "version" = $3) ON CONFLICT ("id")',
+    );
+    expect(upsert.values.slice(1)).toEqual(['u', '2025|9']);
+    expect(except.text).toBe(
+      'DELETE FROM "s"."t" WHERE "owner" = $1 AND NOT ("id" = ANY($2)) AND _source_lsn <= $3 AND EXISTS (SELECT 1 FROM "s"."head" WHERE "user_id" = $4 AND "version" = $5)',
+    );
+    expect(except.values).toEqual(['u', [1], 700, 'u', '2025|9']);
+  });
+
+  it('merges a run of upserts only when their guards are the same', () => {
+    const when = (version: string) => ({ table: 'head', match: { version } });
+    const statements = plan(
+      sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 1 }, when: when('a') }),
+      sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 2 }, when: when('a') }),
+      sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 3 }, when: when('b') }),
+      sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 4 }, when: when('b'), version: 'v' }),
+      sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 5 } }),
+    );
+    expect(statements.map((s) => JSON.parse(s.values[0] as string).map((r: { id: number }) => r.id))).toEqual(
+      [[1, 2], [3], [4], [5]],
+    );
+  });
+});
