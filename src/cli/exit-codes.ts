@@ -9,6 +9,7 @@ export const ExitCode = {
   sourceNotReady: 3,
   captureStateLost: 4,
   invalidImport: 5,
+  reconciliationFailed: 6,
 } as const;
 
 export function exitCodeFor(error: unknown): number {

@@ -3,6 +3,7 @@ import { registerCaptureCommand } from './commands/capture.command';
 import { registerProjectCommand } from './commands/project.command';
 import { registerDlqCommand } from './commands/dlq.command';
 import { registerImportCommand } from './commands/import.command';
+import { registerReconcileCommand } from './commands/reconcile.command';
 import { exitCodeFor } from './exit-codes';
 import { redactSecrets } from '../shared/redact';
 
@@ -13,6 +14,7 @@ registerCaptureCommand(program);
 registerProjectCommand(program);
 registerDlqCommand(program);
 registerImportCommand(program);
+registerReconcileCommand(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),

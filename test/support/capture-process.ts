@@ -47,7 +47,10 @@ export function writeConfig(config: CaptureTestConfig): string {
 /** A `tandem` CLI child process, with its output collected. */
 export class TandemProcess {
   readonly child: ChildProcess;
+  /** stdout and stderr as they came. */
   output = '';
+  /** stdout alone (command output such as --json). */
+  stdout = '';
   readonly exited: Promise<number | null>;
 
   constructor(args: string[], extraEnv: Record<string, string> = {}) {
@@ -57,7 +60,10 @@ export class TandemProcess {
       env: { ...withoutServiceAddresses(process.env), TANDEM_LOG_LEVEL: 'info', ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    this.child.stdout!.on('data', (chunk) => (this.output += chunk.toString()));
+    this.child.stdout!.on('data', (chunk) => {
+      this.output += chunk.toString();
+      this.stdout += chunk.toString();
+    });
     this.child.stderr!.on('data', (chunk) => (this.output += chunk.toString()));
     this.exited = new Promise((resolvePromise) => this.child.on('exit', (code) => resolvePromise(code)));
   }

@@ -37,6 +37,9 @@ export class TransactionalProducer {
       idempotent: true,
       maxInFlightRequests: 1,
       transactionTimeout: 120_000,
+      // The coordinator answers CONCURRENT_TRANSACTIONS while it finishes the previous commit; retry
+      // quickly (as Java clients do) instead of kafkajs's default 300 ms backoff.
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 20, maxRetryTime: 1000 },
       allowAutoTopicCreation: false,
       // murmur2 on the key, as Java clients and Debezium partition
       createPartitioner: Partitioners.DefaultPartitioner,

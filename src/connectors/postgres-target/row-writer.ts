@@ -83,8 +83,19 @@ function writtenColumns(row: Record<string, unknown>): string[] {
   return Object.keys(row).filter((column) => row[column] !== UNAVAILABLE_VALUE);
 }
 
+function hasUnavailableValues(row: Record<string, unknown>): boolean {
+  return Object.values(row).some((value) => value === UNAVAILABLE_VALUE);
+}
+
 function upsertSignature(operation: Extract<WriteOperation, { op: 'upsert' }>): string {
-  return JSON.stringify([operation.table, operation.key, writtenColumns(operation.row), operation.version ?? null, operation.when ?? null]);
+  return JSON.stringify([
+    operation.table,
+    operation.key,
+    writtenColumns(operation.row),
+    hasUnavailableValues(operation.row),
+    operation.version ?? null,
+    operation.when ?? null,
+  ]);
 }
 
 /** `EXISTS (SELECT 1 FROM <schema>.<table> WHERE …)` for a precondition, its values appended to `values`. */
@@ -112,8 +123,10 @@ function upsertStatement(schema: string, run: SourcedOperation[]): SqlStatement 
     const upsert = operation as Extract<WriteOperation, { op: 'upsert' }>;
     const key = JSON.stringify(upsert.key.map((column) => upsert.row[column]));
     byKey.delete(key);
-    byKey.set(key, { ...upsert.row, _source_key: sourceKey, _source_lsn: Number(lsn) });
+    const written = Object.fromEntries(writtenColumns(upsert.row).map((column) => [column, upsert.row[column]]));
+    byKey.set(key, { ...written, _source_key: sourceKey, _source_lsn: Number(lsn) });
   }
+  if (hasUnavailableValues(first.row)) return partialUpdateStatement(schema, first, columns, [...byKey.values()]);
   const table = qualified(schema, first.table);
   const list = columns.map(ident).join(', ');
   const updates = columns.filter((column) => !first.key.includes(column)).map((column) => `${ident(column)} = EXCLUDED.${ident(column)}`);
@@ -125,6 +138,31 @@ function upsertStatement(schema: string, run: SourcedOperation[]): SqlStatement 
   const condition = first.when ? ` WHERE ${conditionClause(schema, first.when, values)}` : '';
   return {
     text: `INSERT INTO ${table} AS target (${list}) SELECT ${list} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb)${condition} ON CONFLICT (${first.key.map(ident).join(', ')}) ${conflict}`,
+    values,
+  };
+}
+
+/**
+ * Rows that carry the unchanged-TOAST placeholder exist already (PostgreSQL omits a value only when
+ * updating a stored row), so they are written with an UPDATE of the columns they do carry: an INSERT
+ * would check NOT NULL on the omitted columns before finding the existing row.
+ */
+function partialUpdateStatement(
+  schema: string,
+  first: Extract<WriteOperation, { op: 'upsert' }>,
+  columns: string[],
+  rows: Array<Record<string, unknown>>,
+): SqlStatement {
+  const table = qualified(schema, first.table);
+  const sets = columns.filter((column) => !first.key.includes(column)).map((column) => `${ident(column)} = source.${ident(column)}`);
+  const joins = first.key.map((column) => `target.${ident(column)} = source.${ident(column)}`);
+  const guard = first.version
+    ? `(target.${ident(first.version)}, target._source_lsn) <= (source.${ident(first.version)}, source._source_lsn)`
+    : 'target._source_lsn <= source._source_lsn';
+  const values: unknown[] = [JSON.stringify(rows)];
+  const condition = first.when ? ` AND ${conditionClause(schema, first.when, values)}` : '';
+  return {
+    text: `UPDATE ${table} AS target SET ${sets.join(', ')} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb) AS source WHERE ${joins.join(' AND ')} AND ${guard}${condition}`,
     values,
   };
 }

@@ -36,6 +36,17 @@ CREATE TABLE IF NOT EXISTS tandem.quarantine (
   redriven_at timestamptz,
   UNIQUE (projection, topic, partition, "offset")
 );
+CREATE TABLE IF NOT EXISTS tandem.reconciliations (
+  id bigserial PRIMARY KEY,
+  projection text NOT NULL,
+  source_lsn pg_lsn NOT NULL,
+  verdict text NOT NULL CHECK (verdict IN ('PASS', 'FAIL')),
+  mismatch_ratio double precision NOT NULL,
+  threshold double precision NOT NULL,
+  started_at timestamptz NOT NULL,
+  finished_at timestamptz NOT NULL,
+  report jsonb NOT NULL
+);
 CREATE TABLE IF NOT EXISTS tandem.projection_migrations (
   projection text NOT NULL,
   version int NOT NULL,

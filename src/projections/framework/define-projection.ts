@@ -1,6 +1,7 @@
 import { createHash } from 'crypto';
 import type { ZodType } from 'zod';
 import type { LogPosition } from './change-envelope';
+import type { TableComparison } from './define-reconciliation';
 import type { VersionBound, WriteCondition } from '../../connectors/postgres-target/row-writer';
 
 export type { VersionBound, WriteCondition };
@@ -74,6 +75,8 @@ export interface ProjectionDefinition<Row = Record<string, unknown>> {
   apply(event: ProjectionEvent<Row>): RowOperation[];
   /** Optional checks of written rows, per target table. */
   output?: Record<string, ZodType>;
+  /** How reconciliation compares legacy and target (tandem reconcile). */
+  reconcile?: TableComparison[];
 }
 
 export function defineProjection<Row>(

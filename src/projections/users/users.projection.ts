@@ -53,6 +53,28 @@ export function usersProjection(sourceSchema = 'public') {
     name: 'users',
     migrations: USERS_MIGRATIONS,
     input: { [usersTable]: legacyUser, [importedTable]: importedUser, [mappingTable]: tenantMapping },
+    reconcile: [
+      {
+        name: 'users',
+        sourceTable: usersTable,
+        source: {
+          from: '{source}.auth_users',
+          key: 'id',
+          columns: {
+            email: 'lower(email)',
+            name: "coalesce(nullif(btrim(display_name), ''), split_part(email, '@', 1))",
+            instance_name: "coalesce(instance_name, 'root')",
+          },
+        },
+        target: {
+          from: '{target}.users',
+          key: 'source_user_id',
+          columns: { email: 'email', name: 'name', instance_name: 'instance_name' },
+          where: `_source_key LIKE '${usersTable}/%'`,
+        },
+        quarantineKey: (key) => (key.id === undefined ? null : String(key.id)),
+      },
+    ],
     apply(event: ProjectionEvent<UsersSourceRow>): RowOperation[] {
       if (event.op === 't') return [{ op: 'delete', table: isUser(event.source) ? 'users' : 'tenant_mapping', match: {} }];
       if (!isUser(event.source)) {

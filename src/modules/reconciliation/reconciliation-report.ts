@@ -1,0 +1,108 @@
+import type { Difference } from './bisection';
+
+export interface TableReport {
+  table: string;
+  sourceCount: number;
+  targetCount: number;
+  matched: number;
+  missing: number;
+  extra: number;
+  mismatched: number;
+  quarantined: number;
+  /** A sample of the differences, mismatched rows with their column-level diffs. */
+  sample: Difference[];
+  quarantinedSample: Array<{ key: string; reason: string }>;
+  rangesCompared: number;
+  rowsFetched: number;
+}
+
+export interface ReconciliationReport {
+  id: number | null;
+  projection: string;
+  startedAt: string;
+  finishedAt: string;
+  /** The source LSN the comparison is valid at (taken before it started). */
+  sourceLsn: string;
+  threshold: number;
+  mismatchRatio: number;
+  verdict: 'PASS' | 'FAIL';
+  tables: TableReport[];
+}
+
+export function verdictOf(tables: TableReport[], threshold: number): { mismatchRatio: number; verdict: 'PASS' | 'FAIL' } {
+  const rows = tables.reduce((sum, t) => sum + Math.max(t.sourceCount, t.targetCount), 0);
+  const bad = tables.reduce((sum, t) => sum + t.missing + t.extra + t.mismatched, 0);
+  const mismatchRatio = rows === 0 ? 0 : bad / rows;
+  return { mismatchRatio, verdict: mismatchRatio <= threshold ? 'PASS' : 'FAIL' };
+}
+
+const percent = (ratio: number) => `${(ratio * 100).toFixed(4)} %`;
+
+export function renderMarkdown(report: ReconciliationReport): string {
+  const lines = [
+    `# Reconciliation of \`${report.projection}\`: ${report.verdict}`,
+    '',
+    `Valid at source LSN \`${report.sourceLsn}\`, ${report.startedAt} → ${report.finishedAt}. Mismatch ratio ${percent(report.mismatchRatio)} (threshold ${percent(report.threshold)}).`,
+    '',
+    '| table | source | target | matched | missing | extra | mismatched | quarantined |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...report.tables.map((t) => `| ${t.table} | ${t.sourceCount} | ${t.targetCount} | ${t.matched} | ${t.missing} | ${t.extra} | ${t.mismatched} | ${t.quarantined} |`),
+  ];
+  for (const table of report.tables) {
+    if (table.sample.length === 0 && table.quarantinedSample.length === 0) continue;
+    lines.push('', `## ${table.table}`, '');
+    for (const difference of table.sample) {
+      const columns = difference.columns
+        ? `: ${Object.entries(difference.columns)
+            .map(([column, [source, target]]) => `${column} \`${source}\` → \`${target}\``)
+            .join(', ')}`
+        : '';
+      lines.push(`- ${difference.kind} \`${difference.key}\`${columns}`);
+    }
+    for (const entry of table.quarantinedSample) lines.push(`- quarantined \`${entry.key}\`: ${entry.reason}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** A self-contained page (no external assets) with a stacked bar per table. */
+export function renderHtml(report: ReconciliationReport): string {
+  const colors = { matched: '#2e7d32', missing: '#c62828', extra: '#ef6c00', mismatched: '#6a1b9a', quarantined: '#546e7a' } as const;
+  const width = 640;
+  const bars = report.tables
+    .map((t, i) => {
+      const total = Math.max(t.matched + t.missing + t.extra + t.mismatched + t.quarantined, 1);
+      let x = 160;
+      const segments = (Object.keys(colors) as Array<keyof typeof colors>)
+        .map((kind) => {
+          const w = ((t[kind] as number) / total) * (width - 170);
+          const rect = w > 0 ? `<rect x="${x.toFixed(1)}" y="${i * 34 + 8}" width="${w.toFixed(1)}" height="22" fill="${colors[kind]}"><title>${kind}: ${t[kind]}</title></rect>` : '';
+          x += w;
+          return rect;
+        })
+        .join('');
+      return `<text x="0" y="${i * 34 + 24}" font-size="13">${escapeHtml(t.table)}</text>${segments}`;
+    })
+    .join('');
+  const legend = Object.entries(colors)
+    .map(([kind, color]) => `<span style="display:inline-block;margin-right:12px"><span style="display:inline-block;width:10px;height:10px;background:${color}"></span> ${kind}</span>`)
+    .join('');
+  const rows = report.tables
+    .map((t) => `<tr><td>${escapeHtml(t.table)}</td>${[t.sourceCount, t.targetCount, t.matched, t.missing, t.extra, t.mismatched, t.quarantined].map((n) => `<td>${n}</td>`).join('')}</tr>`)
+    .join('');
+  const details = report.tables
+    .flatMap((t) => [
+      ...t.sample.map((d) => `<li>${escapeHtml(t.table)}: ${d.kind} <code>${escapeHtml(d.key)}</code>${d.columns ? ` ${Object.entries(d.columns).map(([c, [a, b]]) => `${escapeHtml(c)}: <code>${escapeHtml(String(a))}</code> → <code>${escapeHtml(String(b))}</code>`).join(', ')}` : ''}</li>`),
+      ...t.quarantinedSample.map((q) => `<li>${escapeHtml(t.table)}: quarantined <code>${escapeHtml(q.key)}</code>: ${escapeHtml(q.reason)}</li>`),
+    ])
+    .join('');
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Reconciliation ${escapeHtml(report.projection)}: ${report.verdict}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.PASS{color:#2e7d32}.FAIL{color:#c62828}</style></head>
+<body><h1>Reconciliation of <code>${escapeHtml(report.projection)}</code>: <span class="${report.verdict}">${report.verdict}</span></h1>
+<p>Valid at source LSN <code>${report.sourceLsn}</code>; ${escapeHtml(report.startedAt)} → ${escapeHtml(report.finishedAt)}. Mismatch ratio ${percent(report.mismatchRatio)} (threshold ${percent(report.threshold)}).</p>
+<svg width="${width}" height="${report.tables.length * 34 + 10}" role="img" aria-label="rows per table by outcome">${bars}</svg><p>${legend}</p>
+<table><tr><th>table</th><th>source</th><th>target</th><th>matched</th><th>missing</th><th>extra</th><th>mismatched</th><th>quarantined</th></tr>${rows}</table>
+${details ? `<h2>Differences (sample)</h2><ul>${details}</ul>` : ''}</body></html>
+`;
+}
