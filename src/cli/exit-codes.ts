@@ -10,6 +10,7 @@ export const ExitCode = {
   captureStateLost: 4,
   invalidImport: 5,
   reconciliationFailed: 6,
+  schemaDiffFound: 7,
 } as const;
 
 export function exitCodeFor(error: unknown): number {

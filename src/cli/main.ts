@@ -4,6 +4,7 @@ import { registerProjectCommand } from './commands/project.command';
 import { registerDlqCommand } from './commands/dlq.command';
 import { registerImportCommand } from './commands/import.command';
 import { registerReconcileCommand } from './commands/reconcile.command';
+import { registerSchemaDiffCommand } from './commands/schema-diff.command';
 import { exitCodeFor } from './exit-codes';
 import { redactSecrets } from '../shared/redact';
 
@@ -15,6 +16,7 @@ registerProjectCommand(program);
 registerDlqCommand(program);
 registerImportCommand(program);
 registerReconcileCommand(program);
+registerSchemaDiffCommand(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),

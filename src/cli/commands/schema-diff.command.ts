@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import { runSchemaDiff } from '../../modules/schema-diff/schema-diff.service';
+import { renderJson, renderTable } from '../../modules/schema-diff/schema-diff.render';
+import { ConfigError } from '../../shared/errors';
+import { ExitCode } from '../exit-codes';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function registerSchemaDiffCommand(program: Command): void {
+  program
+    .command('schema-diff')
+    .description('compare the schemas of two databases: tables, columns, types, nullability, defaults, indexes, constraints (exit 0 when equal, 7 when not)')
+    .option('-s, --source <url>', 'the legacy database (default: TANDEM_SOURCE_URL)')
+    .option('-t, --target <url>', 'the new database (default: TANDEM_TARGET_URL)')
+    .option('-m, --schema-map <pair>', 'legacy=target schema pair, repeatable (default: every schema, paired by name)', collect)
+    .option('--json', 'print the differences as JSON')
+    .action(async (options: { source?: string; target?: string; schemaMap?: string[]; json?: boolean }) => {
+      const sourceUrl = options.source ?? process.env.TANDEM_SOURCE_URL;
+      const targetUrl = options.target ?? process.env.TANDEM_TARGET_URL;
+      if (!sourceUrl) throw new ConfigError('schema-diff: --source (or TANDEM_SOURCE_URL) is required');
+      if (!targetUrl) throw new ConfigError('schema-diff: --target (or TANDEM_TARGET_URL) is required');
+      const report = await runSchemaDiff({ sourceUrl, targetUrl, schemaMap: options.schemaMap });
+      process.stdout.write(options.json ? renderJson(report) : renderTable(report));
+      if (!report.identical) process.exitCode = ExitCode.schemaDiffFound;
+    });
+}
