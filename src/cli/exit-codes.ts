@@ -1,5 +1,6 @@
 import { CaptureStateError, ConfigError, SourcePreconditionError } from '../shared/errors';
 import { ImportValidationError } from '../connectors/file-source/file-readers';
+import { CutoverGateError } from '../modules/cutover/cutover.service';
 
 /** Exit codes scripts can rely on (documented in the README). */
 export const ExitCode = {
@@ -11,6 +12,7 @@ export const ExitCode = {
   invalidImport: 5,
   reconciliationFailed: 6,
   schemaDiffFound: 7,
+  cutoverRefused: 7,
 } as const;
 
 export function exitCodeFor(error: unknown): number {
@@ -18,5 +20,6 @@ export function exitCodeFor(error: unknown): number {
   if (error instanceof SourcePreconditionError) return ExitCode.sourceNotReady;
   if (error instanceof CaptureStateError) return ExitCode.captureStateLost;
   if (error instanceof ImportValidationError) return ExitCode.invalidImport;
+  if (error instanceof CutoverGateError) return ExitCode.cutoverRefused;
   return ExitCode.failure;
 }

@@ -5,6 +5,7 @@ import { registerDlqCommand } from './commands/dlq.command';
 import { registerImportCommand } from './commands/import.command';
 import { registerReconcileCommand } from './commands/reconcile.command';
 import { registerSchemaDiffCommand } from './commands/schema-diff.command';
+import { registerCutoverCommand } from './commands/cutover.command';
 import { exitCodeFor } from './exit-codes';
 import { redactSecrets } from '../shared/redact';
 
@@ -17,6 +18,7 @@ registerDlqCommand(program);
 registerImportCommand(program);
 registerReconcileCommand(program);
 registerSchemaDiffCommand(program);
+registerCutoverCommand(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),

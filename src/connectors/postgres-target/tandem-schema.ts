@@ -47,6 +47,72 @@ CREATE TABLE IF NOT EXISTS tandem.reconciliations (
   finished_at timestamptz NOT NULL,
   report jsonb NOT NULL
 );
+CREATE TABLE IF NOT EXISTS tandem.operator_audit (
+  id bigserial PRIMARY KEY,
+  at timestamptz NOT NULL DEFAULT now(),
+  operator text NOT NULL,
+  action text NOT NULL,
+  subject text,
+  details jsonb NOT NULL DEFAULT '{}'
+);
+-- cutover, replay, backup: src/modules/cutover, src/modules/replay
+CREATE TABLE IF NOT EXISTS tandem.cutovers (
+  id bigserial PRIMARY KEY,
+  state text NOT NULL CHECK (state IN ('parallel', 'frozen', 'drained', 'verified', 'committed', 'aborted')),
+  projections text[] NOT NULL,
+  application_roles text[] NOT NULL,
+  freeze_lsn pg_lsn,
+  offsets jsonb,
+  reconciliation_ids bigint[],
+  backup_ids bigint[],
+  operator text NOT NULL,
+  reason text,
+  history jsonb NOT NULL DEFAULT '[]',
+  planned_at timestamptz NOT NULL DEFAULT now(),
+  frozen_at timestamptz,
+  drained_at timestamptz,
+  verified_at timestamptz,
+  committed_at timestamptz,
+  aborted_at timestamptz,
+  freeze_window_ms bigint
+);
+CREATE TABLE IF NOT EXISTS tandem.checkpoint_snapshots (
+  id bigserial PRIMARY KEY,
+  projection text NOT NULL,
+  offsets jsonb NOT NULL,
+  commit_lsn bigint,
+  reason text NOT NULL,
+  taken_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS tandem.backups (
+  id bigserial PRIMARY KEY,
+  projection text NOT NULL,
+  schema_name text NOT NULL,
+  kind text NOT NULL CHECK (kind IN ('replay', 'cutover', 'restore')),
+  checkpoint_snapshot_id bigint REFERENCES tandem.checkpoint_snapshots (id),
+  operator text NOT NULL,
+  note text,
+  taken_at timestamptz NOT NULL DEFAULT now(),
+  restored_at timestamptz
+);
+CREATE TABLE IF NOT EXISTS tandem.replays (
+  id bigserial PRIMARY KEY,
+  projection text NOT NULL,
+  kind text NOT NULL CHECK (kind IN ('replay', 'rollback')),
+  position text NOT NULL,
+  offsets jsonb,
+  status text NOT NULL CHECK (status IN ('running', 'swapped', 'dry-run', 'failed')),
+  events_applied bigint,
+  events_quarantined bigint,
+  state_hash text,
+  backup_id bigint,
+  export_file text,
+  events_exported bigint,
+  operator text NOT NULL,
+  reason text,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  finished_at timestamptz
+);
 CREATE TABLE IF NOT EXISTS tandem.projection_migrations (
   projection text NOT NULL,
   version int NOT NULL,

@@ -48,6 +48,8 @@ export const tandemConfigSchema = z.object({
       maxBatchEvents: positiveInt.default(2000),
     })
     .prefault({}),
+  /** tandem cutover: the legacy roles whose writes a freeze refuses (ALTER ROLE … SET default_transaction_read_only). */
+  cutover: z.object({ applicationRoles: z.array(identifier).default([]) }).optional(),
   capture: z
     .object({
       maxBatchEvents: positiveInt.default(5000),

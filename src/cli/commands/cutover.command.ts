@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../modules/config/load-config';
+import { CutoverService, type CutoverRecord } from '../../modules/cutover/cutover.service';
+import { operatorOf } from '../../modules/cutover/operator-audit';
+import { createLogger } from '../../shared/logger';
+
+interface Common {
+  config: string;
+  operator?: string;
+  json?: boolean;
+}
+
+function render(cutover: CutoverRecord, extra: string[] = []): string {
+  const lines = [
+    `cutover ${cutover.id}: ${cutover.state}${cutover.reason ? ` (${cutover.reason})` : ''}`,
+    `  projections: ${cutover.projections.join(', ')}; application roles: ${cutover.applicationRoles.join(', ')}`,
+  ];
+  if (cutover.freezeLsn) lines.push(`  freeze LSN: ${cutover.freezeLsn}`);
+  if (cutover.reconciliationIds) lines.push(`  reconciliations: ${cutover.reconciliationIds.join(', ')}`);
+  if (cutover.backupIds) lines.push(`  backups: ${cutover.backupIds.join(', ')}`);
+  if (cutover.freezeWindowMs !== null) lines.push(`  write-freeze window: ${cutover.freezeWindowMs} ms`);
+  for (const step of cutover.history) lines.push(`  ${step.at}  ${step.state.padEnd(9)} by ${step.operator}${step.reason ? `: ${step.reason}` : ''}`);
+  return [...lines, ...extra.map((line) => `  ✓ ${line}`)].join('\n') + '\n';
+}
+
+async function withService<T>(options: Common, work: (service: CutoverService, operator: string) => Promise<T>): Promise<T> {
+  const service = new CutoverService(loadConfig(options.config), createLogger('tandem').child({ module: 'cutover' }));
+  try {
+    return await work(service, operatorOf(options.operator));
+  } finally {
+    await service.close();
+  }
+}
+
+function print(options: Common, cutover: CutoverRecord, extra?: string[]): void {
+  process.stdout.write(options.json ? `${JSON.stringify(extra ? { ...cutover, checks: extra } : cutover, null, 2)}\n` : render(cutover, extra));
+}
+
+const idOf = (id?: string) => (id === undefined ? undefined : Number(id));
+
+export function registerCutoverCommand(program: Command): void {
+  const cutover = program
+    .command('cutover')
+    .description('switch to the new system at a recorded position: parallel → frozen → drained → verified → committed (exit 7 when a gate refuses)');
+  const common = (command: Command) =>
+    command
+      .requiredOption('-c, --config <file>', 'tandem.yaml')
+      .option('--operator <name>', 'who runs this (default: $USER)')
+      .option('--json', 'print the cutover as JSON');
+
+  common(cutover.command('plan').description('record a new cutover (state parallel) after the checks that need no freeze'))
+    .option('-p, --projection <name>', 'only this projection (default: every configured one)')
+    .action((options: Common & { projection?: string }) =>
+      withService(options, async (service, operator) => {
+        const { cutover: planned, checks } = await service.plan({ operator, projection: options.projection });
+        print(options, planned, checks);
+      }),
+    );
+
+  common(cutover.command('start [id]').description('freeze legacy writes, wait until drained, verify by reconciliation; a failed gate unfreezes'))
+    .option('--drain-timeout <ms>', 'how long the drained gate waits', '60000')
+    .option('--threshold <ratio>', 'largest accepted reconciliation mismatch ratio', '0')
+    .action((id: string | undefined, options: Common & { drainTimeout: string; threshold: string }) =>
+      withService(options, async (service, operator) =>
+        print(options, await service.start(idOf(id), { operator, drainTimeoutMs: Number(options.drainTimeout), threshold: Number(options.threshold) })),
+      ),
+    );
+
+  common(cutover.command('commit [id]').description('back up every projection and record the cutover (the legacy database stays frozen)')).action(
+    (id: string | undefined, options: Common) => withService(options, async (service, operator) => print(options, await service.commit(idOf(id), { operator }))),
+  );
+
+  common(cutover.command('abort [id]').description('abandon an active cutover and unfreeze legacy writes'))
+    .option('--reason <text>', 'recorded with the abort')
+    .action((id: string | undefined, options: Common & { reason?: string }) =>
+      withService(options, async (service, operator) => print(options, await service.abort(idOf(id), { operator, reason: options.reason }))),
+    );
+
+  common(cutover.command('status [id]').description('show a cutover (default: the latest)')).action((id: string | undefined, options: Common) =>
+    withService(options, async (service) => print(options, await service.resolve(idOf(id)))),
+  );
+}

@@ -1,0 +1,132 @@
+import { randomUUID } from 'crypto';
+import type { Kafka } from 'kafkajs';
+import type { LogRecord } from '../../connectors/kafka/log-consumer';
+import { retryTransient } from '../../connectors/kafka/retry';
+import { partitionId } from '../../connectors/postgres-target/checkpoint-store';
+import { endOffsets, type PartitionEnd } from '../cutover/drain-gate';
+import { belongs, eventPosition, type Cut } from './position';
+
+export interface CutReadResult {
+  /** Per partition, the last offset inside the cut (absent: nothing of the partition is inside). */
+  lastIncluded: Map<string, bigint>;
+  /** Per partition, the highest commit LSN inside the cut. */
+  commitLsn: Map<string, bigint>;
+  included: number;
+  after: number;
+  ends: PartitionEnd[];
+}
+
+export interface CutReadOptions {
+  kafka: Kafka;
+  groupPrefix: string;
+  topics: string[];
+  cut: Cut;
+  /** Records inside the cut, a partition's records in log order (a call per fetched batch). */
+  inside: (records: LogRecord[]) => Promise<void>;
+  /** Records after the cut (only read when given: rollback's export). */
+  after?: (records: LogRecord[]) => Promise<void>;
+  /** Stop once nothing arrived for this long (the log is finite: capture may run, the projector must not). */
+  idleMs?: number;
+}
+
+/**
+ * Reads the topics from their beginning, read_committed, in a throw-away consumer group, up to the
+ * end offsets they had when the read began, splitting each partition into the prefix inside the cut
+ * and the records after it.
+ */
+export async function readToCut(options: CutReadOptions): Promise<CutReadResult> {
+  const { kafka, topics, cut } = options;
+  const idleMs = options.idleMs ?? 2500;
+  const ends = await endOffsets(kafka, topics);
+  const endOf = new Map(ends.map((e) => [partitionId(e.topic, e.partition), e]));
+  const open = new Map<string, boolean>();
+  const seen = new Map<string, bigint>();
+  const result: CutReadResult = { lastIncluded: new Map(), commitLsn: new Map(), included: 0, after: 0, ends };
+  const finished = (id: string): boolean => {
+    const end = endOf.get(id);
+    if (!end || end.end <= end.low) return true;
+    if (open.get(id) === false && !options.after) return true;
+    const last = seen.get(id);
+    return last !== undefined && last >= end.end - 1n;
+  };
+  const allFinished = () => [...endOf.keys()].every(finished);
+  if (allFinished()) return result;
+
+  const groupId = `${options.groupPrefix}.${randomUUID()}`;
+  const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 200, sessionTimeout: 10_000, heartbeatInterval: 1000 });
+  let lastActivity = Date.now();
+  let failure: unknown = null;
+  let joined = false;
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    joined = true;
+    lastActivity = Date.now();
+  });
+  await retryTransient(() => consumer.connect());
+  try {
+    for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, heartbeat }) => {
+        if (failure) return;
+        lastActivity = Date.now();
+        const id = partitionId(batch.topic, batch.partition);
+        const end = endOf.get(id);
+        if (!end) return;
+        const inside: LogRecord[] = [];
+        const later: LogRecord[] = [];
+        for (const message of batch.messages) {
+          const offset = BigInt(message.offset);
+          if (offset >= end.end) break;
+          const previous = seen.get(id);
+          if (previous !== undefined && offset <= previous) continue; // a re-fetch
+          seen.set(id, offset);
+          const record: LogRecord = {
+            topic: batch.topic,
+            partition: batch.partition,
+            offset,
+            key: message.key?.toString() ?? null,
+            value: message.value?.toString() ?? null,
+          };
+          const position = eventPosition(record.value);
+          if (open.get(id) !== false && belongs(cut, record, position)) {
+            inside.push(record);
+            result.lastIncluded.set(id, offset);
+            const lsn = position?.commitLsn;
+            if (lsn != null && lsn > (result.commitLsn.get(id) ?? -1n)) result.commitLsn.set(id, lsn);
+          } else {
+            open.set(id, false);
+            if (options.after) later.push(record);
+            else break;
+          }
+        }
+        try {
+          if (inside.length > 0) {
+            result.included += inside.length;
+            await options.inside(inside);
+          }
+          if (later.length > 0) {
+            result.after += later.length;
+            await options.after!(later);
+          }
+        } catch (error) {
+          failure = error;
+        }
+        lastActivity = Date.now();
+        await heartbeat();
+      },
+    });
+    const joinDeadline = Date.now() + 60_000;
+    while (!failure && !allFinished() && (joined ? Date.now() - lastActivity < idleMs : Date.now() < joinDeadline)) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    if (!joined && !failure) failure = new Error(`could not join a Kafka consumer group to read ${topics.join(', ')} within 60 s`);
+  } finally {
+    await consumer.disconnect();
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.disconnect();
+  }
+  if (failure) throw failure;
+  return result;
+}

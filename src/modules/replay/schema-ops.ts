@@ -1,0 +1,186 @@
+import type { ClientBase, Pool } from 'pg';
+import { applyMigrations } from '../../connectors/postgres-target/migrations';
+import { loadCheckpoints, saveCheckpoints, type Checkpoint } from '../../connectors/postgres-target/checkpoint-store';
+import { ident, qualified } from '../../connectors/postgres-target/sql';
+import type { ProjectionDefinition } from '../../projections/framework/define-projection';
+import { audit } from '../cutover/operator-audit';
+
+export const shadowSchemaOf = (schema: string, replayId: number) => `${schema}__shadow_${replayId}`;
+export const backupSchemaOf = (schema: string, backupId: number) => `${schema}__backup_${backupId}`;
+
+export async function schemaExists(db: Pool | ClientBase, schema: string): Promise<boolean> {
+  const { rows } = await db.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+  return rows.length > 0;
+}
+
+/**
+ * Creates `schema` from nothing with the projection's migrations (so tables, indexes, constraints,
+ * views and functions are exactly the live ones). The migrations are applied under a scratch
+ * projection key whose bookkeeping rows are removed afterwards: the live key's rows stay valid for
+ * whichever schema ends up under the live name, as all are built from the same migrations.
+ */
+export async function createFromMigrations(pool: Pool, definition: ProjectionDefinition<unknown>, schema: string): Promise<void> {
+  await pool.query(`DROP SCHEMA IF EXISTS ${ident(schema)} CASCADE`);
+  const scratch = `${definition.name}#${schema}`;
+  await applyMigrations(pool, scratch, schema, definition.migrations);
+  await pool.query('DELETE FROM tandem.projection_migrations WHERE projection = $1', [scratch]);
+}
+
+/** The projection definition writing into another schema (row-writer qualifies every name with it). */
+export function inSchema(definition: ProjectionDefinition<unknown>, schema: string): ProjectionDefinition<unknown> {
+  return { ...definition, schema };
+}
+
+export async function tablesOf(db: Pool | ClientBase, schema: string): Promise<string[]> {
+  const { rows } = await db.query<{ relname: string }>(
+    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY c.relname`,
+    [schema],
+  );
+  return rows.map((row) => row.relname);
+}
+
+export async function viewsOf(db: Pool | ClientBase, schema: string): Promise<string[]> {
+  const { rows } = await db.query<{ relname: string }>(
+    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind IN ('v', 'm') ORDER BY c.relname`,
+    [schema],
+  );
+  return rows.map((row) => row.relname);
+}
+
+export interface StateSummary {
+  /** md5 over every table's rows, in a fixed order: equal state, equal hash. */
+  hash: string;
+  rows: Record<string, number>;
+}
+
+/** Reads every table and view of the schema (a view that cannot be read fails here) and hashes the tables. */
+export async function summarize(db: Pool | ClientBase, schema: string): Promise<StateSummary> {
+  const rows: Record<string, number> = {};
+  const parts: string[] = [];
+  for (const table of await tablesOf(db, schema)) {
+    const { rows: result } = await db.query<{ n: string; h: string | null }>(
+      `SELECT count(*)::text AS n, md5(string_agg(t::text, E'\\n' ORDER BY t::text)) AS h FROM ${qualified(schema, table)} t`,
+    );
+    rows[table] = Number(result[0].n);
+    parts.push(`${table}:${result[0].h ?? ''}`);
+  }
+  for (const view of await viewsOf(db, schema)) {
+    const { rows: result } = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${qualified(schema, view)}`);
+    rows[view] = Number(result[0].n);
+  }
+  const { rows: hashed } = await db.query<{ h: string }>('SELECT md5($1) AS h', [parts.join('\n')]);
+  return { hash: hashed[0].h, rows };
+}
+
+export const checkpointsToJson = (checkpoints: Iterable<Checkpoint>) =>
+  [...checkpoints].map((c) => ({ topic: c.topic, partition: c.partition, offset: c.offset.toString(), commit_lsn: c.commitLsn?.toString() ?? null }));
+
+export function checkpointsFromJson(json: Array<{ topic: string; partition: number; offset: string; commit_lsn: string | null }>): Checkpoint[] {
+  return json.map((c) => ({ topic: c.topic, partition: c.partition, offset: BigInt(c.offset), commitLsn: c.commit_lsn === null ? null : BigInt(c.commit_lsn) }));
+}
+
+/** Records a projection's current checkpoints (a position `checkpoint:ID` can name). */
+export async function snapshotCheckpoints(db: Pool | ClientBase, projection: string, reason: string): Promise<number> {
+  const checkpoints = [...(await loadCheckpoints(db, projection)).values()];
+  const commitLsn = checkpoints.reduce<bigint | null>((max, c) => (c.commitLsn !== null && (max === null || c.commitLsn > max) ? c.commitLsn : max), null);
+  const { rows } = await db.query<{ id: string }>(
+    'INSERT INTO tandem.checkpoint_snapshots (projection, offsets, commit_lsn, reason) VALUES ($1, $2, $3, $4) RETURNING id',
+    [projection, JSON.stringify(checkpointsToJson(checkpoints)), commitLsn?.toString() ?? null, reason],
+  );
+  return Number(rows[0].id);
+}
+
+export interface SwapRequest {
+  definition: ProjectionDefinition<unknown>;
+  /** The schema to put under the live name. */
+  incoming: string;
+  /** The checkpoints that describe the incoming state. */
+  checkpoints: Checkpoint[];
+  kind: 'replay' | 'restore';
+  operator: string;
+  note: string;
+}
+
+/**
+ * One target transaction: the live tables are locked (readers queue for a moment, and, once it
+ * commits, their statements resolve the names again and read the new tables: never a half-built or
+ * empty one), the live schema is renamed to a backup name and recorded in tandem.backups with the
+ * checkpoints it was at, the incoming schema takes the live name, and the checkpoints are replaced.
+ * Views and functions keep working: a view refers to its tables by OID, not by schema name.
+ * Returns the backup id (null when there was no live schema).
+ */
+export async function swapIn(pool: Pool, request: SwapRequest): Promise<number | null> {
+  const { definition, incoming } = request;
+  const live = definition.schema;
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tandem.swap:${definition.name}`]);
+    let backupId: number | null = null;
+    if (await schemaExists(client, live)) {
+      const snapshotId = await snapshotCheckpoints(client, definition.name, `replaced by ${request.kind}`);
+      const { rows } = await client.query<{ id: string }>(`SELECT nextval(pg_get_serial_sequence('tandem.backups', 'id'))::text AS id`);
+      backupId = Number(rows[0].id);
+      const tables = await tablesOf(client, live);
+      if (tables.length > 0) await client.query(`LOCK TABLE ${tables.map((t) => qualified(live, t)).join(', ')} IN ACCESS EXCLUSIVE MODE`);
+      await client.query(`ALTER SCHEMA ${ident(live)} RENAME TO ${ident(backupSchemaOf(live, backupId))}`);
+      await client.query(
+        `INSERT INTO tandem.backups (id, projection, schema_name, kind, checkpoint_snapshot_id, operator, note) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [backupId, definition.name, backupSchemaOf(live, backupId), request.kind, snapshotId, request.operator, request.note],
+      );
+    }
+    await client.query(`ALTER SCHEMA ${ident(incoming)} RENAME TO ${ident(live)}`);
+    await client.query('DELETE FROM tandem.checkpoints WHERE projection = $1', [definition.name]);
+    await saveCheckpoints(client, definition.name, request.checkpoints);
+    await audit(client, request.operator, `${request.kind}.swap`, definition.name, { incoming, backupId, note: request.note });
+    await client.query('COMMIT');
+    return backupId;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * A copy of the live projection (structure from the migrations, rows copied in one transaction at
+ * one snapshot, with its checkpoints), kept as a backup: taken before every cutover commit.
+ */
+export async function copyToBackup(pool: Pool, definition: ProjectionDefinition<unknown>, operator: string, note: string): Promise<number> {
+  const live = definition.schema;
+  const { rows } = await pool.query<{ id: string }>(`SELECT nextval(pg_get_serial_sequence('tandem.backups', 'id'))::text AS id`);
+  const backupId = Number(rows[0].id);
+  const schema = backupSchemaOf(live, backupId);
+  await createFromMigrations(pool, definition, schema);
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    // rows are copied in any table order: foreign keys and triggers are not fired for the copy
+    await client.query('SET LOCAL session_replication_role = replica');
+    for (const table of await tablesOf(client, live)) {
+      const { rows: columns } = await client.query<{ attname: string }>(
+        `SELECT a.attname FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`,
+        [qualified(live, table)],
+      );
+      const list = columns.map((c) => ident(c.attname)).join(', ');
+      await client.query(`INSERT INTO ${qualified(schema, table)} (${list}) OVERRIDING SYSTEM VALUE SELECT ${list} FROM ${qualified(live, table)}`);
+    }
+    const snapshotId = await snapshotCheckpoints(client, definition.name, note);
+    await client.query(
+      `INSERT INTO tandem.backups (id, projection, schema_name, kind, checkpoint_snapshot_id, operator, note) VALUES ($1, $2, $3, 'cutover', $4, $5, $6)`,
+      [backupId, definition.name, schema, snapshotId, operator, note],
+    );
+    await audit(client, operator, 'backup.take', definition.name, { backupId, schema, note });
+    await client.query('COMMIT');
+    return backupId;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    await pool.query(`DROP SCHEMA IF EXISTS ${ident(schema)} CASCADE`).catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
