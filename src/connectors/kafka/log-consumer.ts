@@ -15,6 +15,8 @@ export interface PartitionBatch {
   records: LogRecord[];
   /** How far the partition's committed data reaches (for lag). */
   highWatermark: bigint;
+  /** Tells the group coordinator this member is alive; call between long pieces of work. */
+  heartbeat: () => Promise<void>;
 }
 
 export type StartOffsets = (topic: string, partition: number) => Promise<bigint>;
@@ -38,11 +40,11 @@ export class LogConsumer {
     this.consumer = kafka.consumer({
       groupId,
       readUncommitted: false,
-      maxBytesPerPartition: 4 * 1024 * 1024,
+      maxBytesPerPartition: 1024 * 1024,
       maxWaitTimeInMs: 250,
-      // a killed member's partitions move to the others within 10 s
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1000,
+      sessionTimeout: 30_000,
+      rebalanceTimeout: 60_000,
+      heartbeatInterval: 3000,
     });
   }
 
@@ -93,7 +95,7 @@ export class LogConsumer {
         }
         this.soughtBack.add(key);
         if (records.length === 0) return;
-        await handle({ topic: batch.topic, partition: batch.partition, records, highWatermark: BigInt(batch.highWatermark) });
+        await handle({ topic: batch.topic, partition: batch.partition, records, highWatermark: BigInt(batch.highWatermark), heartbeat });
         const last = records[records.length - 1].offset;
         this.next.set(id(batch.topic, batch.partition), last + 1n);
         resolveOffset(last.toString());

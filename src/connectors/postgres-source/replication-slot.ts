@@ -41,6 +41,19 @@ export interface ExportedSnapshot {
  * exports its snapshot.
  */
 export async function createSlotWithSnapshot(url: string, slot: string, temporary: boolean): Promise<ExportedSnapshot> {
+  // Under a heavy concurrent write load PostgreSQL may refuse to export the snapshot
+  // ("initial slot snapshot too large"); nothing was created, so trying again is safe.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createSlotOnce(url, slot, temporary);
+    } catch (error) {
+      if (!/initial slot snapshot too large/.test((error as Error).message) || attempt >= 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
+}
+
+async function createSlotOnce(url: string, slot: string, temporary: boolean): Promise<ExportedSnapshot> {
   const connection = new Client(sourceClientConfig(url, { replication: 'database' } as never));
   await connection.connect();
   try {

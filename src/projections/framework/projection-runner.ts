@@ -117,6 +117,7 @@ export class ProjectionRunner {
     for (const chunk of chunkByTransaction(items, this.options.maxBatchEvents)) {
       if (this.options.plan) this.options.plan(chunk);
       else await this.applyChunk(batch.topic, batch.partition, chunk);
+      await batch.heartbeat();
     }
   }
 
