@@ -1,6 +1,7 @@
 import { CaptureStateError, ConfigError, SourcePreconditionError } from '../shared/errors';
 import { ImportValidationError } from '../connectors/file-source/file-readers';
 import { CutoverGateError } from '../modules/cutover/cutover.service';
+import { ReplayRefusedError } from '../modules/replay/replay.service';
 
 /** Exit codes scripts can rely on (documented in the README). */
 export const ExitCode = {
@@ -12,7 +13,8 @@ export const ExitCode = {
   invalidImport: 5,
   reconciliationFailed: 6,
   schemaDiffFound: 7,
-  cutoverRefused: 7,
+  cutoverRefused: 8,
+  replayRefused: 9,
 } as const;
 
 export function exitCodeFor(error: unknown): number {
@@ -21,5 +23,6 @@ export function exitCodeFor(error: unknown): number {
   if (error instanceof CaptureStateError) return ExitCode.captureStateLost;
   if (error instanceof ImportValidationError) return ExitCode.invalidImport;
   if (error instanceof CutoverGateError) return ExitCode.cutoverRefused;
+  if (error instanceof ReplayRefusedError) return ExitCode.replayRefused;
   return ExitCode.failure;
 }

@@ -6,6 +6,9 @@ import { registerImportCommand } from './commands/import.command';
 import { registerReconcileCommand } from './commands/reconcile.command';
 import { registerSchemaDiffCommand } from './commands/schema-diff.command';
 import { registerCutoverCommand } from './commands/cutover.command';
+import { registerReplayCommand } from './commands/replay.command';
+import { registerBackupCommand } from './commands/backup.command';
+import { registerRollbackCommand } from './commands/rollback.command';
 import { exitCodeFor } from './exit-codes';
 import { redactSecrets } from '../shared/redact';
 
@@ -19,6 +22,9 @@ registerImportCommand(program);
 registerReconcileCommand(program);
 registerSchemaDiffCommand(program);
 registerCutoverCommand(program);
+registerReplayCommand(program);
+registerBackupCommand(program);
+registerRollbackCommand(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),

@@ -90,7 +90,7 @@ describe('cutover: users', () => {
     for (let i = 0; i < 20; i++) await appWrite();
     expect((await cutover('plan')).code).toBe(0);
     const { code, output } = await cutover('start', '--drain-timeout', '3000');
-    expect(code).toBe(7);
+    expect(code).toBe(8);
     expect(output).toMatch(/drained gate: projections still lag the freeze position .*applied up to offset \d+, end offset \d+/);
     const record = await status();
     expect(record).toMatchObject({ state: 'aborted', operator: 'alice', reason: expect.stringContaining('drained gate') });
@@ -109,7 +109,7 @@ describe('cutover: users', () => {
     try {
       expect((await cutover('plan')).code).toBe(0);
       const { code, output } = await cutover('start');
-      expect(code).toBe(7);
+      expect(code).toBe(8);
       expect(output).toMatch(/verified gate: reconciliation \d+ of users is FAIL/);
       const record = await status();
       expect(record).toMatchObject({ state: 'aborted', freezeLsn: expect.stringMatching(/\//), reconciliationIds: [expect.any(Number)] });

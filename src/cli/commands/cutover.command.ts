@@ -41,7 +41,7 @@ const idOf = (id?: string) => (id === undefined ? undefined : Number(id));
 export function registerCutoverCommand(program: Command): void {
   const cutover = program
     .command('cutover')
-    .description('switch to the new system at a recorded position: parallel → frozen → drained → verified → committed (exit 7 when a gate refuses)');
+    .description('switch to the new system at a recorded position: parallel → frozen → drained → verified → committed (exit 8 when a gate refuses)');
   const common = (command: Command) =>
     command
       .requiredOption('-c, --config <file>', 'tandem.yaml')
