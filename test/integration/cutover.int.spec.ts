@@ -142,7 +142,10 @@ describe('cutover: users', () => {
     expect(record).toMatchObject({ state: 'committed', operator: 'alice', freezeLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
     expect(Object.keys(record.offsets.users).length).toBe(3);
     expect(record.freezeWindowMs).toBeGreaterThan(0);
-    process.stdout.write(`cutover ${record.id}: write-freeze window ${record.freezeWindowMs} ms\n`);
+    const at = (state: string) => Date.parse(record.history.find((h: { state: string }) => h.state === state).at);
+    process.stdout.write(
+      `cutover ${record.id}: write-freeze window ${record.freezeWindowMs} ms (frozen→drained ${at('drained') - at('frozen')} ms, →verified ${at('verified') - at('drained')} ms, →committed ${at('committed') - at('verified')} ms, of which CLI start-up of the separate commit command)\n`,
+    );
     const [stored] = await targetQuery(target.url, 'SELECT reconciliation_ids, backup_ids, committed_at FROM tandem.cutovers WHERE id = $1', [record.id]);
     const [reconciliation] = await targetQuery(target.url, 'SELECT verdict FROM tandem.reconciliations WHERE id = $1', [stored.reconciliation_ids[0]]);
     expect(reconciliation.verdict).toBe('PASS');
