@@ -7,6 +7,7 @@ import {
   type WriteCondition,
 } from '../framework/define-projection';
 import { APP_STATE_MIGRATIONS } from './app-state.migrations';
+import { appStateReconciliation } from './app-state.reconcile';
 import {
   appStateRow,
   rowVersion,
@@ -357,6 +358,7 @@ export function appStateProjection(sourceSchema = 'public') {
     migrations: APP_STATE_MIGRATIONS,
     input: { [source]: appStateRow },
     output: Object.fromEntries(ENTITY_TABLES.map(({ table }) => [table, entityRowOutput])),
+    reconcile: appStateReconciliation(sourceSchema, PROJECTION_NAME),
     apply(event: ProjectionEvent<AppStateRow>): RowOperation[] {
       if (event.op === 't') return truncateOperations();
       if (event.op === 'd') {

@@ -3,6 +3,7 @@ import { defineProjection, type ProjectionDefinition, type ProjectionEvent, type
 import { UNAVAILABLE_VALUE } from '../framework/change-envelope';
 import { isUnavailable } from '../toastable';
 import { CHAT_MIGRATIONS } from './chat.migrations';
+import { chatReconciliation } from './chat.reconcile';
 import { CHAT_INPUT, CHAT_KEYS, CHAT_TABLES, type ChatRows, type ChatSourceRow, type ChatTable } from './chat.schemas';
 import { ENCRYPTED_TOKEN_PATTERN, type TokenCipher } from './token-crypto';
 
@@ -165,6 +166,7 @@ export function chatProjection({ sourceSchema = 'public', cipher }: ChatProjecti
     migrations: CHAT_MIGRATIONS,
     input,
     output: chatOutput,
+    reconcile: chatReconciliation(sourceSchema),
     apply(event: ProjectionEvent<ChatSourceRow>): RowOperation[] {
       const table = tableOf.get(event.source);
       if (!table) throw new Error(`the chat projection does not read ${event.source}`);

@@ -3,6 +3,7 @@ import { defineProjection, type ProjectionEvent, type RowOperation } from '../fr
 import { UNAVAILABLE_VALUE } from '../framework/change-envelope';
 import { isUnavailable, toastable } from '../toastable';
 import { KNOWLEDGE_BASE_MIGRATIONS } from './knowledge-base.migrations';
+import { knowledgeBaseReconciliation } from './knowledge-base.reconcile';
 import {
   corpusId,
   importedDocId,
@@ -125,6 +126,7 @@ export function knowledgeBaseProjection(sourceSchema = 'public') {
   return defineProjection<KnowledgeBaseRow>({
     name: 'knowledge-base',
     migrations: KNOWLEDGE_BASE_MIGRATIONS,
+    reconcile: knowledgeBaseReconciliation(sourceSchema),
     input: Object.fromEntries(Object.entries(sources).map(([source, kind]) => [source, inputs[kind]])),
     apply(event: ProjectionEvent<KnowledgeBaseRow>): RowOperation[] {
       const kind = sources[event.source];

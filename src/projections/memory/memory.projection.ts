@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineProjection, type ProjectionEvent, type RowOperation } from '../framework/define-projection';
 import { isUnavailable } from '../toastable';
 import { MEMORY_MIGRATIONS } from './memory.migrations';
+import { memoryReconciliation } from './memory.reconcile';
 import { DEFAULT_KIND, IMPORT_SOURCE, LEGACY_TABLE, embeddingSchema, memoryNodeRow, type MemoryNodeRow } from './memory.schemas';
 
 /** What every written `nodes` row must look like (checked before it is written; a failure quarantines the event). */
@@ -56,6 +57,7 @@ export function memoryProjection(sourceSchema = 'public') {
     migrations: MEMORY_MIGRATIONS,
     input: { [legacySource]: memoryNodeRow, [IMPORT_SOURCE]: memoryNodeRow },
     output: { nodes: nodeOutput },
+    reconcile: memoryReconciliation(sourceSchema),
     apply(event: ProjectionEvent<MemoryNodeRow>): RowOperation[] {
       // a TRUNCATE of one source empties what that source wrote, not the nodes of the other one
       if (event.op === 't') return [{ op: 'delete', table: 'nodes', match: { origin: event.source } }];
