@@ -1,13 +1,14 @@
 import { z } from 'zod';
+import { pgUuid } from '../pg-uuid';
 import { basename } from 'path';
 import { ImportValidationError, readCsv, readJsonArray } from '../../connectors/file-source/file-readers';
 import type { ImportRecord, RecipeImporter } from '../framework/define-import';
 
 /** nakamoto_users.json (seed 000): the auth-users export. */
 const exportedUser = z.object({
-  source_user_id: z.string().uuid('source_user_id is not a valid uuid'),
+  source_user_id: pgUuid('source_user_id is not a valid uuid'),
   email: z.string().email('invalid e-mail address'),
-  tenant_id: z.string().uuid('tenant_id is not a valid uuid').optional(),
+  tenant_id: pgUuid('tenant_id is not a valid uuid').optional(),
   status: z.string().optional(),
   display_name: z.string().nullable().optional(),
   created_at: z.string().optional(),
@@ -17,7 +18,7 @@ const exportedUser = z.object({
 /** tenant_mapping.csv (seed 000): instance_name,tenant_id,description. */
 const mappingRow = z.object({
   instance_name: z.string().min(1, 'instance_name is empty'),
-  tenant_id: z.string().uuid('tenant_id is not a valid uuid'),
+  tenant_id: pgUuid('tenant_id is not a valid uuid'),
   description: z.string().optional(),
 });
 

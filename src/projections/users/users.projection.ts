@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pgUuid } from '../pg-uuid';
 import { defineProjection, deterministicUuid, type ProjectionEvent, type RowOperation } from '../framework/define-projection';
 import { toastable } from '../toastable';
 import { USERS_MIGRATIONS } from './users.migrations';
@@ -11,7 +12,7 @@ import { USERS_MIGRATIONS } from './users.migrations';
 export const ROOT_TENANT = '00000000-0000-0000-0000-000000000000';
 
 const legacyUser = z.object({
-  id: z.string().uuid('source user id is not a valid uuid'),
+  id: pgUuid('source user id is not a valid uuid'),
   email: z.string().email('invalid e-mail address'),
   display_name: z.string().nullable().optional(),
   instance_name: z.string().nullable().optional(),
@@ -22,9 +23,9 @@ const legacyUser = z.object({
 
 /** A record of nakamoto_users.json, imported through the log (see users.import.ts). */
 const importedUser = z.object({
-  source_user_id: z.string().uuid('source_user_id is not a valid uuid'),
+  source_user_id: pgUuid('source_user_id is not a valid uuid'),
   email: z.string().email('invalid e-mail address'),
-  tenant_id: z.string().uuid().optional(),
+  tenant_id: pgUuid().optional(),
   display_name: z.string().nullable().optional(),
   created_at: z.string().optional(),
   meta: z.string().optional(),
@@ -32,7 +33,7 @@ const importedUser = z.object({
 
 const tenantMapping = z.object({
   instance_name: z.string().min(1),
-  tenant_id: z.string().uuid('tenant_id is not a valid uuid'),
+  tenant_id: pgUuid('tenant_id is not a valid uuid'),
   description: z.string().nullable().optional(),
 });
 
