@@ -1,6 +1,9 @@
 import type { Consumer, Kafka } from 'kafkajs';
 import { retryTransient } from './retry';
 
+/** The max.message.bytes of the topics Tandem creates (topic-admin.ts). */
+const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+
 export interface LogRecord {
   topic: string;
   partition: number;
@@ -40,7 +43,9 @@ export class LogConsumer {
     this.consumer = kafka.consumer({
       groupId,
       readUncommitted: false,
-      maxBytesPerPartition: 1024 * 1024,
+      // kafkajs must receive a record batch whole: allow the largest batch a Tandem topic accepts.
+      maxBytesPerPartition: MAX_BATCH_BYTES,
+      maxBytes: 2 * MAX_BATCH_BYTES,
       maxWaitTimeInMs: 250,
       sessionTimeout: 30_000,
       rebalanceTimeout: 60_000,
