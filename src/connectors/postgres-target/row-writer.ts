@@ -22,10 +22,19 @@ export interface WriteCondition {
   match: Record<string, unknown>;
 }
 
-/** A row operation (see projections/framework/define-projection.ts) with the source event it came from. */
+/** A row operation, as a projection's apply() returns it (RowOperation in define-projection.ts). */
 export type WriteOperation =
+  /**
+   * Insert or update by the `key` columns (a primary key or unique constraint of the table).
+   * Optional `version`: a column of the row compared before the source LSN, so that an update
+   * happens when (stored version, stored LSN) <= (row's version, event LSN): for sources whose order
+   * is not the log's (e.g. "the row with the latest updated_at wins"). Optional `when`: write only
+   * while a precondition row exists.
+   */
   | { op: 'upsert'; table: string; key: string[]; row: Record<string, unknown>; version?: string; when?: WriteCondition }
+  /** Delete the rows that match every column of `match` (optional `version` bound and `when` as for upsert). */
   | { op: 'delete'; table: string; match: Record<string, unknown>; version?: VersionBound; when?: WriteCondition }
+  /** Delete the rows that match `match` and whose `column` is not in `keep` (an entity removed from a document). */
   | {
       op: 'deleteExcept';
       table: string;
@@ -35,6 +44,7 @@ export type WriteOperation =
       version?: VersionBound;
       when?: WriteCondition;
     }
+  /** Record that a source id became a new target id (tandem.id_map). */
   | { op: 'mapId'; entity: string; sourceId: string; targetId: string };
 
 export interface SourcedOperation {

@@ -8,6 +8,8 @@ import {
   tableTopic,
   transactionTopic,
   tupleToRow,
+  type ChangeEvent,
+  type Operation,
   type OutgoingRecord,
   type Row,
 } from '../../connectors/postgres-source/change-event';
@@ -222,28 +224,7 @@ export class ChangeStreamProcessor {
       if (this.seenBySnapshot(dataCollection, keyColumns, keyRow, tx.finalLsn)) return;
       this.beginMarker(out, tx);
       const key = keyOf(keyColumns, keyRow);
-      const collectionOrder = (tx.perTable.get(dataCollection) ?? 0) + 1;
-      tx.perTable.set(dataCollection, collectionOrder);
-      tx.totalOrder += 1;
-      const event = changeEvent(
-        op,
-        before,
-        after,
-        sourceInfo({
-          serverName: this.options.topicPrefix,
-          database: this.options.database,
-          schema: relation.schema,
-          table: relation.table,
-          snapshot: false,
-          commitTimeMs: tx.commitTimeMs,
-          txId: tx.xid,
-          lsn: walStart,
-          commitLsn: tx.finalLsn,
-          previousCommitLsn: tx.previousCommitLsn,
-        }),
-        { id: this.transactionId(tx), total_order: tx.totalOrder, data_collection_order: collectionOrder },
-        this.options.now(),
-      );
+      const event = this.nextEvent(tx, relation, walStart, op, before, after);
       this.push(out, { topic, key, value: JSON.stringify(event) });
       if (op === 'd' && key !== null) this.push(out, { topic, key, value: null });
     }, keyColumns);
@@ -253,14 +234,24 @@ export class ChangeStreamProcessor {
     const tx = this.requireTransaction();
     if (tx.alreadyProduced) return;
     this.beginMarker(out, tx);
+    const event = this.nextEvent(tx, relation, walStart, 't', null, null);
+    const value = JSON.stringify(event);
+    const topic = tableTopic(this.options.topicPrefix, relation.schema, relation.table);
+    for (let partition = 0; partition < this.options.partitions; partition++) {
+      this.push(out, { topic, key: null, value, partition });
+    }
+  }
+
+  /** The next change event of the open transaction, numbered in its total and per-table order. */
+  private nextEvent(tx: OpenTransaction, relation: Relation, walStart: Lsn, op: Operation, before: Row | null, after: Row | null): ChangeEvent {
     const dataCollection = `${relation.schema}.${relation.table}`;
     const collectionOrder = (tx.perTable.get(dataCollection) ?? 0) + 1;
     tx.perTable.set(dataCollection, collectionOrder);
     tx.totalOrder += 1;
-    const event = changeEvent(
-      't',
-      null,
-      null,
+    return changeEvent(
+      op,
+      before,
+      after,
       sourceInfo({
         serverName: this.options.topicPrefix,
         database: this.options.database,
@@ -276,11 +267,6 @@ export class ChangeStreamProcessor {
       { id: this.transactionId(tx), total_order: tx.totalOrder, data_collection_order: collectionOrder },
       this.options.now(),
     );
-    const value = JSON.stringify(event);
-    const topic = tableTopic(this.options.topicPrefix, relation.schema, relation.table);
-    for (let partition = 0; partition < this.options.partitions; partition++) {
-      this.push(out, { topic, key: null, value, partition });
-    }
   }
 
   /** True when a resumed snapshot chunk already holds this change (see pruneSnapshot). */

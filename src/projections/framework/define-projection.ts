@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import type { ZodType } from 'zod';
 import type { LogPosition } from './change-envelope';
 import type { TableComparison } from './define-reconciliation';
-import type { VersionBound, WriteCondition } from '../../connectors/postgres-target/row-writer';
+import type { VersionBound, WriteCondition, WriteOperation } from '../../connectors/postgres-target/row-writer';
 
 export type { VersionBound, WriteCondition };
 
@@ -35,33 +35,12 @@ export interface ProjectionEvent<Row> {
 }
 
 /**
- * What apply() asks the runner to do. Every row written keeps the source key and commit LSN it came
- * from (columns _source_key and _source_lsn), and every write is guarded by that LSN, so a
- * redelivered or older event changes nothing.
+ * What apply() asks the runner to do: upsert, delete, deleteExcept, mapId (documented where they
+ * become SQL, in connectors/postgres-target/row-writer.ts). Every row written keeps the source key
+ * and commit LSN it came from (columns _source_key and _source_lsn), and every write is guarded by
+ * that LSN, so a redelivered or older event changes nothing.
  */
-export type RowOperation =
-  /**
-   * Insert or update by the `key` columns (a primary key or unique constraint of the table).
-   * Optional `version`: a column of the row compared before the source LSN, so that an update
-   * happens when (stored version, stored LSN) <= (row's version, event LSN): for sources whose order
-   * is not the log's (e.g. "the row with the latest updated_at wins"). Optional `when`: write only
-   * while a precondition row exists.
-   */
-  | { op: 'upsert'; table: string; key: string[]; row: Record<string, unknown>; version?: string; when?: WriteCondition }
-  /** Delete the rows that match every column of `match` (optional `version` bound and `when` as for upsert). */
-  | { op: 'delete'; table: string; match: Record<string, unknown>; version?: VersionBound; when?: WriteCondition }
-  /** Delete the rows that match `match` and whose `column` is not in `keep` (an entity removed from a document). */
-  | {
-      op: 'deleteExcept';
-      table: string;
-      match: Record<string, unknown>;
-      column: string;
-      keep: unknown[];
-      version?: VersionBound;
-      when?: WriteCondition;
-    }
-  /** Record that a source id became a new target id (tandem.id_map). */
-  | { op: 'mapId'; entity: string; sourceId: string; targetId: string };
+export type RowOperation = WriteOperation;
 
 export interface ProjectionDefinition<Row = Record<string, unknown>> {
   /** e.g. "app-state"; also the consumer group and dead-letter topic suffix. */
