@@ -325,15 +325,19 @@ describe('projection: knowledge-base recipe', () => {
         title,
         bytes,
       ]);
+    // One at a time: the documents travel on different partitions, and the reason's figures depend on order.
+    const projected = (title: string) =>
+      eventually(async () => (await count(`SELECT count(*) AS n FROM knowledge_base.docs WHERE title = '${title}'`)) === 1, 30_000, title);
     await insert('Big upload', headroom + 8_000); // past soft
+    await projected('Big upload');
     await insert('Too big upload', 15_000); // would pass hard
-    await insert('Small note', 1_000); // still fits
     await eventually(
-      async () =>
-        (await count(`SELECT count(*) AS n FROM knowledge_base.docs WHERE title = 'Small note'`)) === 1,
+      () => rows(`SELECT 1 FROM tandem.quarantine WHERE projection = 'knowledge-base'`).then((r) => r.length > 0),
       30_000,
-      'the small note',
+      'the too big upload to be quarantined',
     );
+    await insert('Small note', 1_000); // still fits
+    await projected('Small note');
     const [quarantined] = await eventually(
       () =>
         rows(`SELECT reason FROM tandem.quarantine WHERE projection = 'knowledge-base'`).then(
