@@ -99,7 +99,12 @@ export class LogConsumer {
           return;
         }
         this.soughtBack.add(key);
-        if (records.length === 0) return;
+        if (records.length === 0) {
+          // Everything fetched was applied already (a late seek from the group join moved the fetch
+          // position back): move it forward again, or kafkajs would fetch this range forever.
+          if (batch.messages.length > 0) this.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: from.toString() });
+          return;
+        }
         await handle({ topic: batch.topic, partition: batch.partition, records, highWatermark: BigInt(batch.highWatermark), heartbeat });
         const last = records[records.length - 1].offset;
         this.next.set(id(batch.topic, batch.partition), last + 1n);
