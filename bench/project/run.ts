@@ -12,10 +12,11 @@
  *      transaction, so that they all become visible at its commit. Timed from that commit until the
  *      projector's checkpoints (tandem.checkpoints) reach the last offset of every partition. Peak
  *      RSS (VmHWM) and CPU (utime + stime) of the projector; CPU of its PostgreSQL backends.
- *      Why the copy: a projector started on a topic that already holds data can stop for good on a
- *      partition (its consumer-group join seeks back after the first batch was applied, and the
- *      refetched records, all before its next offset, are dropped without moving the fetch
- *      position). --direct reads capture's topic instead, timed from "projectors running".
+ *      Why the copy: a projector started on a topic that already held data could stop for good on
+ *      a partition (its consumer-group join sought back after the first batch was fetched, and the
+ *      refetched records, all before its next offset, were dropped without moving the fetch
+ *      position; fixed in ad917d5). The copy keeps the figure independent of that start-up race.
+ *      --direct reads capture's topic instead, timed from "projectors running".
  *   4. reference: the same final rows (the projection's tables and its tandem.id_map entries),
  *      exported with COPY … TO, are loaded with psql \copy … FROM into another fresh database
  *      holding the same schema (Tandem's tables and the recipe's migrations, indexes included), in
@@ -97,7 +98,13 @@ async function generate(recipe: Recipe, schema: string) {
         badRatio: options.badRatio,
         seed: options.seed,
       });
-      return { table: `${schema}.user_app_state`, rows: summary.rows, users: summary.users, invalid: summary.bad.length, stateBytes: summary.bytes };
+      return {
+        table: `${schema}.user_app_state`,
+        rows: summary.rows,
+        users: summary.users,
+        invalid: summary.bad.length,
+        stateBytes: summary.bytes,
+      };
     }
     await createLegacyMemory(client, schema);
     const result = await generateMemoryNodes(client, schema, {
@@ -107,7 +114,13 @@ async function generate(recipe: Recipe, schema: string) {
       seed: options.seed,
       badRatio: options.badRatio,
     });
-    return { table: `${schema}.memory_nodes`, rows: result.inserted, users: MEMORY_USERS + MEMORY_TENANTS, invalid: result.badScope, stateBytes: 0 };
+    return {
+      table: `${schema}.memory_nodes`,
+      rows: result.inserted,
+      users: MEMORY_USERS + MEMORY_TENANTS,
+      invalid: result.badScope,
+      stateBytes: 0,
+    };
   });
 }
 
@@ -136,10 +149,10 @@ async function waitForCheckpoints(
     let rows: Array<{ partition: number; offset: string }>;
     try {
       rows = (
-        await poll.query(`SELECT partition, "offset"::text AS "offset" FROM tandem.checkpoints WHERE projection = $1 AND topic = $2`, [
-          projection,
-          topic,
-        ])
+        await poll.query(
+          `SELECT partition, "offset"::text AS "offset" FROM tandem.checkpoints WHERE projection = $1 AND topic = $2`,
+          [projection, topic],
+        )
       ).rows;
     } catch {
       rows = []; // tandem.checkpoints is not there before the projector's start-up created it
@@ -151,16 +164,28 @@ async function waitForCheckpoints(
     }
     const now = JSON.stringify(rows);
     if (now !== progress) [progress, progressAt] = [now, Date.now()];
-    if (Date.now() - progressAt > stallMs) throw new Error(`no checkpoint progress for ${stallMs / 1000} s (${now}):\n${projector.tail()}`);
+    if (Date.now() - progressAt > stallMs)
+      throw new Error(`no checkpoint progress for ${stallMs / 1000} s (${now}):\n${projector.tail()}`);
   }
 }
 
 /** Rows per table of the projection (its schema's tables, then its tandem.id_map entries), in COPY order. */
-async function projectedTables(client: Client, projection: string, schema: string, dir: string): Promise<CopyTable[]> {
+async function projectedTables(
+  client: Client,
+  projection: string,
+  schema: string,
+  dir: string,
+): Promise<CopyTable[]> {
   const tables: CopyTable[] = [];
   for (const name of await tablesInCopyOrder(client, schema)) {
     const qualified = `${quoteIdent(schema)}.${quoteIdent(name)}`;
-    tables.push({ name, qualified, select: `SELECT * FROM ${qualified}`, rows: 0, file: join(dir, `${schema}.${name}.copy`) });
+    tables.push({
+      name,
+      qualified,
+      select: `SELECT * FROM ${qualified}`,
+      rows: 0,
+      file: join(dir, `${schema}.${name}.copy`),
+    });
   }
   tables.push({
     name: 'tandem.id_map',
@@ -215,7 +240,8 @@ async function copyReference(recipe: Recipe, sourceSchema: string, tables: CopyT
   ].join('\n');
   try {
     const running = psql(database.url, script, (stderr) => {
-      if (!startAt && stderr.includes('copy-start')) [startAt, busyAtStart] = [Date.now(), machineBusySeconds()];
+      if (!startAt && stderr.includes('copy-start'))
+        [startAt, busyAtStart] = [Date.now(), machineBusySeconds()];
       if (!doneAt && stderr.includes('copy-done')) [doneAt, busyAtDone] = [Date.now(), machineBusySeconds()];
     });
     let finished = false;
@@ -233,9 +259,15 @@ async function copyReference(recipe: Recipe, sourceSchema: string, tables: CopyT
         `SELECT count(*) AS n FROM (${table.select.replace(/^SELECT \* FROM/, 'SELECT 1 FROM')}) t`,
       );
       counts[table.name] = Number(rows[0].n);
-      if (counts[table.name] !== table.rows) throw new Error(`COPY: ${table.name} holds ${counts[table.name]} rows, expected ${table.rows}`);
+      if (counts[table.name] !== table.rows)
+        throw new Error(`COPY: ${table.name} holds ${counts[table.name]} rows, expected ${table.rows}`);
     }
-    return { seconds: seconds(doneAt - startAt), pgCpuSeconds: backends.seconds, machineBusySeconds: busyAtDone - busyAtStart, counts };
+    return {
+      seconds: seconds(doneAt - startAt),
+      pgCpuSeconds: backends.seconds,
+      machineBusySeconds: busyAtDone - busyAtStart,
+      counts,
+    };
   } finally {
     await poll.end();
     await database.drop();
@@ -259,8 +291,13 @@ async function runPart(kafka: Kafka, recipe: Recipe) {
     const generateStart = Date.now();
     const legacy = await generate(recipe, base);
     const generateSeconds = seconds(Date.now() - generateStart);
-    const [{ bytes: legacyBytes }] = await sql(`SELECT pg_total_relation_size($1::regclass)::bigint AS bytes`, [legacy.table]);
-    log(`${recipe}: ${fmt(legacy.rows)} legacy rows in ${generateSeconds.toFixed(1)} s (${mib(Number(legacyBytes))})`);
+    const [{ bytes: legacyBytes }] = await sql(
+      `SELECT pg_total_relation_size($1::regclass)::bigint AS bytes`,
+      [legacy.table],
+    );
+    log(
+      `${recipe}: ${fmt(legacy.rows)} legacy rows in ${generateSeconds.toFixed(1)} s (${mib(Number(legacyBytes))})`,
+    );
 
     const target = await createTargetDatabase('bench_project');
     part.databases.push(target);
@@ -299,7 +336,9 @@ async function runPart(kafka: Kafka, recipe: Recipe) {
     const captureSeconds = seconds(Date.now() - captureStart);
     await capture.stop();
     await staged.stop();
-    log(`${recipe}: ${fmt(staged.count)} events (${mib(staged.bytes)}) in Kafka after ${captureSeconds.toFixed(1)} s; capture stopped`);
+    log(
+      `${recipe}: ${fmt(staged.count)} events (${mib(staged.bytes)}) in Kafka after ${captureSeconds.toFixed(1)} s; capture stopped`,
+    );
 
     if (options.cpuProf) mkdirSync(PROF_DIR, { recursive: true });
     const profilesBefore = new Set(options.cpuProf ? readdirSync(PROF_DIR) : []);
@@ -307,8 +346,14 @@ async function runPart(kafka: Kafka, recipe: Recipe) {
     poll.on('error', (error) => log(`${recipe}: target connection: ${error.message}`));
     await poll.connect();
     const backends = new BackendCpu(poll, target.name, 'tandem-projector');
-    log(`${recipe}: tandem project --projection ${recipe}${options.cpuProf ? ' (under --cpu-prof)' : ''}${options.direct ? ", on capture's topic" : ', on empty topics'}`);
-    const projector = new Projector(configOf(projectPrefix), recipe, options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : []);
+    log(
+      `${recipe}: tandem project --projection ${recipe}${options.cpuProf ? ' (under --cpu-prof)' : ''}${options.direct ? ", on capture's topic" : ', on empty topics'}`,
+    );
+    const projector = new Projector(
+      configOf(projectPrefix),
+      recipe,
+      options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : [],
+    );
     let done: Awaited<ReturnType<typeof waitForCheckpoints>>;
     let visible: { at: number; stats: ProcStats; copySeconds: number | null; busy: number };
     let busyAtDone = 0;
@@ -320,14 +365,24 @@ async function runPart(kafka: Kafka, recipe: Recipe) {
       }
       let lastOffsets = staged.lastOffsets;
       if (options.direct) {
-        visible = { at: projector.runningAt, stats: projector.atRunning!, copySeconds: null, busy: machineBusySeconds() };
+        visible = {
+          at: projector.runningAt,
+          stats: projector.atRunning!,
+          copySeconds: null,
+          busy: machineBusySeconds(),
+        };
       } else {
         // Its consumer has joined and placed itself at its (empty) checkpoints before any record is visible.
         await waitForGroup(kafka, `tandem-projection.${projectPrefix}.${recipe}`);
         await sleep(3000);
         log(`${recipe}: copying the ${fmt(staged.count)} events into ${topic} in one Kafka transaction`);
         const copied = await copyInOneTransaction(kafka, stagingTopic, topic, staged.count);
-        visible = { at: copied.committedAt, stats: projector.stats(), copySeconds: copied.seconds, busy: machineBusySeconds() };
+        visible = {
+          at: copied.committedAt,
+          stats: projector.stats(),
+          copySeconds: copied.seconds,
+          busy: machineBusySeconds(),
+        };
         log(`${recipe}: committed after ${copied.seconds.toFixed(1)} s; the projector sees them now`);
         lastOffsets = new Map([...copied.perPartition].map(([partition, n]) => [partition, BigInt(n - 1)]));
       }
@@ -339,7 +394,9 @@ async function runPart(kafka: Kafka, recipe: Recipe) {
       await projector.stop().catch((e) => log(`${recipe}: ${e.message}`));
     }
     const projectSeconds = seconds(done.doneAt - visible.at);
-    log(`${recipe}: projector took ${projectSeconds.toFixed(1)} s (start-up before it: ${seconds(projector.runningAt - projector.spawnedAt).toFixed(1)} s)`);
+    log(
+      `${recipe}: projector took ${projectSeconds.toFixed(1)} s (start-up before it: ${seconds(projector.runningAt - projector.spawnedAt).toFixed(1)} s)`,
+    );
 
     await sleep(1500); // the projector's backends have flushed their statistics
     const [{ n: targetTransactions }] = (
@@ -348,7 +405,9 @@ async function runPart(kafka: Kafka, recipe: Recipe) {
       )
     ).rows; // every applied batch writes its checkpoint once, in its own transaction
     const tables = await projectedTables(poll, recipe, definition.schema, dir);
-    const [{ n: quarantined }] = (await poll.query(`SELECT count(*)::int AS n FROM tandem.quarantine WHERE projection = $1`, [recipe])).rows;
+    const [{ n: quarantined }] = (
+      await poll.query(`SELECT count(*)::int AS n FROM tandem.quarantine WHERE projection = $1`, [recipe])
+    ).rows;
     const [{ bytes: targetBytes }] = (
       await poll.query(
         `SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0)::bigint AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -380,7 +439,12 @@ async function runPart(kafka: Kafka, recipe: Recipe) {
     return {
       recipe,
       legacy: { ...legacy, generateSeconds, tableBytes: Number(legacyBytes) },
-      capture: { seconds: captureSeconds, events, kafkaValueBytes: staged.bytes, copySeconds: visible.copySeconds },
+      capture: {
+        seconds: captureSeconds,
+        events,
+        kafkaValueBytes: staged.bytes,
+        copySeconds: visible.copySeconds,
+      },
       projector: {
         batchEvents: options.batch,
         startupSeconds: seconds(projector.runningAt - projector.spawnedAt),
@@ -403,7 +467,12 @@ async function runPart(kafka: Kafka, recipe: Recipe) {
         ownBusyCores: (cpuSeconds + backends.seconds) / projectSeconds,
         eventsPerTransaction: events / targetTransactions,
       },
-      target: { rows: Object.fromEntries(tables.map((t) => [t.name, t.rows])), totalRows, bytes: Number(targetBytes), copyTextBytes: copyBytes },
+      target: {
+        rows: Object.fromEntries(tables.map((t) => [t.name, t.rows])),
+        totalRows,
+        bytes: Number(targetBytes),
+        copyTextBytes: copyBytes,
+      },
       copy: {
         seconds: copy.seconds,
         rowsPerSecond: copyRowsPerSecond,
@@ -422,7 +491,11 @@ async function runPart(kafka: Kafka, recipe: Recipe) {
 
 type PartResult = Awaited<ReturnType<typeof runPart>>;
 
-function report(m: Awaited<ReturnType<typeof machine>> & { source: ReturnType<typeof sourceVersion> }, results: PartResult[], errors: Record<string, string>): string {
+function report(
+  m: Awaited<ReturnType<typeof machine>> & { source: ReturnType<typeof sourceVersion> },
+  results: PartResult[],
+  errors: Record<string, string>,
+): string {
   const lines = [
     `## Projection benchmark, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     '',
@@ -458,15 +531,20 @@ function report(m: Awaited<ReturnType<typeof machine>> & { source: ReturnType<ty
       `| ${r.recipe} | ${fmt(r.capture.events)} | ${fmt(r.target.totalRows)} | ${p.seconds.toFixed(1)} (${p.startupSeconds.toFixed(1)}) | **${fmt(p.eventsPerSecond)}** | **${fmt(p.rowsPerSecond)}** | ${fmt(r.copy.rowsPerSecond)} (${r.copy.seconds.toFixed(1)}) | **${r.ratio.toFixed(3)}** | ${fmt(p.peakRssMb)} MiB | ${p.cpuSecondsPer1kEvents.toFixed(2)} / ${p.postgresCpuSecondsPer1kEvents.toFixed(2)} | ${r.copy.postgresCpuSeconds.toFixed(1)} |`,
     );
   }
-  for (const [part, message] of Object.entries(errors)) lines.push(`| ${part} | FAILED: ${message.split('\n')[0]} |`);
-  if (options.cpuProf) lines.push('', '(projectors ran under --cpu-prof: their figures are slowed by the profiler)');
+  for (const [part, message] of Object.entries(errors))
+    lines.push(`| ${part} | FAILED: ${message.split('\n')[0]} |`);
+  if (options.cpuProf)
+    lines.push('', '(projectors ran under --cpu-prof: their figures are slowed by the profiler)');
   return lines.join('\n');
 }
 
 /** The commit the projector runs, and the files of src/ changed since it (other work may change them meanwhile). */
 function sourceVersion() {
   const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT }).toString().trim();
-  return { commit: git('rev-parse', '--short', 'HEAD'), changedInSrc: git('status', '--porcelain', '--', 'src').split('\n').filter(Boolean) };
+  return {
+    commit: git('rev-parse', '--short', 'HEAD'),
+    changedInSrc: git('status', '--porcelain', '--', 'src').split('\n').filter(Boolean),
+  };
 }
 
 async function main() {
@@ -475,7 +553,8 @@ async function main() {
   const results: PartResult[] = [];
   const errors: Record<string, string> = {};
   for (const recipe of options.parts) {
-    if (recipe !== 'app-state' && recipe !== 'memory') throw new Error(`--parts: unknown part ${recipe} (app-state, memory)`);
+    if (recipe !== 'app-state' && recipe !== 'memory')
+      throw new Error(`--parts: unknown part ${recipe} (app-state, memory)`);
     try {
       const result = await runPart(kafka, recipe);
       results.push(result);
@@ -489,7 +568,8 @@ async function main() {
   mkdirSync(out, { recursive: true });
   const file = join(out, `project-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   const after = sourceVersion();
-  if (JSON.stringify(after) !== JSON.stringify(m.source)) log(`WARNING: src/ changed during the run: ${JSON.stringify(m.source)} -> ${JSON.stringify(after)}`);
+  if (JSON.stringify(after) !== JSON.stringify(m.source))
+    log(`WARNING: src/ changed during the run: ${JSON.stringify(m.source)} -> ${JSON.stringify(after)}`);
   writeFileSync(file, JSON.stringify({ options, machine: m, sourceAfter: after, results, errors }, null, 2));
   process.stdout.write(report(m, results, errors) + '\n');
   for (const result of results) {

@@ -116,7 +116,8 @@ export class TopicEnds {
           ends.count++;
           ends.bytes += message.value?.length ?? 0;
           const offset = BigInt(message.offset);
-          if (offset > (ends.lastOffsets.get(batch.partition) ?? -1n)) ends.lastOffsets.set(batch.partition, offset);
+          if (offset > (ends.lastOffsets.get(batch.partition) ?? -1n))
+            ends.lastOffsets.set(batch.partition, offset);
         }
       },
     });
@@ -130,9 +131,12 @@ export class TopicEnds {
     while (this.count < n) {
       await sleep(100);
       if (this.count !== last) [last, progressAt] = [this.count, Date.now()];
-      if (!alive()) throw new Error(`capture exited with ${this.count}/${n} records in ${this.topic}:\n${describe()}`);
+      if (!alive())
+        throw new Error(`capture exited with ${this.count}/${n} records in ${this.topic}:\n${describe()}`);
       if (Date.now() - progressAt > stallMs)
-        throw new Error(`no progress for ${stallMs / 1000} s at ${this.count}/${n} records in ${this.topic}:\n${describe()}`);
+        throw new Error(
+          `no progress for ${stallMs / 1000} s at ${this.count}/${n} records in ${this.topic}:\n${describe()}`,
+        );
     }
     if (this.count > n) throw new Error(`${this.count} records in ${this.topic}, expected ${n}`);
   }
@@ -203,7 +207,9 @@ export function psql(url: string, script: string, onStderr?: (text: string) => v
   });
   child.stdin.end(script);
   return new Promise((resolve, reject) =>
-    child.on('exit', (code) => (code === 0 ? resolve(stderr) : reject(new Error(`psql exited ${code}: ${stderr.slice(-2000)}`)))),
+    child.on('exit', (code) =>
+      code === 0 ? resolve(stderr) : reject(new Error(`psql exited ${code}: ${stderr.slice(-2000)}`)),
+    ),
   );
 }
 
@@ -257,23 +263,35 @@ export function fileBytes(file: string): number {
 /** Drops what a part created in PostgreSQL and Kafka; every step is best effort. */
 export async function cleanUp(
   kafka: Kafka,
-  part: { prefixes: string[]; slot: string; publication: string; schema: string; databases: Array<{ drop: () => Promise<void> }> },
+  part: {
+    prefixes: string[];
+    slot: string;
+    publication: string;
+    schema: string;
+    databases: Array<{ drop: () => Promise<void> }>;
+  },
 ): Promise<void> {
-  await sql('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [part.slot]).catch((e) =>
-    log(`drop slot ${part.slot}: ${e.message}`),
-  );
+  await sql('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [
+    part.slot,
+  ]).catch((e) => log(`drop slot ${part.slot}: ${e.message}`));
   await sql(`DROP PUBLICATION IF EXISTS ${quoteIdent(part.publication)}`).catch(() => undefined);
-  await sql(`DROP SCHEMA IF EXISTS ${quoteIdent(part.schema)} CASCADE`).catch((e) => log(`drop schema ${part.schema}: ${e.message}`));
-  for (const database of part.databases) await database.drop().catch((e) => log(`drop database: ${e.message}`));
+  await sql(`DROP SCHEMA IF EXISTS ${quoteIdent(part.schema)} CASCADE`).catch((e) =>
+    log(`drop schema ${part.schema}: ${e.message}`),
+  );
+  for (const database of part.databases)
+    await database.drop().catch((e) => log(`drop database: ${e.message}`));
   const admin = kafka.admin();
   await admin.connect();
   try {
     const topics = (await admin.listTopics()).filter((t) =>
       part.prefixes.some((prefix) => t.startsWith(`${prefix}.`) || t === `__tandem_heartbeat.${prefix}`),
     );
-    if (topics.length > 0) await admin.deleteTopics({ topics }).catch((e) => log(`delete topics: ${e.message}`));
+    if (topics.length > 0)
+      await admin.deleteTopics({ topics }).catch((e) => log(`delete topics: ${e.message}`));
     const { groups } = await admin.listGroups();
-    const ours = groups.map((g) => g.groupId).filter((g) => part.prefixes.some((prefix) => g.includes(`.${prefix}.`)));
+    const ours = groups
+      .map((g) => g.groupId)
+      .filter((g) => part.prefixes.some((prefix) => g.includes(`.${prefix}.`)));
     if (ours.length > 0) await admin.deleteGroups(ours).catch(() => undefined);
   } finally {
     await admin.disconnect();
@@ -291,7 +309,12 @@ export function loadAverage(): number[] {
  * reader of `to` sees nothing until the commit and then everything at once. Resolves with the moment
  * the commit returned.
  */
-export async function copyInOneTransaction(kafka: Kafka, from: string, to: string, expected: number): Promise<{ committedAt: number; seconds: number; perPartition: Map<number, number> }> {
+export async function copyInOneTransaction(
+  kafka: Kafka,
+  from: string,
+  to: string,
+  expected: number,
+): Promise<{ committedAt: number; seconds: number; perPartition: Map<number, number> }> {
   const started = Date.now();
   const producer = kafka.producer({
     transactionalId: `tandem-bench-copy-${randomUUID()}`,
@@ -302,7 +325,13 @@ export async function copyInOneTransaction(kafka: Kafka, from: string, to: strin
   await producer.connect();
   const transaction = await producer.transaction();
   const groupId = `tandem-bench-${randomUUID()}`;
-  const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 100, maxBytes: 64 << 20, maxBytesPerPartition: 16 << 20 });
+  const consumer = kafka.consumer({
+    groupId,
+    readUncommitted: false,
+    maxWaitTimeInMs: 100,
+    maxBytes: 64 << 20,
+    maxBytesPerPartition: 16 << 20,
+  });
   let copied = 0;
   const perPartition = new Map<number, number>();
   const state: { failure: Error | null } = { failure: null };
@@ -316,14 +345,23 @@ export async function copyInOneTransaction(kafka: Kafka, from: string, to: strin
           // one send per source record batch: the copy keeps capture's batch sizes (what a fetch returns)
           const groups = new Map<string, typeof batch.messages>();
           for (const message of batch.messages) {
-            const first = String((message as unknown as { batchContext?: { firstOffset?: string } }).batchContext?.firstOffset ?? '');
+            const first = String(
+              (message as unknown as { batchContext?: { firstOffset?: string } }).batchContext?.firstOffset ??
+                '',
+            );
             groups.set(first, [...(groups.get(first) ?? []), message]);
           }
           for (const messages of groups.values()) {
             await transaction.send({
               topic: to,
               acks: -1,
-              messages: messages.map((m) => ({ partition: batch.partition, key: m.key, value: m.value, headers: m.headers, timestamp: m.timestamp })),
+              messages: messages.map((m) => ({
+                partition: batch.partition,
+                key: m.key,
+                value: m.value,
+                headers: m.headers,
+                timestamp: m.timestamp,
+              })),
             });
             copied += messages.length;
             perPartition.set(batch.partition, (perPartition.get(batch.partition) ?? 0) + messages.length);
@@ -338,7 +376,8 @@ export async function copyInOneTransaction(kafka: Kafka, from: string, to: strin
     while (copied < expected && !state.failure) {
       await sleep(100);
       if (copied !== last) [last, progressAt] = [copied, Date.now()];
-      if (Date.now() - progressAt > 120_000) throw new Error(`copy to ${to}: no progress for 120 s at ${copied}/${expected}`);
+      if (Date.now() - progressAt > 120_000)
+        throw new Error(`copy to ${to}: no progress for 120 s at ${copied}/${expected}`);
     }
     if (state.failure) throw state.failure;
     await consumer.stop();
@@ -360,7 +399,12 @@ export async function copyInOneTransaction(kafka: Kafka, from: string, to: strin
 }
 
 /** Waits until the consumer group has `members` members and is Stable. */
-export async function waitForGroup(kafka: Kafka, groupId: string, members = 1, timeoutMs = 60_000): Promise<void> {
+export async function waitForGroup(
+  kafka: Kafka,
+  groupId: string,
+  members = 1,
+  timeoutMs = 60_000,
+): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -368,7 +412,10 @@ export async function waitForGroup(kafka: Kafka, groupId: string, members = 1, t
     for (;;) {
       const { groups } = await admin.describeGroups([groupId]);
       if (groups[0]?.state === 'Stable' && groups[0].members.length === members) return;
-      if (Date.now() > deadline) throw new Error(`consumer group ${groupId} not stable within ${timeoutMs / 1000} s: ${JSON.stringify(groups[0]?.state)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `consumer group ${groupId} not stable within ${timeoutMs / 1000} s: ${JSON.stringify(groups[0]?.state)}`,
+        );
       await sleep(250);
     }
   } finally {
@@ -380,6 +427,10 @@ const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim(
 
 /** CPU seconds the whole machine has spent busy (all cores: user, nice, system, irq, softirq, steal) since boot. */
 export function machineBusySeconds(): number {
-  const [, user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const [, user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]
+    .trim()
+    .split(/\s+/)
+    .map(Number);
   return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS;
 }
