@@ -82,46 +82,51 @@ export function procStats(pid: number): ProcStats {
 }
 
 /** `tandem capture` as a child process (node options such as --cpu-prof allowed), timed from spawn to "streaming changes". */
-export class Capture {
+/**
+ * A `tandem` CLI child process (node options such as --cpu-prof allowed), with its output kept and
+ * the moment it logged `readyMessage` (and its /proc figures then) recorded.
+ */
+export class TandemChild {
   readonly child: ChildProcess;
   readonly spawnedAt = Date.now();
   output = '';
-  streamingAt = 0;
-  atStreaming: ProcStats | null = null;
+  readyAt = 0;
+  atReady: ProcStats | null = null;
   private readonly exited: Promise<number | null>;
-  private readonly streaming: Promise<void>;
+  private readonly ready: Promise<void>;
 
-  constructor(configFile: string, nodeOptions: string[] = []) {
-    const cli = [
-      ...nodeOptions,
-      '-r',
-      'ts-node/register/transpile-only',
-      join(ROOT, 'src/cli/main.ts'),
-      'capture',
-      '--config',
-      configFile,
-    ];
-    this.child = spawn(process.execPath, cli, {
-      cwd: ROOT,
-      env: { ...process.env, TANDEM_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  constructor(
+    private readonly args: string[],
+    private readonly readyMessage: string,
+    nodeOptions: string[] = [],
+    environment: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.child = spawn(
+      process.execPath,
+      [...nodeOptions, '-r', 'ts-node/register/transpile-only', join(ROOT, 'src/cli/main.ts'), ...args],
+      {
+        cwd: ROOT,
+        env: { ...environment, TANDEM_LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.exited = new Promise((r) => this.child.on('exit', (code) => r(code)));
-    this.streaming = new Promise((resolveStreaming, reject) => {
+    this.ready = new Promise((resolveReady, reject) => {
       const collect = (chunk: Buffer) => {
         this.output += chunk.toString();
-        if (this.streamingAt || !/"streaming changes"/.test(this.output)) return;
-        this.streamingAt = Date.now();
-        this.atStreaming = procStats(this.pid);
-        resolveStreaming();
+        if (this.output.length > 1_000_000) this.output = this.output.slice(-200_000); // quarantine warnings may be many
+        if (this.readyAt || !this.output.includes(`"${readyMessage}"`)) return;
+        this.readyAt = Date.now();
+        this.atReady = procStats(this.pid);
+        resolveReady();
       };
       this.child.stdout!.on('data', collect);
       this.child.stderr!.on('data', collect);
       void this.exited.then((code) =>
-        reject(new Error(`tandem capture exited (${code}) before streaming:\n${this.tail()}`)),
+        reject(new Error(`tandem ${args[0]} exited (${code}) before "${readyMessage}":\n${this.tail()}`)),
       );
     });
-    this.streaming.catch(() => undefined);
+    this.ready.catch(() => undefined);
   }
 
   get pid(): number {
@@ -132,11 +137,15 @@ export class Capture {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  waitStreaming(): Promise<void> {
+  waitReady(timeoutMs = 120_000): Promise<void> {
     return Promise.race([
-      this.streaming,
-      sleep(120_000).then(() =>
-        Promise.reject(new Error(`capture did not stream within 120 s:\n${this.tail()}`)),
+      this.ready,
+      sleep(timeoutMs).then(() =>
+        Promise.reject(
+          new Error(
+            `tandem ${this.args[0]} did not log "${this.readyMessage}" within ${timeoutMs / 1000} s:\n${this.tail()}`,
+          ),
+        ),
       ),
     ]);
   }
@@ -149,11 +158,30 @@ export class Capture {
     return this.output.slice(-chars);
   }
 
-  /** SIGTERM; capture flushes, acknowledges and must exit 0. */
+  /** SIGTERM; the command finishes its work in progress and must exit 0. */
   async stop(): Promise<void> {
     if (this.running) this.child.kill('SIGTERM');
     const code = await this.exited;
-    if (code !== 0) throw new Error(`tandem capture exited ${code} on SIGTERM:\n${this.tail()}`);
+    if (code !== 0) throw new Error(`tandem ${this.args[0]} exited ${code} on SIGTERM:\n${this.tail()}`);
+  }
+}
+
+/** `tandem capture`, timed from spawn to "streaming changes". */
+export class Capture extends TandemChild {
+  constructor(configFile: string, nodeOptions: string[] = []) {
+    super(['capture', '--config', configFile], 'streaming changes', nodeOptions);
+  }
+
+  get streamingAt(): number {
+    return this.readyAt;
+  }
+
+  get atStreaming(): ProcStats | null {
+    return this.atReady;
+  }
+
+  waitStreaming(): Promise<void> {
+    return this.waitReady();
   }
 }
 

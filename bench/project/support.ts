@@ -1,12 +1,12 @@
 /** Helpers of the projection benchmark: the projector process, topic ends, PostgreSQL backend CPU, psql COPY, clean-up. */
-import { execFileSync, spawn, type ChildProcess } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import { randomUUID } from 'crypto';
 import { readFileSync, statSync } from 'fs';
 import { join } from 'path';
 import { Client } from 'pg';
 import type { Kafka } from 'kafkajs';
 import { env, sql } from '../../test/support/services';
-import { PG_BIN, ROOT, log, procStats, seconds, sleep, type ProcStats } from '../capture/support';
+import { PG_BIN, TandemChild, log, procStats, seconds, sleep, type ProcStats } from '../capture/support';
 
 export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
@@ -19,65 +19,23 @@ function withoutServiceAddresses(): NodeJS.ProcessEnv {
   return copy;
 }
 
-/** `tandem project --projection <name>` as a child process (node options such as --cpu-prof allowed), timed from spawn to "projectors running". */
-export class Projector {
-  readonly child: ChildProcess;
-  readonly spawnedAt = Date.now();
-  output = '';
-  runningAt = 0;
-  atRunning: ProcStats | null = null;
-  private readonly exited: Promise<number | null>;
-
+/** `tandem project --projection <name>`, timed from spawn to "projectors running". */
+export class Projector extends TandemChild {
   constructor(configFile: string, projection: string, nodeOptions: string[] = []) {
-    const cli = [
-      ...nodeOptions,
-      '-r',
-      'ts-node/register/transpile-only',
-      join(ROOT, 'src/cli/main.ts'),
-      'project',
-      '--config',
-      configFile,
-      '--projection',
-      projection,
-    ];
-    this.child = spawn(process.execPath, cli, {
-      cwd: ROOT,
-      env: { ...withoutServiceAddresses(), TANDEM_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.exited = new Promise((r) => this.child.on('exit', (code) => r(code)));
-    const collect = (chunk: Buffer) => {
-      this.output += chunk.toString();
-      if (this.output.length > 1_000_000) this.output = this.output.slice(-200_000); // quarantine warnings may be many
-      if (this.runningAt || !/"projectors running"/.test(this.output)) return;
-      this.runningAt = Date.now();
-      this.atRunning = procStats(this.pid);
-    };
-    this.child.stdout!.on('data', collect);
-    this.child.stderr!.on('data', collect);
+    super(
+      ['project', '--config', configFile, '--projection', projection],
+      'projectors running',
+      nodeOptions,
+      withoutServiceAddresses(),
+    );
   }
 
-  get pid(): number {
-    return this.child.pid!;
+  get runningAt(): number {
+    return this.readyAt;
   }
 
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  stats(): ProcStats {
-    return procStats(this.pid);
-  }
-
-  tail(chars = 3000): string {
-    return this.output.slice(-chars);
-  }
-
-  /** SIGTERM; the projector finishes its batch and must exit 0. */
-  async stop(): Promise<void> {
-    if (this.running) this.child.kill('SIGTERM');
-    const code = await this.exited;
-    if (code !== 0) throw new Error(`tandem project exited ${code} on SIGTERM:\n${this.tail()}`);
+  get atRunning(): ProcStats | null {
+    return this.atReady;
   }
 }
 
