@@ -104,6 +104,29 @@ export interface SwapRequest {
 }
 
 /**
+ * Takes ACCESS EXCLUSIVE locks on `tables` without ever waiting long while holding some of them: a
+ * reader that locks the same tables in another order (a view, a join) would otherwise deadlock, and
+ * PostgreSQL may choose the reader as the victim. Each attempt gives up after 50 ms, well before the
+ * deadlock detector runs (deadlock_timeout, 1 s), releases what it took, and tries again.
+ */
+async function lockWithoutDeadlock(client: ClientBase, tables: string[]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await client.query('SAVEPOINT tandem_swap_lock');
+    try {
+      await client.query(`SET LOCAL lock_timeout = '50ms'`);
+      await client.query(`LOCK TABLE ${tables.join(', ')} IN ACCESS EXCLUSIVE MODE`);
+      await client.query(`SET LOCAL lock_timeout = 0`);
+      await client.query('RELEASE SAVEPOINT tandem_swap_lock');
+      return;
+    } catch (error) {
+      await client.query('ROLLBACK TO SAVEPOINT tandem_swap_lock');
+      if ((error as { code?: string }).code !== '55P03' || attempt >= 600) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40));
+    }
+  }
+}
+
+/**
  * One target transaction: the live tables are locked (readers queue for a moment, and, once it
  * commits, their statements resolve the names again and read the new tables: never a half-built or
  * empty one), the live schema is renamed to a backup name and recorded in tandem.backups with the
@@ -124,7 +147,7 @@ export async function swapIn(pool: Pool, request: SwapRequest): Promise<number |
       const { rows } = await client.query<{ id: string }>(`SELECT nextval(pg_get_serial_sequence('tandem.backups', 'id'))::text AS id`);
       backupId = Number(rows[0].id);
       const tables = await tablesOf(client, live);
-      if (tables.length > 0) await client.query(`LOCK TABLE ${tables.map((t) => qualified(live, t)).join(', ')} IN ACCESS EXCLUSIVE MODE`);
+      if (tables.length > 0) await lockWithoutDeadlock(client, tables.map((t) => qualified(live, t)));
       await client.query(`ALTER SCHEMA ${ident(live)} RENAME TO ${ident(backupSchemaOf(live, backupId))}`);
       await client.query(
         `INSERT INTO tandem.backups (id, projection, schema_name, kind, checkpoint_snapshot_id, operator, note) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
