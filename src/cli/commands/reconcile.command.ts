@@ -6,33 +6,58 @@ import { ReconciliationService } from '../../modules/reconciliation/reconciliati
 import { renderHtml, renderMarkdown } from '../../modules/reconciliation/reconciliation-report';
 import { createLogger } from '../../shared/logger';
 import { ExitCode } from '../exit-codes';
+import { examples } from '../help';
 
 export function registerReconcileCommand(program: Command): void {
   program
     .command('reconcile')
-    .description('prove the target holds what the legacy database holds, as of one source LSN (exit 0 on PASS, 6 on FAIL)')
+    .description(
+      'prove the target holds what the legacy database holds, as of one source LSN (exit 0 on PASS, 6 on FAIL)',
+    )
     .requiredOption('-c, --config <file>', 'tandem.yaml')
     .option('-p, --projection <name>', 'only this projection')
     .option('--report <dir>', 'write JSON, Markdown and HTML reports here')
     .option('--threshold <ratio>', 'largest accepted mismatch ratio', '0.001')
     .option('--json', 'print the reports as JSON')
-    .action(async (options: { config: string; projection?: string; report?: string; threshold: string; json?: boolean }) => {
-      const config = loadConfig(options.config);
-      const reports = await new ReconciliationService(config, createLogger('tandem').child({ module: 'reconcile' })).run({
-        projection: options.projection,
-        threshold: Number(options.threshold),
-      });
-      for (const report of reports) {
-        if (options.report) {
-          mkdirSync(options.report, { recursive: true });
-          const base = join(options.report, `reconciliation-${report.id}-${report.projection}`);
-          writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-          writeFileSync(`${base}.md`, renderMarkdown(report));
-          writeFileSync(`${base}.html`, renderHtml(report));
+    .addHelpText(
+      'after',
+      examples(
+        [
+          'tandem reconcile --config tandem.yaml',
+          'tandem reconcile --config tandem.yaml --projection users --report reports/ --threshold 0.001 --json',
+        ],
+        'Exit codes: 0 every verdict PASS, 6 a verdict FAIL.',
+      ),
+    )
+    .action(
+      async (options: {
+        config: string;
+        projection?: string;
+        report?: string;
+        threshold: string;
+        json?: boolean;
+      }) => {
+        const config = loadConfig(options.config);
+        const reports = await new ReconciliationService(
+          config,
+          createLogger('tandem').child({ module: 'reconcile' }),
+        ).run({
+          projection: options.projection,
+          threshold: Number(options.threshold),
+        });
+        for (const report of reports) {
+          if (options.report) {
+            mkdirSync(options.report, { recursive: true });
+            const base = join(options.report, `reconciliation-${report.id}-${report.projection}`);
+            writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+            writeFileSync(`${base}.md`, renderMarkdown(report));
+            writeFileSync(`${base}.html`, renderHtml(report));
+          }
+          if (!options.json) process.stdout.write(renderMarkdown(report));
         }
-        if (!options.json) process.stdout.write(renderMarkdown(report));
-      }
-      if (options.json) process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
-      if (reports.some((report) => report.verdict === 'FAIL')) process.exitCode = ExitCode.reconciliationFailed;
-    });
+        if (options.json) process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
+        if (reports.some((report) => report.verdict === 'FAIL'))
+          process.exitCode = ExitCode.reconciliationFailed;
+      },
+    );
 }

@@ -1,4 +1,4 @@
-import type { Difference } from './bisection';
+import type { Difference } from './bucket-comparison';
 
 export interface TableReport {
   table: string;
@@ -12,8 +12,15 @@ export interface TableReport {
   /** A sample of the differences, mismatched rows with their column-level diffs. */
   sample: Difference[];
   quarantinedSample: Array<{ key: string; reason: string }>;
-  rangesCompared: number;
+  /** Key-hash bucket summaries compared, scans of each side's rows, rows fetched from both sides. */
+  bucketsCompared: number;
+  scans: number;
   rowsFetched: number;
+  /** Re-checks by key of the differences found (each one lookup per side). */
+  reverifyRounds: number;
+  /** Wall time of the comparison, and of the re-checks after it (waits included). */
+  compareMs: number;
+  reverifyMs: number;
 }
 
 export interface ReconciliationReport {
@@ -29,7 +36,10 @@ export interface ReconciliationReport {
   tables: TableReport[];
 }
 
-export function verdictOf(tables: TableReport[], threshold: number): { mismatchRatio: number; verdict: 'PASS' | 'FAIL' } {
+export function verdictOf(
+  tables: TableReport[],
+  threshold: number,
+): { mismatchRatio: number; verdict: 'PASS' | 'FAIL' } {
   const rows = tables.reduce((sum, t) => sum + Math.max(t.sourceCount, t.targetCount), 0);
   const bad = tables.reduce((sum, t) => sum + t.missing + t.extra + t.mismatched, 0);
   const mismatchRatio = rows === 0 ? 0 : bad / rows;
@@ -46,7 +56,10 @@ export function renderMarkdown(report: ReconciliationReport): string {
     '',
     '| table | source | target | matched | missing | extra | mismatched | quarantined |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...report.tables.map((t) => `| ${t.table} | ${t.sourceCount} | ${t.targetCount} | ${t.matched} | ${t.missing} | ${t.extra} | ${t.mismatched} | ${t.quarantined} |`),
+    ...report.tables.map(
+      (t) =>
+        `| ${t.table} | ${t.sourceCount} | ${t.targetCount} | ${t.matched} | ${t.missing} | ${t.extra} | ${t.mismatched} | ${t.quarantined} |`,
+    ),
   ];
   for (const table of report.tables) {
     if (table.sample.length === 0 && table.quarantinedSample.length === 0) continue;
@@ -59,7 +72,8 @@ export function renderMarkdown(report: ReconciliationReport): string {
         : '';
       lines.push(`- ${difference.kind} \`${difference.key}\`${columns}`);
     }
-    for (const entry of table.quarantinedSample) lines.push(`- quarantined \`${entry.key}\`: ${entry.reason}`);
+    for (const entry of table.quarantinedSample)
+      lines.push(`- quarantined \`${entry.key}\`: ${entry.reason}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -68,7 +82,13 @@ const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.char
 
 /** A self-contained page (no external assets) with a stacked bar per table. */
 export function renderHtml(report: ReconciliationReport): string {
-  const colors = { matched: '#2e7d32', missing: '#c62828', extra: '#ef6c00', mismatched: '#6a1b9a', quarantined: '#546e7a' } as const;
+  const colors = {
+    matched: '#2e7d32',
+    missing: '#c62828',
+    extra: '#ef6c00',
+    mismatched: '#6a1b9a',
+    quarantined: '#546e7a',
+  } as const;
   const width = 640;
   const bars = report.tables
     .map((t, i) => {
@@ -77,7 +97,10 @@ export function renderHtml(report: ReconciliationReport): string {
       const segments = (Object.keys(colors) as Array<keyof typeof colors>)
         .map((kind) => {
           const w = ((t[kind] as number) / total) * (width - 170);
-          const rect = w > 0 ? `<rect x="${x.toFixed(1)}" y="${i * 34 + 8}" width="${w.toFixed(1)}" height="22" fill="${colors[kind]}"><title>${kind}: ${t[kind]}</title></rect>` : '';
+          const rect =
+            w > 0
+              ? `<rect x="${x.toFixed(1)}" y="${i * 34 + 8}" width="${w.toFixed(1)}" height="22" fill="${colors[kind]}"><title>${kind}: ${t[kind]}</title></rect>`
+              : '';
           x += w;
           return rect;
         })
@@ -86,15 +109,36 @@ export function renderHtml(report: ReconciliationReport): string {
     })
     .join('');
   const legend = Object.entries(colors)
-    .map(([kind, color]) => `<span style="display:inline-block;margin-right:12px"><span style="display:inline-block;width:10px;height:10px;background:${color}"></span> ${kind}</span>`)
+    .map(
+      ([kind, color]) =>
+        `<span style="display:inline-block;margin-right:12px"><span style="display:inline-block;width:10px;height:10px;background:${color}"></span> ${kind}</span>`,
+    )
     .join('');
   const rows = report.tables
-    .map((t) => `<tr><td>${escapeHtml(t.table)}</td>${[t.sourceCount, t.targetCount, t.matched, t.missing, t.extra, t.mismatched, t.quarantined].map((n) => `<td>${n}</td>`).join('')}</tr>`)
+    .map(
+      (t) =>
+        `<tr><td>${escapeHtml(t.table)}</td>${[t.sourceCount, t.targetCount, t.matched, t.missing, t.extra, t.mismatched, t.quarantined].map((n) => `<td>${n}</td>`).join('')}</tr>`,
+    )
     .join('');
   const details = report.tables
     .flatMap((t) => [
-      ...t.sample.map((d) => `<li>${escapeHtml(t.table)}: ${d.kind} <code>${escapeHtml(d.key)}</code>${d.columns ? ` ${Object.entries(d.columns).map(([c, [a, b]]) => `${escapeHtml(c)}: <code>${escapeHtml(String(a))}</code> → <code>${escapeHtml(String(b))}</code>`).join(', ')}` : ''}</li>`),
-      ...t.quarantinedSample.map((q) => `<li>${escapeHtml(t.table)}: quarantined <code>${escapeHtml(q.key)}</code>: ${escapeHtml(q.reason)}</li>`),
+      ...t.sample.map(
+        (d) =>
+          `<li>${escapeHtml(t.table)}: ${d.kind} <code>${escapeHtml(d.key)}</code>${
+            d.columns
+              ? ` ${Object.entries(d.columns)
+                  .map(
+                    ([c, [a, b]]) =>
+                      `${escapeHtml(c)}: <code>${escapeHtml(String(a))}</code> → <code>${escapeHtml(String(b))}</code>`,
+                  )
+                  .join(', ')}`
+              : ''
+          }</li>`,
+      ),
+      ...t.quarantinedSample.map(
+        (q) =>
+          `<li>${escapeHtml(t.table)}: quarantined <code>${escapeHtml(q.key)}</code>: ${escapeHtml(q.reason)}</li>`,
+      ),
     ])
     .join('');
   return `<!doctype html><html><head><meta charset="utf-8"><title>Reconciliation ${escapeHtml(report.projection)}: ${report.verdict}</title>

@@ -6,19 +6,20 @@ import { listQuarantine, type QuarantinedEvent } from '../../connectors/postgres
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import type { TableComparison } from '../../projections/framework/define-reconciliation';
 import { projectionDefinitions, targetPool } from '../projection/projection.service';
-import { bisect, diffRows, type Difference } from './bisection';
-import { SqlComparisonReader } from './sql-reader';
+import { compareByBuckets, diffRows, type Difference } from './bucket-comparison';
+import { SqlComparisonReader, sharedRowHash } from './sql-reader';
 import { verdictOf, type ReconciliationReport, type TableReport } from './reconciliation-report';
+import { createProgress } from '../../shared/progress';
 
 export interface ReconcileOptions {
   projection?: string;
   /** Largest accepted share of missing + extra + mismatched rows (default 0.1 %, the seeds' rollback trigger). */
   threshold?: number;
+  /** Differences listed per table in the report (default 20); the counts always cover all of them. */
+  sample?: number;
 }
 
-const LEAF_ROWS = 1000;
-const FAN_OUT = 16;
-const SAMPLE = 20;
+const DEFAULT_SAMPLE = 20;
 /** Differences on rows still being written are checked again this many times before they count. */
 const REVERIFY_ROUNDS = 4;
 const REVERIFY_WAIT_MS = 1500;
@@ -35,13 +36,28 @@ export class ReconciliationService {
   ) {}
 
   async run(options: ReconcileOptions = {}): Promise<ReconciliationReport[]> {
-    const definitions = projectionDefinitions(this.config, options.projection).filter((d) => d.reconcile && d.reconcile.length > 0);
-    const source = new Pool({ connectionString: this.config.source.url, max: 4, application_name: 'tandem-reconcile' });
+    const definitions = projectionDefinitions(this.config, options.projection).filter(
+      (d) => d.reconcile && d.reconcile.length > 0,
+    );
+    const source = new Pool({
+      connectionString: this.config.source.url,
+      max: 4,
+      application_name: 'tandem-reconcile',
+    });
     const target = targetPool(this.config);
     try {
       await ensureTandemSchema(target);
       const reports: ReconciliationReport[] = [];
-      for (const definition of definitions) reports.push(await this.reconcile(definition, source, target, options.threshold ?? 0.001));
+      for (const definition of definitions)
+        reports.push(
+          await this.reconcile(
+            definition,
+            source,
+            target,
+            options.threshold ?? 0.001,
+            options.sample ?? DEFAULT_SAMPLE,
+          ),
+        );
       return reports;
     } finally {
       await source.end();
@@ -49,14 +65,29 @@ export class ReconciliationService {
     }
   }
 
-  private async reconcile(definition: ProjectionDefinition<unknown>, source: Pool, target: Pool, threshold: number): Promise<ReconciliationReport> {
+  private async reconcile(
+    definition: ProjectionDefinition<unknown>,
+    source: Pool,
+    target: Pool,
+    threshold: number,
+    sample: number,
+  ): Promise<ReconciliationReport> {
     const startedAt = new Date().toISOString();
     const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
     const quarantined = await listQuarantine(target, definition.name);
     const tables: TableReport[] = [];
+    const progress = createProgress(
+      `reconcile ${definition.name}`,
+      definition.reconcile!.length,
+      this.logger,
+      undefined,
+      'tables',
+    );
     for (const comparison of definition.reconcile!) {
-      tables.push(await this.compareTable(definition, comparison, source, target, quarantined));
+      tables.push(await this.compareTable(definition, comparison, source, target, quarantined, sample));
+      progress.increment(1);
     }
+    progress.stop();
     const { mismatchRatio, verdict } = verdictOf(tables, threshold);
     const report: ReconciliationReport = {
       id: null,
@@ -72,11 +103,26 @@ export class ReconciliationService {
     const stored = await target.query<{ id: string }>(
       `INSERT INTO tandem.reconciliations (projection, source_lsn, verdict, mismatch_ratio, threshold, started_at, finished_at, report)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-      [report.projection, report.sourceLsn, verdict, mismatchRatio, threshold, report.startedAt, report.finishedAt, JSON.stringify(report)],
+      [
+        report.projection,
+        report.sourceLsn,
+        verdict,
+        mismatchRatio,
+        threshold,
+        report.startedAt,
+        report.finishedAt,
+        JSON.stringify(report),
+      ],
     );
     report.id = Number(stored.rows[0].id);
-    await target.query('UPDATE tandem.reconciliations SET report = $2 WHERE id = $1', [report.id, JSON.stringify(report)]);
-    this.logger.info({ projection: definition.name, verdict, mismatchRatio, id: report.id }, 'reconciliation finished');
+    await target.query('UPDATE tandem.reconciliations SET report = $2 WHERE id = $1', [
+      report.id,
+      JSON.stringify(report),
+    ]);
+    this.logger.info(
+      { projection: definition.name, verdict, mismatchRatio, id: report.id },
+      'reconciliation finished',
+    );
     return report;
   }
 
@@ -86,26 +132,38 @@ export class ReconciliationService {
     sourcePool: Pool,
     targetPool: Pool,
     quarantined: QuarantinedEvent[],
+    sample: number,
   ): Promise<TableReport> {
-    const placeholders = { target: definition.schema, source: comparison.sourceTable?.split('.')[0] ?? 'public' };
-    const source = new SqlComparisonReader(sourcePool, comparison.source, placeholders);
-    const target = new SqlComparisonReader(targetPool, comparison.target, placeholders);
-    const result = await bisect(source, target, { leafRows: LEAF_ROWS, fanOut: FAN_OUT });
+    const comparedFrom = Date.now();
+    const placeholders = {
+      target: definition.schema,
+      source: comparison.sourceTable?.split('.')[0] ?? 'public',
+    };
+    const hash = await sharedRowHash(sourcePool, targetPool);
+    const source = new SqlComparisonReader(sourcePool, comparison.source, placeholders, hash);
+    const target = new SqlComparisonReader(targetPool, comparison.target, placeholders, hash);
+    const result = await compareByBuckets(source, target);
+    const compareMs = Date.now() - comparedFrom;
 
     const quarantineReasons = new Map<string, string>();
     for (const entry of quarantined) {
       if (comparison.sourceTable && !entry.topic.endsWith(`.${comparison.sourceTable}`)) continue;
-      const key = entry.sourceKey && comparison.quarantineKey ? comparison.quarantineKey(JSON.parse(entry.sourceKey)) : null;
+      const key =
+        entry.sourceKey && comparison.quarantineKey
+          ? comparison.quarantineKey(JSON.parse(entry.sourceKey))
+          : null;
       if (key !== null) quarantineReasons.set(key, entry.reason);
     }
     const explained = result.differences.filter((d) => d.kind === 'missing' && quarantineReasons.has(d.key));
     let open = result.differences.filter((d) => !(d.kind === 'missing' && quarantineReasons.has(d.key)));
-    for (let round = 0; round < REVERIFY_ROUNDS && open.length > 0; round++) {
+    let reverifyRounds = 0;
+    for (; reverifyRounds < REVERIFY_ROUNDS && open.length > 0; reverifyRounds++) {
       await new Promise((resolve) => setTimeout(resolve, REVERIFY_WAIT_MS));
       const keys = open.map((d) => d.key);
       const [a, b] = await Promise.all([source.rowsByKey(keys), target.rowsByKey(keys)]);
       open = diffRows(a, b).differences;
     }
+    const reverifyMs = Date.now() - comparedFrom - compareMs;
     const count = (kind: Difference['kind']) => open.filter((d) => d.kind === kind).length;
     const resolved = result.differences.length - explained.length - open.length;
     return {
@@ -117,10 +175,16 @@ export class ReconciliationService {
       extra: count('extra'),
       mismatched: count('mismatched'),
       quarantined: explained.length,
-      sample: open.slice(0, SAMPLE),
-      quarantinedSample: explained.slice(0, SAMPLE).map((d) => ({ key: d.key, reason: quarantineReasons.get(d.key)! })),
-      rangesCompared: result.rangesCompared,
+      sample: open.slice(0, sample),
+      quarantinedSample: explained
+        .slice(0, sample)
+        .map((d) => ({ key: d.key, reason: quarantineReasons.get(d.key)! })),
+      bucketsCompared: result.bucketsCompared,
+      scans: result.scans,
       rowsFetched: result.rowsFetched,
+      reverifyRounds,
+      compareMs,
+      reverifyMs,
     };
   }
 }

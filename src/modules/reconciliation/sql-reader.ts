@@ -1,82 +1,125 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { ident } from '../../connectors/postgres-target/sql';
 import type { ComparisonSide } from '../../projections/framework/define-reconciliation';
-import type { ComparisonReader, KeyRange, RangeSummary, RowDigest } from './bisection';
+import {
+  KEY_HASH_BITS,
+  type BucketScope,
+  type BucketSummary,
+  type ComparisonReader,
+  type RowDigest,
+} from './bucket-comparison';
 
 const SEPARATOR = 'chr(31)';
 
 /**
- * One side of a comparison, computed inside PostgreSQL: per range a count and an order-independent
- * sum of 60-bit row hashes; rows are fetched only for the small ranges that differ.
+ * How both sides hash keys and rows. `hashtextextended` (PostgreSQL's own 64-bit text hash, ≥ 11) is
+ * several times cheaper than md5 per row, but its result depends on the server's byte order, so it is
+ * used only when both servers give the same hashes for the same probes (sharedRowHash); md5 otherwise.
+ */
+export type RowHash = 'hashtextextended' | 'md5';
+
+const HASH_PROBES = ['tandem', '', 'Ünïcødé ✓ 🐘', 'a'.repeat(100)];
+
+/** A text expression's 60-bit hash (bigint). */
+const hash60 = (hash: RowHash, text: string) =>
+  hash === 'md5'
+    ? `('x' || substr(md5(${text}), 1, 15))::bit(60)::bigint`
+    : `(hashtextextended((${text}) COLLATE "C", 0) >> 4)`;
+
+export async function sharedRowHash(source: Pool, target: Pool): Promise<RowHash> {
+  const probe = (pool: Pool) =>
+    pool
+      .query<{ h: string }>(
+        `SELECT hashtextextended(p COLLATE "C", 0)::text AS h FROM unnest($1::text[]) WITH ORDINALITY AS t(p, i) ORDER BY i`,
+        [HASH_PROBES],
+      )
+      .then(({ rows }) => rows.map((row) => row.h).join(','))
+      .catch(() => null);
+  const [a, b] = await Promise.all([probe(source), probe(target)]);
+  return a !== null && a === b ? 'hashtextextended' : 'md5';
+}
+
+/**
+ * One side of a comparison, computed inside PostgreSQL: per bucket of the key's hash a count and an
+ * order-independent sum of row hashes, all buckets of a level in one scan; rows are fetched
+ * only from the buckets that differ.
  */
 export class SqlComparisonReader implements ComparisonReader {
   private readonly base: string;
   private readonly columnNames: string[];
+  private readonly outputColumns: string;
 
   constructor(
     private readonly pool: Pool,
     side: ComparisonSide,
     placeholders: Record<string, string>,
+    private readonly hash: RowHash = 'md5',
   ) {
-    const fill = (text: string) => text.replace(/\{(\w+)\}/g, (_, name: string) => ident(placeholders[name] ?? name));
+    const fill = (text: string) =>
+      text.replace(/\{(\w+)\}/g, (_, name: string) => ident(placeholders[name] ?? name));
     this.columnNames = Object.keys(side.columns);
+    this.outputColumns = ['k', 'h', ...this.columnNames.map((_, i) => `c${i}`)].join(', ');
+    const key = `(${fill(side.key)})::text`;
     const values = this.columnNames.map((name) => `(${fill(side.columns[name])})::text`);
-    const digest = [`(${fill(side.key)})::text`, ...values.map((value) => `coalesce(${value}, chr(30))`)].join(', ');
-    this.base = `SELECT (${fill(side.key)})::text AS k, md5(concat_ws(${SEPARATOR}, ${digest})) AS h${values
+    const digest = [key, ...values.map((value) => `coalesce(${value}, chr(30))`)].join(', ');
+    const row = `concat_ws(${SEPARATOR}, ${digest})`;
+    this.base = `SELECT ${key} AS k, ${hash60(hash, key)} AS kh, ${hash === 'md5' ? `md5(${row})` : `hashtextextended(${row} COLLATE "C", 0)`} AS h${values
       .map((value, i) => `, ${value} AS c${i}`)
       .join('')} FROM ${fill(side.from)}${side.where ? ` WHERE ${fill(side.where)}` : ''}`;
   }
 
-  private rangeClause(range: KeyRange, values: unknown[]): string {
-    const conditions = ['true'];
-    if (range.lower !== null) {
-      values.push(range.lower);
-      conditions.push(`k COLLATE "C" > $${values.length}`);
-    }
-    if (range.upper !== null) {
-      values.push(range.upper);
-      conditions.push(`k COLLATE "C" <= $${values.length}`);
-    }
-    return conditions.join(' AND ');
+  private static bucketOf(bits: number): string {
+    if (!Number.isInteger(bits) || bits < 0 || bits > KEY_HASH_BITS)
+      throw new RangeError(`bucket bits must be 0..${KEY_HASH_BITS}, got ${bits}`);
+    return `(kh >> ${KEY_HASH_BITS - bits})`;
   }
 
-  async summarize(range: KeyRange): Promise<RangeSummary> {
+  /** Rows in the scope; `= ANY` of a bound array is planned as a hashed lookup (PostgreSQL ≥ 14). */
+  private scopeClause(scope: BucketScope, values: unknown[]): string {
+    if (scope.ids === null) return 'true';
+    values.push(scope.ids);
+    return `${SqlComparisonReader.bucketOf(scope.bits)} = ANY($${values.length}::bigint[])`;
+  }
+
+  async summarize(scope: BucketScope, bits: number): Promise<Map<string, BucketSummary>> {
     const values: unknown[] = [];
-    const where = this.rangeClause(range, values);
-    const { rows } = await this.pool.query<{ n: number; hash: string }>(
-      `SELECT count(*)::int AS n, coalesce(sum(('x' || substr(h, 1, 15))::bit(60)::bigint::numeric), 0)::text AS hash
-         FROM (${this.base}) q WHERE ${where}`,
-      values,
+    const where = this.scopeClause(scope, values);
+    const bucket = SqlComparisonReader.bucketOf(bits);
+    const rowHash = this.hash === 'md5' ? hash60('md5', 'h') : 'h';
+    // The planner estimates one group per row (the bucket is a function of the key), so it would sort
+    // all rows; there are at most a few tens of thousands of buckets, which a hash table holds easily.
+    const rows = await this.inTransaction('SET LOCAL enable_sort = off', (client) =>
+      client.query<{ bucket: string; n: number; hash: string }>(
+        `SELECT ${bucket}::text AS bucket, count(*)::int AS n, sum(${rowHash})::text AS hash FROM (${this.base}) q WHERE ${where} GROUP BY ${bucket}`,
+        values,
+      ),
     );
-    return { count: rows[0].n, hash: rows[0].hash };
+    return new Map(rows.rows.map((row) => [row.bucket, { count: row.n, hash: row.hash }]));
   }
 
-  async split(range: KeyRange, parts: number): Promise<KeyRange[]> {
-    const values: unknown[] = [parts];
-    const where = this.rangeClause(range, values);
-    const { rows } = await this.pool.query<{ upper: string }>(
-      `SELECT max(k COLLATE "C") AS upper FROM (
-         SELECT k, ntile($1) OVER (ORDER BY k COLLATE "C") AS tile FROM (${this.base}) q WHERE ${where}
-       ) tiles GROUP BY tile ORDER BY tile`,
-      values,
-    );
-    const ranges: KeyRange[] = [];
-    let lower = range.lower;
-    for (const { upper } of rows.slice(0, -1)) {
-      ranges.push({ lower, upper });
-      lower = upper;
-    }
-    ranges.push({ lower, upper: range.upper });
-    return ranges;
-  }
-
-  async rows(range: KeyRange): Promise<Map<string, RowDigest>> {
+  async rows(scope: BucketScope): Promise<Map<string, RowDigest>> {
     const values: unknown[] = [];
-    return this.digests(`SELECT * FROM (${this.base}) q WHERE ${this.rangeClause(range, values)}`, values);
+    const where = this.scopeClause(scope, values);
+    return this.digests(`SELECT ${this.outputColumns} FROM (${this.base}) q WHERE ${where}`, values);
   }
 
   async rowsByKey(keys: string[]): Promise<Map<string, RowDigest>> {
-    return this.digests(`SELECT * FROM (${this.base}) q WHERE k = ANY($1)`, [keys]);
+    return this.digests(`SELECT ${this.outputColumns} FROM (${this.base}) q WHERE k = ANY($1)`, [keys]);
+  }
+
+  private async inTransaction<T>(settings: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query(`BEGIN; ${settings}`);
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 
   private async digests(text: string, values: unknown[]): Promise<Map<string, RowDigest>> {
@@ -84,7 +127,10 @@ export class SqlComparisonReader implements ComparisonReader {
     return new Map(
       rows.map((row) => [
         row.k as string,
-        { hash: row.h as string, values: Object.fromEntries(this.columnNames.map((name, i) => [name, row[`c${i}`]])) },
+        {
+          hash: row.h as string,
+          values: Object.fromEntries(this.columnNames.map((name, i) => [name, row[`c${i}`]])),
+        },
       ]),
     );
   }
