@@ -9,12 +9,29 @@ import { registerCutoverCommand } from './commands/cutover.command';
 import { registerReplayCommand } from './commands/replay.command';
 import { registerBackupCommand } from './commands/backup.command';
 import { registerRollbackCommand } from './commands/rollback.command';
+import { registerServeCommand } from './commands/serve.command';
+import { registerStatusCommand } from './commands/status.command';
 import { exitCodeFor } from './exit-codes';
 import { redactSecrets } from '../shared/redact';
 
 const program = new Command('tandem')
   .description('Run a legacy PostgreSQL database and its replacement in tandem, through Kafka.')
-  .version('0.1.0');
+  .version('0.1.0')
+  .addHelpText(
+    'after',
+    `
+Every command takes --help. Output for scripts: --json; logs are JSON lines on stderr (TANDEM_LOG_LEVEL).
+
+Exit codes:
+  0 done    1 failure    2 invalid configuration or arguments    3 source not ready
+  4 capture position lost (re-snapshot)    5 invalid import file    6 reconciliation FAIL
+  7 schema differences    8 cutover gate refused    9 replay/restore/rollback refused
+
+Examples:
+  $ tandem capture --config tandem.yaml
+  $ tandem project --config tandem.yaml
+  $ tandem status --config tandem.yaml --watch 5`,
+  );
 registerCaptureCommand(program);
 registerProjectCommand(program);
 registerDlqCommand(program);
@@ -25,6 +42,8 @@ registerCutoverCommand(program);
 registerReplayCommand(program);
 registerBackupCommand(program);
 registerRollbackCommand(program);
+registerServeCommand(program);
+registerStatusCommand(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),

@@ -7,12 +7,22 @@ export interface Progress {
   stop(): void;
 }
 
-export function createProgress(label: string, total: number, logger: Logger, interactive = process.stderr.isTTY === true): Progress {
+export function createProgress(
+  label: string,
+  total: number,
+  logger: Logger,
+  interactive = process.stderr.isTTY === true,
+  unit = 'rows',
+): Progress {
   const started = Date.now();
   let done = 0;
   if (interactive) {
     const bar = new SingleBar(
-      { format: `${label} [{bar}] {value}/{total} rows | {rate} rows/s | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true },
+      {
+        format: `${label} [{bar}] {value}/{total} ${unit} | {rate} ${unit}/s | ETA {eta_formatted}`,
+        stream: process.stderr,
+        hideCursor: true,
+      },
       Presets.shades_classic,
     );
     bar.start(total, 0, { rate: 0 });
@@ -29,7 +39,10 @@ export function createProgress(label: string, total: number, logger: Logger, int
     const seconds = Math.max((Date.now() - started) / 1000, 0.001);
     const rate = Math.round(done / seconds);
     const eta = rate > 0 ? Math.round(Math.max(total - done, 0) / rate) : null;
-    logger.info({ done, total, rowsPerSecond: rate, etaSeconds: eta }, `${label}: ${done}/${total} rows`);
+    logger.info(
+      { done, total, unit, perSecond: rate, etaSeconds: eta },
+      `${label}: ${done}/${total} ${unit}`,
+    );
   };
   return {
     increment(count) {

@@ -9,3 +9,8 @@ export function redactSecrets(text: string): string {
 export function displayUrl(url: string): string {
   return redactSecrets(url);
 }
+
+/** For what leaves the process (API responses): no connection string at all, not even without its password. */
+export function withoutConnectionStrings(text: string): string {
+  return redactSecrets(text).replace(/\b(postgres(ql)?|kafka|https?):\/\/[^\s'"]+/gi, '<connection string>');
+}

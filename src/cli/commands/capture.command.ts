@@ -5,8 +5,23 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../modules/config/load-config';
 import { ConfigModule, TANDEM_LOGGER } from '../../modules/config/config.module';
 import { CaptureModule } from '../../modules/capture/capture.module';
-import { CaptureService } from '../../modules/capture/capture.service';
-import type { Logger } from '../../shared/logger';
+import { CaptureService, type CapturePlan } from '../../modules/capture/capture.service';
+import { createLogger, type Logger } from '../../shared/logger';
+import { examples } from '../help';
+
+function renderPlan(plan: CapturePlan): string {
+  const lines = [
+    'source ready: wal_level=logical, REPLICATION privilege, SELECT and a key (or REPLICA IDENTITY FULL) on every table',
+    `slot ${plan.slot.name}: ${plan.slot.exists ? `exists, confirmed up to ${plan.slot.confirmedFlushLsn ?? '–'}` : 'would be created'}`,
+    `publication ${plan.publication.name}: ${plan.publication.exists ? 'exists (missing tables would be added)' : 'would be created'}`,
+    `snapshot: ${plan.snapshot}`,
+    ...plan.tables.map(
+      (t) =>
+        `  ${t.table} → ${t.topic} (key ${t.keyColumns.join(', ') || '–'}, replica identity ${t.replicaIdentity}, ${t.columns} columns)`,
+    ),
+  ];
+  return `${lines.join('\n')}\n`;
+}
 
 export function registerCaptureCommand(program: Command): void {
   program
@@ -14,8 +29,32 @@ export function registerCaptureCommand(program: Command): void {
     .description('stream every committed change of the source tables into Kafka until SIGTERM/SIGINT')
     .requiredOption('-c, --config <file>', 'tandem.yaml')
     .option('--resnapshot', 'drop the slot and the stored position, and snapshot every table again')
-    .action(async (options: { config: string; resnapshot?: boolean }) => {
+    .option(
+      '--dry-run',
+      'run the source checks and show the slot, publication, tables and topics; create nothing',
+    )
+    .option('--json', 'with --dry-run: print the plan as JSON')
+    .addHelpText(
+      'after',
+      examples(
+        [
+          'tandem capture --config tandem.yaml',
+          'tandem capture --config tandem.yaml --dry-run',
+          'tandem capture --config tandem.yaml --resnapshot',
+        ],
+        'Exit codes: 0 stopped by SIGTERM/SIGINT, 2 invalid configuration, 3 source not ready, 4 position lost (re-snapshot needed).',
+      ),
+    )
+    .action(async (options: { config: string; resnapshot?: boolean; dryRun?: boolean; json?: boolean }) => {
       const config = loadConfig(options.config);
+      if (options.dryRun) {
+        const plan = await new CaptureService(
+          config,
+          createLogger('tandem').child({ module: 'capture' }),
+        ).check();
+        process.stdout.write(options.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan));
+        return;
+      }
       @Module({ imports: [ConfigModule.forConfig(config), CaptureModule] })
       class CaptureApp {}
       const app = await NestFactory.createApplicationContext(CaptureApp, { logger: false });

@@ -2,8 +2,11 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../modules/config/load-config';
 import { ProjectionService } from '../../modules/projection/projection.service';
 import { DryRunReport } from '../../modules/projection/dry-run-report';
+import { MetricsEndpoint } from '../../modules/metrics/metrics-endpoint';
+import { ConfigError } from '../../shared/errors';
 import { createLogger } from '../../shared/logger';
 import { untilSignal } from '../run-until-signal';
+import { examples } from '../help';
 
 /** A dry run stops once no batch came for this long (after the grace for joining its consumer group). */
 const DRY_RUN_IDLE_MS = 3000;
@@ -15,30 +18,64 @@ export function registerProjectCommand(program: Command): void {
     .description('replay the change log into the target projections until SIGTERM/SIGINT')
     .requiredOption('-c, --config <file>', 'tandem.yaml')
     .option('-p, --projection <name>', 'run only this projection')
-    .option('--dry-run', 'read and plan without writing: print the SQL, the id mappings and a summary, then stop')
+    .option(
+      '--dry-run',
+      'read and plan without writing: print the SQL, the id mappings and a summary, then stop',
+    )
     .option('--json', 'with --dry-run: print the summary as JSON')
-    .action(async (options: { config: string; projection?: string; dryRun?: boolean; json?: boolean }) => {
-      const config = loadConfig(options.config);
-      const logger = createLogger('tandem').child({ module: 'projection' });
-      const service = new ProjectionService(config, logger);
-      if (!options.dryRun) {
-        await service.start({ projection: options.projection });
-        const signal = await untilSignal();
-        logger.info({ signal }, 'stopping: finishing the batch in progress');
+    .addHelpText(
+      'after',
+      examples([
+        'tandem project --config tandem.yaml',
+        'tandem project --config tandem.yaml --projection users',
+        'tandem project --config tandem.yaml --projection users --dry-run --json',
+      ]),
+    )
+    .option(
+      '--metrics-port <port>',
+      "serve this process's Prometheus metrics (batch apply latency) on 127.0.0.1:<port>/metrics",
+    )
+    .action(
+      async (options: {
+        config: string;
+        projection?: string;
+        dryRun?: boolean;
+        json?: boolean;
+        metricsPort?: string;
+      }) => {
+        const config = loadConfig(options.config);
+        const logger = createLogger('tandem').child({ module: 'projection' });
+        const service = new ProjectionService(config, logger);
+        if (!options.dryRun) {
+          const endpoint = options.metricsPort === undefined ? null : new MetricsEndpoint();
+          if (endpoint) {
+            const port = Number(options.metricsPort);
+            if (!Number.isInteger(port) || port < 0 || port > 65_535)
+              throw new ConfigError('--metrics-port: must be a whole number from 0 to 65535');
+            logger.info({ port: await endpoint.listen(port, '127.0.0.1') }, 'projector metrics on /metrics');
+          }
+          await service.start({ projection: options.projection, onBatchApplied: endpoint?.onBatchApplied });
+          const signal = await untilSignal();
+          logger.info({ signal }, 'stopping: finishing the batch in progress');
+          await service.stop();
+          await endpoint?.close();
+          return;
+        }
+        const report = new DryRunReport((line) => options.json || process.stdout.write(`${line}\n`));
+        let lastBatchAt = Date.now() + DRY_RUN_JOIN_GRACE_MS;
+        await service.start({
+          projection: options.projection,
+          plan: (definition, items) => {
+            lastBatchAt = Date.now();
+            report.add(definition, items);
+          },
+        });
+        while (Date.now() - lastBatchAt < DRY_RUN_IDLE_MS)
+          await new Promise((resolve) => setTimeout(resolve, 200));
         await service.stop();
-        return;
-      }
-      const report = new DryRunReport((line) => options.json || process.stdout.write(`${line}\n`));
-      let lastBatchAt = Date.now() + DRY_RUN_JOIN_GRACE_MS;
-      await service.start({
-        projection: options.projection,
-        plan: (definition, items) => {
-          lastBatchAt = Date.now();
-          report.add(definition, items);
-        },
-      });
-      while (Date.now() - lastBatchAt < DRY_RUN_IDLE_MS) await new Promise((resolve) => setTimeout(resolve, 200));
-      await service.stop();
-      process.stdout.write(options.json ? `${JSON.stringify(report.summary, null, 2)}\n` : `${report.render()}\n`);
-    });
+        process.stdout.write(
+          options.json ? `${JSON.stringify(report.summary, null, 2)}\n` : `${report.render()}\n`,
+        );
+      },
+    );
 }

@@ -3,17 +3,34 @@ import { runSchemaDiff } from '../../modules/schema-diff/schema-diff.service';
 import { renderJson, renderTable } from '../../modules/schema-diff/schema-diff.render';
 import { ConfigError } from '../../shared/errors';
 import { ExitCode } from '../exit-codes';
+import { examples } from '../help';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function registerSchemaDiffCommand(program: Command): void {
   program
     .command('schema-diff')
-    .description('compare the schemas of two databases: tables, columns, types, nullability, defaults, indexes, constraints (exit 0 when equal, 7 when not)')
+    .description(
+      'compare the schemas of two databases: tables, columns, types, nullability, defaults, indexes, constraints (exit 0 when equal, 7 when not)',
+    )
     .option('-s, --source <url>', 'the legacy database (default: TANDEM_SOURCE_URL)')
     .option('-t, --target <url>', 'the new database (default: TANDEM_TARGET_URL)')
-    .option('-m, --schema-map <pair>', 'legacy=target schema pair, repeatable (default: every schema, paired by name)', collect)
+    .option(
+      '-m, --schema-map <pair>',
+      'legacy=target schema pair, repeatable (default: every schema, paired by name)',
+      collect,
+    )
     .option('--json', 'print the differences as JSON')
+    .addHelpText(
+      'after',
+      examples(
+        [
+          'tandem schema-diff --source postgres://app@legacy-db/app --target postgres://tandem@new-db/app',
+          'tandem schema-diff --schema-map legacy=app --json   # URLs from TANDEM_SOURCE_URL / TANDEM_TARGET_URL',
+        ],
+        'Exit codes: 0 no differences, 7 differences found, 2 bad arguments.',
+      ),
+    )
     .action(async (options: { source?: string; target?: string; schemaMap?: string[]; json?: boolean }) => {
       const sourceUrl = options.source ?? process.env.TANDEM_SOURCE_URL;
       const targetUrl = options.target ?? process.env.TANDEM_TARGET_URL;

@@ -50,6 +50,17 @@ export const tandemConfigSchema = z.object({
     .prefault({}),
   /** tandem cutover: the legacy roles whose writes a freeze refuses (ALTER ROLE … SET default_transaction_read_only). */
   cutover: z.object({ applicationRoles: z.array(identifier).default([]) }).optional(),
+  /** tandem serve: the admin API, status page and /metrics (tokens: TANDEM_ADMIN_TOKENS or tokensFile). */
+  admin: z
+    .object({
+      port: z.number().int().min(0).max(65_535).default(8080),
+      host: z.string().min(1).default('127.0.0.1'),
+      /** A YAML file `tokens: [{ name, role: viewer|operator, token }]`, read at start-up. */
+      tokensFile: z.string().min(1).optional(),
+      /** How often the status page's charts get a sample (kept for 10 minutes). */
+      sampleIntervalMs: positiveInt.default(2000),
+    })
+    .prefault({}),
   capture: z
     .object({
       maxBatchEvents: positiveInt.default(5000),

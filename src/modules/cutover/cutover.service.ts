@@ -95,6 +95,24 @@ export class CutoverService {
 
   /** Records a new cutover in state parallel after checking what can be checked without freezing. */
   async plan(options: CutoverOptions & { projection?: string }): Promise<{ cutover: CutoverRecord; checks: string[] }> {
+    const { definitions, roles, checks } = await this.planChecks(options);
+    const { rows } = await this.pool.query<{ id: string }>(
+      `INSERT INTO tandem.cutovers (state, projections, application_roles, operator, history)
+       VALUES ('parallel', $1, $2, $3, jsonb_build_array(jsonb_build_object('state', 'parallel', 'at', now(), 'operator', $3::text)))
+       RETURNING id`,
+      [definitions.map((d) => d.name), roles, options.operator],
+    );
+    const id = Number(rows[0].id);
+    await audit(this.pool, options.operator, 'cutover.plan', `cutover:${id}`, { checks });
+    return { cutover: await this.get(id), checks };
+  }
+
+  /** The plan's checks alone, recording nothing (tandem cutover plan --dry-run). */
+  async checkPlan(options: { projection?: string }): Promise<string[]> {
+    return (await this.planChecks(options)).checks;
+  }
+
+  private async planChecks(options: { projection?: string }): Promise<{ definitions: ProjectionDefinition<unknown>[]; roles: string[]; checks: string[] }> {
     await ensureTandemSchema(this.pool);
     const roles = this.roles();
     const definitions = projectionDefinitions(this.config, options.projection);
@@ -119,15 +137,7 @@ export class CutoverService {
         throw new CutoverGateError(`plan: projection ${definition.name} has no reconciliation, so the verified gate could never pass`);
       }
     }
-    const { rows } = await this.pool.query<{ id: string }>(
-      `INSERT INTO tandem.cutovers (state, projections, application_roles, operator, history)
-       VALUES ('parallel', $1, $2, $3, jsonb_build_array(jsonb_build_object('state', 'parallel', 'at', now(), 'operator', $3::text)))
-       RETURNING id`,
-      [definitions.map((d) => d.name), roles, options.operator],
-    );
-    const id = Number(rows[0].id);
-    await audit(this.pool, options.operator, 'cutover.plan', `cutover:${id}`, { checks });
-    return { cutover: await this.get(id), checks };
+    return { definitions, roles, checks };
   }
 
   /** Freeze, then the drained and verified gates; stops in state verified (commit is its own step). */

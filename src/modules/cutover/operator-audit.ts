@@ -17,11 +17,20 @@ function safeUserName(): string | undefined {
 }
 
 /** One line of tandem.operator_audit (every cutover transition, replay, backup, restore and rollback). */
-export async function audit(db: Pool | ClientBase, operator: string, action: string, subject: string, details: Record<string, unknown> = {}): Promise<void> {
-  await db.query('INSERT INTO tandem.operator_audit (operator, action, subject, details) VALUES ($1, $2, $3, $4)', [
+export async function audit(
+  db: Pool | ClientBase,
+  operator: string,
+  action: string,
+  subject: string,
+  details: Record<string, unknown> = {},
+  result?: { outcome: 'ok' | 'failed'; error?: string },
+): Promise<void> {
+  await db.query('INSERT INTO tandem.operator_audit (operator, action, subject, details, outcome, error) VALUES ($1, $2, $3, $4, $5, $6)', [
     operator,
     action,
     subject,
     JSON.stringify(details, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)),
+    result?.outcome ?? null,
+    result?.error ?? null,
   ]);
 }

@@ -1,0 +1,72 @@
+import 'reflect-metadata';
+import type { AddressInfo } from 'net';
+import type { Server } from 'http';
+import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import type { Command } from 'commander';
+import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
+import { AdminAppModule } from '../../modules/admin/admin-app.module';
+import { loadAdminTokens } from '../../modules/admin/auth/admin-tokens';
+import { loadConfig } from '../../modules/config/load-config';
+import { targetPool } from '../../modules/projection/projection.service';
+import { statusServiceForServer } from '../../modules/admin/status/status-for-server';
+import { ConfigError } from '../../shared/errors';
+import { createLogger } from '../../shared/logger';
+import { untilSignal } from '../run-until-signal';
+
+function portOf(value: string | number): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new ConfigError('--port: must be a whole number from 0 to 65535 (0: any free port)');
+  return port;
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description(
+      'the admin HTTP API (bearer tokens: viewer, operator), the status page at / and Prometheus /metrics, until SIGTERM/SIGINT',
+    )
+    .requiredOption('-c, --config <file>', 'tandem.yaml')
+    .option('--port <port>', 'listen on this port (default admin.port, 8080; 0: any free port)')
+    .option('--host <address>', 'listen on this address (default admin.host, 127.0.0.1)')
+    .addHelpText(
+      'after',
+      '\nTokens: TANDEM_ADMIN_TOKENS="name:role:token,…" (role viewer or operator), TANDEM_VIEWER_TOKEN, TANDEM_OPERATOR_TOKEN\nor admin.tokensFile; none or a bad one: exit 2. Status page: http://HOST:PORT/#token=TOKEN',
+    )
+    .action(async (options: { config: string; port?: string; host?: string }) => {
+      const config = loadConfig(options.config);
+      const tokens = loadAdminTokens(process.env, config.admin.tokensFile);
+      const port = portOf(options.port ?? config.admin.port);
+      const host = options.host ?? config.admin.host;
+      const logger = createLogger('tandem').child({ module: 'serve' });
+
+      const pool = targetPool(config);
+      try {
+        await ensureTandemSchema(pool);
+      } finally {
+        await pool.end();
+      }
+      const status = statusServiceForServer(config, logger.child({ module: 'status' }));
+      const app = await NestFactory.create(
+        AdminAppModule.forRoot(config, tokens, status),
+        new ExpressAdapter(),
+        { logger: false },
+      );
+      app.getHttpAdapter().getInstance().disable('x-powered-by');
+      await app.listen(port, host);
+      const server = app.getHttpServer() as Server;
+      // Reconcile and replay answer when they are done, which can take longer than Node's default 5 minutes.
+      server.requestTimeout = 0;
+      const bound = (server.address() as AddressInfo).port;
+      logger.info(
+        { host, port: bound, tokens: tokens.principals },
+        `admin API and status page on http://${host}:${bound}/`,
+      );
+
+      const signal = await untilSignal();
+      logger.info({ signal }, 'stopping the admin server');
+      await app.close();
+      await status.close();
+    });
+}

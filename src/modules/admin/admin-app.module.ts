@@ -1,0 +1,36 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ConfigModule } from '../config/config.module';
+import type { TandemConfig } from '../config/config.schema';
+import { MetricsModule } from '../metrics/metrics.module';
+import { AdminCoreModule } from './admin-core.module';
+import type { AdminTokens } from './auth/admin-tokens';
+import { CutoverApiModule } from './cutover/cutover-api.module';
+import { OpenApiModule } from './openapi/openapi.module';
+import { StatusPageModule } from './page/status-page.module';
+import { QuarantineApiModule } from './quarantine/quarantine-api.module';
+import { ReconcileApiModule } from './reconcile/reconcile-api.module';
+import { ReplayApiModule } from './replay/replay-api.module';
+import { StatusApiModule } from './status/status-api.module';
+import type { StatusReader } from './status/status-sampler';
+
+/** `tandem serve`: the admin API, the status page at / and /metrics. */
+@Module({})
+export class AdminAppModule {
+  static forRoot(config: TandemConfig, tokens: AdminTokens, statusReader: StatusReader): DynamicModule {
+    return {
+      module: AdminAppModule,
+      imports: [
+        ConfigModule.forConfig(config),
+        AdminCoreModule.forRoot(tokens, statusReader),
+        StatusApiModule,
+        QuarantineApiModule,
+        ReconcileApiModule,
+        CutoverApiModule,
+        ReplayApiModule,
+        OpenApiModule,
+        StatusPageModule,
+        MetricsModule,
+      ],
+    };
+  }
+}

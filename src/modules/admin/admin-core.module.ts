@@ -1,0 +1,52 @@
+import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import type { Pool } from 'pg';
+import type { Logger } from '../../shared/logger';
+import { TANDEM_CONFIG, TANDEM_LOGGER } from '../config/config.module';
+import type { TandemConfig } from '../config/config.schema';
+import { targetPool } from '../projection/projection.service';
+import type { AdminTokens } from './auth/admin-tokens';
+import { AuditedActions, TARGET_POOL } from './http/audited-action';
+import { ADMIN_TOKENS, BearerAuthGuard } from './http/bearer-auth.guard';
+import { AdminErrorFilter } from './http/error.filter';
+import { SAMPLE_INTERVAL_MS, STATUS_READER, StatusSampler, type StatusReader } from './status/status-sampler';
+
+/** What every admin feature shares: tokens and the auth guard, the error filter, the target pool, the audit, the status sampler. */
+@Module({})
+export class AdminCoreModule implements OnApplicationShutdown {
+  constructor(@Inject(TARGET_POOL) private readonly pool: Pool) {}
+
+  static forRoot(tokens: AdminTokens, statusReader: StatusReader): DynamicModule {
+    return {
+      module: AdminCoreModule,
+      global: true,
+      providers: [
+        { provide: ADMIN_TOKENS, useValue: tokens },
+        { provide: STATUS_READER, useValue: statusReader },
+        {
+          provide: SAMPLE_INTERVAL_MS,
+          inject: [TANDEM_CONFIG],
+          useFactory: (config: TandemConfig) => config.admin.sampleIntervalMs,
+        },
+        {
+          provide: TARGET_POOL,
+          inject: [TANDEM_CONFIG],
+          useFactory: (config: TandemConfig) => targetPool(config),
+        },
+        StatusSampler,
+        AuditedActions,
+        { provide: APP_GUARD, useClass: BearerAuthGuard },
+        {
+          provide: APP_FILTER,
+          inject: [TANDEM_LOGGER],
+          useFactory: (logger: Logger) => new AdminErrorFilter(logger.child({ module: 'admin' })),
+        },
+      ],
+      exports: [ADMIN_TOKENS, STATUS_READER, SAMPLE_INTERVAL_MS, TARGET_POOL, StatusSampler, AuditedActions],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.pool.end();
+  }
+}

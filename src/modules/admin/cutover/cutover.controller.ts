@@ -1,0 +1,83 @@
+import { Body, Controller, Get, HttpCode, Inject, NotFoundException, Post, Query } from '@nestjs/common';
+import type { z } from 'zod';
+import { CutoverGateError, CutoverService, type CutoverRecord } from '../../cutover/cutover.service';
+import type { Principal } from '../auth/admin-tokens';
+import { Caller, RequireRole } from '../http/access';
+import { AuditedActions, requireConfirmation } from '../http/audited-action';
+import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { abortBody, commitBody, cutoverQuery, planBody, startBody } from './cutover.routes';
+
+/** The cutover state machine of `tandem cutover`; the token's name is the operator recorded in its history. */
+@Controller('api/cutover')
+export class CutoverController {
+  constructor(
+    @Inject(CutoverService) private readonly cutovers: CutoverService,
+    @Inject(AuditedActions) private readonly actions: AuditedActions,
+  ) {}
+
+  @Get()
+  async status(
+    @Query(new ZodValidationPipe(cutoverQuery, 'query')) query: z.infer<typeof cutoverQuery>,
+  ): Promise<CutoverRecord> {
+    try {
+      return await this.cutovers.resolve(query.id === undefined ? undefined : Number(query.id));
+    } catch (error) {
+      // resolve() refuses with "no cutover …" when there is none to show: for a read that is a 404.
+      if (error instanceof CutoverGateError && /^no cutover/.test(error.message))
+        throw new NotFoundException(error.message);
+      throw error;
+    }
+  }
+
+  @Post('plan')
+  @HttpCode(200)
+  @RequireRole('operator')
+  plan(@Caller() caller: Principal, @Body(new ZodValidationPipe(planBody)) body: z.infer<typeof planBody>) {
+    return this.actions.run(caller, 'cutover.plan', body.projection ?? '*', body, () =>
+      this.cutovers.plan({ operator: caller.name, projection: body.projection }),
+    );
+  }
+
+  @Post('start')
+  @HttpCode(200)
+  @RequireRole('operator')
+  start(
+    @Caller() caller: Principal,
+    @Body(new ZodValidationPipe(startBody)) body: z.infer<typeof startBody>,
+  ): Promise<CutoverRecord> {
+    requireConfirmation(body.confirm, `cutover:${body.id}`);
+    return this.actions.run(caller, 'cutover.start', `cutover:${body.id}`, body, () =>
+      this.cutovers.start(body.id, {
+        operator: caller.name,
+        drainTimeoutMs: body.drainTimeoutMs,
+        threshold: body.threshold,
+      }),
+    );
+  }
+
+  @Post('commit')
+  @HttpCode(200)
+  @RequireRole('operator')
+  commit(
+    @Caller() caller: Principal,
+    @Body(new ZodValidationPipe(commitBody)) body: z.infer<typeof commitBody>,
+  ): Promise<CutoverRecord> {
+    requireConfirmation(body.confirm, `cutover:${body.id}`);
+    return this.actions.run(caller, 'cutover.commit', `cutover:${body.id}`, body, () =>
+      this.cutovers.commit(body.id, { operator: caller.name }),
+    );
+  }
+
+  @Post('abort')
+  @HttpCode(200)
+  @RequireRole('operator')
+  abort(
+    @Caller() caller: Principal,
+    @Body(new ZodValidationPipe(abortBody)) body: z.infer<typeof abortBody>,
+  ): Promise<CutoverRecord> {
+    requireConfirmation(body.confirm, `cutover:${body.id}`);
+    return this.actions.run(caller, 'cutover.abort', `cutover:${body.id}`, body, () =>
+      this.cutovers.abort(body.id, { operator: caller.name, reason: body.reason }),
+    );
+  }
+}

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import type { ApiRoute } from '../openapi/api-route';
+
+const cutoverId = z.number().int().positive().describe('the cutover id (from plan)');
+const confirmCutover = z.string().describe('"cutover:<id>"');
+
+export const cutoverQuery = z.object({
+  id: z
+    .string()
+    .regex(/^[1-9][0-9]*$/, 'must be a cutover id')
+    .optional()
+    .describe('default: the latest'),
+});
+export const planBody = z.object({
+  projection: z.string().min(1).optional().describe('only this projection (default: every configured one)'),
+});
+export const startBody = z.object({
+  id: cutoverId,
+  drainTimeoutMs: z.number().int().positive().max(3_600_000).default(60_000),
+  threshold: z.number().min(0).max(1).default(0),
+  confirm: confirmCutover,
+});
+export const commitBody = z.object({ id: cutoverId, confirm: confirmCutover });
+export const abortBody = z.object({
+  id: cutoverId,
+  reason: z.string().max(500).optional(),
+  confirm: confirmCutover,
+});
+
+export const cutoverRoutes: ApiRoute[] = [
+  {
+    method: 'get',
+    path: '/api/cutover',
+    role: 'viewer',
+    summary: 'a cutover with its history (default: the latest)',
+    query: cutoverQuery,
+  },
+  {
+    method: 'post',
+    path: '/api/cutover/plan',
+    role: 'operator',
+    summary: 'record a new cutover (state parallel) after the checks that need no freeze',
+    body: planBody,
+  },
+  {
+    method: 'post',
+    path: '/api/cutover/start',
+    role: 'operator',
+    summary:
+      'freeze legacy writes, wait until drained, verify by reconciliation (a failed gate unfreezes: 409)',
+    body: startBody,
+    confirm: '"cutover:<id>"',
+  },
+  {
+    method: 'post',
+    path: '/api/cutover/commit',
+    role: 'operator',
+    summary: 'back up every projection and record the cutover',
+    body: commitBody,
+    confirm: '"cutover:<id>"',
+  },
+  {
+    method: 'post',
+    path: '/api/cutover/abort',
+    role: 'operator',
+    summary: 'abandon an active cutover and unfreeze legacy writes',
+    body: abortBody,
+    confirm: '"cutover:<id>"',
+  },
+];

@@ -1,0 +1,57 @@
+import { Body, Controller, Get, HttpCode, Inject, Post, Query } from '@nestjs/common';
+import type { z } from 'zod';
+import { TANDEM_CONFIG } from '../../config/config.module';
+import type { TandemConfig } from '../../config/config.schema';
+import { DeadLetterService } from '../../projection/dead-letter.service';
+import { projectionDefinitions } from '../../projection/projection.service';
+import type { Principal } from '../auth/admin-tokens';
+import { Caller, RequireRole } from '../http/access';
+import { AuditedActions, requireConfirmation } from '../http/audited-action';
+import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { quarantineListQuery, redriveBody } from './quarantine.routes';
+
+@Controller('api/quarantine')
+export class QuarantineController {
+  constructor(
+    @Inject(DeadLetterService) private readonly deadLetters: DeadLetterService,
+    @Inject(AuditedActions) private readonly actions: AuditedActions,
+    @Inject(TANDEM_CONFIG) private readonly config: TandemConfig,
+  ) {}
+
+  @Get()
+  async list(
+    @Query(new ZodValidationPipe(quarantineListQuery, 'query')) query: z.infer<typeof quarantineListQuery>,
+  ) {
+    const entries = await this.deadLetters.list(query.projection ?? null, query.all === 'true');
+    return entries.map((e) => ({
+      id: e.id,
+      projection: e.projection,
+      topic: e.topic,
+      partition: e.partition,
+      offset: Number(e.offset),
+      sourceKey: e.sourceKey,
+      reason: e.reason,
+      status: e.status,
+      quarantinedAt: e.quarantinedAt,
+    }));
+  }
+
+  @Post('redrive')
+  @HttpCode(200)
+  @RequireRole('operator')
+  async redrive(
+    @Caller() caller: Principal,
+    @Body(new ZodValidationPipe(redriveBody)) body: z.infer<typeof redriveBody>,
+  ) {
+    requireConfirmation(body.confirm, body.projection);
+    const [definition] = projectionDefinitions(this.config, body.projection);
+    return this.actions.run(caller, 'quarantine.redrive', body.projection, body, async () => {
+      const results = await this.deadLetters.redrive(definition, body.ids ?? null);
+      return {
+        results,
+        applied: results.filter((r) => r.outcome === 'applied').length,
+        quarantinedAgain: results.filter((r) => r.outcome !== 'applied').length,
+      };
+    });
+  }
+}

@@ -1,0 +1,53 @@
+import { Body, Controller, Get, HttpCode, Inject, Post, Query } from '@nestjs/common';
+import type { z } from 'zod';
+import { ReplayService } from '../../replay/replay.service';
+import type { Principal } from '../auth/admin-tokens';
+import { Caller, RequireRole } from '../http/access';
+import { AuditedActions, requireConfirmation } from '../http/audited-action';
+import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { backupsQuery, replayBody, restoreBody } from './replay.routes';
+
+@Controller('api')
+export class ReplayController {
+  constructor(
+    @Inject(ReplayService) private readonly replays: ReplayService,
+    @Inject(AuditedActions) private readonly actions: AuditedActions,
+  ) {}
+
+  /** Synchronous, like reconcile: the response is the replay's result. */
+  @Post('replay')
+  @HttpCode(200)
+  @RequireRole('operator')
+  replay(
+    @Caller() caller: Principal,
+    @Body(new ZodValidationPipe(replayBody)) body: z.infer<typeof replayBody>,
+  ) {
+    requireConfirmation(body.confirm, body.projection);
+    return this.actions.run(caller, body.dryRun ? 'replay.dry-run' : 'replay', body.projection, body, () =>
+      this.replays.replay({
+        projection: body.projection,
+        to: body.to,
+        dryRun: body.dryRun,
+        operator: caller.name,
+      }),
+    );
+  }
+
+  @Get('backups')
+  backups(@Query(new ZodValidationPipe(backupsQuery, 'query')) query: z.infer<typeof backupsQuery>) {
+    return this.replays.listBackups(query.projection);
+  }
+
+  @Post('backups/restore')
+  @HttpCode(200)
+  @RequireRole('operator')
+  restore(
+    @Caller() caller: Principal,
+    @Body(new ZodValidationPipe(restoreBody)) body: z.infer<typeof restoreBody>,
+  ) {
+    requireConfirmation(body.confirm, `backup:${body.id}`);
+    return this.actions.run(caller, 'backup.restore', `backup:${body.id}`, body, () =>
+      this.replays.restore(body.id, caller.name),
+    );
+  }
+}

@@ -1,0 +1,37 @@
+import type { TandemConfig } from '../../config/config.schema';
+import type { Logger } from '../../../shared/logger';
+import { createKafka } from '../../../connectors/kafka/kafka-client';
+import { KafkaTopicOffsetsReader } from '../../status/kafka-offsets-reader';
+import { PostgresSourceSlotReader, PostgresTandemStateReader } from '../../status/postgres-status-readers';
+import type { PartitionEnd, TopicOffsetsReader } from '../../status/status-readers';
+import { StatusService } from '../../status/status.service';
+
+/**
+ * Topic end offsets over a Kafka connection opened for each read and closed after it. kafkajs 2.2.4
+ * keeps every open connection in a 1 ms timer loop (tulios/kafkajs#1556, #1704): an admin connection
+ * held between reads cost the idle server about 4 % of a core; one per read every 2 s costs a few ms.
+ */
+class ConnectPerReadOffsets implements TopicOffsetsReader {
+  constructor(private readonly open: () => KafkaTopicOffsetsReader) {}
+
+  async endOffsets(topics: string[]): Promise<PartitionEnd[]> {
+    const reader = this.open();
+    try {
+      return await reader.endOffsets(topics);
+    } finally {
+      await reader.close();
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** The StatusService `tandem serve` samples, holding no Kafka connection between samples. */
+export function statusServiceForServer(config: TandemConfig, logger: Logger): StatusService {
+  const kafka = createKafka(config.kafka.brokers, `${config.kafka.clientId}-status`, logger);
+  return new StatusService(config, logger, {
+    source: new PostgresSourceSlotReader(config.source.url),
+    topics: new ConnectPerReadOffsets(() => new KafkaTopicOffsetsReader(kafka)),
+    state: config.target ? new PostgresTandemStateReader(config.target.url) : null,
+  });
+}

@@ -1,0 +1,100 @@
+import type { PipelineStatus } from './pipeline-status';
+
+/** Longest reason shown on a terminal; --json has every value whole. */
+const MAX_REASON = 90;
+
+const dash = '–';
+const num = (value: number | null, digits = 1) =>
+  value === null ? dash : Number.isInteger(value) ? String(value) : value.toFixed(digits);
+
+export function formatBytes(bytes: number | null): string {
+  if (bytes === null) return dash;
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** Columns padded to their widest cell, two spaces apart. */
+export function textTable(headers: string[], rows: string[][]): string[] {
+  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)];
+}
+
+/** `tandem status` on a terminal: the source slot, each projection, the last reconciliations and the cutover. */
+export function renderStatus(status: PipelineStatus): string {
+  const lines = [`Tandem status at ${status.readAt}`, ''];
+  lines.push(
+    ...textTable(
+      ['SOURCE SLOT', 'PUBLICATION', 'STATE', 'LAG', 'LAG S', 'EVENTS/S', 'CONFIRMED LSN', 'RETAINED WAL'],
+      status.source.map((s) => [
+        s.slot,
+        s.publication,
+        s.state,
+        formatBytes(s.lagBytes),
+        num(s.lagSeconds),
+        num(s.eventsPerSecond),
+        s.confirmedFlushLsn ?? dash,
+        formatBytes(s.retainedWalBytes),
+      ]),
+    ),
+  );
+  lines.push('');
+  const reconciliations = new Map(status.lastReconciliations.map((r) => [r.projection, r]));
+  if (status.projections.length === 0) lines.push('no projections configured');
+  else
+    lines.push(
+      ...textTable(
+        [
+          'PROJECTION',
+          'STATE',
+          'LAG EVENTS',
+          'LAG S',
+          'EVENTS/S',
+          'CHECKPOINT LSN',
+          'QUARANTINED',
+          'LAST RECONCILIATION',
+        ],
+        status.projections.map((p) => {
+          const r = reconciliations.get(p.projection);
+          return [
+            p.projection,
+            p.state,
+            String(p.lagEvents),
+            num(p.lagSeconds),
+            num(p.eventsPerSecond),
+            p.checkpointLsn ?? dash,
+            String(p.quarantined),
+            r
+              ? `${r.verdict} #${r.id} (${(r.mismatchRatio * 100).toFixed(3)} % at ${r.sourceLsn}, ${r.finishedAt})`
+              : dash,
+          ];
+        }),
+      ),
+    );
+  for (const p of status.projections) {
+    for (const q of p.newestQuarantineReasons) {
+      const reason = q.reason.replace(/\s+/g, ' ');
+      lines.push(
+        `  ${p.projection} quarantine #${q.id} ${q.at}: ${reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON - 1)}…` : reason}`,
+      );
+    }
+  }
+  lines.push('');
+  const c = status.cutover;
+  lines.push(
+    c
+      ? `cutover #${c.id}: ${c.state} (operator ${c.operator}, ${c.updatedAt}${c.freezeLsn ? `, freeze LSN ${c.freezeLsn}` : ''})`
+      : 'cutover: none recorded',
+  );
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,133 @@
+import type { TandemConfig } from '../config/config.schema';
+import type { Logger } from '../../shared/logger';
+import { createKafka } from '../../connectors/kafka/kafka-client';
+import { sourcesOf } from '../../projections/framework/define-projection';
+import { projectionDefinitions } from '../projection/projection.service';
+import type { PipelineStatus } from './pipeline-status';
+import type { PipelineReading, StatusReaders } from './status-readers';
+import { PostgresSourceSlotReader, PostgresTandemStateReader } from './postgres-status-readers';
+import { KafkaTopicOffsetsReader } from './kafka-offsets-reader';
+import { StatusSampler, type StatusPoint } from './status-sampler';
+import { DEFAULT_STATUS_OPTIONS, type StatusModelOptions } from './status-model';
+
+export interface StatusServiceOptions extends Partial<StatusModelOptions> {
+  /** How long samples are kept for rates and charts (default 15 minutes). */
+  horizonMs?: number;
+  /** How many of the newest quarantine reasons each projection shows (default 5). */
+  newestReasons?: number;
+}
+
+/**
+ * One read of the whole pipeline (PipelineStatus) for `tandem status`, the admin API, the status page
+ * and /metrics. Every read is also kept as a sample, so a long-lived instance (the admin server)
+ * reports rates over the last minutes and a history for charts; a one-shot caller reads twice
+ * (readOver) to get rates at all.
+ */
+export class StatusService {
+  private readonly sampler: StatusSampler;
+  private readonly readers: StatusReaders;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly projections: Array<{ name: string; topics: string[] }>;
+
+  constructor(
+    private readonly config: TandemConfig,
+    private readonly logger: Logger,
+    readers?: StatusReaders,
+    private readonly options: StatusServiceOptions = {},
+  ) {
+    const prefix = config.kafka.topicPrefix;
+    this.projections = projectionDefinitions(config).map((definition) => ({
+      name: definition.name,
+      topics: sourcesOf(definition).map((source) => `${prefix}.${source}`),
+    }));
+    this.readers = readers ?? {
+      source: new PostgresSourceSlotReader(config.source.url),
+      topics: new KafkaTopicOffsetsReader(
+        createKafka(config.kafka.brokers, `${config.kafka.clientId}-status`, logger),
+      ),
+      state: config.target ? new PostgresTandemStateReader(config.target.url) : null,
+    };
+    this.sampler = new StatusSampler(options.horizonMs, {
+      ...DEFAULT_STATUS_OPTIONS,
+      ...stripUndefined(options),
+    });
+  }
+
+  /** Reads the pipeline now; rates are over the samples kept so far (null on the first read). */
+  async read(): Promise<PipelineStatus> {
+    return this.sampler.record(await this.gather());
+  }
+
+  /** Reads now and again after `windowMs` unless samples already span it, so rates are known. */
+  async readOver(windowMs: number): Promise<PipelineStatus> {
+    const first = await this.read();
+    if (this.sampler.span() >= windowMs) return first;
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    return this.read();
+  }
+
+  /** The status of the newest read, without reading. */
+  latest(): PipelineStatus | null {
+    return this.sampler.latest();
+  }
+
+  /** Lag and throughput of every read kept, oldest first (for charts). */
+  history(): StatusPoint[] {
+    return this.sampler.history();
+  }
+
+  /** Reads every `intervalMs` in the background until close(); a failed read is logged and the next one tried. */
+  startSampling(intervalMs: number): void {
+    if (this.timer) return;
+    let busy = false;
+    this.timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      this.read()
+        .catch((error: Error) => this.logger.warn({ err: error }, 'status read failed'))
+        .finally(() => (busy = false));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await Promise.all([
+      this.readers.source.close(),
+      this.readers.topics.close(),
+      this.readers.state?.close(),
+    ]);
+  }
+
+  private async gather(): Promise<PipelineReading> {
+    const { source, topics, state } = this.readers;
+    const names = this.projections.map((p) => p.name);
+    const newest = this.options.newestReasons ?? 5;
+    const at = new Date();
+    const [slot, captureTopics, projections, reconciliations, cutover] = await Promise.all([
+      source.readSlot(this.config.source.slot, this.config.source.publication),
+      topics.endOffsets(
+        this.config.source.tables.map((table) => `${this.config.kafka.topicPrefix}.${table}`),
+      ),
+      Promise.all(
+        this.projections.map(async (projection) => ({
+          name: projection.name,
+          ends: await topics.endOffsets(projection.topics),
+          checkpoints: state ? await state.checkpoints(projection.name) : [],
+          quarantine: state ? await state.quarantine(projection.name, newest) : { count: 0, newest: [] },
+        })),
+      ),
+      state ? state.lastReconciliations(names) : Promise.resolve([]),
+      state ? state.latestCutover() : Promise.resolve(null),
+    ]);
+    return { at, slot, captureTopics, projections, reconciliations, cutover };
+  }
+}
+
+function stripUndefined(options: StatusServiceOptions): Partial<StatusModelOptions> {
+  const result: Partial<StatusModelOptions> = {};
+  if (options.rateWindowMs !== undefined) result.rateWindowMs = options.rateWindowMs;
+  if (options.stallAfterMs !== undefined) result.stallAfterMs = options.stallAfterMs;
+  return result;
+}
