@@ -56,6 +56,7 @@ describe('projection: users recipe', () => {
     expect(odd.name).toBe('user1');
     expect(even.name).toBe('User 2');
     expect(odd.status).toBe('invite_pending');
+    expect(odd.meta).toEqual({}); // the jsonb document itself, not a JSON string holding it
     expect(JSON.stringify(odd)).not.toContain('bcrypt');
     const [map] = await targetQuery(target.url, `SELECT * FROM users.user_migration_map WHERE email = 'user1@example.com'`);
     expect(map).toMatchObject({ user_id: odd.id, source_user_id: odd.source_user_id, tenant_id: '00000000-0000-0000-0000-000000000000' });
@@ -139,6 +140,8 @@ describe('projection: users recipe', () => {
     await eventually(async () => (await count(`SELECT count(*) AS n FROM users.users WHERE email LIKE 'imported%'`)) === 20, 30_000, '20 imported users');
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(await count(`SELECT count(*) AS n FROM users.users WHERE email LIKE 'imported%'`)).toBe(20);
+    const [imported] = await targetQuery(target.url, `SELECT meta FROM users.users WHERE email = 'imported0@example.com'`);
+    expect(imported.meta).toEqual({ plan: 'pro' });
     expect(await count(`SELECT count(*) AS n FROM users.user_migration_map WHERE tenant_id = '${tenant}'`)).toBe(5);
     expect(await count(`SELECT count(*) AS n FROM users.tenant_mapping`)).toBe(1);
     expect(await count(`SELECT count(*) AS n FROM users.users WHERE email = 'x@example.com'`)).toBe(0);

@@ -1,6 +1,6 @@
 import { decodeRecord } from '../../src/projections/framework/event-decoder';
 import { memoryProjection, metadataValue } from '../../src/projections/memory/memory.projection';
-import { MEMORY_MIGRATIONS } from '../../src/projections/memory/memory.migrations';
+import { MEMORY_DEFERRED_INDEXES, MEMORY_MIGRATIONS } from '../../src/projections/memory/memory.migrations';
 import { planStatements } from '../../src/connectors/postgres-target/row-writer';
 import { randomVector } from '../support/npy';
 
@@ -25,7 +25,9 @@ describe('memory projection (pure apply)', () => {
     topic: `legacy.${source}`,
     partition: 0,
     offset,
-    key: JSON.stringify({ id: (after as { id?: string } | null)?.id ?? (before as { id?: string } | null)?.id }),
+    key: JSON.stringify({
+      id: (after as { id?: string } | null)?.id ?? (before as { id?: string } | null)?.id,
+    }),
     value: JSON.stringify({
       before,
       after,
@@ -65,18 +67,35 @@ describe('memory projection (pure apply)', () => {
       },
     ]);
     // the row writer sends the embedding as a JSON number array: the exact values, in one statement
-    const [statement] = planStatements('memory', 'memory', [{ operation: decoded.operations[0], sourceKey: 'k', lsn: 4242n }]);
+    const [statement] = planStatements('memory', 'memory', [
+      { operation: decoded.operations[0], sourceKey: 'k', lsn: 4242n },
+    ]);
     expect(statement.text).toContain('jsonb_populate_recordset(NULL::"memory"."nodes"');
     expect(JSON.parse(statement.values[0] as string)[0].embedding).toEqual(embedding);
   });
 
   it('leaves an unchanged TOASTed embedding, content or metadata out of the row, so the stored value stays', () => {
-    const decoded = decode('legacy_app.memory_nodes', 'u', { ...legacyRow, embedding: PLACEHOLDER, content: PLACEHOLDER, metadata: PLACEHOLDER });
+    const decoded = decode('legacy_app.memory_nodes', 'u', {
+      ...legacyRow,
+      embedding: PLACEHOLDER,
+      content: PLACEHOLDER,
+      metadata: PLACEHOLDER,
+    });
     if (decoded.kind !== 'apply') throw new Error(`rejected: ${JSON.stringify(decoded)}`);
     const row = (decoded.operations[0] as { row: Record<string, unknown> }).row;
-    expect(Object.keys(row).sort()).toEqual(['created_at', 'id', 'kind', 'origin', 'tenant_id', 'updated_at', 'user_id']);
+    expect(Object.keys(row).sort()).toEqual([
+      'created_at',
+      'id',
+      'kind',
+      'origin',
+      'tenant_id',
+      'updated_at',
+      'user_id',
+    ]);
     // nor does the placeholder reach jsonb_populate_recordset, which would parse it as a vector
-    const [statement] = planStatements('memory', 'memory', [{ operation: decoded.operations[0], sourceKey: 'k', lsn: 4242n }]);
+    const [statement] = planStatements('memory', 'memory', [
+      { operation: decoded.operations[0], sourceKey: 'k', lsn: 4242n },
+    ]);
     expect(statement.text).not.toContain('"embedding"');
     expect(statement.text).not.toContain('"content"');
     expect(JSON.stringify(statement.values)).not.toContain(PLACEHOLDER);
@@ -88,12 +107,24 @@ describe('memory projection (pure apply)', () => {
   });
 
   it('rejects an embedding of another dimension or with a non-number, and an invalid uuid, with the reason', () => {
-    const short = decode('legacy_app.memory_nodes', 'c', { ...legacyRow, embedding: embedding.slice(0, 768) });
-    expect(short).toMatchObject({ kind: 'reject', reason: 'invalid legacy_app.memory_nodes row: embedding: expected 1024 dimensions, found 768' });
-    const text = decode('legacy_app.memory_nodes', 'c', { ...legacyRow, embedding: ['NaN', ...embedding.slice(1)] });
+    const short = decode('legacy_app.memory_nodes', 'c', {
+      ...legacyRow,
+      embedding: embedding.slice(0, 768),
+    });
+    expect(short).toMatchObject({
+      kind: 'reject',
+      reason: 'invalid legacy_app.memory_nodes row: embedding: expected 1024 dimensions, found 768',
+    });
+    const text = decode('legacy_app.memory_nodes', 'c', {
+      ...legacyRow,
+      embedding: ['NaN', ...embedding.slice(1)],
+    });
     expect(text.kind).toBe('reject');
     const uuid = decode('import.nodes', 'r', { ...legacyRow, tenant_id: 'acme' });
-    expect(uuid).toMatchObject({ kind: 'reject', reason: expect.stringContaining('tenant_id: tenant_id is not a valid uuid') });
+    expect(uuid).toMatchObject({
+      kind: 'reject',
+      reason: expect.stringContaining('tenant_id: tenant_id is not a valid uuid'),
+    });
   });
 
   it('turns jsonb text into a document, and defaults a missing kind and metadata', () => {
@@ -102,7 +133,13 @@ describe('memory projection (pure apply)', () => {
     expect(metadataValue('null')).toEqual({});
     expect(metadataValue(null)).toEqual({});
     expect(() => metadataValue('{oops')).toThrow('metadata: not a JSON document');
-    const decoded = decode('import.nodes', 'r', { ...legacyRow, id: 'mem_1', kind: undefined, metadata: undefined, created_at: undefined });
+    const decoded = decode('import.nodes', 'r', {
+      ...legacyRow,
+      id: 'mem_1',
+      kind: undefined,
+      metadata: undefined,
+      created_at: undefined,
+    });
     if (decoded.kind !== 'apply') throw new Error('rejected');
     expect((decoded.operations[0] as { row: Record<string, unknown> }).row).toMatchObject({
       id: 'mem_1',
@@ -115,16 +152,29 @@ describe('memory projection (pure apply)', () => {
 
   it('deletes by id, and a truncate empties only what that source wrote', () => {
     const deleted = decode('legacy_app.memory_nodes', 'd', null, { id: legacyRow.id, user_id: null });
-    expect(deleted).toMatchObject({ kind: 'apply', operations: [{ op: 'delete', table: 'nodes', match: { id: legacyRow.id } }] });
+    expect(deleted).toMatchObject({
+      kind: 'apply',
+      operations: [{ op: 'delete', table: 'nodes', match: { id: legacyRow.id } }],
+    });
     const truncated = decode('legacy_app.memory_nodes', 't', null);
-    expect(truncated).toMatchObject({ kind: 'apply', operations: [{ op: 'delete', table: 'nodes', match: { origin: 'legacy_app.memory_nodes' } }] });
+    expect(truncated).toMatchObject({
+      kind: 'apply',
+      operations: [{ op: 'delete', table: 'nodes', match: { origin: 'legacy_app.memory_nodes' } }],
+    });
   });
 
   it('declares the scope constraint, the HNSW index and the scoped search in its migration', () => {
     const sql = MEMORY_MIGRATIONS.map((migration) => migration.sql).join('\n');
     expect(sql).toMatch(/embedding vector\(1024\) NOT NULL/);
-    expect(sql).toMatch(/CONSTRAINT nodes_scope_check CHECK \(\(user_id IS NULL\) <> \(tenant_id IS NULL\)\)/);
+    expect(sql).toMatch(
+      /CONSTRAINT nodes_scope_check CHECK \(\(user_id IS NULL\) <> \(tenant_id IS NULL\)\)/,
+    );
     expect(sql).toMatch(/USING hnsw \(embedding vector_cosine_ops\)/);
+    // built after the initial load, when the projector first catches up (and before a replay's swap)
+    expect(sql).toMatch(/DROP INDEX IF EXISTS nodes_embedding_hnsw/);
+    expect(MEMORY_DEFERRED_INDEXES.map((index) => index.sql).join('\n')).toMatch(
+      /CREATE INDEX IF NOT EXISTS nodes_embedding_hnsw ON nodes USING hnsw \(embedding vector_cosine_ops\)/,
+    );
     expect(sql).toMatch(/_source_key text NOT NULL/);
     expect(sql).toMatch(/_source_lsn bigint NOT NULL/);
   });

@@ -79,7 +79,7 @@ describe('row writer: LSN-guarded statements', () => {
     expect(except.values).toEqual(['u', [1], 700, 'u', '2025|9']);
   });
 
-  it('merges a run of upserts only when their guards are the same', () => {
+  it('merges a run of upserts whose guards have the same shape; differing preconditions travel per row', () => {
     const when = (version: string) => ({ table: 'head', match: { version } });
     const statements = plan(
       sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 1 }, when: when('a') }),
@@ -88,8 +88,62 @@ describe('row writer: LSN-guarded statements', () => {
       sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 4 }, when: when('b'), version: 'v' }),
       sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 5 } }),
     );
-    expect(statements.map((s) => JSON.parse(s.values[0] as string).map((r: { id: number }) => r.id))).toEqual(
-      [[1, 2], [3], [4], [5]],
+    expect(statements).toHaveLength(3);
+    expect(oneLine(statements[0].text)).toContain(
+      'CROSS JOIN LATERAL jsonb_populate_record(NULL::"s"."head", e.item->\'when\') AS w WHERE EXISTS (SELECT 1 FROM "s"."head" c WHERE c."version" = w."version")',
     );
+    expect(JSON.parse(statements[0].values[0] as string)).toEqual([
+      { row: { id: 1, _source_key: 'public.t/{"id":1}', _source_lsn: 700 }, when: { version: 'a' } },
+      { row: { id: 2, _source_key: 'public.t/{"id":1}', _source_lsn: 700 }, when: { version: 'a' } },
+      { row: { id: 3, _source_key: 'public.t/{"id":1}', _source_lsn: 700 }, when: { version: 'b' } },
+    ]);
+    expect(
+      statements.slice(1).map((s) => JSON.parse(s.values[0] as string).map((r: { id: number }) => r.id)),
+    ).toEqual([[4], [5]]);
+  });
+
+  it('of one key written twice with a version, keeps the greatest (version, LSN), ordered by PostgreSQL', () => {
+    const [upsert] = plan(
+      sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 1, v: 'b' }, version: 'v' }, 700n),
+      sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 1, v: 'a' }, version: 'v' }, 800n),
+    );
+    expect(oneLine(upsert.text)).toContain('SELECT DISTINCT ON (r."id") r.*');
+    expect(oneLine(upsert.text)).toContain(
+      'ORDER BY r."id", r."v" DESC NULLS LAST, r._source_lsn DESC, e.n DESC',
+    );
+  });
+
+  it('merges deletes of one table and match shape into one statement', () => {
+    const statements = plan(
+      sourced({ op: 'deleteExcept', table: 't', match: { owner: 'u1' }, column: 'id', keep: [1] }, 701n),
+      sourced({ op: 'deleteExcept', table: 't', match: { owner: 'u2' }, column: 'id', keep: [] }, 702n),
+      sourced({ op: 'delete', table: 't', match: { id: 7 } }, 703n),
+      sourced({ op: 'delete', table: 't', match: { id: 8 } }, 704n),
+    );
+    expect(statements).toHaveLength(2);
+    expect(oneLine(statements[0].text)).toContain(
+      'NOT EXISTS (SELECT 1 FROM jsonb_populate_recordset(NULL::"s"."t", s.keep) AS k WHERE k."id" = target."id")',
+    );
+    expect(JSON.parse(statements[1].values[0] as string)).toEqual([
+      { match: { id: 7 }, lsn: 703, bound: null, keep: null, when: null },
+      { match: { id: 8 }, lsn: 704, bound: null, keep: null, when: null },
+    ]);
+  });
+
+  it('writes the id mappings of a batch last, in one statement, so the upserts between them form one run', () => {
+    const statements = plan(
+      sourced({ op: 'upsert', table: 'docs', key: ['id'], row: { id: 1 } }, 701n),
+      sourced({ op: 'mapId', entity: 'doc', sourceId: 'a', targetId: '1' }, 701n),
+      sourced({ op: 'upsert', table: 'docs', key: ['id'], row: { id: 2 } }, 702n),
+      sourced({ op: 'mapId', entity: 'doc', sourceId: 'b', targetId: '2' }, 702n),
+    );
+    expect(statements).toHaveLength(2);
+    expect(statements[0].text).toMatch(/^INSERT INTO "s"."docs"/);
+    expect(JSON.parse(statements[0].values[0] as string).map((r: { id: number }) => r.id)).toEqual([1, 2]);
+    expect(statements[1].text).toContain('INSERT INTO tandem.id_map');
+    expect(JSON.parse(statements[1].values[1] as string)).toEqual([
+      { entity: 'doc', source_id: 'a', target_id: '1', source_lsn: 701 },
+      { entity: 'doc', source_id: 'b', target_id: '2', source_lsn: 702 },
+    ]);
   });
 });

@@ -1,5 +1,6 @@
 import type { ClientBase } from 'pg';
 import { ident, qualified, type SqlStatement } from './sql';
+import { batchedDeleteStatement, conditionalUpsertStatement, conflictAction } from './batched-statements';
 
 const UNAVAILABLE_VALUE = '__debezium_unavailable_value';
 
@@ -31,9 +32,22 @@ export type WriteOperation =
    * is not the log's (e.g. "the row with the latest updated_at wins"). Optional `when`: write only
    * while a precondition row exists.
    */
-  | { op: 'upsert'; table: string; key: string[]; row: Record<string, unknown>; version?: string; when?: WriteCondition }
+  | {
+      op: 'upsert';
+      table: string;
+      key: string[];
+      row: Record<string, unknown>;
+      version?: string;
+      when?: WriteCondition;
+    }
   /** Delete the rows that match every column of `match` (optional `version` bound and `when` as for upsert). */
-  | { op: 'delete'; table: string; match: Record<string, unknown>; version?: VersionBound; when?: WriteCondition }
+  | {
+      op: 'delete';
+      table: string;
+      match: Record<string, unknown>;
+      version?: VersionBound;
+      when?: WriteCondition;
+    }
   /** Delete the rows that match `match` and whose `column` is not in `keep` (an entity removed from a document). */
   | {
       op: 'deleteExcept';
@@ -60,33 +74,106 @@ export interface SourcedOperation {
  * With `version`, the guard compares (version column, source LSN) instead of the LSN alone; with
  * `when`, the statement writes nothing unless the precondition row exists.
  */
-export function planStatements(projection: string, schema: string, operations: SourcedOperation[]): SqlStatement[] {
+export function planStatements(
+  projection: string,
+  schema: string,
+  operations: SourcedOperation[],
+): SqlStatement[] {
+  // Id mappings go last: no operation reads tandem.id_map, so moving them keeps every result and
+  // lets a batch's upserts (e.g. docs, users) form one run instead of alternating with mapId.
+  const ordered = [
+    ...operations.filter(({ operation }) => operation.op !== 'mapId'),
+    ...operations.filter(({ operation }) => operation.op === 'mapId'),
+  ];
   const statements: SqlStatement[] = [];
   let run: SourcedOperation[] = [];
   let runSignature = '';
 
   const flush = () => {
     if (run.length === 0) return;
-    const first = run[0].operation;
-    statements.push(first.op === 'mapId' ? mapIdStatement(projection, run) : upsertStatement(schema, run));
+    statements.push(runStatement(projection, schema, run));
     run = [];
     runSignature = '';
   };
 
-  for (const sourced of operations) {
-    const { operation } = sourced;
-    if (operation.op === 'upsert' || operation.op === 'mapId') {
-      const signature = operation.op === 'mapId' ? 'mapId' : upsertSignature(operation);
-      if (signature !== runSignature) flush();
-      run.push(sourced);
-      runSignature = signature;
-      continue;
-    }
-    flush();
-    statements.push(operation.op === 'delete' ? deleteStatement(schema, sourced) : deleteExceptStatement(schema, sourced));
+  for (const sourced of ordered) {
+    const signature = operationSignature(sourced.operation);
+    if (signature !== runSignature) flush();
+    run.push(sourced);
+    runSignature = signature;
   }
   flush();
   return statements;
+}
+
+/**
+ * Operations with the same signature can share one statement: same kind, table, key or match
+ * columns, guard and precondition shape (the values may differ).
+ */
+export function operationSignature(operation: WriteOperation): string {
+  switch (operation.op) {
+    case 'mapId':
+      return 'mapId';
+    case 'upsert':
+      return upsertSignature(operation);
+    case 'delete':
+      return JSON.stringify([
+        'delete',
+        operation.table,
+        Object.keys(operation.match),
+        operation.version?.column ?? null,
+        whenShape(operation.when),
+      ]);
+    case 'deleteExcept':
+      return JSON.stringify([
+        'deleteExcept',
+        operation.table,
+        Object.keys(operation.match),
+        operation.column,
+        operation.version?.column ?? null,
+        whenShape(operation.when),
+      ]);
+  }
+}
+
+function whenShape(when: WriteCondition | undefined): [string, string[]] | null {
+  return when ? [when.table, Object.keys(when.match)] : null;
+}
+
+function runStatement(projection: string, schema: string, run: SourcedOperation[]): SqlStatement {
+  const first = run[0].operation;
+  switch (first.op) {
+    case 'mapId':
+      return mapIdStatement(projection, run);
+    case 'upsert':
+      // With a version, the same key twice must keep the greatest (version, LSN), which only
+      // PostgreSQL can order (by the column's type): the per-row form does that.
+      return sameCondition(run) && !(first.version && hasRepeatedKey(run))
+        ? upsertStatement(schema, run)
+        : conditionalUpsertStatement(schema, run);
+    case 'delete':
+      return run.length === 1 ? deleteStatement(schema, run[0]) : batchedDeleteStatement(schema, run);
+    case 'deleteExcept':
+      return run.length === 1 ? deleteExceptStatement(schema, run[0]) : batchedDeleteStatement(schema, run);
+  }
+}
+
+function hasRepeatedKey(run: SourcedOperation[]): boolean {
+  const keys = new Set(
+    run.map(({ operation }) => {
+      const upsert = operation as Extract<WriteOperation, { op: 'upsert' }>;
+      return JSON.stringify(upsert.key.map((column) => upsert.row[column]));
+    }),
+  );
+  return keys.size < run.length;
+}
+
+/** Whether every operation of a run has the same precondition values (or none). */
+function sameCondition(run: SourcedOperation[]): boolean {
+  const conditionOf = (sourced: SourcedOperation) =>
+    JSON.stringify((sourced.operation as { when?: WriteCondition }).when?.match ?? null);
+  const first = conditionOf(run[0]);
+  return run.every((sourced) => conditionOf(sourced) === first);
 }
 
 function writtenColumns(row: Record<string, unknown>): string[] {
@@ -104,7 +191,7 @@ function upsertSignature(operation: Extract<WriteOperation, { op: 'upsert' }>): 
     writtenColumns(operation.row),
     hasUnavailableValues(operation.row),
     operation.version ?? null,
-    operation.when ?? null,
+    hasUnavailableValues(operation.row) ? (operation.when ?? null) : whenShape(operation.when),
   ]);
 }
 
@@ -127,23 +214,25 @@ function deleteGuard(version: VersionBound | undefined, lsn: bigint, values: unk
 function upsertStatement(schema: string, run: SourcedOperation[]): SqlStatement {
   const first = run[0].operation as Extract<WriteOperation, { op: 'upsert' }>;
   const columns = [...writtenColumns(first.row), '_source_key', '_source_lsn'];
-  // Later operations on the same key win: one statement cannot update a row twice.
+  // One statement cannot update a row twice: of the same key, keep what one-by-one writes would
+  // leave, the highest source LSN (the later of equals).
   const byKey = new Map<string, Record<string, unknown>>();
   for (const { operation, sourceKey, lsn } of run) {
     const upsert = operation as Extract<WriteOperation, { op: 'upsert' }>;
     const key = JSON.stringify(upsert.key.map((column) => upsert.row[column]));
+    const kept = byKey.get(key);
+    if (kept && (kept._source_lsn as number) > Number(lsn)) continue;
     byKey.delete(key);
-    const written = Object.fromEntries(writtenColumns(upsert.row).map((column) => [column, upsert.row[column]]));
+    const written = Object.fromEntries(
+      writtenColumns(upsert.row).map((column) => [column, upsert.row[column]]),
+    );
     byKey.set(key, { ...written, _source_key: sourceKey, _source_lsn: Number(lsn) });
   }
-  if (hasUnavailableValues(first.row)) return partialUpdateStatement(schema, first, columns, [...byKey.values()]);
+  if (hasUnavailableValues(first.row))
+    return partialUpdateStatement(schema, first, columns, [...byKey.values()]);
   const table = qualified(schema, first.table);
   const list = columns.map(ident).join(', ');
-  const updates = columns.filter((column) => !first.key.includes(column)).map((column) => `${ident(column)} = EXCLUDED.${ident(column)}`);
-  const guard = first.version
-    ? `(target.${ident(first.version)}, target._source_lsn) <= (EXCLUDED.${ident(first.version)}, EXCLUDED._source_lsn)`
-    : 'target._source_lsn <= EXCLUDED._source_lsn';
-  const conflict = updates.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${updates.join(', ')} WHERE ${guard}`;
+  const conflict = conflictAction(first, columns);
   const values: unknown[] = [JSON.stringify([...byKey.values()])];
   const condition = first.when ? ` WHERE ${conditionClause(schema, first.when, values)}` : '';
   return {
@@ -164,7 +253,9 @@ function partialUpdateStatement(
   rows: Array<Record<string, unknown>>,
 ): SqlStatement {
   const table = qualified(schema, first.table);
-  const sets = columns.filter((column) => !first.key.includes(column)).map((column) => `${ident(column)} = source.${ident(column)}`);
+  const sets = columns
+    .filter((column) => !first.key.includes(column))
+    .map((column) => `${ident(column)} = source.${ident(column)}`);
   const joins = first.key.map((column) => `target.${ident(column)} = source.${ident(column)}`);
   const guard = first.version
     ? `(target.${ident(first.version)}, target._source_lsn) <= (source.${ident(first.version)}, source._source_lsn)`
@@ -174,7 +265,28 @@ function partialUpdateStatement(
   return {
     text: `UPDATE ${table} AS target SET ${sets.join(', ')} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb) AS source WHERE ${joins.join(' AND ')} AND ${guard}${condition}`,
     values,
+    requires: {
+      text: `SELECT ${first.key.map((column) => `source.${ident(column)}`).join(', ')} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb) AS source WHERE NOT EXISTS (SELECT 1 FROM ${table} AS target WHERE ${joins.join(' AND ')}) LIMIT 5`,
+      values: [values[0]],
+      reason: `an update without its unchanged TOASTed columns (${unavailableColumns(first.row).join(', ')}) for a row the table does not hold, so those values are unknown (was its insert quarantined?)`,
+      table: `${schema}.${first.table}`,
+    },
   };
+}
+
+function unavailableColumns(row: Record<string, unknown>): string[] {
+  return Object.keys(row).filter((column) => row[column] === UNAVAILABLE_VALUE);
+}
+
+/** A statement's precondition failed: a data error (SQLSTATE class 23), so the event goes to quarantine. */
+export class MissingRowError extends Error {
+  readonly code = '23502';
+  constructor(
+    message: string,
+    readonly table: string,
+  ) {
+    super(message);
+  }
 }
 
 function matchClause(match: Record<string, unknown>, values: unknown[]): string[] {
@@ -208,7 +320,9 @@ function mapIdStatement(projection: string, run: SourcedOperation[]): SqlStateme
   const rows = new Map<string, Record<string, unknown>>();
   for (const { operation, lsn } of run) {
     const map = operation as Extract<WriteOperation, { op: 'mapId' }>;
-    rows.set(`${map.entity}\u0000${map.sourceId}`, {
+    const key = `${map.entity}\u0000${map.sourceId}`;
+    if (((rows.get(key)?.source_lsn as number | undefined) ?? -1) > Number(lsn)) continue;
+    rows.set(key, {
       entity: map.entity,
       source_id: map.sourceId,
       target_id: map.targetId,
@@ -226,5 +340,14 @@ function mapIdStatement(projection: string, run: SourcedOperation[]): SqlStateme
 }
 
 export async function executeStatements(client: ClientBase, statements: SqlStatement[]): Promise<void> {
-  for (const statement of statements) await client.query(statement.text, statement.values);
+  for (const statement of statements) {
+    if (statement.requires) {
+      const { rows } = await client.query(statement.requires.text, statement.requires.values);
+      if (rows.length > 0) {
+        const keys = rows.map((row: Record<string, unknown>) => JSON.stringify(row)).join(', ');
+        throw new MissingRowError(`${statement.requires.reason}; key ${keys}`, statement.requires.table);
+      }
+    }
+    await client.query(statement.text, statement.values);
+  }
 }

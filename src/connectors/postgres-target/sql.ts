@@ -10,4 +10,9 @@ export function qualified(schema: string, table: string): string {
 export interface SqlStatement {
   text: string;
   values: unknown[];
+  /**
+   * Run first: a query returning the rows the statement needs but the table lacks; any row makes
+   * the statement fail with `reason` as a data error (so its event is quarantined, not skipped).
+   */
+  requires?: { text: string; values: unknown[]; reason: string; table: string };
 }

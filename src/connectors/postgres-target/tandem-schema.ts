@@ -55,6 +55,14 @@ CREATE TABLE IF NOT EXISTS tandem.operator_audit (
   subject text,
   details jsonb NOT NULL DEFAULT '{}'
 );
+-- outcome of an admin API action ('ok' | 'failed', with the error); NULL for rows written by the CLI.
+-- Checked first so that an up-to-date database takes no table lock here.
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                  WHERE table_schema = 'tandem' AND table_name = 'operator_audit' AND column_name = 'outcome') THEN
+    ALTER TABLE tandem.operator_audit ADD COLUMN IF NOT EXISTS outcome text, ADD COLUMN IF NOT EXISTS error text;
+  END IF;
+END $$;
 -- cutover, replay, backup: src/modules/cutover, src/modules/replay
 CREATE TABLE IF NOT EXISTS tandem.cutovers (
   id bigserial PRIMARY KEY,

@@ -7,8 +7,11 @@ import type { ProjectionDefinition } from '../../projections/framework/define-pr
 
 export interface RedriveResult {
   id: number;
-  outcome: 'applied' | 'quarantined again';
+  /** With --dry-run: 'would apply' or 'still invalid' (target constraints are only checked by a real re-drive). */
+  outcome: 'applied' | 'quarantined again' | 'would apply' | 'still invalid';
   reason?: string;
+  /** With --dry-run: the row operations the event would write. */
+  operations?: number;
 }
 
 /** Lists quarantined events and re-applies them after a fix (`tandem dlq list|redrive`). */
@@ -23,8 +26,11 @@ export class DeadLetterService {
     return listQuarantine(this.pool, projection, includeRedriven ? null : 'quarantined');
   }
 
-  /** Re-applies each event through the projection; one that still fails stays quarantined with its new reason. */
-  async redrive(definition: ProjectionDefinition<unknown>, ids: number[] | null): Promise<RedriveResult[]> {
+  /**
+   * Re-applies each event through the projection; one that still fails stays quarantined with its new reason.
+   * A dry run only decodes and plans each event (writes nothing).
+   */
+  async redrive(definition: ProjectionDefinition<unknown>, ids: number[] | null, dryRun = false): Promise<RedriveResult[]> {
     const entries = (await this.list(definition.name)).filter((entry) => ids === null || ids.includes(entry.id));
     const results: RedriveResult[] = [];
     for (const entry of entries) {
@@ -36,6 +42,15 @@ export class DeadLetterService {
         value: typeof entry.event === 'string' ? entry.event : JSON.stringify(entry.event),
       };
       const item = { record, decoded: decodeRecord(definition, this.topicPrefix, record) };
+      if (dryRun) {
+        const { decoded } = item;
+        results.push(
+          decoded.kind === 'reject'
+            ? { id: entry.id, outcome: 'still invalid', reason: decoded.reason }
+            : { id: entry.id, outcome: 'would apply', operations: decoded.kind === 'apply' ? decoded.operations.length : 0 },
+        );
+        continue;
+      }
       const result = await applyBatch(this.pool, definition, [item], [], async (client, quarantined) => {
         if (quarantined.length === 0) await markRedriven(client, entry.id);
       });

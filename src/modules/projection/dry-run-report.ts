@@ -1,5 +1,9 @@
 import { planStatements } from '../../connectors/postgres-target/row-writer';
-import { sourcedOperations, type BatchItem } from '../../projections/framework/batch-applier';
+import {
+  batchOperations,
+  sourcedOperations,
+  type BatchItem,
+} from '../../projections/framework/batch-applier';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 
 export interface DryRunSummary {
@@ -22,7 +26,12 @@ export class DryRunReport {
     for (const item of items) {
       if (item.decoded.kind === 'reject') {
         const { topic, partition, offset } = item.record;
-        this.summary.quarantined.push({ topic, partition, offset: offset.toString(), reason: item.decoded.reason });
+        this.summary.quarantined.push({
+          topic,
+          partition,
+          offset: offset.toString(),
+          reason: item.decoded.reason,
+        });
         this.write(`-- would quarantine ${topic}[${partition}]@${offset}: ${item.decoded.reason}`);
         continue;
       }
@@ -32,16 +41,25 @@ export class DryRunReport {
           this.write(`-- id map ${operation.entity}: ${operation.sourceId} -> ${operation.targetId}`);
           continue;
         }
-        const counts = (this.summary.rows[`${definition.schema}.${operation.table}`] ??= { upserts: 0, deletes: 0 });
+        const counts = (this.summary.rows[`${definition.schema}.${operation.table}`] ??= {
+          upserts: 0,
+          deletes: 0,
+        });
         if (operation.op === 'upsert') counts.upserts += 1;
         else counts.deletes += 1;
       }
     }
-    for (const statement of planStatements(definition.name, definition.schema, items.flatMap(sourcedOperations))) {
+    for (const statement of planStatements(
+      definition.name,
+      definition.schema,
+      batchOperations(definition, items),
+    )) {
       this.write(`${statement.text.replace(/\s+/g, ' ')};`);
       statement.values.forEach((value, index) => {
         const text = typeof value === 'string' ? value : JSON.stringify(value);
-        this.write(`--   $${index + 1} = ${text.length > MAX_PARAMETER_CHARS ? `${text.slice(0, MAX_PARAMETER_CHARS)}… (${text.length} chars)` : text}`);
+        this.write(
+          `--   $${index + 1} = ${text.length > MAX_PARAMETER_CHARS ? `${text.slice(0, MAX_PARAMETER_CHARS)}… (${text.length} chars)` : text}`,
+        );
       });
     }
   }
@@ -49,11 +67,14 @@ export class DryRunReport {
   render(): string {
     const lines = [`dry run: ${this.summary.events} events read, nothing written`];
     for (const [table, counts] of Object.entries(this.summary.rows)) {
-      lines.push(`  ${table.padEnd(40)} ${String(counts.upserts).padStart(8)} upserts ${String(counts.deletes).padStart(8)} deletes`);
+      lines.push(
+        `  ${table.padEnd(40)} ${String(counts.upserts).padStart(8)} upserts ${String(counts.deletes).padStart(8)} deletes`,
+      );
     }
     lines.push(`  id mappings: ${this.summary.idMappings}`);
     lines.push(`  quarantined: ${this.summary.quarantined.length}`);
-    for (const entry of this.summary.quarantined.slice(0, 20)) lines.push(`    ${entry.topic}[${entry.partition}]@${entry.offset}: ${entry.reason}`);
+    for (const entry of this.summary.quarantined.slice(0, 20))
+      lines.push(`    ${entry.topic}[${entry.partition}]@${entry.offset}: ${entry.reason}`);
     return lines.join('\n');
   }
 }

@@ -4,7 +4,7 @@ import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import { ConfigError } from '../../shared/errors';
 import { createKafka } from '../../connectors/kafka/kafka-client';
-import { ProjectionRunner, type ProjectionStatus } from '../../projections/framework/projection-runner';
+import { ProjectionRunner, type AppliedBatch, type ProjectionStatus } from '../../projections/framework/projection-runner';
 import type { BatchItem } from '../../projections/framework/batch-applier';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { RECIPES } from '../../projections/recipes';
@@ -14,6 +14,8 @@ export interface ProjectOptions {
   projection?: string;
   /** Plan each batch and hand it here instead of writing. */
   plan?: (definition: ProjectionDefinition<unknown>, items: BatchItem[]) => void;
+  /** After each applied batch (`tandem project --metrics-port`). */
+  onBatchApplied?: (batch: AppliedBatch) => void;
 }
 
 /** Builds the configured projections' definitions; an unknown name or missing setting stops here. */
@@ -31,9 +33,14 @@ export function projectionDefinitions(config: TandemConfig, only?: string): Proj
   return selected;
 }
 
-export function targetPool(config: TandemConfig): Pool {
+export function targetPool(config: TandemConfig, logger?: Logger): Pool {
   if (!config.target) throw new ConfigError('target.url: required to run projections (or set TANDEM_TARGET_URL)');
-  return new Pool({ connectionString: config.target.url, max: 8, application_name: 'tandem-projector' });
+  const pool = new Pool({ connectionString: config.target.url, max: 8, application_name: 'tandem-projector' });
+  // A connection that breaks while idle in the pool (the target restarted) is dropped and replaced by
+  // the pool; without a listener its 'error' event would crash the process. Queries in flight still
+  // fail and are handled by their callers (the projector applies the batch again; rows are LSN-guarded).
+  pool.on('error', (error) => logger?.warn({ err: error }, 'an idle target connection failed; the pool opens a new one'));
+  return pool;
 }
 
 /** Runs projectors (one consumer group per projection) until stop(). */
@@ -53,7 +60,7 @@ export class ProjectionService {
   async start(options: ProjectOptions = {}): Promise<void> {
     const definitions = projectionDefinitions(this.config, options.projection);
     if (definitions.length === 0) throw new ConfigError('projections: list at least one projection to run');
-    this.pool = targetPool(this.config);
+    this.pool = targetPool(this.config, this.logger);
     const kafka: Kafka = createKafka(this.config.kafka.brokers, `${this.config.kafka.clientId}-projector`, this.logger);
     for (const definition of definitions) {
       const runner = new ProjectionRunner({
@@ -66,6 +73,7 @@ export class ProjectionService {
         pool: this.pool,
         logger: this.logger,
         plan: options.plan && ((items) => options.plan!(definition, items)),
+        onBatchApplied: options.onBatchApplied,
       });
       await runner.prepare();
       this.runners.push(runner);

@@ -10,11 +10,13 @@ import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-sche
 import { ident } from '../../connectors/postgres-target/sql';
 import { partitionId, type Checkpoint } from '../../connectors/postgres-target/checkpoint-store';
 import { applyBatch } from '../../projections/framework/batch-applier';
+import { buildDeferredIndexes } from '../../projections/framework/deferred-indexes';
 import { decodeRecord } from '../../projections/framework/event-decoder';
 import { chunkByTransaction, consumerGroupOf } from '../../projections/framework/projection-runner';
 import { sourcesOf, type ProjectionDefinition } from '../../projections/framework/define-projection';
 import { projectionDefinitions, targetPool } from '../projection/projection.service';
-import { activeMembers } from '../cutover/drain-gate';
+import { activeMembers, endOffsets } from '../cutover/drain-gate';
+import { createProgress } from '../../shared/progress';
 import { audit } from '../cutover/operator-audit';
 import { readToCut, type CutReadResult } from './log-reader';
 import { describePosition, parsePosition, type Cut, type Position } from './position';
@@ -101,14 +103,23 @@ export class ReplayService {
     const group = consumerGroupOf(prefix, definition.name);
     const members = await activeMembers(this.kafka, group);
     if (members > 0) {
-      throw new ReplayRefusedError(`projection ${definition.name} is running (${members} member(s) in consumer group ${group}): stop tandem project first`);
+      throw new ReplayRefusedError(
+        `projection ${definition.name} is running (${members} member(s) in consumer group ${group}): stop tandem project first`,
+      );
     }
     const position = parsePosition(options.to);
     const cut = await this.resolve(definition, position);
     const kind = options.kind ?? 'replay';
     const { rows } = await this.pool.query<{ id: string }>(
       `INSERT INTO tandem.replays (projection, kind, position, status, operator, export_file) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-      [definition.name, kind, options.to, options.dryRun ? 'dry-run' : 'running', options.operator, options.exportFile ?? null],
+      [
+        definition.name,
+        kind,
+        options.to,
+        options.dryRun ? 'dry-run' : 'running',
+        options.operator,
+        options.exportFile ?? null,
+      ],
     );
     const id = Number(rows[0].id);
     const shadow = shadowSchemaOf(definition.schema, id);
@@ -119,13 +130,24 @@ export class ReplayService {
     try {
       if (!options.dryRun) await createFromMigrations(this.pool, definition, shadow);
       if (options.exportFile) exportStream = createWriteStream(options.exportFile, { flags: 'w' });
+      const topics = sourcesOf(definition).map((source) => `${prefix}.${source}`);
+      // The whole log as the total (a cut before its end finishes early; transaction markers count too).
+      const logSize = (await endOffsets(this.kafka, topics)).reduce(
+        (sum, p) => sum + Number(p.end - p.low),
+        0,
+      );
+      const progress = createProgress(`${kind} ${definition.name}`, logSize, this.logger);
       const read = await readToCut({
         kafka: this.kafka,
         groupPrefix: `tandem-replay.${prefix}.${definition.name}`,
-        topics: sourcesOf(definition).map((source) => `${prefix}.${source}`),
+        topics,
         cut,
         inside: async (records) => {
-          const items = records.map((record) => ({ record, decoded: decodeRecord(definition, prefix, record) }));
+          progress.increment(records.length);
+          const items = records.map((record) => ({
+            record,
+            decoded: decodeRecord(definition, prefix, record),
+          }));
           for (const chunk of chunkByTransaction(items, this.config.projector.maxBatchEvents)) {
             if (options.dryRun) {
               applied += chunk.filter((item) => item.decoded.kind === 'apply').length;
@@ -137,14 +159,23 @@ export class ReplayService {
             quarantined += result.quarantined.length;
           }
         },
-        after: exportStream ? (records) => writeLines(exportStream!, definition.name, records) : undefined,
+        after: exportStream
+          ? (records) => {
+              progress.increment(records.length);
+              return writeLines(exportStream!, definition.name, records);
+            }
+          : undefined,
       });
+      progress.stop();
       if (exportStream) await closeStream(exportStream);
       this.checkReached(cut, read);
-      const offsets = Object.fromEntries([...read.lastIncluded].map(([pid, offset]) => [pid, offset.toString()]));
+      const offsets = Object.fromEntries(
+        [...read.lastIncluded].map(([pid, offset]) => [pid, offset.toString()]),
+      );
       let state: StateSummary | null = null;
       let backupId: number | null = null;
       if (!options.dryRun) {
+        await buildDeferredIndexes(this.pool, definition, shadow); // the swapped-in schema has every index
         state = await summarize(this.pool, shadow); // every table and view of the rebuilt schema reads
         const checkpoints: Checkpoint[] = [...read.lastIncluded].map(([pid, offset]) => {
           const [topic, partition] = splitPartitionId(pid);
@@ -162,7 +193,16 @@ export class ReplayService {
       await this.pool.query(
         `UPDATE tandem.replays SET status = $2, offsets = $3, events_applied = $4, events_quarantined = $5, state_hash = $6, backup_id = $7,
                 events_exported = $8, finished_at = now() WHERE id = $1`,
-        [id, options.dryRun ? 'dry-run' : 'swapped', JSON.stringify(offsets), applied, quarantined, state?.hash ?? null, backupId, options.exportFile ? read.after : null],
+        [
+          id,
+          options.dryRun ? 'dry-run' : 'swapped',
+          JSON.stringify(offsets),
+          applied,
+          quarantined,
+          state?.hash ?? null,
+          backupId,
+          options.exportFile ? read.after : null,
+        ],
       );
       await audit(this.pool, options.operator, options.dryRun ? `${kind}.dry-run` : kind, definition.name, {
         replayId: id,
@@ -191,18 +231,32 @@ export class ReplayService {
       exportStream?.destroy();
       await this.pool.query(`DROP SCHEMA IF EXISTS ${ident(shadow)} CASCADE`).catch(() => undefined);
       await this.pool
-        .query(`UPDATE tandem.replays SET status = 'failed', reason = $2, finished_at = now() WHERE id = $1`, [id, (error as Error).message])
+        .query(
+          `UPDATE tandem.replays SET status = 'failed', reason = $2, finished_at = now() WHERE id = $1`,
+          [id, (error as Error).message],
+        )
         .catch(() => undefined);
       throw error;
     }
   }
 
   /** `tandem rollback --cutover ID`: replay every projection of the cutover to its offsets and export what came after. */
-  async rollback(cutoverId: number, exportFile: string, operator: string, dryRun = false): Promise<ReplayResult[]> {
+  async rollback(
+    cutoverId: number,
+    exportFile: string,
+    operator: string,
+    dryRun = false,
+  ): Promise<ReplayResult[]> {
     await ensureTandemSchema(this.pool);
-    const { rows } = await this.pool.query<{ state: string; projections: string[] }>('SELECT state, projections FROM tandem.cutovers WHERE id = $1', [cutoverId]);
+    const { rows } = await this.pool.query<{ state: string; projections: string[] }>(
+      'SELECT state, projections FROM tandem.cutovers WHERE id = $1',
+      [cutoverId],
+    );
     if (rows.length === 0) throw new ReplayRefusedError(`no cutover ${cutoverId}`);
-    if (rows[0].state !== 'committed') throw new ReplayRefusedError(`cutover ${cutoverId} is ${rows[0].state}; only a committed cutover can be rolled back`);
+    if (rows[0].state !== 'committed')
+      throw new ReplayRefusedError(
+        `cutover ${cutoverId} is ${rows[0].state}; only a committed cutover can be rolled back`,
+      );
     const results: ReplayResult[] = [];
     const many = rows[0].projections.length > 1;
     for (const projection of rows[0].projections) {
@@ -241,18 +295,28 @@ export class ReplayService {
   }
 
   /** Swaps a backup back in (the replaced live state becomes a new backup), with the checkpoints it was at. */
-  async restore(backupId: number, operator: string): Promise<{ restored: BackupRecord; replacedBy: number | null }> {
+  /** With dryRun, every check runs (backup present, projector stopped, checkpoints recorded) and nothing is swapped. */
+  async restore(
+    backupId: number,
+    operator: string,
+    dryRun = false,
+  ): Promise<{ restored: BackupRecord; replacedBy: number | null; dryRun: boolean }> {
     const backup = (await this.listBackups()).find((b) => b.id === backupId);
     if (!backup) throw new ReplayRefusedError(`no backup ${backupId}`);
-    if (!backup.present || backup.restoredAt) throw new ReplayRefusedError(`backup ${backupId} is no longer there (restored ${backup.restoredAt ?? 'or dropped'})`);
+    if (!backup.present || backup.restoredAt)
+      throw new ReplayRefusedError(
+        `backup ${backupId} is no longer there (restored ${backup.restoredAt ?? 'or dropped'})`,
+      );
     const [definition] = projectionDefinitions(this.config, backup.projection);
     const group = consumerGroupOf(this.config.kafka.topicPrefix, definition.name);
-    if ((await activeMembers(this.kafka, group)) > 0) throw new ReplayRefusedError(`projection ${definition.name} is running: stop tandem project first`);
+    if ((await activeMembers(this.kafka, group)) > 0)
+      throw new ReplayRefusedError(`projection ${definition.name} is running: stop tandem project first`);
     const { rows } = await this.pool.query(
       'SELECT s.offsets FROM tandem.backups b JOIN tandem.checkpoint_snapshots s ON s.id = b.checkpoint_snapshot_id WHERE b.id = $1',
       [backupId],
     );
     if (rows.length === 0) throw new ReplayRefusedError(`backup ${backupId} has no recorded checkpoints`);
+    if (dryRun) return { restored: backup, replacedBy: null, dryRun: true };
     const replacedBy = await swapIn(this.pool, {
       definition,
       incoming: backup.schemaName,
@@ -264,29 +328,45 @@ export class ReplayService {
     await this.pool.query('UPDATE tandem.backups SET restored_at = now() WHERE id = $1', [backupId]);
     await audit(this.pool, operator, 'backup.restore', definition.name, { backupId, replacedBy });
     const restored = (await this.listBackups()).find((b) => b.id === backupId)!;
-    return { restored, replacedBy };
+    return { restored, replacedBy, dryRun: false };
   }
 
   private async resolve(definition: ProjectionDefinition<unknown>, position: Position): Promise<Cut> {
     if (position.kind === 'lsn' || position.kind === 'time' || position.kind === 'offsets') return position;
     if (position.kind === 'cutover') {
-      const { rows } = await this.pool.query<{ state: string; offsets: Record<string, Record<string, string>> | null }>(
-        'SELECT state, offsets FROM tandem.cutovers WHERE id = $1',
-        [position.id],
-      );
+      const { rows } = await this.pool.query<{
+        state: string;
+        offsets: Record<string, Record<string, string>> | null;
+      }>('SELECT state, offsets FROM tandem.cutovers WHERE id = $1', [position.id]);
       if (rows.length === 0) throw new ReplayRefusedError(`--to cutover:${position.id}: no such cutover`);
-      if (rows[0].state !== 'committed') throw new ReplayRefusedError(`--to cutover:${position.id}: the cutover is ${rows[0].state}, not committed`);
+      if (rows[0].state !== 'committed')
+        throw new ReplayRefusedError(
+          `--to cutover:${position.id}: the cutover is ${rows[0].state}, not committed`,
+        );
       const offsets = rows[0].offsets?.[definition.name];
-      if (!offsets) throw new ReplayRefusedError(`--to cutover:${position.id}: projection ${definition.name} was not part of that cutover`);
-      return { kind: 'offsets', offsets: new Map(Object.entries(offsets).map(([pid, offset]) => [pid, BigInt(offset)])) };
+      if (!offsets)
+        throw new ReplayRefusedError(
+          `--to cutover:${position.id}: projection ${definition.name} was not part of that cutover`,
+        );
+      return {
+        kind: 'offsets',
+        offsets: new Map(Object.entries(offsets).map(([pid, offset]) => [pid, BigInt(offset)])),
+      };
     }
-    const { rows } = await this.pool.query<{ projection: string; offsets: Array<{ topic: string; partition: number; offset: string; commit_lsn: string | null }> }>(
-      'SELECT projection, offsets FROM tandem.checkpoint_snapshots WHERE id = $1',
-      [position.id],
-    );
-    if (rows.length === 0) throw new ReplayRefusedError(`--to checkpoint:${position.id}: no such checkpoint snapshot`);
-    if (rows[0].projection !== definition.name) throw new ReplayRefusedError(`--to checkpoint:${position.id}: a checkpoint of ${rows[0].projection}, not ${definition.name}`);
-    return { kind: 'offsets', offsets: new Map(rows[0].offsets.map((c) => [partitionId(c.topic, c.partition), BigInt(c.offset)])) };
+    const { rows } = await this.pool.query<{
+      projection: string;
+      offsets: Array<{ topic: string; partition: number; offset: string; commit_lsn: string | null }>;
+    }>('SELECT projection, offsets FROM tandem.checkpoint_snapshots WHERE id = $1', [position.id]);
+    if (rows.length === 0)
+      throw new ReplayRefusedError(`--to checkpoint:${position.id}: no such checkpoint snapshot`);
+    if (rows[0].projection !== definition.name)
+      throw new ReplayRefusedError(
+        `--to checkpoint:${position.id}: a checkpoint of ${rows[0].projection}, not ${definition.name}`,
+      );
+    return {
+      kind: 'offsets',
+      offsets: new Map(rows[0].offsets.map((c) => [partitionId(c.topic, c.partition), BigInt(c.offset)])),
+    };
   }
 
   /** An offset position must be reached exactly: a missing record means the log lost it (retention). */
@@ -296,9 +376,11 @@ export class ReplayService {
     for (const [pid, offset] of cut.offsets) {
       if (offset < 0n) continue;
       const reached = read.lastIncluded.get(pid);
-      if (reached !== offset) problems.push(`${pid}: wanted offset ${offset}, the log gave ${reached ?? 'nothing'}`);
+      if (reached !== offset)
+        problems.push(`${pid}: wanted offset ${offset}, the log gave ${reached ?? 'nothing'}`);
     }
-    if (problems.length > 0) throw new ReplayRefusedError(`the log does not hold the position: ${problems.join('; ')}`);
+    if (problems.length > 0)
+      throw new ReplayRefusedError(`the log does not hold the position: ${problems.join('; ')}`);
   }
 
   async backupSchemaName(projection: string, id: number): Promise<string> {
@@ -326,7 +408,8 @@ async function writeLines(stream: WriteStream, projection: string, records: LogR
       key: record.key === null ? null : safeParse(record.key),
       value: record.value === null ? null : safeParse(record.value),
     });
-    if (!stream.write(`${line}\n`)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+    if (!stream.write(`${line}\n`))
+      await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
   }
 }
 

@@ -359,6 +359,10 @@ export function appStateProjection(sourceSchema = 'public') {
     input: { [source]: appStateRow },
     output: Object.fromEntries(ENTITY_TABLES.map(({ table }) => [table, entityRowOutput])),
     reconcile: appStateReconciliation(sourceSchema, PROJECTION_NAME),
+    // Every entity write is conditioned on its event still being the user's winning version, and
+    // each event replaces the user's entities as a whole: any interleaving of different rows'
+    // events leaves the winner's document (the arrival-order test checks all 30 orders).
+    interleaveEvents: true,
     apply(event: ProjectionEvent<AppStateRow>): RowOperation[] {
       if (event.op === 't') return truncateOperations();
       if (event.op === 'd') {

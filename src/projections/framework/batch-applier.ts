@@ -1,10 +1,15 @@
 import type { Pool, PoolClient } from 'pg';
-import { executeStatements, planStatements, type SourcedOperation } from '../../connectors/postgres-target/row-writer';
+import {
+  executeStatements,
+  planStatements,
+  type SourcedOperation,
+} from '../../connectors/postgres-target/row-writer';
 import { saveCheckpoints, type Checkpoint } from '../../connectors/postgres-target/checkpoint-store';
 import { addToQuarantine } from '../../connectors/postgres-target/quarantine-store';
 import type { RawLogRecord } from './change-envelope';
 import type { DecodedRecord } from './event-decoder';
 import type { ProjectionDefinition } from './define-projection';
+import { interleaveEvents } from './statement-interleaving';
 
 export interface BatchItem {
   record: RawLogRecord;
@@ -20,6 +25,20 @@ export interface Quarantined {
 export interface BatchResult {
   applied: number;
   quarantined: Quarantined[];
+}
+
+/** The operations of a batch in the order they are written (see ProjectionDefinition.interleaveEvents). */
+export function batchOperations(
+  definition: ProjectionDefinition<unknown>,
+  items: BatchItem[],
+): SourcedOperation[] {
+  if (!definition.interleaveEvents) return items.flatMap(sourcedOperations);
+  return interleaveEvents(items.map(sourcedOperations), (index) => {
+    const { decoded, record } = items[index];
+    return decoded.kind === 'apply'
+      ? `${decoded.event.source}/${decoded.event.key ?? ''}`
+      : `${record.topic}#${record.partition}#${record.offset}`;
+  });
 }
 
 export function sourcedOperations(item: BatchItem): SourcedOperation[] {
@@ -44,14 +63,19 @@ export async function applyBatch(
   beforeCommit?: (client: PoolClient, quarantined: Quarantined[]) => Promise<void>,
 ): Promise<BatchResult> {
   const rejected: Quarantined[] = items.flatMap((item) =>
-    item.decoded.kind === 'reject' ? [{ record: item.record, reason: item.decoded.reason, value: item.decoded.value }] : [],
+    item.decoded.kind === 'reject'
+      ? [{ record: item.record, reason: item.decoded.reason, value: item.decoded.value }]
+      : [],
   );
   const applicable = items.filter((item) => item.decoded.kind === 'apply');
   const client = await pool.connect();
   try {
     try {
       await client.query('BEGIN');
-      await executeStatements(client, planStatements(definition.name, definition.schema, applicable.flatMap(sourcedOperations)));
+      await executeStatements(
+        client,
+        planStatements(definition.name, definition.schema, batchOperations(definition, applicable)),
+      );
       await finish(client, definition, rejected, checkpoints, beforeCommit);
       return { applied: applicable.length, quarantined: rejected };
     } catch (error) {
@@ -63,12 +87,19 @@ export async function applyBatch(
     for (const item of applicable) {
       await client.query('SAVEPOINT tandem_event');
       try {
-        await executeStatements(client, planStatements(definition.name, definition.schema, sourcedOperations(item)));
+        await executeStatements(
+          client,
+          planStatements(definition.name, definition.schema, sourcedOperations(item)),
+        );
         await client.query('RELEASE SAVEPOINT tandem_event');
       } catch (error) {
         if (!isDataError(error)) throw error;
         await client.query('ROLLBACK TO SAVEPOINT tandem_event');
-        failed.push({ record: item.record, reason: describePgError(error), value: safeJson(item.record.value) });
+        failed.push({
+          record: item.record,
+          reason: describePgError(error),
+          value: safeJson(item.record.value),
+        });
       }
     }
     await finish(client, definition, [...rejected, ...failed], checkpoints, beforeCommit);
@@ -113,7 +144,9 @@ export function isDataError(error: unknown): boolean {
 
 function describePgError(error: unknown): string {
   const pg = error as { message: string; constraint?: string; table?: string; code?: string };
-  const where = [pg.table && `table ${pg.table}`, pg.constraint && `constraint ${pg.constraint}`].filter(Boolean).join(', ');
+  const where = [pg.table && `table ${pg.table}`, pg.constraint && `constraint ${pg.constraint}`]
+    .filter(Boolean)
+    .join(', ');
   return `rejected by the target database${where ? ` (${where})` : ''}: ${pg.message} [SQLSTATE ${pg.code}]`;
 }
 

@@ -2,7 +2,11 @@ import { createHash } from 'crypto';
 import type { ZodType } from 'zod';
 import type { LogPosition } from './change-envelope';
 import type { TableComparison } from './define-reconciliation';
-import type { VersionBound, WriteCondition, WriteOperation } from '../../connectors/postgres-target/row-writer';
+import type {
+  VersionBound,
+  WriteCondition,
+  WriteOperation,
+} from '../../connectors/postgres-target/row-writer';
 
 export type { VersionBound, WriteCondition };
 
@@ -56,6 +60,21 @@ export interface ProjectionDefinition<Row = Record<string, unknown>> {
   output?: Record<string, ZodType>;
   /** How reconciliation compares legacy and target (tandem reconcile). */
   reconcile?: TableComparison[];
+  /**
+   * Declares that apply()'s operations are guarded so that the events of different source keys may
+   * be applied interleaved operation by operation (each event's own operations in order): e.g. every
+   * write conditioned on the event still being the winning version. The runner then writes a batch
+   * with about one statement per kind of operation instead of one per event
+   * (framework/statement-interleaving.ts). Leave it off unless that holds.
+   */
+  interleaveEvents?: boolean;
+  /**
+   * Indexes left out of the migrations because rows load many times faster without them (pgvector's
+   * HNSW most of all): built the first time the projector reaches the end of its topics, and at the
+   * end of a replay before the swap (framework/deferred-indexes.ts). `name` is the index's name
+   * (its existence is checked by it); `sql` creates it, with search_path = <schema>, public.
+   */
+  deferredIndexes?: Array<{ name: string; sql: string }>;
 }
 
 export function defineProjection<Row>(

@@ -6,7 +6,7 @@
  */
 export interface ComparisonSide {
   from: string;
-  /** An expression whose text identifies the row on both sides (compared under COLLATE "C"). */
+  /** An expression whose text identifies the row on both sides (its hash places the row in a bucket). */
   key: string;
   columns: Record<string, string>;
   where?: string;

@@ -96,4 +96,20 @@ export const MEMORY_MIGRATIONS: Migration[] = [
       $fn$;
     `,
   },
+  {
+    version: 2,
+    name: 'HNSW index built after the initial load (deferredIndexes)',
+    sql: `DROP INDEX IF EXISTS nodes_embedding_hnsw;`,
+  },
+];
+
+/**
+ * Inserting into an HNSW index costs about five times more than building it once over the loaded
+ * rows, so the projector builds it when it first catches up with its log (and a replay before its swap).
+ */
+export const MEMORY_DEFERRED_INDEXES = [
+  {
+    name: 'nodes_embedding_hnsw',
+    sql: 'CREATE INDEX IF NOT EXISTS nodes_embedding_hnsw ON nodes USING hnsw (embedding vector_cosine_ops)',
+  },
 ];

@@ -1,9 +1,16 @@
 import { z } from 'zod';
 import { defineProjection, type ProjectionEvent, type RowOperation } from '../framework/define-projection';
 import { isUnavailable } from '../toastable';
-import { MEMORY_MIGRATIONS } from './memory.migrations';
+import { MEMORY_DEFERRED_INDEXES, MEMORY_MIGRATIONS } from './memory.migrations';
 import { memoryReconciliation } from './memory.reconcile';
-import { DEFAULT_KIND, IMPORT_SOURCE, LEGACY_TABLE, embeddingSchema, memoryNodeRow, type MemoryNodeRow } from './memory.schemas';
+import {
+  DEFAULT_KIND,
+  IMPORT_SOURCE,
+  LEGACY_TABLE,
+  embeddingSchema,
+  memoryNodeRow,
+  type MemoryNodeRow,
+} from './memory.schemas';
 
 /** What every written `nodes` row must look like (checked before it is written; a failure quarantines the event). */
 const nodeOutput = z.object({
@@ -29,7 +36,9 @@ export function metadataValue(metadata: string | null | undefined): Record<strin
     throw new Error('metadata: not a JSON document');
   }
   if (parsed === null) return {};
-  return typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { value: parsed };
+  return typeof parsed === 'object' && !Array.isArray(parsed)
+    ? (parsed as Record<string, unknown>)
+    : { value: parsed };
 }
 
 /**
@@ -55,6 +64,7 @@ export function memoryProjection(sourceSchema = 'public') {
   return defineProjection<MemoryNodeRow>({
     name: 'memory',
     migrations: MEMORY_MIGRATIONS,
+    deferredIndexes: MEMORY_DEFERRED_INDEXES,
     input: { [legacySource]: memoryNodeRow, [IMPORT_SOURCE]: memoryNodeRow },
     output: { nodes: nodeOutput },
     reconcile: memoryReconciliation(sourceSchema),

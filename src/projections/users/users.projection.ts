@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { pgUuid } from '../pg-uuid';
 import { defineProjection, deterministicUuid, type ProjectionEvent, type RowOperation } from '../framework/define-projection';
-import { toastable } from '../toastable';
+import { isUnavailable, toastable } from '../toastable';
 import { USERS_MIGRATIONS } from './users.migrations';
 
 /**
@@ -118,7 +118,8 @@ interface NormalizedUser {
   displayName: string | null;
   instanceName: string;
   tenantId: string | null;
-  meta: string;
+  /** The document itself (a jsonb column arrives as text), or the unchanged-TOAST placeholder. */
+  meta: unknown;
   createdAt: string;
 }
 
@@ -131,7 +132,7 @@ function normalize(user: z.infer<typeof legacyUser> | z.infer<typeof importedUse
       displayName: user.display_name ?? null,
       instanceName: 'root',
       tenantId: user.tenant_id ?? null,
-      meta: user.meta ?? '{}',
+      meta: user.meta === undefined ? {} : JSON.parse(user.meta),
       createdAt: user.created_at ?? new Date(0).toISOString(),
     };
   }
@@ -142,7 +143,13 @@ function normalize(user: z.infer<typeof legacyUser> | z.infer<typeof importedUse
     instanceName: user.instance_name ?? 'root',
     tenantId: null,
     // an unchanged TOASTed value keeps the stored one (the row writer leaves the column out)
-    meta: user.raw_user_meta_data ?? '{}',
+    meta: jsonDocument(user.raw_user_meta_data),
     createdAt: user.created_at,
   };
+}
+
+/** Stored as jsonb, a jsonb column's text must be the document, not a JSON string holding it. */
+function jsonDocument(text: string | null | undefined): unknown {
+  if (text === null || text === undefined) return {};
+  return isUnavailable(text) ? text : JSON.parse(text);
 }

@@ -1,0 +1,117 @@
+import { ident, qualified, type SqlStatement } from './sql';
+import type { SourcedOperation, WriteCondition, WriteOperation } from './row-writer';
+
+/**
+ * Statements that write a run of operations whose values differ row by row, also in their guard
+ * and precondition: each operation becomes one element of a JSON array parameter, typed back into
+ * the table's row type with jsonb_populate_record, so the statement stays one round trip whatever
+ * the run's length. They give the same result as running the operations one by one.
+ */
+
+type Upsert = Extract<WriteOperation, { op: 'upsert' }>;
+type Delete = Extract<WriteOperation, { op: 'delete' | 'deleteExcept' }>;
+
+/** `EXISTS (…)` matching the precondition table against the typed record `w` of each element. */
+function perRowCondition(schema: string, when: WriteCondition): string {
+  const matches = Object.keys(when.match).map((column) => `c.${ident(column)} = w.${ident(column)}`);
+  return `EXISTS (SELECT 1 FROM ${qualified(schema, when.table)} c WHERE ${matches.length > 0 ? matches.join(' AND ') : 'true'})`;
+}
+
+function conditionJoin(schema: string, when: WriteCondition | undefined): string {
+  return when
+    ? ` CROSS JOIN LATERAL jsonb_populate_record(NULL::${qualified(schema, when.table)}, e.item->'when') AS w`
+    : '';
+}
+
+/**
+ * Upserts whose preconditions differ per row. Of the rows whose precondition holds, each key keeps
+ * the one applied last one by one would leave: the greatest (version, source LSN), then the latest.
+ */
+export function conditionalUpsertStatement(schema: string, run: SourcedOperation[]): SqlStatement {
+  const first = run[0].operation as Upsert;
+  const table = qualified(schema, first.table);
+  const columns = [...Object.keys(first.row), '_source_key', '_source_lsn'];
+  const list = columns.map(ident).join(', ');
+  const items = run.map(({ operation, sourceKey, lsn }) => {
+    const upsert = operation as Upsert;
+    return {
+      row: { ...upsert.row, _source_key: sourceKey, _source_lsn: Number(lsn) },
+      when: upsert.when?.match ?? null,
+    };
+  });
+  const keys = first.key.map((column) => `r.${ident(column)}`).join(', ');
+  const newest = [
+    ...(first.version ? [`r.${ident(first.version)} DESC NULLS LAST`] : []),
+    'r._source_lsn DESC',
+    'e.n DESC',
+  ];
+  const conflict = conflictAction(first, columns);
+  return {
+    text:
+      `INSERT INTO ${table} AS target (${list}) SELECT ${list} FROM (` +
+      `SELECT DISTINCT ON (${keys}) r.* FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(item, n)` +
+      ` CROSS JOIN LATERAL jsonb_populate_record(NULL::${table}, e.item->'row') AS r${conditionJoin(schema, first.when)}` +
+      `${first.when ? ` WHERE ${perRowCondition(schema, first.when)}` : ''} ORDER BY ${keys}, ${newest.join(', ')}` +
+      `) AS r ON CONFLICT (${first.key.map(ident).join(', ')}) ${conflict}`,
+    values: [JSON.stringify(items)],
+  };
+}
+
+/** `DO UPDATE SET … WHERE <guard>` of an upsert: the guard by source LSN, or by (version, LSN). */
+export function conflictAction(first: Upsert, columns: string[]): string {
+  const updates = columns
+    .filter((column) => !first.key.includes(column))
+    .map((column) => `${ident(column)} = EXCLUDED.${ident(column)}`);
+  const guard = first.version
+    ? `(target.${ident(first.version)}, target._source_lsn) <= (EXCLUDED.${ident(first.version)}, EXCLUDED._source_lsn)`
+    : 'target._source_lsn <= EXCLUDED._source_lsn';
+  return updates.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${updates.join(', ')} WHERE ${guard}`;
+}
+
+/**
+ * Deletes (or deleteExcepts) of one table with the same match columns: a row goes when any
+ * element matches it, as it would after running them one by one (deletes commute).
+ */
+export function batchedDeleteStatement(schema: string, run: SourcedOperation[]): SqlStatement {
+  const first = run[0].operation as Delete;
+  const table = qualified(schema, first.table);
+  const matchColumns = Object.keys(first.match);
+  const items = run.map(({ operation, lsn }) => {
+    const del = operation as Delete;
+    return {
+      match: del.match,
+      lsn: Number(lsn),
+      bound: del.version ? { [del.version.column]: del.version.value } : null,
+      keep: del.op === 'deleteExcept' ? del.keep.map((value) => ({ [del.column]: value })) : null,
+      when: del.when?.match ?? null,
+    };
+  });
+  const selected = [
+    ...matchColumns.map((column, i) => `m.${ident(column)} AS m${i}`),
+    `(e.item->>'lsn')::bigint AS lsn`,
+    `e.item->'keep' AS keep`,
+    ...(first.version ? [`b.${ident(first.version.column)} AS bound`] : []),
+  ];
+  const joins =
+    ` CROSS JOIN LATERAL jsonb_populate_record(NULL::${table}, e.item->'match') AS m` +
+    (first.version ? ` CROSS JOIN LATERAL jsonb_populate_record(NULL::${table}, e.item->'bound') AS b` : '') +
+    conditionJoin(schema, first.when);
+  const conditions = matchColumns.map((column, i) => `target.${ident(column)} = s.m${i}`);
+  conditions.push(
+    first.version
+      ? `(target.${ident(first.version.column)}, target._source_lsn) <= (s.bound, s.lsn)`
+      : 'target._source_lsn <= s.lsn',
+  );
+  if (first.op === 'deleteExcept') {
+    const column = ident(first.column);
+    conditions.push(
+      `NOT EXISTS (SELECT 1 FROM jsonb_populate_recordset(NULL::${table}, s.keep) AS k WHERE k.${column} = target.${column})`,
+    );
+  }
+  return {
+    text:
+      `DELETE FROM ${table} AS target USING (SELECT ${selected.join(', ')} FROM jsonb_array_elements($1::jsonb) AS e(item)${joins}` +
+      `${first.when ? ` WHERE ${perRowCondition(schema, first.when)}` : ''}) AS s WHERE ${conditions.join(' AND ')}`,
+    values: [JSON.stringify(items)],
+  };
+}
