@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 import { stringify } from 'yaml';
+import { cliCommand } from './cli-entry';
 
 const ROOT = resolve(__dirname, '..', '..');
 
@@ -34,7 +35,11 @@ export function writeConfig(config: CaptureTestConfig): string {
         snapshot: { chunkSize: config.chunkSize ?? 5000, parallelism: config.parallelism ?? 2 },
         heartbeatIntervalMs: config.heartbeatIntervalMs ?? 1000,
       },
-      kafka: { brokers: process.env.TANDEM_KAFKA_BROKERS!.split(','), topicPrefix: config.prefix, partitions: 3 },
+      kafka: {
+        brokers: process.env.TANDEM_KAFKA_BROKERS!.split(','),
+        topicPrefix: config.prefix,
+        partitions: 3,
+      },
       capture: { maxBatchEvents: config.maxBatchEvents ?? 5000, maxBatchDelayMs: 50, statusIntervalMs: 1000 },
       ...(config.targetUrl ? { target: { url: config.targetUrl } } : {}),
       projections: config.projections ?? [],
@@ -54,7 +59,7 @@ export class TandemProcess {
   readonly exited: Promise<number | null>;
 
   constructor(args: string[], extraEnv: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'src/cli/main.ts'), ...args], {
+    this.child = spawn(process.execPath, [...cliCommand(), ...args], {
       cwd: ROOT,
       // The config files tests write hold every address; the environment must not override them.
       env: { ...withoutServiceAddresses(process.env), TANDEM_LOG_LEVEL: 'info', ...extraEnv },
@@ -75,8 +80,10 @@ export class TandemProcess {
   async waitForLog(pattern: RegExp, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pattern.test(this.output)) {
-      if (this.child.exitCode !== null) throw new Error(`tandem exited (${this.child.exitCode}) before logging ${pattern}:\n${this.output}`);
-      if (Date.now() > deadline) throw new Error(`tandem did not log ${pattern} within ${timeoutMs} ms:\n${this.output.slice(-3000)}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`tandem exited (${this.child.exitCode}) before logging ${pattern}:\n${this.output}`);
+      if (Date.now() > deadline)
+        throw new Error(`tandem did not log ${pattern} within ${timeoutMs} ms:\n${this.output.slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

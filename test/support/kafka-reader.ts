@@ -11,13 +11,14 @@ export interface ReadRecord {
 
 /**
  * Reads topics from the beginning as a read_committed consumer until `done(records)` holds, then
- * keeps reading for `settleMs` more so that duplicates would show up too.
+ * keeps reading for `settleMs` more so that duplicates would show up too. With `raw`, keys and values
+ * are kept as the record's text instead of parsed JSON.
  */
 export async function readTopics(
   kafka: Kafka,
   topics: string[],
   done: (records: ReadRecord[]) => boolean,
-  { timeoutMs = 120_000, settleMs = 1500 } = {},
+  { timeoutMs = 120_000, settleMs = 1500, raw = false } = {},
 ): Promise<ReadRecord[]> {
   await waitForTopics(kafka, topics, timeoutMs);
   const groupId = `tandem-test-reader-${randomUUID()}`;
@@ -34,15 +35,22 @@ export async function readTopics(
             topic: batch.topic,
             partition: batch.partition,
             offset: BigInt(message.offset),
-            key: message.key ? JSON.parse(message.key.toString()) : null,
-            value: message.value ? JSON.parse(message.value.toString()) : null,
+            key: message.key ? (raw ? message.key.toString() : JSON.parse(message.key.toString())) : null,
+            value: message.value
+              ? raw
+                ? message.value.toString()
+                : JSON.parse(message.value.toString())
+              : null,
           });
         }
       },
     });
     const deadline = Date.now() + timeoutMs;
     while (!done(records)) {
-      if (Date.now() > deadline) throw new Error(`read ${records.length} records from ${topics.join(', ')} without reaching the expected state`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `read ${records.length} records from ${topics.join(', ')} without reaching the expected state`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     await new Promise((resolve) => setTimeout(resolve, settleMs));

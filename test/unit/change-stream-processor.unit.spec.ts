@@ -15,25 +15,38 @@ const columns = [
 function setup(start: StreamPosition = { lastCommitLsn: null, partial: null, ackLsn: null }) {
   const decoder = new PgoutputDecoder();
   const processor = new ChangeStreamProcessor(
-    { topicPrefix: 'legacy', database: 'app', partitions: 3, types: decoder.types, keyColumns: new Map([['public.users', ['id']]]), now: () => 42 },
+    {
+      topicPrefix: 'legacy',
+      database: 'app',
+      partitions: 3,
+      types: decoder.types,
+      keyColumns: new Map([['public.users', ['id']]]),
+      now: () => 42,
+    },
     start,
   );
   const out: RoutedRecord[] = [];
   const feed = (...messages: Buffer[]) => {
     for (const message of messages) processor.handle(decoder.decode(message), 0x1000n, out);
   };
-  feed(pgoutput.type(VECTOR_OID, 'public', 'vector'), pgoutput.relation(USERS, 'public', 'users', 'd', columns));
+  feed(
+    pgoutput.type(VECTOR_OID, 'public', 'vector'),
+    pgoutput.relation(USERS, 'public', 'users', 'd', columns),
+  );
   return { processor, out, feed };
 }
 
 /** A transaction of three inserts whose commit record is at `lsn`. */
 const threeInserts = (lsn: bigint, xid: number, firstId: number) => [
   pgoutput.begin(lsn, xid),
-  ...[0, 1, 2].map((i) => pgoutput.insert(USERS, [String(firstId + i), `u${firstId + i}@x.io`, 'bio', '[1,2]'])),
+  ...[0, 1, 2].map((i) =>
+    pgoutput.insert(USERS, [String(firstId + i), `u${firstId + i}@x.io`, 'bio', '[1,2]']),
+  ),
   pgoutput.commit(lsn, lsn + 0x30n),
 ];
 
-const values = (out: RoutedRecord[]) => out.map((record) => (record.value === null ? null : JSON.parse(record.value)));
+const values = (out: RoutedRecord[]) =>
+  out.map((record) => (record.value === null ? null : JSON.parse(record.value)));
 
 describe('ChangeStreamProcessor', () => {
   it('maps an insert to a Debezium envelope keyed by primary key, framed by BEGIN and END', () => {
@@ -48,7 +61,11 @@ describe('ChangeStreamProcessor', () => {
     ]);
     const [begin, first, , , end] = values(out);
     expect(begin).toMatchObject({ status: 'BEGIN', id: '700:20480', event_count: null });
-    expect(end).toMatchObject({ status: 'END', event_count: 3, data_collections: [{ data_collection: 'public.users', event_count: 3 }] });
+    expect(end).toMatchObject({
+      status: 'END',
+      event_count: 3,
+      data_collections: [{ data_collection: 'public.users', event_count: 3 }],
+    });
     expect(out[1].key).toBe('{"id":"1"}');
     expect(first).toEqual({
       before: null,
@@ -61,6 +78,8 @@ describe('ChangeStreamProcessor', () => {
         snapshot: 'false',
         db: 'app',
         sequence: '[null,"4096"]',
+        ts_us: 1_700_000_000_000_000,
+        ts_ns: 1_700_000_000_000_000_000,
         schema: 'public',
         table: 'users',
         txId: 700,
@@ -68,9 +87,11 @@ describe('ChangeStreamProcessor', () => {
         commit_lsn: 0x5000,
         xmin: null,
       },
+      transaction: { id: '700:20480', total_order: 1, data_collection_order: 1 },
       op: 'c',
       ts_ms: 42,
-      transaction: { id: '700:20480', total_order: 1, data_collection_order: 1 },
+      ts_us: 42_000,
+      ts_ns: 42_000_000,
     });
     expect(processor.currentPosition()).toEqual({ lastCommitLsn: 0x5000n, partial: null, ackLsn: 0x5030n });
   });
@@ -80,13 +101,22 @@ describe('ChangeStreamProcessor', () => {
     feed(
       pgoutput.begin(0x6000n, 701),
       pgoutput.update(USERS, ['1', 'new@x.io', 'UNCHANGED_TOAST', '[1,2]']),
-      pgoutput.update(USERS, ['9', 'new@x.io', 'bio', '[1,2]'], { kind: 'K', cells: ['1', null, null, null] }),
+      pgoutput.update(USERS, ['9', 'new@x.io', 'bio', '[1,2]'], {
+        kind: 'K',
+        cells: ['1', null, null, null],
+      }),
       pgoutput.commit(0x6000n, 0x6030n),
     );
     const events = values(out).filter((v) => v && v.op);
-    expect(events[0]).toMatchObject({ op: 'u', before: null, after: { bio: '__debezium_unavailable_value' } });
+    expect(events[0]).toMatchObject({
+      op: 'u',
+      before: null,
+      after: { bio: '__debezium_unavailable_value' },
+    });
     expect(events.slice(1).map((e) => e.op)).toEqual(['d', 'c']);
-    expect(out.filter((r) => r.topic === 'legacy.public.users').map((r) => [r.key, r.value === null])).toEqual([
+    expect(
+      out.filter((r) => r.topic === 'legacy.public.users').map((r) => [r.key, r.value === null]),
+    ).toEqual([
       ['{"id":"1"}', false],
       ['{"id":"1"}', false],
       ['{"id":"1"}', true],
@@ -117,8 +147,14 @@ describe('ChangeStreamProcessor', () => {
     const all = [...first.out.slice(0, producedBeforeCrash), ...restarted.out];
     const uninterrupted = setup();
     uninterrupted.feed(...threeInserts(0x5000n, 700, 1), ...second);
-    expect(values(all).map((v) => v?.after?.id ?? v?.status)).toEqual(values(uninterrupted.out).map((v) => v?.after?.id ?? v?.status));
-    expect(restarted.processor.currentPosition()).toEqual({ lastCommitLsn: 0x6000n, partial: null, ackLsn: 0x6030n });
+    expect(values(all).map((v) => v?.after?.id ?? v?.status)).toEqual(
+      values(uninterrupted.out).map((v) => v?.after?.id ?? v?.status),
+    );
+    expect(restarted.processor.currentPosition()).toEqual({
+      lastCommitLsn: 0x6000n,
+      partial: null,
+      ackLsn: 0x6030n,
+    });
   });
 
   it('acknowledges a keepalive position only when no transaction is open', () => {

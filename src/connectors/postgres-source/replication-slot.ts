@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { parseLsn, type Lsn } from '../../shared/lsn';
-import { quoteIdent, sourceClientConfig } from './session';
+import { ignoreIdleErrors, quoteIdent, sourceClientConfig } from './session';
 
 export interface SlotInfo {
   exists: boolean;
@@ -55,6 +55,7 @@ export async function createSlotWithSnapshot(url: string, slot: string, temporar
 
 async function createSlotOnce(url: string, slot: string, temporary: boolean): Promise<ExportedSnapshot> {
   const connection = new Client(sourceClientConfig(url, { replication: 'database' } as never));
+  ignoreIdleErrors(connection);
   await connection.connect();
   try {
     const result = await connection.query<{ consistent_point: string; snapshot_name: string }>(

@@ -13,8 +13,18 @@ export function sourceClientConfig(url: string, extra: Partial<ClientConfig> = {
 
 export async function connectSource(url: string, extra: Partial<ClientConfig> = {}): Promise<Client> {
   const client = new Client(sourceClientConfig(url, extra));
+  ignoreIdleErrors(client);
   await client.connect();
   return client;
+}
+
+/**
+ * A session that breaks while no query runs on it (the source restarted) emits 'error', which would
+ * crash the process with a stack trace. Queries in flight, and any later query, still fail with the
+ * error, so capture stops with a clear message (the replication stream breaks at the same moment).
+ */
+export function ignoreIdleErrors(client: Client): void {
+  client.on('error', () => undefined);
 }
 
 /** Every value as PostgreSQL's text, without pg-types' global parsers. */

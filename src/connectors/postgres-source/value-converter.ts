@@ -14,7 +14,7 @@ export type JsonValue = null | boolean | number | string | JsonValue[];
  */
 export const UNAVAILABLE_VALUE_PLACEHOLDER = '__debezium_unavailable_value';
 
-type Converter = (text: string) => JsonValue;
+export type Converter = (text: string) => JsonValue;
 
 const asIs: Converter = (text) => text;
 

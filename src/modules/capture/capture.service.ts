@@ -37,6 +37,13 @@ export interface CaptureStatus {
  * Capture: one leader per slot (advisory lock), an initial snapshot that resumes by chunk, then the
  * slot's stream, every event produced exactly once into Kafka (see README, "Delivery").
  */
+export interface CapturePlan {
+  slot: { name: string; exists: boolean; confirmedFlushLsn: string | null };
+  publication: { name: string; exists: boolean };
+  tables: Array<{ table: string; topic: string; keyColumns: string[]; replicaIdentity: string; columns: number }>;
+  snapshot: string;
+}
+
 export class CaptureService {
   private readonly signal = { stopped: false };
   private stream: StreamRunner | null = null;
@@ -56,6 +63,35 @@ export class CaptureService {
       this.statusValue.eventsProduced = this.stream.status.eventsProduced;
     }
     return { ...this.statusValue };
+  }
+
+  /**
+   * What `capture --dry-run` reports: the source checks capture runs at start-up (a failure throws the
+   * same SourcePreconditionError, exit 3) and what it would create, without creating anything.
+   */
+  async check(): Promise<CapturePlan> {
+    const { config } = this;
+    const client = await connectSource(config.source.url, { application_name: 'tandem-capture-check' });
+    try {
+      await checkSourcePreconditions(client);
+      const tables = await describeTables(client, config.source.tables, new TypeRegistry());
+      const slot = await readSlot(client, config.source.slot);
+      const publication = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [config.source.publication]);
+      return {
+        slot: { name: config.source.slot, exists: slot.exists, confirmedFlushLsn: slot.confirmedFlushLsn === null ? null : formatLsn(slot.confirmedFlushLsn) },
+        publication: { name: config.source.publication, exists: (publication.rowCount ?? 0) > 0 },
+        tables: tables.map((t) => ({
+          table: tableName(t),
+          topic: tableTopic(config.kafka.topicPrefix, t.schema, t.table),
+          keyColumns: t.keyColumns,
+          replicaIdentity: t.replicaIdentity,
+          columns: t.columns.length,
+        })),
+        snapshot: slot.exists ? 'resume from the stored position' : config.source.snapshot.mode === 'initial' ? 'initial snapshot of every table' : 'none (mode never)',
+      };
+    } finally {
+      await client.end().catch(() => undefined);
+    }
   }
 
   /** Runs until stop() or a failure. */

@@ -1,14 +1,12 @@
 import type { Lsn } from '../../shared/lsn';
 import {
-  changeEvent,
   fillUnchangedToast,
   keyOf,
   sameKey,
-  sourceInfo,
+  StreamEventSerializer,
   tableTopic,
   transactionTopic,
   tupleToRow,
-  type ChangeEvent,
   type Operation,
   type OutgoingRecord,
   type Row,
@@ -37,7 +35,7 @@ export interface RoutedRecord extends OutgoingRecord {
 interface OpenTransaction {
   xid: number;
   finalLsn: Lsn;
-  commitTimeMs: number;
+  commitTimeMicros: number;
   /** Index of the next record of this transaction; records below `skipBelow` are already in Kafka. */
   nextIndex: number;
   skipBelow: number;
@@ -45,6 +43,8 @@ interface OpenTransaction {
   begun: boolean;
   totalOrder: number;
   perTable: Map<string, number>;
+  /** Per table: the event serializer with this transaction's source fields pre-serialized. */
+  serializers: Map<string, StreamEventSerializer>;
   previousCommitLsn: Lsn | null;
 }
 
@@ -82,7 +82,7 @@ export class ChangeStreamProcessor {
   handle(message: PgoutputMessage, walStart: Lsn, out: RoutedRecord[]): void {
     switch (message.tag) {
       case 'begin':
-        this.begin(message.xid, message.finalLsn, Number(message.commitTimeMicros / 1000n));
+        this.begin(message.xid, message.finalLsn, Number(message.commitTimeMicros));
         return;
       case 'commit':
         this.commit(message.endLsn, out);
@@ -95,7 +95,10 @@ export class ChangeStreamProcessor {
       case 'update':
         this.emitChange(message.relation, walStart, out, (emit, keyColumns) => {
           const before = message.before ? this.row(message.relation, message.before) : null;
-          const after = fillUnchangedToast(this.row(message.relation, message.after), message.beforeIsKeyOnly ? null : before);
+          const after = fillUnchangedToast(
+            this.row(message.relation, message.after),
+            message.beforeIsKeyOnly ? null : before,
+          );
           if (before && keyColumns.length > 0 && !sameKey(keyColumns, before, after)) {
             emit('d', before, null);
             emit('c', null, after);
@@ -117,19 +120,20 @@ export class ChangeStreamProcessor {
     }
   }
 
-  private begin(xid: number, finalLsn: Lsn, commitTimeMs: number): void {
+  private begin(xid: number, finalLsn: Lsn, commitTimeMicros: number): void {
     const { lastCommitLsn, partial } = this.position;
     const alreadyProduced = lastCommitLsn !== null && finalLsn <= lastCommitLsn;
     this.tx = {
       xid,
       finalLsn,
-      commitTimeMs,
+      commitTimeMicros,
       nextIndex: 0,
       skipBelow: partial && partial.finalLsn === finalLsn ? partial.emitted : 0,
       alreadyProduced,
       begun: false,
       totalOrder: 0,
       perTable: new Map(),
+      serializers: new Map(),
       previousCommitLsn: lastCommitLsn,
     };
   }
@@ -148,7 +152,7 @@ export class ChangeStreamProcessor {
             data_collection: dataCollection,
             event_count: count,
           })),
-          ts_ms: tx.commitTimeMs,
+          ts_ms: Math.floor(tx.commitTimeMicros / 1000),
         }),
       });
     }
@@ -181,14 +185,18 @@ export class ChangeStreamProcessor {
     try {
       return tupleToRow(relation.columns, tuple, this.options.types);
     } catch (error) {
-      throw new DecodeError(`${relation.schema}.${relation.table}: ${(error as Error).message}`, { cause: error });
+      throw new DecodeError(`${relation.schema}.${relation.table}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
 
   private keyColumnsOf(relation: Relation): string[] {
     const fromCatalog = this.options.keyColumns.get(`${relation.schema}.${relation.table}`);
     if (fromCatalog) return fromCatalog;
-    return relation.replicaIdentity === 'full' ? [] : relation.columns.filter((c) => c.isKey).map((c) => c.name);
+    return relation.replicaIdentity === 'full'
+      ? []
+      : relation.columns.filter((c) => c.isKey).map((c) => c.name);
   }
 
   private beginMarker(out: RoutedRecord[], tx: OpenTransaction): void {
@@ -202,7 +210,7 @@ export class ChangeStreamProcessor {
         id: this.transactionId(tx),
         event_count: null,
         data_collections: null,
-        ts_ms: tx.commitTimeMs,
+        ts_ms: Math.floor(tx.commitTimeMicros / 1000),
       }),
     });
   }
@@ -211,7 +219,10 @@ export class ChangeStreamProcessor {
     relation: Relation,
     walStart: Lsn,
     out: RoutedRecord[],
-    build: (emit: (op: 'c' | 'u' | 'd', before: Row | null, after: Row | null) => void, keyColumns: string[]) => void,
+    build: (
+      emit: (op: 'c' | 'u' | 'd', before: Row | null, after: Row | null) => void,
+      keyColumns: string[],
+    ) => void,
   ): void {
     const tx = this.requireTransaction();
     if (tx.alreadyProduced) return;
@@ -224,8 +235,7 @@ export class ChangeStreamProcessor {
       if (this.seenBySnapshot(dataCollection, keyColumns, keyRow, tx.finalLsn)) return;
       this.beginMarker(out, tx);
       const key = keyOf(keyColumns, keyRow);
-      const event = this.nextEvent(tx, relation, walStart, op, before, after);
-      this.push(out, { topic, key, value: JSON.stringify(event) });
+      this.push(out, { topic, key, value: this.nextEvent(tx, relation, walStart, op, before, after) });
       if (op === 'd' && key !== null) this.push(out, { topic, key, value: null });
     }, keyColumns);
   }
@@ -234,37 +244,50 @@ export class ChangeStreamProcessor {
     const tx = this.requireTransaction();
     if (tx.alreadyProduced) return;
     this.beginMarker(out, tx);
-    const event = this.nextEvent(tx, relation, walStart, 't', null, null);
-    const value = JSON.stringify(event);
+    const value = this.nextEvent(tx, relation, walStart, 't', null, null);
     const topic = tableTopic(this.options.topicPrefix, relation.schema, relation.table);
     for (let partition = 0; partition < this.options.partitions; partition++) {
       this.push(out, { topic, key: null, value, partition });
     }
   }
 
-  /** The next change event of the open transaction, numbered in its total and per-table order. */
-  private nextEvent(tx: OpenTransaction, relation: Relation, walStart: Lsn, op: Operation, before: Row | null, after: Row | null): ChangeEvent {
+  /** The next change event (JSON) of the open transaction, numbered in its total and per-table order. */
+  private nextEvent(
+    tx: OpenTransaction,
+    relation: Relation,
+    walStart: Lsn,
+    op: Operation,
+    before: Row | null,
+    after: Row | null,
+  ): string {
     const dataCollection = `${relation.schema}.${relation.table}`;
     const collectionOrder = (tx.perTable.get(dataCollection) ?? 0) + 1;
     tx.perTable.set(dataCollection, collectionOrder);
     tx.totalOrder += 1;
-    return changeEvent(
+    let serializer = tx.serializers.get(dataCollection);
+    if (!serializer) {
+      serializer = new StreamEventSerializer(
+        {
+          serverName: this.options.topicPrefix,
+          database: this.options.database,
+          schema: relation.schema,
+          table: relation.table,
+          commitTimeMicros: tx.commitTimeMicros,
+          txId: tx.xid,
+          commitLsn: tx.finalLsn,
+          previousCommitLsn: tx.previousCommitLsn,
+        },
+        this.transactionId(tx),
+      );
+      tx.serializers.set(dataCollection, serializer);
+    }
+    return serializer.eventJson(
       op,
       before,
       after,
-      sourceInfo({
-        serverName: this.options.topicPrefix,
-        database: this.options.database,
-        schema: relation.schema,
-        table: relation.table,
-        snapshot: false,
-        commitTimeMs: tx.commitTimeMs,
-        txId: tx.xid,
-        lsn: walStart,
-        commitLsn: tx.finalLsn,
-        previousCommitLsn: tx.previousCommitLsn,
-      }),
-      { id: this.transactionId(tx), total_order: tx.totalOrder, data_collection_order: collectionOrder },
+      walStart,
+      tx.totalOrder,
+      collectionOrder,
       this.options.now(),
     );
   }

@@ -1,9 +1,19 @@
 import type { Client } from 'pg';
 import { connectSource } from '../../connectors/postgres-source/session';
-import { createSlotWithSnapshot, type ExportedSnapshot } from '../../connectors/postgres-source/replication-slot';
+import {
+  createSlotWithSnapshot,
+  type ExportedSnapshot,
+} from '../../connectors/postgres-source/replication-slot';
 import { beginInSnapshot, planChunks, readRange } from '../../connectors/postgres-source/snapshot-reader';
 import { tableName, type SourceTable } from '../../connectors/postgres-source/source-catalog';
-import { changeEvent, keyOf, sourceInfo, tableTopic, tupleToRow, type OutgoingRecord } from '../../connectors/postgres-source/change-event';
+import {
+  changeEvent,
+  keyOf,
+  sourceInfo,
+  tableTopic,
+  tupleToRow,
+  type OutgoingRecord,
+} from '../../connectors/postgres-source/change-event';
 import type { TypeRegistry } from '../../connectors/postgres-source/pg-types';
 import type { Lsn } from '../../shared/lsn';
 import { createProgress } from '../../shared/progress';
@@ -71,9 +81,16 @@ export class SnapshotRunner {
   /** Reads the chunks a previous run did not finish, in a new exported snapshot. */
   async resume(): Promise<void> {
     const { config } = this.context;
-    const exported = await createSlotWithSnapshot(config.source.url, `${config.source.slot}_resume_${process.pid}`, true);
+    const exported = await createSlotWithSnapshot(
+      config.source.url,
+      `${config.source.slot}_resume_${process.pid}`,
+      true,
+    );
     try {
-      this.context.logger.info({ snapshotLsn: exported.consistentLsn.toString() }, 'resuming the snapshot from its last finished chunk');
+      this.context.logger.info(
+        { snapshotLsn: exported.consistentLsn.toString() },
+        'resuming the snapshot from its last finished chunk',
+      );
       await this.readPending(exported);
     } finally {
       await exported.close();
@@ -98,35 +115,50 @@ export class SnapshotRunner {
     const estimate = pending.length * config.source.snapshot.chunkSize;
     const progress = createProgress('snapshot', estimate, logger);
     let committing = Promise.resolve();
-    const workers = Array.from({ length: Math.min(config.source.snapshot.parallelism, pending.length) }, async () => {
-      const client = await connectSource(config.source.url);
-      try {
-        await beginInSnapshot(client, exported.snapshotName);
-        for (let next = pending.shift(); next && !this.signal.stopped; next = pending.shift()) {
-          const records = await this.readChunk(client, next, exported.consistentLsn);
-          // Chunks are read in parallel but committed one at a time: each commit writes the whole state.
-          const commit = committing.then(() => this.commitChunk(next!, records, exported.consistentLsn));
-          committing = commit.catch(() => undefined);
-          await commit;
-          progress.increment(records.length);
+    const workers = Array.from(
+      { length: Math.min(config.source.snapshot.parallelism, pending.length) },
+      async () => {
+        const client = await connectSource(config.source.url);
+        try {
+          await beginInSnapshot(client, exported.snapshotName);
+          for (let next = pending.shift(); next && !this.signal.stopped; next = pending.shift()) {
+            const records = await this.readChunk(client, next, exported.consistentLsn);
+            // Chunks are read in parallel but committed one at a time: each commit writes the whole state.
+            const commit = committing.then(() => this.commitChunk(next!, records, exported.consistentLsn));
+            committing = commit.catch(() => undefined);
+            await commit;
+            progress.increment(records.length);
+          }
+          await client.query('COMMIT');
+        } finally {
+          await client.end();
         }
-        await client.query('COMMIT');
-      } finally {
-        await client.end();
-      }
-    });
+      },
+    );
     await Promise.all(workers);
     progress.stop();
     if (this.signal.stopped) return;
     const state = this.context.state;
-    await this.context.commit([], pruneSnapshot({ ...state, snapshot: { ...state.snapshot!, status: 'done' } }));
+    await this.context.commit(
+      [],
+      pruneSnapshot({ ...state, snapshot: { ...state.snapshot!, status: 'done' } }),
+    );
     logger.info('snapshot complete; streaming from the slot');
   }
 
-  private async readChunk(client: Client, { table, index }: PendingChunk, snapshotLsn: Lsn): Promise<OutgoingRecord[]> {
+  private async readChunk(
+    client: Client,
+    { table, index }: PendingChunk,
+    snapshotLsn: Lsn,
+  ): Promise<OutgoingRecord[]> {
     const { config } = this.context;
     const range = this.context.state.snapshot!.tables[tableName(table)].chunks[index];
-    const columns = table.columns.map((column) => ({ name: column.name, typeOid: column.typeOid, typeMod: -1, isKey: false }));
+    const columns = table.columns.map((column) => ({
+      name: column.name,
+      typeOid: column.typeOid,
+      typeMod: -1,
+      isKey: false,
+    }));
     const topic = tableTopic(config.kafka.topicPrefix, table.schema, table.table);
     const database = new URL(config.source.url).pathname.slice(1);
     const records: OutgoingRecord[] = [];
@@ -137,7 +169,7 @@ export class SnapshotRunner {
       schema: table.schema,
       table: table.table,
       snapshot: true,
-      commitTimeMs: now,
+      commitTimeMicros: now * 1000,
       txId: null,
       lsn: snapshotLsn,
       commitLsn: snapshotLsn,
@@ -156,14 +188,23 @@ export class SnapshotRunner {
     return records;
   }
 
-  private async commitChunk({ table, index }: PendingChunk, records: OutgoingRecord[], snapshotLsn: Lsn): Promise<void> {
+  private async commitChunk(
+    { table, index }: PendingChunk,
+    records: OutgoingRecord[],
+    snapshotLsn: Lsn,
+  ): Promise<void> {
     const state = this.context.state;
     const name = tableName(table);
     const tableState = state.snapshot!.tables[name];
-    const chunks: SnapshotChunk[] = tableState.chunks.map((chunk, i) => (i === index ? { ...chunk, doneAtLsn: snapshotLsn } : chunk));
+    const chunks: SnapshotChunk[] = tableState.chunks.map((chunk, i) =>
+      i === index ? { ...chunk, doneAtLsn: snapshotLsn } : chunk,
+    );
     await this.context.commit(records, {
       ...state,
-      snapshot: { ...state.snapshot!, tables: { ...state.snapshot!.tables, [name]: { ...tableState, chunks } } },
+      snapshot: {
+        ...state.snapshot!,
+        tables: { ...state.snapshot!.tables, [name]: { ...tableState, chunks } },
+      },
     });
   }
 }
