@@ -2,13 +2,15 @@
 # Installs whatever the local services need and is missing. Idempotent: a second
 # run only checks (a few seconds at most) and changes nothing.
 #
-#   bash scripts/install.sh [all|pg|kafka]     (default: all)
+#   bash scripts/install.sh [all|pg|kafka|browser]   (default: all)
 #
 #   pg     PostgreSQL 15 binaries (apt), pgvector built from Debian trixie's
 #          source package into /usr/share/postgresql/15 (only if vector.control
 #          is missing), the private cluster folder .tandem/pg.
 #   kafka  Java + Maven (apt, only if missing), Kafka 3.9 jars from Maven Central
 #          into .tandem/kafka/lib (cached by the sha256 of scripts/kafka/pom.xml).
+#   browser  Debian's chromium (apt, only if /usr/bin/chromium is missing), for the status-page
+#          browser test (playwright-core drives it; no browser download).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -182,6 +184,14 @@ install_kafka() {
   log "Kafka jars ready: $(find "$KAFKA_LIB" -name '*.jar' | wc -l) jars in $(elapsed_since "$start")s"
 }
 
+# ---------------------------------------------------------------- browser
+install_browser() {
+  command -v chromium >/dev/null 2>&1 && [[ -x /usr/bin/chromium ]] && return
+  log "chromium missing: installing Debian's chromium for the status-page browser test"
+  apt_install chromium
+  [[ -x /usr/bin/chromium ]] || die "chromium installed but /usr/bin/chromium is missing"
+}
+
 # ---------------------------------------------------------------- main
 main() {
   local what=${1:-all}
@@ -189,7 +199,8 @@ main() {
     all) install_pg && install_kafka ;;
     pg) install_pg ;;
     kafka) install_kafka ;;
-    *) die "usage: $0 [all|pg|kafka]" ;;
+    browser) install_browser ;;
+    *) die "usage: $0 [all|pg|kafka|browser]" ;;
   esac
 }
 

@@ -2,18 +2,24 @@
 # Shared helpers for scripts/install.sh and scripts/services.sh.
 # Source it; do not run it. Everything lives under <repo>/.tandem (git-ignored),
 # located from this file's own path so any clone works.
+#
+# A second set of services (e.g. the soak's, which kills and restarts them) can run beside the
+# default one: TANDEM_SERVICES_DIR (default <repo>/.tandem) holds its data, logs and pid files,
+# TANDEM_PG_PORT (55432), TANDEM_KAFKA_PORT (59092) and TANDEM_KAFKA_CONTROLLER_PORT (59093) its
+# ports. Installed software (Kafka jars, pgvector build) is always shared under <repo>/.tandem.
 
 # ---------------------------------------------------------------- locations
 SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 REPO_ROOT="$(cd "$SCRIPTS_DIR/.." && pwd -P)"
 TANDEM_DIR="$REPO_ROOT/.tandem"
 BUILD_DIR="$TANDEM_DIR/build"
+SERVICES_DIR="${TANDEM_SERVICES_DIR:-$TANDEM_DIR}"
 
 # PostgreSQL 15: private cluster, run as the `postgres` system user when we are root.
 PG_BIN="/usr/lib/postgresql/15/bin"
-PG_PORT=55432
+PG_PORT="${TANDEM_PG_PORT:-55432}"
 PG_HOST=127.0.0.1
-PG_DIR="$TANDEM_DIR/pg"
+PG_DIR="$SERVICES_DIR/pg"
 PG_DATA="$PG_DIR/data"
 PG_SOCKET_DIR="$PG_DIR/run"
 PG_LOG="$PG_DIR/log/postgres.log"
@@ -25,18 +31,19 @@ PGVECTOR_CONTROL="/usr/share/postgresql/15/extension/vector.control"
 
 # Kafka 3.9 (KRaft, combined broker+controller) from Maven Central jars.
 KAFKA_HOST=127.0.0.1
-KAFKA_PORT=59092
-KAFKA_CONTROLLER_PORT=59093
+KAFKA_PORT="${TANDEM_KAFKA_PORT:-59092}"
+KAFKA_CONTROLLER_PORT="${TANDEM_KAFKA_CONTROLLER_PORT:-59093}"
 KAFKA_POM="$SCRIPTS_DIR/kafka/pom.xml"
 KAFKA_LOG4J="$SCRIPTS_DIR/kafka/log4j.properties"
-KAFKA_DIR="$TANDEM_DIR/kafka"
+KAFKA_DIR="$TANDEM_DIR/kafka" # the jars (installed once)
 KAFKA_LIB="$KAFKA_DIR/lib"
 KAFKA_LIB_STAMP="$KAFKA_LIB/.pom.sha256"
-KAFKA_DATA="$KAFKA_DIR/data"
-KAFKA_LOGS="$KAFKA_DIR/logs"
-KAFKA_CONFIG="$KAFKA_DIR/server.properties"
-KAFKA_CLUSTER_ID_FILE="$KAFKA_DIR/cluster.id"
-KAFKA_PID_FILE="$KAFKA_DIR/kafka.pid"
+KAFKA_STATE_DIR="$SERVICES_DIR/kafka" # one broker's data, logs, config and pid file
+KAFKA_DATA="$KAFKA_STATE_DIR/data"
+KAFKA_LOGS="$KAFKA_STATE_DIR/logs"
+KAFKA_CONFIG="$KAFKA_STATE_DIR/server.properties"
+KAFKA_CLUSTER_ID_FILE="$KAFKA_STATE_DIR/cluster.id"
+KAFKA_PID_FILE="$KAFKA_STATE_DIR/kafka.pid"
 KAFKA_OUT="$KAFKA_LOGS/kafka.out"
 KAFKA_SERVER_LOG="$KAFKA_LOGS/server.log"
 KAFKA_HEAP_OPTS=(-Xmx1g -Xms256m)

@@ -59,9 +59,9 @@ pg_initdb() {
   fi
   log "postgres: initdb $(rel "$PG_DATA")"
   # (initdb's log stays outside .tandem/pg, which belongs to the postgres user)
-  pg_run initdb -D "$PG_DATA" -U "$PG_OS_USER" --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$TANDEM_DIR/pg-initdb.log" 2>&1 ||
+  pg_run initdb -D "$PG_DATA" -U "$PG_OS_USER" --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$SERVICES_DIR/pg-initdb.log" 2>&1 ||
     {
-      cat "$TANDEM_DIR/pg-initdb.log" >&2
+      cat "$SERVICES_DIR/pg-initdb.log" >&2
       die "initdb failed"
     }
 }
@@ -196,7 +196,7 @@ kafka_tool() {
 }
 
 kafka_write_config() {
-  mkdir -p "$KAFKA_DIR" "$KAFKA_DATA" "$KAFKA_LOGS"
+  mkdir -p "$KAFKA_STATE_DIR" "$KAFKA_DATA" "$KAFKA_LOGS"
   cat >"$KAFKA_CONFIG" <<EOF
 # Written by scripts/services.sh on every start; edits are overwritten.
 # Single node, KRaft mode, combined broker + controller.

@@ -235,6 +235,12 @@ async function copyReference(recipe: Recipe, sourceSchema: string, tables: CopyT
     'BEGIN;',
     ...tables.filter((t) => t.rows > 0).map((t) => copyCommand(t, 'FROM')),
     'COMMIT;',
+    // the recipe's deferred indexes (memory's HNSW), built after the load as the projector does
+    ...(definition.deferredIndexes ?? []).flatMap((index) => [
+      `SET search_path = "${definition.schema}", public;`,
+      "SET maintenance_work_mem = '512MB';",
+      `${index.sql};`,
+    ]),
     '\\warn copy-done',
     'SELECT pg_sleep(1);', // keeps the backend alive for a last CPU sample
   ].join('\n');
@@ -387,6 +393,19 @@ async function runPart(kafka: Kafka, recipe: Recipe) {
         lastOffsets = new Map([...copied.perPartition].map(([partition, n]) => [partition, BigInt(n - 1)]));
       }
       done = await waitForCheckpoints(poll, recipe, topic, lastOffsets, projector, backends, visible.at);
+      // Indexes the projector builds once caught up (memory's HNSW) count too, as they do for COPY.
+      const deferred = (definition.deferredIndexes ?? []).map((index) => index.name);
+      while (deferred.length > 0) {
+        const { rows } = await poll.query(
+          `SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = ANY($2)`,
+          [definition.schema, deferred],
+        );
+        if (rows.length === deferred.length) {
+          done.doneAt = Date.now();
+          break;
+        }
+        await sleep(100);
+      }
       busyAtDone = machineBusySeconds();
       end = projector.stats();
       await backends.sample();
