@@ -1,11 +1,16 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
-import type { Logger } from '../../shared/logger';
+
+/** Where kafkajs's warnings and errors go: the logger, or the producer thread's channel to it. */
+export interface KafkaLogSink {
+  error(fields: { kafka: Record<string, unknown> }, message: string): void;
+  warn(fields: { kafka: Record<string, unknown> }, message: string): void;
+}
 
 /**
  * kafkajs 2.2.4 is the chosen client but unmaintained since 2023; it stays behind this folder so
  * that it can be replaced without touching capture or the projector.
  */
-export function createKafka(brokers: string[], clientId: string, logger: Logger): Kafka {
+export function createKafka(brokers: string[], clientId: string, logger: KafkaLogSink): Kafka {
   return new Kafka({
     clientId,
     brokers,

@@ -1,5 +1,12 @@
-import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
-import { retryTransient } from './retry';
+import {
+  Partitioners,
+  type Kafka,
+  type Message,
+  type Producer,
+  type TopicMessages,
+  type Transaction,
+} from 'kafkajs';
+import { isRetriable, retryTransient } from './retry';
 
 export interface ProducedRecord {
   topic: string;
@@ -17,6 +24,17 @@ export interface PositionRecord {
   groupId: string;
 }
 
+/** A producer of Kafka transactions: records and a position record, all or nothing. */
+export interface RecordCommitter {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  commit(
+    records: ProducedRecord[],
+    position?: PositionRecord,
+    onProgress?: (sent: number) => void,
+  ): Promise<void>;
+}
+
 /**
  * Bytes per produce request. Tandem's topics allow 16 MiB batches (topic-admin.ts); spread over the
  * partitions, a request of this size stays far below that and below the broker's request limit.
@@ -28,7 +46,7 @@ const MAX_REQUEST_BYTES = 2_000_000;
  * with isolation read_committed see all of it or none of it. The position record's offset is
  * committed for a consumer group in the same transaction, so it can be found again exactly.
  */
-export class TransactionalProducer {
+export class TransactionalProducer implements RecordCommitter {
   private readonly producer: Producer;
 
   constructor(kafka: Kafka, transactionalId: string) {
@@ -55,35 +73,55 @@ export class TransactionalProducer {
     return this.producer.disconnect();
   }
 
-  /** Produces `records` (and, when given, the position record) in one Kafka transaction. */
-  async commit(records: ProducedRecord[], position?: PositionRecord, onProgress?: (sent: number) => void): Promise<void> {
-    const transaction = await this.producer.transaction();
-    try {
-      for (const batch of splitBySize(records)) {
-        await transaction.sendBatch({ topicMessages: groupByTopic(batch), acks: -1 });
-        onProgress?.(batch.length);
-      }
-      if (!position) {
+  /**
+   * Produces `records` (and, when given, the position record) in one Kafka transaction. A retriable
+   * error before the commit request (a coordinator moving or still loading) aborts the transaction
+   * and runs it again; nothing of an aborted transaction is visible. An error of the commit request
+   * itself is not retried: the commit may have happened, and a second one would double the records.
+   */
+  async commit(
+    records: ProducedRecord[],
+    position?: PositionRecord,
+    onProgress?: (sent: number) => void,
+  ): Promise<void> {
+    let reported = 0; // progress is reported once per record, however many attempts it takes
+    for (let attempt = 1; ; attempt++) {
+      const transaction = await this.producer.transaction();
+      let committing = false;
+      let sent = 0;
+      try {
+        for (const batch of splitBySize(records)) {
+          await transaction.sendBatch({ topicMessages: groupByTopic(batch), acks: -1 });
+          sent += batch.length;
+          if (sent > reported) onProgress?.(sent - reported);
+          reported = Math.max(reported, sent);
+        }
+        if (position) await this.sendPosition(transaction, position);
+        committing = true;
         await transaction.commit();
         return;
+      } catch (error) {
+        if (!committing) await transaction.abort().catch(() => undefined);
+        if (committing || !isRetriable(error) || attempt >= TRANSACTION_ATTEMPTS) throw error;
       }
-      const [sent] = await transaction.send({
-        topic: position.topic,
-        acks: -1,
-        messages: [{ key: position.key, value: position.value, partition: 0 }],
-      });
-      const nextOffset = (BigInt(sent.baseOffset ?? sent.offset ?? '0') + 1n).toString();
-      await transaction.sendOffsets({
-        consumerGroupId: position.groupId,
-        topics: [{ topic: position.topic, partitions: [{ partition: 0, offset: nextOffset }] }],
-      });
-      await transaction.commit();
-    } catch (error) {
-      await transaction.abort().catch(() => undefined);
-      throw error;
     }
   }
+
+  private async sendPosition(transaction: Transaction, position: PositionRecord): Promise<void> {
+    const [sent] = await transaction.send({
+      topic: position.topic,
+      acks: -1,
+      messages: [{ key: position.key, value: position.value, partition: 0 }],
+    });
+    const nextOffset = (BigInt(sent.baseOffset ?? sent.offset ?? '0') + 1n).toString();
+    await transaction.sendOffsets({
+      consumerGroupId: position.groupId,
+      topics: [{ topic: position.topic, partitions: [{ partition: 0, offset: nextOffset }] }],
+    });
+  }
 }
+
+const TRANSACTION_ATTEMPTS = 5;
 
 function* splitBySize(records: ProducedRecord[]): Generator<ProducedRecord[]> {
   let batch: ProducedRecord[] = [];

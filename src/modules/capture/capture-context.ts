@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
-import type { TransactionalProducer } from '../../connectors/kafka/transactional-producer';
+import type { RecordCommitter } from '../../connectors/kafka/transactional-producer';
 import { serializeState, type CaptureState } from './capture-state';
 
 /** Names capture uses in Kafka for one source slot. */
@@ -24,7 +24,7 @@ export class CaptureContext {
   constructor(
     readonly config: TandemConfig,
     readonly kafka: Kafka,
-    readonly producer: TransactionalProducer,
+    readonly producer: RecordCommitter,
     readonly logger: Logger,
     public state: CaptureState,
   ) {
@@ -32,7 +32,7 @@ export class CaptureContext {
   }
 
   /** Produces `records` and the new state in one Kafka transaction; the state is kept only once committed. */
-  async commit(records: Parameters<TransactionalProducer['commit']>[0], next: CaptureState): Promise<void> {
+  async commit(records: Parameters<RecordCommitter['commit']>[0], next: CaptureState): Promise<void> {
     await this.producer.commit(records, {
       topic: this.names.stateTopic,
       key: this.names.stateKey,

@@ -13,7 +13,8 @@ import { TypeRegistry } from '../../connectors/postgres-source/pg-types';
 import { tableTopic, transactionTopic } from '../../connectors/postgres-source/change-event';
 import { createKafka } from '../../connectors/kafka/kafka-client';
 import { CHANGE_TOPIC_CONFIG, COMPACTED_TOPIC_CONFIG, ensureTopics } from '../../connectors/kafka/topic-admin';
-import { TransactionalProducer } from '../../connectors/kafka/transactional-producer';
+import type { RecordCommitter } from '../../connectors/kafka/transactional-producer';
+import { ThreadedTransactionalProducer } from '../../connectors/kafka/producer-thread';
 import { readPositionRecord } from '../../connectors/kafka/position-reader';
 import { deserializeState, type CaptureState } from './capture-state';
 import { CaptureContext, captureNames } from './capture-context';
@@ -98,7 +99,7 @@ export class CaptureService {
   async run(options: CaptureOptions = {}): Promise<void> {
     const { config, logger } = this;
     const lockClient = await connectSource(config.source.url, { application_name: 'tandem-capture-lock' });
-    let producer: TransactionalProducer | null = null;
+    let producer: RecordCommitter | null = null;
     let statusTimer: NodeJS.Timeout | null = null;
     try {
       await checkSourcePreconditions(lockClient);
@@ -115,7 +116,10 @@ export class CaptureService {
       const kafka = createKafka(config.kafka.brokers, config.kafka.clientId, logger);
       await this.ensureCaptureTopics(kafka, tables);
       const names = captureNames(config);
-      producer = new TransactionalProducer(kafka, names.transactionalId);
+      producer = new ThreadedTransactionalProducer(
+        { brokers: config.kafka.brokers, clientId: config.kafka.clientId, transactionalId: names.transactionalId },
+        logger,
+      );
       await producer.connect();
 
       const state = await this.prepareState(lockClient, kafka, options);

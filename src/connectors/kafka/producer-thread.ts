@@ -1,0 +1,121 @@
+import { join } from 'path';
+import { Worker } from 'worker_threads';
+import type { Logger } from '../../shared/logger';
+import type { PositionRecord, ProducedRecord, RecordCommitter } from './transactional-producer';
+import type {
+  ProducerThreadReply,
+  ProducerThreadRequest,
+  ProducerThreadSetup,
+  SerializedError,
+} from './producer-thread-protocol';
+
+interface Pending {
+  resolve: () => void;
+  reject: (error: Error) => void;
+  onProgress?: (sent: number) => void;
+}
+
+/**
+ * A TransactionalProducer on a worker thread. kafkajs encodes every record in JavaScript (varints,
+ * CRC-32C, murmur2); on the capture's event loop that work alternated with decoding the replication
+ * stream, so one core did both. On its own thread the encoding of one Kafka transaction overlaps the
+ * decoding of the next batch. The semantics are the TransactionalProducer's: one commit at a time,
+ * in the order asked, each all or nothing.
+ */
+export class ThreadedTransactionalProducer implements RecordCommitter {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private exitError: Error | null = null;
+
+  constructor(
+    setup: ProducerThreadSetup,
+    private readonly logger: Logger,
+  ) {
+    this.worker = startWorker(setup);
+    this.worker.on('message', (reply: ProducerThreadReply) => this.receive(reply));
+    this.worker.on('error', (error) => this.failAll(error));
+    this.worker.on('exit', (code) =>
+      this.failAll(new Error(`the Kafka producer thread exited (code ${code})`)),
+    );
+  }
+
+  connect(): Promise<void> {
+    return this.request({ kind: 'connect' });
+  }
+
+  async disconnect(): Promise<void> {
+    try {
+      if (!this.exitError) await this.request({ kind: 'disconnect' });
+    } finally {
+      await this.worker.terminate();
+    }
+  }
+
+  commit(
+    records: ProducedRecord[],
+    position?: PositionRecord,
+    onProgress?: (sent: number) => void,
+  ): Promise<void> {
+    return this.request({ kind: 'commit', records, position }, onProgress);
+  }
+
+  private request(
+    body: DistributiveOmit<ProducerThreadRequest, 'id'>,
+    onProgress?: (sent: number) => void,
+  ): Promise<void> {
+    if (this.exitError) return Promise.reject(this.exitError);
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress });
+      this.worker.postMessage({ ...body, id } as ProducerThreadRequest);
+    });
+  }
+
+  private receive(reply: ProducerThreadReply): void {
+    if (reply.kind === 'log') {
+      if (reply.level === 'error') this.logger.error({ kafka: reply.extra }, reply.message);
+      else this.logger.warn({ kafka: reply.extra }, reply.message);
+      return;
+    }
+    const pending = this.pending.get(reply.id);
+    if (!pending) return;
+    if (reply.kind === 'progress') {
+      pending.onProgress?.(reply.sent);
+      return;
+    }
+    this.pending.delete(reply.id);
+    if (reply.kind === 'done') pending.resolve();
+    else pending.reject(deserializeError(reply.error));
+  }
+
+  private failAll(error: Error): void {
+    this.exitError ??= error;
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** Under ts-node (development, tests) the worker compiles its TypeScript the same way. */
+function startWorker(setup: ProducerThreadSetup): Worker {
+  if (__filename.endsWith('.js'))
+    return new Worker(join(__dirname, 'producer-worker.js'), { workerData: setup });
+  const source = join(__dirname, 'producer-worker.ts');
+  const project = join(__dirname, '..', '..', '..', 'tsconfig.json');
+  return new Worker(
+    `require('ts-node').register({ transpileOnly: true, project: ${JSON.stringify(project)} }); require(${JSON.stringify(source)});`,
+    { eval: true, workerData: setup },
+  );
+}
+
+function deserializeError(serialized: SerializedError): Error {
+  const error = new Error(serialized.message);
+  error.name = serialized.name;
+  return Object.assign(
+    error,
+    serialized.retriable === undefined ? {} : { retriable: serialized.retriable },
+    serialized.type === undefined ? {} : { type: serialized.type },
+  );
+}
