@@ -5,7 +5,7 @@
  * (DebeziumHarness.java), alternated A B A B.
  *
  *   npm run bench:peer-debezium -- [--rows 1000000] [--docs 20000] [--reps 2] [--rate 5000]
- *                                  [--seconds 20] [--parts inserts,jsonb,pgbench,latency] [--cpu-prof]
+ *                                  [--seconds 20] [--writers 12] [--parts inserts,jsonb,pgbench,latency] [--cpu-prof]
  *
  * Catch-up parts (inserts, jsonb, pgbench): both slots are created (each system started until it
  * streams, then stopped) before the load is written, so both decode the same WAL; then each is
@@ -48,6 +48,7 @@ const options = {
   docs: Number(arg('docs', '20000')),
   reps: Number(arg('reps', '2')),
   rate: Number(arg('rate', '5000')),
+  writers: Number(arg('writers', '12')),
   seconds: Number(arg('seconds', '20')),
   pgbenchSeconds: Number(arg('pgbench-seconds', '60')),
   parts: new Set(arg('parts', 'inserts,jsonb,pgbench,latency').split(',')),
@@ -430,35 +431,35 @@ async function counts(base: string): Promise<number> {
 }
 
 // ------------------------------------------------------------------ latency at a steady rate
-async function steadyWrites(table: string, rate: number, duration: number, connections = 4) {
-  const total = Math.round(rate * duration);
-  const clients = await Promise.all(
-    Array.from({ length: connections }, async () => {
-      const client = new Client({ connectionString: benchUrl });
-      await client.connect();
-      return client;
-    }),
+/**
+ * Single-row insert transactions at a steady rate, written by pgbench's rate limiter (`-R`, a C
+ * client: a Node writer on these two cores could not hold 5,000 commits/s beside the capture).
+ */
+async function steadyWrites(table: string, rate: number, duration: number, connections = options.writers) {
+  await query(`CREATE SEQUENCE IF NOT EXISTS "${table}_ids"`);
+  const script = join(mkdtempSync(join(tmpdir(), 'tandem-steady-')), 'insert.sql');
+  writeFileSync(
+    script,
+    `INSERT INTO "${table}" VALUES (nextval('"${table}_ids"'), 'user_' || (random() * 10000)::int, ` +
+      `random() * 1000, md5(random()::text), now());\n`,
   );
-  const startAt = Date.now() + 100;
-  let next = 0;
-  await Promise.all(
-    clients.map(async (client) => {
-      for (let i = next++; i < total; i = next++) {
-        const wait = startAt + (i * 1000) / rate - Date.now();
-        if (wait > 0) await sleep(wait);
-        const id = i + 1;
-        await client.query(`INSERT INTO "${table}" VALUES ($1, $2, $3, md5($4), now())`, [
-          id,
-          `user_${id % 10000}`,
-          id * 1.2345,
-          String(id),
-        ]);
-      }
-    }),
-  );
-  const elapsed = seconds(Date.now() - startAt);
-  await Promise.all(clients.map((client) => client.end()));
-  return { rows: total, seconds: elapsed, rate: total / elapsed };
+  const output = await pgbench([
+    '-n',
+    '-f',
+    script,
+    '-R',
+    String(rate),
+    '-T',
+    String(duration),
+    '-c',
+    String(connections),
+    '-j',
+    '2',
+  ]);
+  const [{ rows }] = await query(`SELECT count(*)::int AS rows FROM "${table}"`);
+  const lag = /average rate limit schedule lag: ([\d.]+) ms/.exec(output)?.[1];
+  if (lag) log(`steady writes: pgbench schedule lag ${lag} ms on average`);
+  return { rows: Number(rows), seconds: duration, rate: Number(rows) / duration };
 }
 
 interface LatencyRun {
@@ -509,6 +510,7 @@ async function latency(kafka: Kafka): Promise<LatencyRun[]> {
       } finally {
         await cleanUp(kafka, base);
         await inserts.teardown(base);
+        await query(`DROP SEQUENCE IF EXISTS "${base}_ids"`);
       }
     }
   }

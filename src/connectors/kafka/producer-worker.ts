@@ -1,3 +1,4 @@
+import './producer-worker-setup';
 import { parentPort, workerData } from 'worker_threads';
 import { createKafka, type KafkaLogSink } from './kafka-client';
 import { TransactionalProducer } from './transactional-producer';

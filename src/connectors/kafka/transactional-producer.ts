@@ -1,11 +1,5 @@
-import {
-  Partitioners,
-  type Kafka,
-  type Message,
-  type Producer,
-  type TopicMessages,
-  type Transaction,
-} from 'kafkajs';
+import { type Kafka, type Message, type Producer, type TopicMessages, type Transaction } from 'kafkajs';
+import { KeyHashPartitioner } from './key-hash-partitioner';
 import { isRetriable, retryTransient } from './retry';
 
 export interface ProducedRecord {
@@ -60,7 +54,7 @@ export class TransactionalProducer implements RecordCommitter {
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 20, maxRetryTime: 1000 },
       allowAutoTopicCreation: false,
       // murmur2 on the key, as Java clients and Debezium partition
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: KeyHashPartitioner,
     });
   }
 
