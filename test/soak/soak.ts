@@ -15,7 +15,7 @@ import { parseArgs } from 'util';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { stringify } from 'yaml';
-import { Rng } from './rng';
+import { SeededRandom as Rng } from '../../src/shared/seeded-random';
 import {
   SOAK_LEGACY,
   SOAK_TARGET,

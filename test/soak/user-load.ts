@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import type { Rng } from './rng';
+import type { SeededRandom as Rng } from '../../src/shared/seeded-random';
 
 /**
  * The soak's legacy table: the `users` recipe's auth_users plus two columns of its own. `n` numbers

@@ -1,4 +1,5 @@
 import type { Client } from 'pg';
+import { SeededRandom } from '../../shared/seeded-random';
 
 /**
  * The demo legacy database of seed 002 and a data generator of realistic shape and size, used by
@@ -118,7 +119,7 @@ const USERS_PER_CHUNK = 250;
 
 /** The rows in chunks of USERS_PER_CHUNK users (shuffled within a chunk), so that memory stays bounded. */
 export function* appStateChunks(options: GenerateOptions): Generator<GeneratedRow[]> {
-  const rng = new Random(options.seed ?? 1);
+  const rng = new SeededRandom(options.seed ?? 1);
   const epoch = Date.UTC(2025, 0, 1);
   let rows: GeneratedRow[] = [];
   for (let u = 0; u < options.users; u++) {
@@ -164,7 +165,7 @@ interface AppState {
 const MIN_BYTES = 4_400;
 const MAX_BYTES = 16_500; // JSON.stringify size; PostgreSQL's jsonb text adds ~10% (", " and ": ")
 
-function buildState(rng: Random, at: number): AppState {
+function buildState(rng: SeededRandom, at: number): AppState {
   const target = rng.int(MIN_BYTES, MAX_BYTES);
   const ids = new IdSource(rng);
   const orgs = Array.from({ length: rng.int(1, 3) }, () => org(rng, ids, at));
@@ -211,7 +212,7 @@ function buildState(rng: Random, at: number): AppState {
 }
 
 /** An older state of the same user: fewer contents and leads, maybe a persona removed since. */
-function olderVersionOf(rng: Random, newer: AppState, at: number): AppState {
+function olderVersionOf(rng: SeededRandom, newer: AppState, at: number): AppState {
   const older: AppState = JSON.parse(JSON.stringify(newer));
   const ids = new IdSource(rng);
   older.contents = older.contents.slice(0, Math.max(1, older.contents.length - rng.int(1, 6)));
@@ -234,7 +235,7 @@ function olderVersionOf(rng: Random, newer: AppState, at: number): AppState {
   return older;
 }
 
-function spoil(rng: Random, row: GeneratedRow): void {
+function spoil(rng: SeededRandom, row: GeneratedRow): void {
   const state = row.state as AppState;
   const kinds: BadKind[] = [
     'dangling-org',
@@ -378,7 +379,7 @@ const WORDS = (
 const TAGS = ['growth', 'hiring', 'product', 'sales', 'ai', 'leadership', 'remote', 'b2b', 'launch', 'story'];
 
 class IdSource {
-  constructor(private readonly rng: Random) {}
+  constructor(private readonly rng: SeededRandom) {}
   next(prefix: string): string | number {
     // Legacy ids come in several styles: prefixed random strings, uuids, and Date.now() integers.
     const style = this.rng.int(0, 9);
@@ -388,20 +389,20 @@ class IdSource {
   }
 }
 
-function sentence(rng: Random, min: number, max: number): string {
+function sentence(rng: SeededRandom, min: number, max: number): string {
   const words = Array.from({ length: rng.int(min, max) }, () => rng.pick(WORDS));
   const text = words.join(' ');
   return text.charAt(0).toUpperCase() + text.slice(1) + '.';
 }
 
-function paragraph(rng: Random, sentences: number): string {
+function paragraph(rng: SeededRandom, sentences: number): string {
   return Array.from({ length: sentences }, () => sentence(rng, 6, 16)).join(' ');
 }
 
-const before = (rng: Random, at: number, maxDays: number) =>
+const before = (rng: SeededRandom, at: number, maxDays: number) =>
   new Date(at - rng.int(0, maxDays * 86_400_000)).toISOString();
 
-function org(rng: Random, ids: IdSource, at: number): Record<string, unknown> {
+function org(rng: SeededRandom, ids: IdSource, at: number): Record<string, unknown> {
   const name = `${rng.pick(COMPANY)} ${rng.pick(SUFFIX)}`;
   return {
     id: ids.next('org'),
@@ -414,7 +415,7 @@ function org(rng: Random, ids: IdSource, at: number): Record<string, unknown> {
   };
 }
 
-function persona(rng: Random, ids: IdSource, orgId: string, at: number): Record<string, unknown> {
+function persona(rng: SeededRandom, ids: IdSource, orgId: string, at: number): Record<string, unknown> {
   return {
     id: ids.next('persona'),
     orgId,
@@ -432,7 +433,7 @@ function persona(rng: Random, ids: IdSource, orgId: string, at: number): Record<
   };
 }
 
-function content(rng: Random, ids: IdSource, personaId: string, at: number): Record<string, unknown> {
+function content(rng: SeededRandom, ids: IdSource, personaId: string, at: number): Record<string, unknown> {
   const status = rng.pick(['draft', 'draft', 'scheduled', 'published', 'published', 'archived']);
   const created = at - rng.int(0, 120 * 86_400_000);
   return {
@@ -457,7 +458,7 @@ function content(rng: Random, ids: IdSource, personaId: string, at: number): Rec
   };
 }
 
-function account(rng: Random, ids: IdSource, provider: string, at: number): Record<string, unknown> {
+function account(rng: SeededRandom, ids: IdSource, provider: string, at: number): Record<string, unknown> {
   const first = rng.pick(FIRST);
   const last = rng.pick(LAST);
   return {
@@ -474,7 +475,7 @@ function account(rng: Random, ids: IdSource, provider: string, at: number): Reco
   };
 }
 
-function lead(rng: Random, ids: IdSource, at: number): Record<string, unknown> {
+function lead(rng: SeededRandom, ids: IdSource, at: number): Record<string, unknown> {
   const first = rng.pick(FIRST);
   const last = rng.pick(LAST);
   const company = rng.pick(COMPANY);
@@ -497,7 +498,7 @@ function lead(rng: Random, ids: IdSource, at: number): Record<string, unknown> {
   };
 }
 
-function reference(rng: Random, ids: IdSource, at: number): Record<string, unknown> {
+function reference(rng: SeededRandom, ids: IdSource, at: number): Record<string, unknown> {
   const kind = rng.pick(['link', 'link', 'file', 'note', 'quote']);
   return {
     id: ids.next('ref'),
@@ -510,7 +511,7 @@ function reference(rng: Random, ids: IdSource, at: number): Record<string, unkno
   };
 }
 
-function inboxItem(rng: Random, ids: IdSource, accountId: string, at: number): Record<string, unknown> {
+function inboxItem(rng: SeededRandom, ids: IdSource, accountId: string, at: number): Record<string, unknown> {
   const received = at - rng.int(0, 30 * 86_400_000);
   return {
     id: ids.next('msg'),
@@ -526,7 +527,7 @@ function inboxItem(rng: Random, ids: IdSource, accountId: string, at: number): R
   };
 }
 
-function isoMicros(at: number, rng: Random): string {
+function isoMicros(at: number, rng: SeededRandom): string {
   return `${new Date(at).toISOString().slice(0, 19)}.${String(rng.int(0, 999_999)).padStart(6, '0')}Z`;
 }
 
@@ -534,45 +535,3 @@ function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** mulberry32: small, fast, deterministic. */
-class Random {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
-  }
-  chance(probability: number): boolean {
-    return this.next() < probability;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(0, items.length - 1)];
-  }
-  sample<T>(items: readonly T[], count: number): T[] {
-    return this.shuffle([...items]).slice(0, count);
-  }
-  shuffle<T>(items: T[]): T[] {
-    for (let i = items.length - 1; i > 0; i--) {
-      const j = this.int(0, i);
-      [items[i], items[j]] = [items[j], items[i]];
-    }
-    return items;
-  }
-  hex(length: number): string {
-    let out = '';
-    while (out.length < length) out += Math.floor(this.next() * 16).toString(16);
-    return out;
-  }
-  uuid(): string {
-    const h = this.hex(32);
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16], 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20)}`;
-  }
-}
