@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs';
 import { TransactionalProducer } from '../../src/connectors/kafka/transactional-producer';
 
 /** A kafkajs producer whose transactions record what happened and fail where told to. */
-function fakeKafka(failures: { sendOffsets?: Error[]; commit?: Error[] }) {
+function fakeKafka(failures: { sendOffsets?: Error[]; commit?: Error[]; abort?: Error[] }) {
   const log: string[] = [];
   const transaction = () => {
     const attempt = log.filter((line) => line === 'begin').length;
@@ -25,7 +25,11 @@ function fakeKafka(failures: { sendOffsets?: Error[]; commit?: Error[] }) {
         if (error) throw error;
         log.push('commit');
       },
-      abort: async () => void log.push('abort'),
+      abort: async () => {
+        const error = failures.abort?.shift();
+        if (error) throw error;
+        log.push('abort');
+      },
     };
   };
   const kafka = { producer: () => ({ transaction: async () => transaction() }) } as unknown as Kafka;
@@ -71,6 +75,14 @@ describe('TransactionalProducer.commit', () => {
       'producer fenced',
     );
     expect(log).toEqual(['begin', 'batch 1', 'position', 'abort']);
+  });
+
+  it('reports the original error when the transaction could not be aborted (the broker went away)', async () => {
+    const { kafka, log } = fakeKafka({ sendOffsets: [retriable()], abort: [new Error('Connection error')] });
+    await expect(new TransactionalProducer(kafka, 'tx').commit(records, position)).rejects.toThrow(
+      /coordinator/,
+    );
+    expect(log.filter((line) => line === 'begin')).toHaveLength(1);
   });
 
   it('gives up after five attempts of retriable errors', async () => {
