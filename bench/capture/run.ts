@@ -36,12 +36,8 @@ import {
   writeCaptureConfig,
 } from './support';
 import { formatTop, topSelfTime } from './profile';
+import { arg, argv, flag, fmt, profileDir } from '../cli-args';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, fallback: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback;
-};
 const options = {
   rows: Number(arg('rows', '1000000')),
   txRows: Number(arg('tx-rows', '1000')),
@@ -49,11 +45,9 @@ const options = {
   seconds: Number(arg('seconds', '20')),
   bigTx: Number(arg('big-tx', '1000000')),
   parts: new Set(arg('parts', 'catchup,latency,bigtx').split(',')),
-  cpuProf: argv.includes('--cpu-prof'),
+  cpuProf: flag('cpu-prof'),
 };
-const PROF_DIR = join(ROOT, '.tandem', 'prof');
-const fmt = (value: number, digits = 0) =>
-  value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const PROF_DIR = profileDir(ROOT);
 const mb = (bytes: number) => `${fmt(bytes / 2 ** 20)} MiB`;
 
 async function catchUp(kafka: Kafka) {

@@ -37,12 +37,8 @@ import { DebeziumChild, installDebezium, javaVersion, removeDebeziumOffsets } fr
 import { DEBEZIUM_VERSION } from './versions';
 import { stringify } from 'yaml';
 import { tmpdir } from 'os';
+import { arg, flag, fmt, profileDir } from '../cli-args';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, fallback: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback;
-};
 const options = {
   rows: Number(arg('rows', '1000000')),
   docs: Number(arg('docs', '20000')),
@@ -52,12 +48,10 @@ const options = {
   seconds: Number(arg('seconds', '20')),
   pgbenchSeconds: Number(arg('pgbench-seconds', '60')),
   parts: new Set(arg('parts', 'inserts,jsonb,pgbench,latency').split(',')),
-  cpuProf: argv.includes('--cpu-prof'),
+  cpuProf: flag('cpu-prof'),
 };
 const DATABASE = 'bench_peer_legacy';
-const PROF_DIR = join(ROOT, '.tandem', 'prof');
-const fmt = (value: number, digits = 0) =>
-  value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const PROF_DIR = profileDir(ROOT);
 
 // ------------------------------------------------------------------ the benchmark's own database
 const baseUrl = process.env.TANDEM_SOURCE_URL!;

@@ -60,12 +60,8 @@ import {
   waitForGroup,
   type CopyTable,
 } from './support';
+import { arg, argv, flag, fmt, profileDir } from '../cli-args';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, fallback: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback;
-};
 const options = {
   appStateUsers: Number(arg('app-state-users', '20000')),
   memoryNodes: Number(arg('memory-nodes', '50000')),
@@ -74,12 +70,10 @@ const options = {
   batch: Number(arg('batch', '2000')),
   seed: Number(arg('seed', '1')),
   parts: arg('parts', 'app-state,memory').split(','),
-  cpuProf: argv.includes('--cpu-prof'),
-  direct: argv.includes('--direct'),
+  cpuProf: flag('cpu-prof'),
+  direct: flag('direct'),
 };
-const PROF_DIR = join(ROOT, '.tandem', 'prof');
-const fmt = (value: number, digits = 0) =>
-  value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const PROF_DIR = profileDir(ROOT);
 const mib = (bytes: number) => `${fmt(bytes / 2 ** 20)} MiB`;
 /** Memory nodes belong to this many users and tenants (about two thirds personal). */
 const MEMORY_USERS = 200;

@@ -37,16 +37,12 @@ import {
   type BenchTables,
 } from './data';
 import { runCutoverUnderLoad, type CutoverFigures } from './cutover';
+import { arg, flag } from '../cli-args';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, fallback: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback;
-};
 const options = {
   rows: arg('rows', '1000000,10000000').split(',').map(Number),
   parts: arg('parts', 'reconcile,cutover').split(','),
-  drop: argv.includes('--drop'),
+  drop: flag('drop'),
 };
 
 interface ReconcileFigures {
