@@ -1,6 +1,6 @@
 /** Helpers of the capture benchmark: the capture process, a counting consumer, /proc sampling, the machine. */
 import { execFileSync, spawn, type ChildProcess } from 'child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'fs';
 import { cpus, tmpdir, totalmem } from 'os';
 import { join, resolve } from 'path';
 import { randomUUID } from 'crypto';
@@ -82,6 +82,29 @@ export function procStats(pid: number): ProcStats {
 }
 
 /** `tandem capture` as a child process (node options such as --cpu-prof allowed), timed from spawn to "streaming changes". */
+let compiled: string | null = null;
+
+/**
+ * The CLI compiled once per benchmark run into .tandem/bench-dist, as `npm run build` ships it: the
+ * children measured then start as a deployed Tandem does, without ts-node compiling the sources.
+ */
+export function compiledCli(): string {
+  if (!compiled) {
+    const outDir = join(ROOT, '.tandem', 'bench-dist');
+    log(`compiling the CLI into ${outDir}`);
+    rmSync(outDir, { recursive: true, force: true });
+    execFileSync(
+      join(ROOT, 'node_modules', '.bin', 'tsc'),
+      ['-p', join(ROOT, 'tsconfig.build.json'), '--outDir', outDir],
+      {
+        stdio: 'inherit',
+      },
+    );
+    compiled = join(outDir, 'cli', 'main.js');
+  }
+  return compiled;
+}
+
 /**
  * A `tandem` CLI child process (node options such as --cpu-prof allowed), with its output kept and
  * the moment it logged `readyMessage` (and its /proc figures then) recorded.
@@ -101,15 +124,11 @@ export class TandemChild {
     nodeOptions: string[] = [],
     environment: NodeJS.ProcessEnv = process.env,
   ) {
-    this.child = spawn(
-      process.execPath,
-      [...nodeOptions, '-r', 'ts-node/register/transpile-only', join(ROOT, 'src/cli/main.ts'), ...args],
-      {
-        cwd: ROOT,
-        env: { ...environment, TANDEM_LOG_LEVEL: 'info' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    this.child = spawn(process.execPath, [...nodeOptions, compiledCli(), ...args], {
+      cwd: ROOT,
+      env: { ...environment, TANDEM_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.exited = new Promise((r) => this.child.on('exit', (code) => r(code)));
     this.ready = new Promise((resolveReady, reject) => {
       const collect = (chunk: Buffer) => {
