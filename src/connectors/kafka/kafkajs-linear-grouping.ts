@@ -25,14 +25,13 @@ const MODULE = 'kafkajs/src/producer/groupMessagesPerPartition';
  * (`[...current, message]`), which is quadratic in the records of a produce request and cost about
  * 10 % of capture's producer thread. This puts the one-pass version in its place in Node's module
  * cache; it takes effect only when it runs before kafkajs is first loaded (the producer thread's
- * first import), and returns whether it did.
+ * first import).
  */
-export function installLinearGrouping(): boolean {
+export function installLinearGrouping(): void {
   const sendMessages = require.resolve('kafkajs/src/producer/sendMessages');
-  if (require.cache[sendMessages]) return false;
+  if (require.cache[sendMessages]) return;
   const path = require.resolve(MODULE);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   require(path);
   require.cache[path]!.exports = groupMessagesPerPartition;
-  return true;
 }

@@ -95,17 +95,14 @@ export class TransactionalProducer implements RecordCommitter {
         await transaction.commit();
         return;
       } catch (error) {
-        if (committing || !isRetriable(error) || attempt >= TRANSACTION_ATTEMPTS) {
-          if (!committing) await transaction.abort().catch(() => undefined);
-          throw error;
-        }
+        if (committing) throw error;
         // Rerun only from a cleanly aborted transaction; otherwise the original error says what happened
         // (a broker that went away), not the producer's state machine on the next attempt.
         const aborted = await transaction.abort().then(
           () => true,
           () => false,
         );
-        if (!aborted) throw error;
+        if (!aborted || !isRetriable(error) || attempt >= TRANSACTION_ATTEMPTS) throw error;
       }
     }
   }
