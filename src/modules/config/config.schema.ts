@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RECIPE_NAMES } from '../../projections/recipes';
 
 const postgresUrl = z
   .string()
@@ -36,7 +37,7 @@ export const tandemConfigSchema = z.object({
   projections: z
     .array(
       z.object({
-        recipe: z.enum(['users', 'app-state', 'knowledge-base', 'memory', 'chat']),
+        recipe: z.enum(RECIPE_NAMES),
         /** The schema of the legacy tables the recipe reads. */
         sourceSchema: identifier.default('public'),
       }),
