@@ -14,3 +14,5 @@ export {
 } from './projections/framework/define-projection';
 export type { ComparisonSide, TableComparison } from './projections/framework/define-reconciliation';
 export type { LogPosition } from './projections/framework/change-envelope';
+/** zod, as Tandem validates with it: a module's `input` schemas need no zod of their own installed. */
+export { z } from 'zod';
