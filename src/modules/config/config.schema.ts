@@ -1,14 +1,16 @@
 import { z } from 'zod';
+import { strictDeep } from './strict-schema';
 
 const postgresUrl = z
   .string()
-  .refine((value) => /^postgres(ql)?:\/\/.+/.test(value), 'must be a postgres:// connection URL');
+  .refine((value) => /^postgres(ql)?:\/\/.+/.test(value), 'must be a postgres:// connection URL')
+  .refine((value) => URL.canParse(value), 'is not a valid URL (percent-encode @ : / in a password)');
 const identifier = z
   .string()
   .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case PostgreSQL identifier (letters, digits, _; at most 63)');
 const positiveInt = z.number().int().positive();
 
-export const tandemConfigSchema = z.object({
+const configObject = z.object({
   source: z.object({
     url: postgresUrl,
     publication: identifier.default('tandem_pub'),
@@ -71,3 +73,6 @@ export const tandemConfigSchema = z.object({
 });
 
 export type TandemConfig = z.infer<typeof tandemConfigSchema>;
+
+/** Unknown keys are errors at every level, in sections added later too (strictDeep). */
+export const tandemConfigSchema = strictDeep(configObject);
