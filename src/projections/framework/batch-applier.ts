@@ -9,6 +9,7 @@ import { addToQuarantine } from '../../connectors/postgres-target/quarantine-sto
 import type { RawLogRecord } from './change-envelope';
 import type { DecodedRecord } from './event-decoder';
 import type { ProjectionDefinition } from './define-projection';
+import { scrubSecrets, sensitiveValuesOfRecord, withoutSensitiveFields } from './sensitive-fields';
 import { interleaveEvents } from './statement-interleaving';
 
 export interface BatchItem {
@@ -63,9 +64,7 @@ export async function applyBatch(
   beforeCommit?: (client: PoolClient, quarantined: Quarantined[]) => Promise<void>,
 ): Promise<BatchResult> {
   const rejected: Quarantined[] = items.flatMap((item) =>
-    item.decoded.kind === 'reject'
-      ? [{ record: item.record, reason: item.decoded.reason, value: item.decoded.value }]
-      : [],
+    item.decoded.kind === 'reject' ? [quarantined(definition, item.record, item.decoded.reason, item.decoded.value)] : [],
   );
   const applicable = items.filter((item) => item.decoded.kind === 'apply');
   const client = await pool.connect();
@@ -95,11 +94,7 @@ export async function applyBatch(
       } catch (error) {
         if (!isDataError(error)) throw error;
         await client.query('ROLLBACK TO SAVEPOINT tandem_event');
-        failed.push({
-          record: item.record,
-          reason: describePgError(error),
-          value: safeJson(item.record.value),
-        });
+        failed.push(quarantined(definition, item.record, describePgError(error), safeJson(item.record.value)));
       }
     }
     await finish(client, definition, [...rejected, ...failed], checkpoints, beforeCommit);
@@ -110,6 +105,24 @@ export async function applyBatch(
   } finally {
     client.release();
   }
+}
+
+/**
+ * A rejected event as quarantine, the dead-letter topic and the log get it: the projection's
+ * sensitive columns left out of the event and masked in the reason (sensitive-fields.ts).
+ */
+function quarantined(
+  definition: ProjectionDefinition<unknown>,
+  record: RawLogRecord,
+  reason: string,
+  value: unknown,
+): Quarantined {
+  const secrets = sensitiveValuesOfRecord(definition, record);
+  return {
+    record,
+    reason: scrubSecrets(reason, secrets),
+    value: withoutSensitiveFields(definition, record.topic, value),
+  };
 }
 
 async function finish(

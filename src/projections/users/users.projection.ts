@@ -54,6 +54,7 @@ export function usersProjection(sourceSchema = 'public') {
     name: 'users',
     migrations: USERS_MIGRATIONS,
     input: { [usersTable]: legacyUser, [importedTable]: importedUser, [mappingTable]: tenantMapping },
+    sensitive: { [usersTable]: ['encrypted_password'] },
     reconcile: [
       {
         name: 'users',
