@@ -2,6 +2,7 @@ import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import type { RecordCommitter } from '../../connectors/kafka/transactional-producer';
+import { ColumnPolicy } from '../../connectors/postgres-source/column-policy';
 import { serializeState, type CaptureState } from './capture-state';
 
 /** Names capture uses in Kafka for one source slot. */
@@ -27,6 +28,8 @@ export class CaptureContext {
     readonly producer: RecordCommitter,
     readonly logger: Logger,
     public state: CaptureState,
+    /** Columns left out of Kafka or masked (source.columns). */
+    readonly columns: ColumnPolicy = ColumnPolicy.none,
   ) {
     this.names = captureNames(config);
   }

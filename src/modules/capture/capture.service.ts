@@ -17,6 +17,7 @@ import type { RecordCommitter } from '../../connectors/kafka/transactional-produ
 import { ThreadedTransactionalProducer } from '../../connectors/kafka/producer-thread';
 import { readPositionRecord } from '../../connectors/kafka/position-reader';
 import { deserializeState, type CaptureState } from './capture-state';
+import { columnPolicyOf } from '../config/column-policy';
 import { CaptureContext, captureNames } from './capture-context';
 import { SnapshotRunner } from './snapshot-runner';
 import { StreamRunner } from './stream-runner';
@@ -108,6 +109,7 @@ export class CaptureService {
       await checkSourcePreconditions(lockClient);
       const types = new TypeRegistry();
       const tables = await describeTables(lockClient, config.source.tables, types);
+      const columns = columnPolicyOf(config, process.env, keyColumnsByTable(tables));
 
       const lock = new LeaderLock(lockClient, `${config.source.slot}`);
       this.statusValue.role = 'standby';
@@ -126,7 +128,7 @@ export class CaptureService {
       await producer.connect();
 
       const state = await this.prepareState(lockClient, kafka, options);
-      const context = new CaptureContext(config, kafka, producer, logger, state ?? emptyState(config.source.slot));
+      const context = new CaptureContext(config, kafka, producer, logger, state ?? emptyState(config.source.slot), columns);
 
       statusTimer = setInterval(() => void this.reportSlot(lockClient), config.capture.statusIntervalMs);
       if (!state) {

@@ -1,4 +1,5 @@
 import type { Lsn } from '../../shared/lsn';
+import type { ColumnPolicy } from '../../connectors/postgres-source/column-policy';
 import {
   fillUnchangedToast,
   keyOf,
@@ -24,6 +25,8 @@ export interface ProcessorOptions {
   types: TypeRegistry;
   /** Primary-key columns per "schema.table", read from the catalog. */
   keyColumns: Map<string, string[]>;
+  /** Columns left out or masked (source.columns); none when absent. */
+  columns?: ColumnPolicy;
   now: () => number;
 }
 
@@ -183,7 +186,7 @@ export class ChangeStreamProcessor {
 
   private row(relation: Relation, tuple: RawTuple): Row {
     try {
-      return tupleToRow(relation.columns, tuple, this.options.types);
+      return tupleToRow(relation.columns, tuple, this.options.types, this.options.columns?.of(relation.schema, relation.table) ?? null);
     } catch (error) {
       throw new DecodeError(`${relation.schema}.${relation.table}: ${(error as Error).message}`, {
         cause: error,

@@ -47,6 +47,7 @@ export class StreamRunner {
         partitions: config.kafka.partitions,
         types,
         keyColumns,
+        columns: context.columns,
         now: Date.now,
       },
       state.stream,
