@@ -121,6 +121,16 @@ CREATE TABLE IF NOT EXISTS tandem.replays (
   started_at timestamptz NOT NULL DEFAULT now(),
   finished_at timestamptz
 );
+-- a mirror projection's tables and the columns its sources gained, in order: its migrations are rendered from them
+CREATE TABLE IF NOT EXISTS tandem.mirror_steps (
+  projection text NOT NULL,
+  version int NOT NULL,
+  kind text NOT NULL CHECK (kind IN ('table', 'column')),
+  source_table text NOT NULL,
+  spec jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (projection, version)
+);
 CREATE TABLE IF NOT EXISTS tandem.projection_migrations (
   projection text NOT NULL,
   version int NOT NULL,

@@ -8,6 +8,8 @@ import { ProjectionRunner, type AppliedBatch, type ProjectionStatus } from '../.
 import type { BatchItem } from '../../projections/framework/batch-applier';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { RECIPES } from '../../projections/recipes';
+import { mirrorOutline, resolveMirrorProjection } from '../../projections/mirror/mirror-projection';
+import type { ProjectionEntry } from '../config/config.schema';
 
 export interface ProjectOptions {
   /** Only this projection (default: every projection in the config). */
@@ -18,13 +20,50 @@ export interface ProjectOptions {
   onBatchApplied?: (batch: AppliedBatch) => void;
 }
 
-/** Builds the configured projections' definitions; an unknown name or missing setting stops here. */
+/**
+ * The configured projections' definitions, as far as the configuration alone tells: recipes whole, a
+ * mirror as an outline (name, schema, source tables) whose tables are not resolved yet; whatever
+ * writes, reconciles or replays uses resolveProjectionDefinitions. An unknown name stops here.
+ */
 export function projectionDefinitions(config: TandemConfig, only?: string): ProjectionDefinition<unknown>[] {
-  const definitions = config.projections.map((entry, index) => {
-    const factory = RECIPES[entry.recipe];
-    if (!factory) throw new ConfigError(`projections.${index}.recipe: no recipe named "${entry.recipe}"`);
-    return factory.projection({ sourceSchema: entry.sourceSchema, env: process.env });
-  });
+  return select(config.projections.map((entry, index) => outlineOf(entry, index)), only);
+}
+
+/** The configured projections' definitions, each whole: a mirror's tables resolved (mirror-projection.ts). */
+export async function resolveProjectionDefinitions(config: TandemConfig, only?: string, target?: Pool): Promise<ProjectionDefinition<unknown>[]> {
+  const selected = new Set(projectionDefinitions(config, only).map((definition) => definition.name));
+  const definitions: ProjectionDefinition<unknown>[] = [];
+  for (const [index, entry] of config.projections.entries()) {
+    const outline = outlineOf(entry, index);
+    if (!selected.has(outline.name)) continue;
+    if (!entry.mirror) {
+      definitions.push(outline);
+      continue;
+    }
+    const pool = target ?? targetPool(config);
+    try {
+      definitions.push(
+        await resolveMirrorProjection({ name: entry.name!, mirror: entry.mirror }, `projections.${index}`, {
+          sourceUrl: config.source.url,
+          targetUrl: config.target!.url,
+          target: pool,
+        }),
+      );
+    } finally {
+      if (!target) await pool.end();
+    }
+  }
+  return definitions;
+}
+
+function outlineOf(entry: ProjectionEntry, index: number): ProjectionDefinition<unknown> {
+  if (entry.mirror) return mirrorOutline({ name: entry.name!, mirror: entry.mirror }, `projections.${index}`);
+  const factory = RECIPES[entry.recipe!];
+  if (!factory) throw new ConfigError(`projections.${index}.recipe: no recipe named "${entry.recipe}"`);
+  return factory.projection({ sourceSchema: entry.sourceSchema ?? 'public', env: process.env });
+}
+
+function select(definitions: ProjectionDefinition<unknown>[], only?: string): ProjectionDefinition<unknown>[] {
   if (!only) return definitions;
   const selected = definitions.filter((definition) => definition.name === only);
   if (selected.length === 0) {
@@ -58,9 +97,9 @@ export class ProjectionService {
   }
 
   async start(options: ProjectOptions = {}): Promise<void> {
-    const definitions = projectionDefinitions(this.config, options.projection);
-    if (definitions.length === 0) throw new ConfigError('projections: list at least one projection to run');
+    if (projectionDefinitions(this.config, options.projection).length === 0) throw new ConfigError('projections: list at least one projection to run');
     this.pool = targetPool(this.config, this.logger);
+    const definitions = await resolveProjectionDefinitions(this.config, options.projection, this.pool);
     const kafka: Kafka = createKafka(this.config.kafka.brokers, `${this.config.kafka.clientId}-projector`, this.logger);
     for (const definition of definitions) {
       const runner = new ProjectionRunner({

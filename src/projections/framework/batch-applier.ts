@@ -72,9 +72,10 @@ export async function applyBatch(
   try {
     try {
       await client.query('BEGIN');
+      const prepared = await beforeWrite(client, definition, applicable);
       await executeStatements(
         client,
-        planStatements(definition.name, definition.schema, batchOperations(definition, applicable)),
+        planStatements(definition.name, definition.schema, batchOperations(definition, prepared)),
       );
       await finish(client, definition, rejected, checkpoints, beforeCommit);
       return { applied: applicable.length, quarantined: rejected };
@@ -87,9 +88,10 @@ export async function applyBatch(
     for (const item of applicable) {
       await client.query('SAVEPOINT tandem_event');
       try {
+        const [prepared] = await beforeWrite(client, definition, [item]);
         await executeStatements(
           client,
-          planStatements(definition.name, definition.schema, sourcedOperations(item)),
+          planStatements(definition.name, definition.schema, sourcedOperations(prepared)),
         );
         await client.query('RELEASE SAVEPOINT tandem_event');
       } catch (error) {
@@ -110,6 +112,24 @@ export async function applyBatch(
   } finally {
     client.release();
   }
+}
+
+/** The items with the operations the projection's beforeWrite step returns for them (if it has one). */
+async function beforeWrite(
+  client: PoolClient,
+  definition: ProjectionDefinition<unknown>,
+  items: BatchItem[],
+): Promise<BatchItem[]> {
+  if (!definition.beforeWrite || items.length === 0) return items;
+  const events = items.map((item) => {
+    if (item.decoded.kind !== 'apply') throw new Error('only applicable items are prepared');
+    return { event: item.decoded.event, operations: item.decoded.operations };
+  });
+  const operations = await definition.beforeWrite(client, definition.schema, events);
+  return items.map((item, index) => ({
+    record: item.record,
+    decoded: { ...(item.decoded as Extract<BatchItem['decoded'], { kind: 'apply' }>), operations: operations[index] },
+  }));
 }
 
 async function finish(

@@ -1,4 +1,5 @@
 import { createHash } from 'crypto';
+import type { ClientBase } from 'pg';
 import type { ZodType } from 'zod';
 import type { LogPosition } from './change-envelope';
 import type { TableComparison } from './define-reconciliation';
@@ -75,6 +76,26 @@ export interface ProjectionDefinition<Row = Record<string, unknown>> {
    * (its existence is checked by it); `sql` creates it, with search_path = <schema>, public.
    */
   deferredIndexes?: Array<{ name: string; sql: string }>;
+  /**
+   * Runs inside each batch's target transaction before its operations are written, and returns each
+   * event's operations, possibly changed: a mirror adds a column the source gained, converts values
+   * by the target's column types and applies its row filter here. `schema` is the schema being
+   * written (the live one, or a replay's shadow). Not called by a dry run.
+   */
+  beforeWrite?(db: ClientBase, schema: string, events: Array<BeforeWriteEvent<Row>>): Promise<RowOperation[][]>;
+  /**
+   * A write refused by a foreign key or a unique index (a row whose referenced row arrives on another
+   * partition, later) waits and is retried rather than quarantined; quarantined only after
+   * `projector.orderingWaitMs`.
+   */
+  retryOrderingConflicts?: boolean;
+  /** `cutover commit` sets every sequence and identity of the projection's tables past the highest value in them. */
+  advanceSequencesAtCutover?: boolean;
+}
+
+export interface BeforeWriteEvent<Row> {
+  event: ProjectionEvent<Row>;
+  operations: RowOperation[];
 }
 
 export function defineProjection<Row>(
