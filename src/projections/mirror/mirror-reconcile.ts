@@ -1,12 +1,14 @@
 import { ident } from '../../connectors/postgres-target/sql';
 import type { TableComparison } from '../framework/define-reconciliation';
-import { isoUtc } from '../reconcile-sql';
+import { isoUtc, jsonText } from '../reconcile-sql';
 import type { MirrorTableSpec } from './mirror-spec';
 
 /** A column as text that is the same on both databases whatever their sessions' time zones. */
 function canonical(column: string, type: string): string {
   const expr = ident(column);
   if (type === 'timestamp with time zone') return isoUtc(expr);
+  // a number in a json document goes through JavaScript on its way (0.50 arrives as 0.5)
+  if (type === 'json' || type === 'jsonb') return jsonText(expr);
   if (type === 'time with time zone') return `((${expr}) AT TIME ZONE 'UTC')::text`;
   return `(${expr})::text`;
 }

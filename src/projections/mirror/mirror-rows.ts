@@ -8,13 +8,15 @@ export interface RowMapping {
   key: string[];
   renames: Record<string, string>;
   exclude: string[];
+  /** Generated columns are computed by the target (their values are left out of the rows written). */
+  columns?: Array<{ source: string; generated?: string | null }>;
 }
 
 export const targetColumn = (mapping: RowMapping, source: string) => mapping.renames[source] ?? source;
 
 /** The target row of a source row: excluded columns left out, renamed ones renamed; values as captured. */
 export function targetRow(mapping: RowMapping, row: Record<string, unknown>): Record<string, unknown> {
-  const excluded = new Set(mapping.exclude);
+  const excluded = new Set([...mapping.exclude, ...(mapping.columns ?? []).filter((column) => column.generated).map((column) => column.source)]);
   return Object.fromEntries(
     Object.entries(row)
       .filter(([column]) => !excluded.has(column))

@@ -78,7 +78,7 @@ function newColumns(runtime: MirrorRuntime, events: Event[], columns: Map<string
       if (operation.op !== 'upsert') continue;
       const present = columns.get(operation.table);
       for (const column of Object.keys(operation.row)) {
-        if (present?.has(column)) continue;
+        if (present?.has(column) || spec.columns.some((known) => known.target === column && known.generated)) continue;
         const source = Object.entries(spec.renames).find(([, target]) => target === column)?.[0] ?? column;
         found.set(`${event.source}\u0000${source}`, [event.source, source]);
       }
