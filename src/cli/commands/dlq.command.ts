@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../modules/config/load-config';
-import { resolveProjectionDefinitions, targetPool } from '../../modules/projection/projection.service';
+import { projectionDefinitions, resolveProjectionDefinitions, targetPool } from '../../modules/projection/projection.service';
 import { DeadLetterService } from '../../modules/projection/dead-letter.service';
 import { examples } from '../help';
 
@@ -22,6 +22,7 @@ export function registerDlqCommand(program: Command): void {
     )
     .action(async (options: { config: string; projection?: string; all?: boolean; json?: boolean }) => {
       const config = loadConfig(options.config);
+      if (options.projection !== undefined) projectionDefinitions(config, options.projection); // refuses an unknown name
       const pool = targetPool(config);
       try {
         const entries = await new DeadLetterService(pool, config.kafka.topicPrefix).list(

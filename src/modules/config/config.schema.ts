@@ -1,46 +1,9 @@
 import { z } from 'zod';
-import { mirrorSchema } from '../../projections/mirror/mirror-config';
+import { identifier, positiveInt, postgresUrl } from './config-fields';
+import { projectionEntriesSchema } from './projection-entry.schema';
+import { strictDeep } from './strict-schema';
 
-const postgresUrl = z
-  .string()
-  .refine((value) => /^postgres(ql)?:\/\/.+/.test(value), 'must be a postgres:// connection URL');
-const identifier = z
-  .string()
-  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case PostgreSQL identifier (letters, digits, _; at most 63)');
-const positiveInt = z.number().int().positive();
-
-/**
- * One projection: a built-in recipe (`{ recipe, sourceSchema }`) or a declarative mirror
- * (`{ name, mirror: { schema?, tables } }`, src/projections/mirror). Exactly one kind per entry.
- */
-const PROJECTION_KINDS = ['recipe', 'mirror'] as const;
-const projectionEntry = z
-  .strictObject({
-    recipe: z.enum(['users', 'app-state', 'knowledge-base', 'memory', 'chat']).optional(),
-    /** The schema of the legacy tables the recipe reads (default public). */
-    sourceSchema: identifier.optional(),
-    /** A mirror's name: its consumer group, checkpoints, reconcile, cutover and replay use it. */
-    name: z
-      .string()
-      .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must be lower-case letters, digits, _ or - (at most 63), starting with a letter')
-      .optional(),
-    mirror: mirrorSchema.optional(),
-  })
-  .superRefine((entry, context) => {
-    const kinds = PROJECTION_KINDS.filter((kind) => entry[kind] !== undefined);
-    if (kinds.length !== 1) {
-      context.addIssue({ code: 'custom', message: `give exactly one of ${PROJECTION_KINDS.join(', ')} (got ${kinds.length === 0 ? 'none' : kinds.join(' and ')})` });
-      return;
-    }
-    if (entry.mirror && entry.name === undefined) context.addIssue({ code: 'custom', path: ['name'], message: 'a mirror needs a name' });
-    if (entry.recipe && entry.name !== undefined) context.addIssue({ code: 'custom', path: ['name'], message: 'a recipe projection is named after its recipe' });
-    if (entry.mirror && entry.sourceSchema !== undefined)
-      context.addIssue({ code: 'custom', path: ['sourceSchema'], message: 'is for recipes; a mirror names each table as schema.table' });
-  });
-
-export type ProjectionEntry = z.infer<typeof projectionEntry>;
-
-export const tandemConfigSchema = z.object({
+const configObject = z.object({
   source: z.object({
     url: postgresUrl,
     publication: identifier.default('tandem_pub'),
@@ -65,7 +28,8 @@ export const tandemConfigSchema = z.object({
     clientId: z.string().default('tandem'),
   }),
   target: z.object({ url: postgresUrl }).optional(),
-  projections: z.array(projectionEntry).default([]),
+  /** What to project: built-in recipes and modules of the user's own (projection-entry.schema.ts). */
+  projections: projectionEntriesSchema,
   projector: z
     .object({
       /** Events per target transaction at most (Kafka fetch batches are split). */
@@ -95,3 +59,6 @@ export const tandemConfigSchema = z.object({
 });
 
 export type TandemConfig = z.infer<typeof tandemConfigSchema>;
+
+/** Unknown keys are errors at every level, in sections added later too (strictDeep). */
+export const tandemConfigSchema = strictDeep(configObject);

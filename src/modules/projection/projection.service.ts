@@ -1,3 +1,4 @@
+import { namePoolEndpoint } from '../../shared/endpoint';
 import { Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
@@ -8,8 +9,9 @@ import { ProjectionRunner, type AppliedBatch, type ProjectionStatus } from '../.
 import type { BatchItem } from '../../projections/framework/batch-applier';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { RECIPES } from '../../projections/recipes';
+import { loadModuleProjection } from '../../projections/user-modules/load-projection-module';
 import { mirrorOutline, resolveMirrorProjection } from '../../projections/mirror/mirror-projection';
-import type { ProjectionEntry } from '../config/config.schema';
+import { isMirrorEntry, isModuleEntry, type ProjectionEntry } from '../config/projection-entry.schema';
 
 export interface ProjectOptions {
   /** Only this projection (default: every projection in the config). */
@@ -36,14 +38,14 @@ export async function resolveProjectionDefinitions(config: TandemConfig, only?: 
   for (const [index, entry] of config.projections.entries()) {
     const outline = outlineOf(entry, index);
     if (!selected.has(outline.name)) continue;
-    if (!entry.mirror) {
+    if (!isMirrorEntry(entry)) {
       definitions.push(outline);
       continue;
     }
     const pool = target ?? targetPool(config);
     try {
       definitions.push(
-        await resolveMirrorProjection({ name: entry.name!, mirror: entry.mirror }, `projections.${index}`, {
+        await resolveMirrorProjection(entry, `projections.${index}`, {
           sourceUrl: config.source.url,
           targetUrl: config.target!.url,
           target: pool,
@@ -57,10 +59,11 @@ export async function resolveProjectionDefinitions(config: TandemConfig, only?: 
 }
 
 function outlineOf(entry: ProjectionEntry, index: number): ProjectionDefinition<unknown> {
-  if (entry.mirror) return mirrorOutline({ name: entry.name!, mirror: entry.mirror }, `projections.${index}`);
-  const factory = RECIPES[entry.recipe!];
+  if (isMirrorEntry(entry)) return mirrorOutline(entry, `projections.${index}`);
+  if (isModuleEntry(entry)) return loadModuleProjection(entry);
+  const factory = RECIPES[entry.recipe];
   if (!factory) throw new ConfigError(`projections.${index}.recipe: no recipe named "${entry.recipe}"`);
-  return factory.projection({ sourceSchema: entry.sourceSchema ?? 'public', env: process.env });
+  return factory.projection({ sourceSchema: entry.sourceSchema, env: process.env });
 }
 
 function select(definitions: ProjectionDefinition<unknown>[], only?: string): ProjectionDefinition<unknown>[] {
@@ -74,7 +77,11 @@ function select(definitions: ProjectionDefinition<unknown>[], only?: string): Pr
 
 export function targetPool(config: TandemConfig, logger?: Logger): Pool {
   if (!config.target) throw new ConfigError('target.url: required to run projections (or set TANDEM_TARGET_URL)');
-  const pool = new Pool({ connectionString: config.target.url, max: 8, application_name: 'tandem-projector' });
+  const pool = namePoolEndpoint(
+    new Pool({ connectionString: config.target.url, max: 8, application_name: 'tandem-projector' }),
+    'target',
+    config.target.url,
+  );
   // A connection that breaks while idle in the pool (the target restarted) is dropped and replaced by
   // the pool; without a listener its 'error' event would crash the process. Queries in flight still
   // fail and are handled by their callers (the projector applies the batch again; rows are LSN-guarded).

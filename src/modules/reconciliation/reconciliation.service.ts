@@ -1,3 +1,4 @@
+import { namePoolEndpoint } from '../../shared/endpoint';
 import { Pool } from 'pg';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
@@ -41,11 +42,11 @@ export class ReconciliationService {
       await target.end();
       throw error;
     })).filter((d) => d.reconcile && d.reconcile.length > 0);
-    const source = new Pool({
-      connectionString: this.config.source.url,
-      max: 4,
-      application_name: 'tandem-reconcile',
-    });
+    const source = namePoolEndpoint(
+      new Pool({ connectionString: this.config.source.url, max: 4, application_name: 'tandem-reconcile' }),
+      'source',
+      this.config.source.url,
+    );
     try {
       await ensureTandemSchema(target);
       const reports: ReconciliationReport[] = [];
