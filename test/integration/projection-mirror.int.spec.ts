@@ -4,7 +4,8 @@ import { ProjectionService } from '../../src/modules/projection/projection.servi
 import { ReconciliationService } from '../../src/modules/reconciliation/reconciliation.service';
 import { createLogger } from '../../src/shared/logger';
 import { createTargetDatabase, targetQuery } from '../support/target-db';
-import { dropSlot, env, eventually, sql, uniqueName } from '../support/services';
+import { dropSlot, env, eventually, sql, uniqueName, withSource } from '../support/services';
+import { murmur2 } from '../../src/connectors/kafka/key-hash-partitioner';
 
 /**
  * A declarative mirror of a schema that is none of the recipes', run in process on the real
@@ -30,7 +31,7 @@ describe('projection: declarative mirror', () => {
     target = await createTargetDatabase('mirror');
     await sql(`CREATE SCHEMA ${src}`);
     await sql(`CREATE TYPE ${src}.order_status AS ENUM ('new', 'paid', 'shipped')`);
-    await sql(`CREATE TABLE ${src}.categories (id int PRIMARY KEY, parent_id int REFERENCES ${src}.categories (id), name text NOT NULL)`);
+    await sql(`CREATE TABLE ${src}.categories (id int PRIMARY KEY, parent_id int REFERENCES ${src}.categories (id) DEFERRABLE INITIALLY DEFERRED, name text NOT NULL)`);
     await sql(`CREATE TABLE ${src}.customers (id bigserial PRIMARY KEY, email text NOT NULL UNIQUE, password_hash text, deleted_at timestamptz,
                tier text NOT NULL DEFAULT 'basic')`);
     await sql(`CREATE TABLE ${src}.orders (shop_id int, order_no int, customer_id bigint, status ${src}.order_status NOT NULL DEFAULT 'new',
@@ -143,6 +144,23 @@ describe('projection: declarative mirror', () => {
     expect(fk.def).toMatch(new RegExp(`^FOREIGN KEY \\(parent_id\\) REFERENCES ${dst}\\.categories\\(id\\)`));
     // enforced from now on, also where validation found a child that had arrived before its parent
     await expect(tq(`INSERT INTO ${dst}.categories (id, parent_id, name) VALUES (99, 98, 'orphan')`)).rejects.toThrow(/foreign key/);
+  });
+
+  it('lets a child that arrives before its parent wait, then applies it (not left in quarantine)', async () => {
+    // two keys on one partition, the child first in the log (the source's foreign key is deferred)
+    const partitionOf = (id: number) => (murmur2(JSON.stringify({ id })) & 0x7fffffff) % 3;
+    const child = 100;
+    let parent = 101;
+    while (partitionOf(parent) !== partitionOf(child)) parent++;
+    await withSource(async (client) => {
+      await client.query('BEGIN');
+      await client.query(`INSERT INTO ${src}.categories VALUES ($1, $2, 'child')`, [child, parent]);
+      await client.query(`INSERT INTO ${src}.categories VALUES ($1, 1, 'parent')`, [parent]);
+      await client.query('COMMIT');
+    });
+    await eventually(async () => (await tq(`SELECT id FROM ${dst}.categories WHERE id IN ($1, $2)`, [child, parent])).length === 2, 30_000, 'child and parent');
+    const entries = await tq(`SELECT status, reason FROM tandem.quarantine WHERE projection = 'shop'`);
+    expect(entries).toEqual([{ status: 'redriven', reason: expect.stringContaining('waits for the row it refers to') }]);
   });
 
   it('applies live inserts, updates (a TOASTed value left unchanged is kept), deletes and TRUNCATE', async () => {

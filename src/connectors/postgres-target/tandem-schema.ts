@@ -36,6 +36,14 @@ CREATE TABLE IF NOT EXISTS tandem.quarantine (
   redriven_at timestamptz,
   UNIQUE (projection, topic, partition, "offset")
 );
+-- 'waiting': an event refused for a row it refers to that has not arrived yet (retried by the projector)
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'quarantine_status_check' AND conrelid = 'tandem.quarantine'::regclass
+                   AND pg_get_constraintdef(oid) LIKE '%waiting%') THEN
+    ALTER TABLE tandem.quarantine DROP CONSTRAINT IF EXISTS quarantine_status_check;
+    ALTER TABLE tandem.quarantine ADD CONSTRAINT quarantine_status_check CHECK (status IN ('quarantined', 'redriven', 'waiting'));
+  END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS tandem.reconciliations (
   id bigserial PRIMARY KEY,
   projection text NOT NULL,

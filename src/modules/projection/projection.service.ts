@@ -115,6 +115,7 @@ export class ProjectionService {
         partitions: this.config.kafka.partitions,
         replicationFactor: this.config.kafka.replicationFactor,
         maxBatchEvents: this.config.projector.maxBatchEvents,
+        orderingWaitMs: this.config.projector.orderingWaitMs,
         kafka,
         pool: this.pool,
         logger: this.logger,

@@ -76,7 +76,8 @@ export class ReconciliationService {
   ): Promise<ReconciliationReport> {
     const startedAt = new Date().toISOString();
     const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-    const quarantined = await listQuarantine(target, definition.name);
+    // events still waiting for a row they refer to count as quarantined too
+    const quarantined = [...(await listQuarantine(target, definition.name)), ...(await listQuarantine(target, definition.name, 'waiting'))];
     const tables: TableReport[] = [];
     const progress = createProgress(
       `reconcile ${definition.name}`,

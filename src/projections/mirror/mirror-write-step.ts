@@ -39,6 +39,8 @@ type Event = BeforeWriteEvent<Record<string, unknown>>;
 export function mirrorBeforeWrite(runtime: MirrorRuntime) {
   return async (db: ClientBase, schema: string, events: Event[]): Promise<RowOperation[][]> => {
     await db.query(`SELECT set_config('search_path', $1, true)`, [`${ident(schema)}, public`]);
+    // a deferrable foreign key is checked per statement here, so that a refused row waits alone
+    await db.query('SET CONSTRAINTS ALL IMMEDIATE');
     let columns = await targetColumns(db, schema);
     const missing = newColumns(runtime, events, columns);
     if (missing.length > 0) {
