@@ -2,6 +2,8 @@ import { validateConfig } from '../../src/modules/config/load-config';
 import { CaptureService } from '../../src/modules/capture/capture.service';
 import { ProjectionService } from '../../src/modules/projection/projection.service';
 import { ReconciliationService } from '../../src/modules/reconciliation/reconciliation.service';
+import { CutoverService } from '../../src/modules/cutover/cutover.service';
+import { ReplayService } from '../../src/modules/replay/replay.service';
 import { createLogger } from '../../src/shared/logger';
 import { createTargetDatabase, targetQuery } from '../support/target-db';
 import { dropSlot, env, eventually, sql, uniqueName, withSource } from '../support/services';
@@ -29,6 +31,7 @@ describe('projection: declarative mirror', () => {
 
   beforeAll(async () => {
     target = await createTargetDatabase('mirror');
+    await sql(`CREATE ROLE ${name}_app LOGIN`);
     await sql(`CREATE SCHEMA ${src}`);
     await sql(`CREATE TYPE ${src}.order_status AS ENUM ('new', 'paid', 'shipped')`);
     await sql(`CREATE TABLE ${src}.categories (id int PRIMARY KEY, parent_id int REFERENCES ${src}.categories (id) DEFERRABLE INITIALLY DEFERRED, name text NOT NULL)`);
@@ -53,6 +56,7 @@ describe('projection: declarative mirror', () => {
         kafka: { brokers: env.brokers(), topicPrefix: name, partitions: 3 },
         target: { url: target.url },
         capture: { maxBatchDelayMs: 50, statusIntervalMs: 1000 },
+        cutover: { applicationRoles: [`${name}_app`] },
         projections: [
           {
             name: 'shop',
@@ -78,10 +82,11 @@ describe('projection: declarative mirror', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await projector?.stop();
+    await projector?.stop().catch(() => undefined); // the cutover test stops it first
     await capture?.stop();
     await captureRun?.catch(() => undefined);
     await dropSlot(name);
+    await sql(`DROP ROLE IF EXISTS ${name}_app`);
     await target?.drop();
   });
 
@@ -149,18 +154,25 @@ describe('projection: declarative mirror', () => {
   it('lets a child that arrives before its parent wait, then applies it (not left in quarantine)', async () => {
     // two keys on one partition, the child first in the log (the source's foreign key is deferred)
     const partitionOf = (id: number) => (murmur2(JSON.stringify({ id })) & 0x7fffffff) % 3;
-    const child = 100;
-    let parent = 101;
-    while (partitionOf(parent) !== partitionOf(child)) parent++;
+    const [child, spare, parent] = [100, 101, 102].map((start) => {
+      let id = start * 10;
+      while (partitionOf(id) !== partitionOf(100)) id++;
+      return id;
+    });
+    await sql(`INSERT INTO ${src}.categories VALUES ($1, 1, 'spare')`, [spare]);
+    await eventually(async () => (await tq(`SELECT 1 FROM ${dst}.categories WHERE id = $1`, [spare])).length === 1, 30_000, 'the spare category');
+    // child, an unrelated delete (so the child's upsert is a statement of its own), then its parent
     await withSource(async (client) => {
       await client.query('BEGIN');
       await client.query(`INSERT INTO ${src}.categories VALUES ($1, $2, 'child')`, [child, parent]);
+      await client.query(`DELETE FROM ${src}.categories WHERE id = $1`, [spare]);
       await client.query(`INSERT INTO ${src}.categories VALUES ($1, 1, 'parent')`, [parent]);
       await client.query('COMMIT');
     });
     await eventually(async () => (await tq(`SELECT id FROM ${dst}.categories WHERE id IN ($1, $2)`, [child, parent])).length === 2, 30_000, 'child and parent');
-    const entries = await tq(`SELECT status, reason FROM tandem.quarantine WHERE projection = 'shop'`);
+    const entries = await tq(`SELECT status, reason FROM tandem.quarantine WHERE projection = 'shop' AND source_key = $1`, [JSON.stringify({ id: child })]);
     expect(entries).toEqual([{ status: 'redriven', reason: expect.stringContaining('waits for the row it refers to') }]);
+    expect(await tq(`SELECT id FROM tandem.quarantine WHERE projection = 'shop' AND status <> 'redriven'`)).toEqual([]);
   });
 
   it('applies live inserts, updates (a TOASTed value left unchanged is kept), deletes and TRUNCATE', async () => {
@@ -218,4 +230,37 @@ describe('projection: declarative mirror', () => {
       return rows.length === 1 && rows[0].order_no === 1;
     }, 30_000, 'the truncated table with its one new row');
   });
+
+  it('cutover commit sets sequences past the copied rows; the application then inserts with its own SQL; replay rebuilds to the cutover', async () => {
+    // the drift injected above is repaired by the next change of that row at the source
+    await sql(`UPDATE ${src}.customers SET tier = 'gold' WHERE id = 2`);
+    await eventually(async () => (await tq(`SELECT email_address FROM ${dst}.clients WHERE id = 2`))[0]?.email_address === 'c2@shop.test', 30_000, 'the drift repaired');
+    const cutovers = new CutoverService(config, logger);
+    try {
+      const { cutover } = await cutovers.plan({ operator: 'test', projection: 'shop' });
+      await cutovers.start(cutover.id, { operator: 'test', drainTimeoutMs: 60_000 });
+      const committed = await cutovers.commit(cutover.id, { operator: 'test' });
+      expect(committed.state).toBe('committed');
+      const before = await tq(`SELECT md5(string_agg(t::text, ',' ORDER BY shop_id, order_no)) AS h, count(*)::int AS n FROM ${dst}.orders t`);
+      await projector.stop();
+      const replay = new ReplayService(config, logger);
+      try {
+        const result = await replay.replay({ projection: 'shop', to: `cutover:${cutover.id}`, operator: 'test' });
+        expect(result.eventsQuarantined).toBe(0);
+      } finally {
+        await replay.close();
+      }
+      // the same rows, the column added while streaming included
+      expect(await tq(`SELECT md5(string_agg(t::text, ',' ORDER BY shop_id, order_no)) AS h, count(*)::int AS n FROM ${dst}.orders t`)).toEqual(before);
+      const [{ max }] = await tq(`SELECT max(id)::int AS max FROM ${dst}.clients`);
+      const [inserted] = await tq(`INSERT INTO ${dst}.clients (email_address) VALUES ('app@shop.test') RETURNING id::int, tier, _source_key`);
+      expect(inserted.id).toBeGreaterThan(max);
+      expect(inserted).toMatchObject({ tier: 'basic', _source_key: null });
+      await tq(`INSERT INTO ${dst}.orders (shop_id, order_no, status) VALUES (7, 7, 'paid')`);
+      await tq(`UPDATE ${dst}.orders SET total = 5 WHERE shop_id = 7 AND order_no = 7`);
+      expect((await tq(`SELECT total_cents::int AS c FROM ${dst}.orders WHERE shop_id = 7`))[0].c).toBe(500);
+    } finally {
+      await cutovers.close();
+    }
+  }, 120_000);
 });

@@ -72,7 +72,10 @@ export interface ProjectionDefinition<Row = Record<string, unknown>> {
    * `projector.orderingWaitMs`.
    */
   retryOrderingConflicts?: boolean;
-  /** `cutover commit` sets every sequence and identity of the projection's tables past the highest value in them. */
+  /**
+   * The projection's tables become the application's: `cutover commit` (and a replay's or restore's
+   * swap) sets every sequence and identity of its tables past the highest value in them.
+   */
   advanceSequencesAtCutover?: boolean;
 }
 
