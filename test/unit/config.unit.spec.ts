@@ -1,5 +1,6 @@
 import { applyEnvironment, validateConfig } from '../../src/modules/config/load-config';
 import { ConfigError } from '../../src/shared/errors';
+import { RECIPES } from '../../src/projections/recipes';
 
 const valid = () => ({
   source: { url: 'postgres://app:s3cret@db:5432/legacy', tables: ['public.users'] },
@@ -49,5 +50,16 @@ describe('configuration', () => {
     expect(config.source.url).toBe('postgres://u@other/legacy');
     expect(config.kafka.brokers).toEqual(['a:1', 'b:2']);
     expect(config.target?.url).toBe('postgres://u@other/target');
+  });
+
+  it('accepts every recipe of the registry, and names them all when one is unknown', () => {
+    for (const recipe of Object.keys(RECIPES)) {
+      expect(
+        validateConfig({ ...valid(), projections: [{ recipe }] }, 'tandem.yaml').projections[0].recipe,
+      ).toBe(recipe);
+    }
+    expect(() => validateConfig({ ...valid(), projections: [{ recipe: 'orders' }] }, 'tandem.yaml')).toThrow(
+      'projections.0.recipe: Invalid option: expected one of "users"|"app-state"|"knowledge-base"|"memory"|"chat"',
+    );
   });
 });
