@@ -11,6 +11,7 @@ import { registerBackupCommand } from './commands/backup.command';
 import { registerRollbackCommand } from './commands/rollback.command';
 import { registerServeCommand } from './commands/serve.command';
 import { registerStatusCommand } from './commands/status.command';
+import { registerBackfillCommand } from './commands/backfill.command';
 import { exitCodeFor } from './exit-codes';
 import { redactSecrets } from '../shared/redact';
 
@@ -29,10 +30,12 @@ Exit codes:
 
 Examples:
   $ tandem capture --config tandem.yaml
+  $ tandem backfill --config tandem.yaml --table public.orders
   $ tandem project --config tandem.yaml
   $ tandem status --config tandem.yaml --watch 5`,
   );
 registerCaptureCommand(program);
+registerBackfillCommand(program);
 registerProjectCommand(program);
 registerDlqCommand(program);
 registerImportCommand(program);
