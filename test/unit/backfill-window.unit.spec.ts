@@ -1,3 +1,5 @@
+import { buildStatus } from '../../src/modules/status/status-model';
+import { renderStatus } from '../../src/modules/status/status.render';
 import { WatermarkWindow, type ChunkRead } from '../../src/modules/capture/backfill/watermark-window';
 import { BackfillTracker } from '../../src/modules/capture/backfill/backfill-tracker';
 import { cancelBackfill, currentBackfill, finishChunk, requestBackfill } from '../../src/modules/capture/backfill/backfill-state';
@@ -130,5 +132,37 @@ describe('backfill tracker', () => {
     tracker.onSignal(auto('auto:2'), at(2n), []);
     expect(tracker.state().backfills.map((b) => b.id)).toEqual(['auto:1']);
     expect(tracker.state().capturedTables).toEqual(['public.t']);
+  });
+});
+
+describe('backfill status', () => {
+  it('shows each backfill with rows read, chunks done and left, and its rate', () => {
+    const status = buildStatus(
+      {
+        at: new Date(0),
+        slot: { slot: 's', publication: 'p', currentWalLsn: '0/10', slotFound: true, active: true, confirmedFlushLsn: '0/10', restartLsn: '0/10', flushLagSeconds: null },
+        captureTopics: [],
+        projections: [],
+        reconciliations: [],
+        cutover: null,
+        backfills: [
+          {
+            id: 'b1',
+            data: { table: 'public.orders', where: "region = 'eu'", chunkSize: 1000, origin: 'command' },
+            progress: { status: 'running', rowsRead: 3000, rowsEmitted: 2990, chunksDone: 3, estimatedRows: 10_500, chunkSize: 1000, startedAtMs: 10_000, updatedAtMs: 13_000 },
+            createdAt: new Date(5_000),
+          },
+          { id: 'b2', data: { table: 'public.users', where: null, chunkSize: 500 }, progress: null, createdAt: new Date(6_000) },
+        ],
+      },
+      [],
+    );
+    expect(status.backfills).toEqual([
+      expect.objectContaining({ id: 'b1', table: 'public.orders', status: 'running', rowsRead: 3000, chunksDone: 3, chunksLeft: 8, rowsPerSecond: 1000 }),
+      expect.objectContaining({ id: 'b2', table: 'public.users', status: 'requested', rowsRead: 0, chunksLeft: null, rowsPerSecond: null }),
+    ]);
+    const text = renderStatus(status);
+    expect(text).toMatch(/BACKFILL\s+TABLE\s+STATE\s+ROWS READ\s+CHUNKS DONE\s+CHUNKS LEFT\s+ROWS\/S/);
+    expect(text).toMatch(/b1\s+public\.orders where region = 'eu'\s+running\s+3000\s+3\s+8\s+1000/);
   });
 });
