@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import { SourcePreconditionError } from '../../shared/errors';
+import { ConfigError } from '../../shared/errors';
 import { RAW_TEXT_TYPES, qualifiedName, quoteIdent } from './session';
 import type { SourceTable } from './source-catalog';
 
@@ -74,7 +74,7 @@ export async function checkCondition(client: Client, table: SourceTable, where: 
       text: `EXPLAIN SELECT 1 FROM ${qualifiedName(table.schema, table.table)} WHERE (${where})`,
     });
   } catch (error) {
-    throw new SourcePreconditionError(`--where "${where}" is not a valid condition on ${table.schema}.${table.table}: ${(error as Error).message}`);
+    throw new ConfigError(`--where "${where}" is not a valid condition on ${table.schema}.${table.table}: ${(error as Error).message}`);
   }
 }
 
