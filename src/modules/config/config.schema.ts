@@ -19,6 +19,8 @@ const configObject = z.object({
       })
       .prefault({}),
     heartbeatIntervalMs: positiveInt.default(10_000),
+    /** Where `tandem backfill` signals the running capture (created by capture; see README, Backfill). */
+    signalTable: z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'must be schema.table').default('public.tandem_signal'),
   }),
   kafka: z.object({
     brokers: z.array(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port')).min(1, 'list at least one broker'),
