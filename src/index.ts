@@ -14,3 +14,9 @@ export {
 } from './projections/framework/define-projection';
 export type { ComparisonSide, TableComparison } from './projections/framework/define-reconciliation';
 export type { LogPosition } from './projections/framework/change-envelope';
+export type {
+  LegacyRowOperation,
+  ProjectionInverse,
+  RenderedInverse,
+  TargetChange,
+} from './projections/framework/define-inverse';
