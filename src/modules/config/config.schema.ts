@@ -1,14 +1,9 @@
 import { z } from 'zod';
+import { identifier, positiveInt, postgresUrl } from './config-fields';
+import { projectionEntriesSchema } from './projection-entry.schema';
+import { strictDeep } from './strict-schema';
 
-const postgresUrl = z
-  .string()
-  .refine((value) => /^postgres(ql)?:\/\/.+/.test(value), 'must be a postgres:// connection URL');
-const identifier = z
-  .string()
-  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case PostgreSQL identifier (letters, digits, _; at most 63)');
-const positiveInt = z.number().int().positive();
-
-export const tandemConfigSchema = z.object({
+const configObject = z.object({
   source: z.object({
     url: postgresUrl,
     publication: identifier.default('tandem_pub'),
@@ -33,15 +28,8 @@ export const tandemConfigSchema = z.object({
     clientId: z.string().default('tandem'),
   }),
   target: z.object({ url: postgresUrl }).optional(),
-  projections: z
-    .array(
-      z.object({
-        recipe: z.enum(['users', 'app-state', 'knowledge-base', 'memory', 'chat']),
-        /** The schema of the legacy tables the recipe reads. */
-        sourceSchema: identifier.default('public'),
-      }),
-    )
-    .default([]),
+  /** What to project: built-in recipes and modules of the user's own (projection-entry.schema.ts). */
+  projections: projectionEntriesSchema,
   projector: z
     .object({
       /** Events per target transaction at most (Kafka fetch batches are split). */
@@ -84,3 +72,6 @@ export const tandemConfigSchema = z.object({
 });
 
 export type TandemConfig = z.infer<typeof tandemConfigSchema>;
+
+/** Unknown keys are errors at every level, in sections added later too (strictDeep). */
+export const tandemConfigSchema = strictDeep(configObject);

@@ -1,3 +1,4 @@
+import { namePoolEndpoint } from '../../shared/endpoint';
 import { Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
@@ -8,6 +9,8 @@ import { ProjectionRunner, type AppliedBatch, type ProjectionStatus } from '../.
 import type { BatchItem } from '../../projections/framework/batch-applier';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { RECIPES } from '../../projections/recipes';
+import { loadModuleProjection } from '../../projections/user-modules/load-projection-module';
+import { isModuleEntry } from '../config/projection-entry.schema';
 
 export interface ProjectOptions {
   /** Only this projection (default: every projection in the config). */
@@ -21,6 +24,7 @@ export interface ProjectOptions {
 /** Builds the configured projections' definitions; an unknown name or missing setting stops here. */
 export function projectionDefinitions(config: TandemConfig, only?: string): ProjectionDefinition<unknown>[] {
   const definitions = config.projections.map((entry, index) => {
+    if (isModuleEntry(entry)) return loadModuleProjection(entry);
     const factory = RECIPES[entry.recipe];
     if (!factory) throw new ConfigError(`projections.${index}.recipe: no recipe named "${entry.recipe}"`);
     return factory.projection({ sourceSchema: entry.sourceSchema, env: process.env });
@@ -35,7 +39,11 @@ export function projectionDefinitions(config: TandemConfig, only?: string): Proj
 
 export function targetPool(config: TandemConfig, logger?: Logger): Pool {
   if (!config.target) throw new ConfigError('target.url: required to run projections (or set TANDEM_TARGET_URL)');
-  const pool = new Pool({ connectionString: config.target.url, max: 8, application_name: 'tandem-projector' });
+  const pool = namePoolEndpoint(
+    new Pool({ connectionString: config.target.url, max: 8, application_name: 'tandem-projector' }),
+    'target',
+    config.target.url,
+  );
   // A connection that breaks while idle in the pool (the target restarted) is dropped and replaced by
   // the pool; without a listener its 'error' event would crash the process. Queries in flight still
   // fail and are handled by their callers (the projector applies the batch again; rows are LSN-guarded).
