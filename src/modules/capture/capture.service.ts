@@ -27,6 +27,11 @@ import { prepareSignalTable, requestNewTables, tablesToBackfill, withCapturedTab
 export interface CaptureOptions {
   /** Ignore the stored state and the slot, and start again with a new snapshot. */
   resnapshot?: boolean;
+  /**
+   * A slot that exists without a stored position was created for this capture ahead of time
+   * (failback's, inside the cutover commit): stream from where the slot starts.
+   */
+  adoptSlot?: boolean;
 }
 
 export interface CaptureStatus {
@@ -223,6 +228,9 @@ export class CaptureService {
         `replication slot "${slot}" no longer exists, but capture had streamed from it up to ${state.stream.lastCommitLsn?.toString() ?? 'its start'}: ` +
           'changes made since then may be lost. A re-snapshot is needed: run `tandem capture --resnapshot`.',
       );
+    }
+    if (!state && slotInfo.exists && options.adoptSlot) {
+      return { ...emptyState(slot), stream: { lastCommitLsn: null, partial: null, ackLsn: slotInfo.confirmedFlushLsn } };
     }
     if (!state && slotInfo.exists) {
       throw new CaptureStateError(

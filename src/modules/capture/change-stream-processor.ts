@@ -27,6 +27,8 @@ export interface ProcessorOptions {
   /** Primary-key columns per "schema.table", read from the catalog. */
   keyColumns: Map<string, string[]>;
   now: () => number;
+  /** Transactions written under a replication origin named so are not captured (failback's writes: no loops). */
+  skipOriginPrefix?: string;
 }
 
 /** A record placed on every partition of its topic (a TRUNCATE must reach every partition's reader). */
@@ -42,6 +44,8 @@ interface OpenTransaction {
   nextIndex: number;
   skipBelow: number;
   alreadyProduced: boolean;
+  /** Written by a skipped replication origin: consumed, nothing emitted. */
+  skipped: boolean;
   begun: boolean;
   totalOrder: number;
   perTable: Map<string, number>;
@@ -125,9 +129,18 @@ export class ChangeStreamProcessor {
           if (!this.backfill?.isSignalTable(relation.schema, relation.table)) this.emitTruncate(relation, walStart, out);
         }
         return;
+      case 'origin':
+        // pgoutput sends it right after BEGIN for a transaction written under a replication origin
+        if (this.tx && this.skipsOrigin(message.name)) this.tx.skipped = true;
+        return;
       default:
-        return; // relation and type messages only update the decoder; origin and logical messages are not captured
+        return; // relation and type messages only update the decoder; logical messages are not captured
     }
+  }
+
+  private skipsOrigin(name: string): boolean {
+    const prefix = this.options.skipOriginPrefix;
+    return prefix !== undefined && name.startsWith(prefix);
   }
 
   private begin(xid: number, finalLsn: Lsn, commitTimeMicros: number): void {
@@ -140,6 +153,7 @@ export class ChangeStreamProcessor {
       nextIndex: 0,
       skipBelow: partial && partial.finalLsn === finalLsn ? partial.emitted : 0,
       alreadyProduced,
+      skipped: false,
       begun: false,
       totalOrder: 0,
       perTable: new Map(),
@@ -212,7 +226,7 @@ export class ChangeStreamProcessor {
     ) => void,
   ): void {
     const tx = this.requireTransaction();
-    if (tx.alreadyProduced) return;
+    if (tx.alreadyProduced || tx.skipped) return;
     const keyColumns = this.keyColumnsOf(relation);
     const topic = tableTopic(this.options.topicPrefix, relation.schema, relation.table);
     const dataCollection = `${relation.schema}.${relation.table}`;
@@ -230,7 +244,7 @@ export class ChangeStreamProcessor {
 
   private emitTruncate(relation: Relation, walStart: Lsn, out: RoutedRecord[]): void {
     const tx = this.requireTransaction();
-    if (tx.alreadyProduced) return;
+    if (tx.alreadyProduced || tx.skipped) return;
     this.backfill?.recordTruncate(`${relation.schema}.${relation.table}`);
     this.beginMarker(out, tx);
     const value = this.nextEvent(tx, relation, walStart, 't', null, null);

@@ -40,6 +40,19 @@ const configObject = z.object({
     .prefault({}),
   /** tandem cutover: the legacy roles whose writes a freeze refuses (ALTER ROLE … SET default_transaction_read_only). */
   cutover: z.object({ applicationRoles: z.array(identifier).default([]) }).optional(),
+  /**
+   * tandem failback / rollback (README, "Failback"): with this section, cutover commit prepares
+   * failback; the new application's roles in the target database, whose writes a rollback
+   * freezes; and how far behind failback may be for a rollback to start.
+   */
+  failback: z
+    .object({
+      /** Prepare failback inside `tandem cutover commit` (needs wal_level=logical on the target). */
+      atCommit: z.boolean().default(true),
+      applicationRoles: z.array(identifier).default([]),
+      maxLagSeconds: positiveInt.default(60),
+    })
+    .optional(),
   /** tandem serve: the admin API, status page and /metrics (tokens: TANDEM_ADMIN_TOKENS or tokensFile). */
   admin: z
     .object({
