@@ -16,3 +16,5 @@ export type { ComparisonSide, TableComparison } from './projections/framework/de
 export type { LogPosition } from './projections/framework/change-envelope';
 /** zod, as Tandem validates with it: a module's `input` schemas need no zod of their own installed. */
 export { z } from 'zod';
+/** A column PostgreSQL may store out of line (TOAST): an update that leaves it unchanged carries a placeholder. */
+export { isUnavailable, toastable } from './projections/toastable';

@@ -11,6 +11,7 @@ import { registerBackupCommand } from './commands/backup.command';
 import { registerRollbackCommand } from './commands/rollback.command';
 import { registerServeCommand } from './commands/serve.command';
 import { registerStatusCommand } from './commands/status.command';
+import { registerInitCommand } from './commands/init.command';
 import { exitCodeFor } from './exit-codes';
 import { redactSecrets } from '../shared/redact';
 
@@ -28,10 +29,12 @@ Exit codes:
   7 schema differences    8 cutover gate refused    9 replay/restore/rollback refused
 
 Examples:
+  $ tandem init --source postgres://app@legacy-db/app --schema shop
   $ tandem capture --config tandem.yaml
   $ tandem project --config tandem.yaml
   $ tandem status --config tandem.yaml --watch 5`,
   );
+registerInitCommand(program);
 registerCaptureCommand(program);
 registerProjectCommand(program);
 registerDlqCommand(program);
