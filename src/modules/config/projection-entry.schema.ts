@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RECIPE_NAMES } from '../../projections/recipes';
 import { identifier } from './config-fields';
 
 /**
@@ -14,7 +15,7 @@ export const projectionName = z
   .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must start with a lower-case letter, then letters, digits, _ or - (at most 63)');
 
 const recipeEntry = z.strictObject({
-  recipe: z.enum(['users', 'app-state', 'knowledge-base', 'memory', 'chat']),
+  recipe: z.enum(RECIPE_NAMES),
   /** The schema of the legacy tables the recipe reads. */
   sourceSchema: identifier.default('public'),
 });
