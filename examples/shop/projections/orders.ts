@@ -1,4 +1,4 @@
-import { defineProjection, isUnavailable, toastable, z, type ProjectionEvent, type RowOperation } from 'tandem';
+import { defineProjection, isUnavailable, z, type ProjectionEvent, type RowOperation } from 'tandem';
 
 /**
  * The shop's orders in the new model: `sales.orders` keeps one row per order and its `items`
@@ -26,15 +26,15 @@ const order = z.object({
   customer_id: z.string(),
   status: z.enum(['pending', 'paid', 'shipped', 'cancelled']),
   total: z.string(),
-  // jsonb arrives as the document's text; large documents may be TOASTed and left out of an update
-  items: toastable(z.string().transform((text, ctx) => {
+  // jsonb arrives as the document's text; a large one may be TOASTed and left out of an update
+  items: z.string().transform((text, ctx) => {
+    if (isUnavailable(text)) return text;
     const parsed = z.array(item).safeParse(JSON.parse(text));
-    if (!parsed.success) {
-      ctx.addIssue({ code: 'custom', message: `items: ${parsed.error.issues[0].message}` });
-      return z.NEVER;
-    }
-    return parsed.data;
-  })),
+    if (parsed.success) return parsed.data;
+    const [issue] = parsed.error.issues;
+    ctx.addIssue({ code: 'custom', message: `line ${Number(issue.path[0]) + 1}, ${issue.path.slice(1).join('.')}: ${issue.message}` });
+    return z.NEVER;
+  }),
   placed_at: z.string(),
 });
 type Order = z.infer<typeof order>;
