@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { registerCaptureCommand } from './commands/capture.command';
 import { registerProjectCommand } from './commands/project.command';
 import { registerDlqCommand } from './commands/dlq.command';
@@ -12,8 +12,9 @@ import { registerRollbackCommand } from './commands/rollback.command';
 import { registerServeCommand } from './commands/serve.command';
 import { registerStatusCommand } from './commands/status.command';
 import { registerInitCommand } from './commands/init.command';
-import { exitCodeFor } from './exit-codes';
+import { ExitCode, exitCodeFor } from './exit-codes';
 import { redactSecrets } from '../shared/redact';
+import { nameKafkaError } from '../shared/endpoint';
 
 const program = new Command('tandem')
   .description('Run a legacy PostgreSQL database and its replacement in tandem, through Kafka.')
@@ -33,7 +34,9 @@ Examples:
   $ tandem capture --config tandem.yaml
   $ tandem project --config tandem.yaml
   $ tandem status --config tandem.yaml --watch 5`,
-  );
+  )
+  // bad arguments (a missing --to, an unknown option) exit 2 like every invalid input; subcommands inherit this
+  .exitOverride();
 registerInitCommand(program);
 registerCaptureCommand(program);
 registerProjectCommand(program);
@@ -50,7 +53,10 @@ registerStatusCommand(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),
-  (error: Error) => {
+  (thrown: Error) => {
+    const error = nameKafkaError(thrown) as Error;
+    // commander has already printed its own message (a missing option, an unknown command, --help)
+    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : ExitCode.invalidConfig);
     process.stderr.write(`tandem: ${redactSecrets(error.message)}\n`);
     process.exit(exitCodeFor(error));
   },

@@ -17,3 +17,6 @@ export class CaptureStateError extends TandemError {}
 
 /** A value that the decoder cannot represent. Names the table, column and reason. */
 export class DecodeError extends TandemError {}
+
+/** A bad command-line argument or request parameter: exit 2 and HTTP 400, like invalid configuration. */
+export class ArgumentError extends ConfigError {}

@@ -1,5 +1,6 @@
 import { applyEnvironment, validateConfig } from '../../src/modules/config/load-config';
 import { ConfigError } from '../../src/shared/errors';
+import { closestName } from '../../src/shared/closest-name';
 
 const valid = () => ({
   source: { url: 'postgres://app:s3cret@db:5432/legacy', tables: ['public.users'] },
@@ -49,5 +50,52 @@ describe('configuration', () => {
     expect(config.source.url).toBe('postgres://u@other/legacy');
     expect(config.kafka.brokers).toEqual(['a:1', 'b:2']);
     expect(config.target?.url).toBe('postgres://u@other/target');
+  });
+
+  it('refuses an unknown key at every level, naming it and the closest known key', () => {
+    const raw = valid() as Record<string, any>;
+    raw.source.snapshot = { chunksize: 100 };
+    raw.projection = [{ recipe: 'users' }];
+    raw.kafka.topicprefix = 'x';
+    raw.capture = { maxBatchEvent: 10 };
+    raw.admin = { wholly: 'unrelated' };
+    const message = (() => {
+      try {
+        validateConfig(raw, 'tandem.yaml');
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as Error).message;
+      }
+      throw new Error('expected a ConfigError');
+    })();
+    expect(message).toContain('source.snapshot: unknown key "chunksize" (did you mean "chunkSize"?)');
+    expect(message).toContain('(root): unknown key "projection" (did you mean "projections"?)');
+    expect(message).toContain('kafka: unknown key "topicprefix" (did you mean "topicPrefix"?)');
+    expect(message).toContain('capture: unknown key "maxBatchEvent" (did you mean "maxBatchEvents"?)');
+    expect(message).toContain('admin: unknown key "wholly"');
+    expect(message).not.toMatch(/wholly"? \(did you mean/);
+  });
+
+  it('refuses an unknown key inside list entries (projections)', () => {
+    const raw = { ...valid(), projections: [{ recipe: 'users', sourceschema: 'legacy' }] };
+    expect(() => validateConfig(raw, 'f')).toThrow(
+      /projections\.0: unknown key "sourceschema" \(did you mean "sourceSchema"\?\)/,
+    );
+  });
+
+  it('refuses a source URL that does not parse, without printing it', () => {
+    const raw = valid();
+    raw.source.url = 'postgres://app:s3cret@db:port/legacy';
+    expect(() => validateConfig(raw, 'f')).toThrow(/source\.url: is not a valid URL/);
+    expect(() => validateConfig(raw, 'f')).not.toThrow(/s3cret/);
+  });
+});
+
+describe('closestName', () => {
+  it('suggests the known name a typo most likely meant, and nothing for an unrelated word', () => {
+    expect(closestName('chunksize', ['mode', 'chunkSize', 'parallelism'])).toBe('chunkSize');
+    expect(closestName('projection', ['source', 'projections', 'projector'])).toBe('projections');
+    expect(closestName('brokrs', ['brokers', 'topicPrefix'])).toBe('brokers');
+    expect(closestName('wholly', ['port', 'host', 'tokensFile'])).toBeNull();
   });
 });

@@ -13,6 +13,7 @@ function renderPlan(plan: CapturePlan): string {
   const lines = [
     'source ready: wal_level=logical, REPLICATION privilege, SELECT and a key (or REPLICA IDENTITY FULL) on every table',
     `slot ${plan.slot.name}: ${plan.slot.exists ? `exists, confirmed up to ${plan.slot.confirmedFlushLsn ?? '–'}` : 'would be created'}`,
+    `kafka: answers (${plan.kafka.brokers} broker${plan.kafka.brokers === 1 ? '' : 's'})`,
     `publication ${plan.publication.name}: ${plan.publication.exists ? 'exists (missing tables would be added)' : 'would be created'}`,
     `snapshot: ${plan.snapshot}`,
     ...plan.tables.map(

@@ -22,6 +22,7 @@ export function registerDlqCommand(program: Command): void {
     )
     .action(async (options: { config: string; projection?: string; all?: boolean; json?: boolean }) => {
       const config = loadConfig(options.config);
+      if (options.projection !== undefined) projectionDefinitions(config, options.projection); // refuses an unknown name
       const pool = targetPool(config);
       try {
         const entries = await new DeadLetterService(pool, config.kafka.topicPrefix).list(

@@ -4,6 +4,29 @@ import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 export interface KafkaLogSink {
   error(fields: { kafka: Record<string, unknown> }, message: string): void;
   warn(fields: { kafka: Record<string, unknown> }, message: string): void;
+  debug?(fields: { kafka: Record<string, unknown> }, message: string): void;
+}
+
+/**
+ * Broker answers that kafkajs logs at error level although they are part of normal operation and
+ * retried by it: the transaction coordinator still finishing the previous commit
+ * (CONCURRENT_TRANSACTIONS, after every commit under load), a coordinator loading or moving.
+ */
+const EXPECTED_AND_RETRIED =
+  /another concurrent operation on the same transaction|coordinator is loading|not the correct coordinator|coordinator is not available/i;
+/** Connection failures: kafkajs logs each retry; one warning per broker and problem per interval is enough. */
+const CONNECTION_TROUBLE = /^(Connection error|Connection timeout|Failed to connect to seed broker)/;
+const REPEAT_INTERVAL_MS = 30_000;
+
+/** Decides the level of a kafkajs log entry: null to log it at debug level only. */
+export function kafkaLogLevel(
+  level: logLevel,
+  message: string,
+  fields: Record<string, unknown>,
+): 'error' | 'warn' | null {
+  if (EXPECTED_AND_RETRIED.test(`${message} ${String(fields.error ?? '')}`)) return null;
+  if (CONNECTION_TROUBLE.test(message)) return 'warn';
+  return level <= logLevel.ERROR ? 'error' : 'warn';
 }
 
 /**
@@ -11,6 +34,7 @@ export interface KafkaLogSink {
  * that it can be replaced without touching capture or the projector.
  */
 export function createKafka(brokers: string[], clientId: string, logger: KafkaLogSink): Kafka {
+  const lastWarned = new Map<string, number>();
   return new Kafka({
     clientId,
     brokers,
@@ -20,8 +44,14 @@ export function createKafka(brokers: string[], clientId: string, logger: KafkaLo
       () =>
       ({ level, log }: LogEntry) => {
         const { message, ...rest } = log;
-        if (level <= logLevel.ERROR) logger.error({ kafka: rest }, message);
-        else logger.warn({ kafka: rest }, message);
+        const chosen = kafkaLogLevel(level, message, rest);
+        if (chosen === null) return logger.debug?.({ kafka: rest }, message);
+        if (CONNECTION_TROUBLE.test(message)) {
+          const key = `${message} ${String(rest.broker ?? '')}`;
+          if (Date.now() - (lastWarned.get(key) ?? 0) < REPEAT_INTERVAL_MS) return;
+          lastWarned.set(key, Date.now());
+        }
+        logger[chosen]({ kafka: rest }, message);
       },
   });
 }

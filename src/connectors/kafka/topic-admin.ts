@@ -1,4 +1,5 @@
 import type { Kafka } from 'kafkajs';
+import { EndpointError } from '../../shared/endpoint';
 
 export interface TopicSpec {
   topic: string;
@@ -29,5 +30,19 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replication
     });
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Asks the cluster for its brokers: proves Kafka answers (a failure names the endpoint). */
+export async function probeKafka(kafka: Kafka, brokers: readonly string[]): Promise<{ brokers: number }> {
+  const admin = kafka.admin({ retry: { retries: 2 } });
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return { brokers: cluster.brokers.length };
+  } catch (error) {
+    throw new EndpointError('kafka', brokers.join(','), error);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
   }
 }

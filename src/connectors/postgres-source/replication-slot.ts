@@ -1,3 +1,4 @@
+import { connectNamed } from '../../shared/endpoint';
 import { Client } from 'pg';
 import { parseLsn, type Lsn } from '../../shared/lsn';
 import { ignoreIdleErrors, quoteIdent, sourceClientConfig } from './session';
@@ -56,7 +57,7 @@ export async function createSlotWithSnapshot(url: string, slot: string, temporar
 async function createSlotOnce(url: string, slot: string, temporary: boolean): Promise<ExportedSnapshot> {
   const connection = new Client(sourceClientConfig(url, { replication: 'database' } as never));
   ignoreIdleErrors(connection);
-  await connection.connect();
+  await connectNamed(connection, 'source', url);
   try {
     const result = await connection.query<{ consistent_point: string; snapshot_name: string }>(
       `CREATE_REPLICATION_SLOT ${quoteIdent(slot)} ${temporary ? 'TEMPORARY ' : ''}LOGICAL pgoutput EXPORT_SNAPSHOT`,

@@ -1,4 +1,5 @@
 import { Client, type ClientConfig } from 'pg';
+import { connectNamed } from '../../shared/endpoint';
 
 /**
  * Session settings under which PostgreSQL writes values in the text form the value converter
@@ -14,7 +15,7 @@ export function sourceClientConfig(url: string, extra: Partial<ClientConfig> = {
 export async function connectSource(url: string, extra: Partial<ClientConfig> = {}): Promise<Client> {
   const client = new Client(sourceClientConfig(url, extra));
   ignoreIdleErrors(client);
-  await client.connect();
+  await connectNamed(client, 'source', url);
   return client;
 }
 

@@ -12,7 +12,7 @@ import { LeaderLock } from '../../connectors/postgres-source/leader-lock';
 import { TypeRegistry } from '../../connectors/postgres-source/pg-types';
 import { tableTopic, transactionTopic } from '../../connectors/postgres-source/change-event';
 import { createKafka } from '../../connectors/kafka/kafka-client';
-import { CHANGE_TOPIC_CONFIG, COMPACTED_TOPIC_CONFIG, ensureTopics } from '../../connectors/kafka/topic-admin';
+import { CHANGE_TOPIC_CONFIG, COMPACTED_TOPIC_CONFIG, ensureTopics, probeKafka } from '../../connectors/kafka/topic-admin';
 import type { RecordCommitter } from '../../connectors/kafka/transactional-producer';
 import { ThreadedTransactionalProducer } from '../../connectors/kafka/producer-thread';
 import { readPositionRecord } from '../../connectors/kafka/position-reader';
@@ -41,6 +41,7 @@ export interface CaptureStatus {
 export interface CapturePlan {
   slot: { name: string; exists: boolean; confirmedFlushLsn: string | null };
   publication: { name: string; exists: boolean };
+  kafka: { brokers: number };
   tables: Array<{ table: string; topic: string; keyColumns: string[]; replicaIdentity: string; columns: number }>;
   snapshot: string;
 }
@@ -78,7 +79,9 @@ export class CaptureService {
       const tables = await describeTables(client, config.source.tables, new TypeRegistry());
       const slot = await readSlot(client, config.source.slot);
       const publication = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [config.source.publication]);
+      const kafka = await probeKafka(createKafka(config.kafka.brokers, config.kafka.clientId, this.logger), config.kafka.brokers);
       return {
+        kafka,
         slot: { name: config.source.slot, exists: slot.exists, confirmedFlushLsn: slot.confirmedFlushLsn === null ? null : formatLsn(slot.confirmedFlushLsn) },
         publication: { name: config.source.publication, exists: (publication.rowCount ?? 0) > 0 },
         tables: tables.map((t) => ({

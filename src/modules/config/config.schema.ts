@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { identifier, positiveInt, postgresUrl } from './config-fields';
 import { projectionEntriesSchema } from './projection-entry.schema';
+import { strictDeep } from './strict-schema';
 
-export const tandemConfigSchema = z.object({
+const configObject = z.object({
   source: z.object({
     url: postgresUrl,
     publication: identifier.default('tandem_pub'),
@@ -58,3 +59,6 @@ export const tandemConfigSchema = z.object({
 });
 
 export type TandemConfig = z.infer<typeof tandemConfigSchema>;
+
+/** Unknown keys are errors at every level, in sections added later too (strictDeep). */
+export const tandemConfigSchema = strictDeep(configObject);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RECIPE_NAMES } from '../../projections/recipes';
 import { identifier } from './config-fields';
+import { strictDeep } from './strict-schema';
 
 /**
  * One entry of `projections:`, one of these kinds, told apart by which key it has:
@@ -12,21 +13,28 @@ import { identifier } from './config-fields';
 /** A projection's name is its consumer group, dead-letter topic suffix and the name reports use. */
 export const projectionName = z
   .string()
-  .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must start with a lower-case letter, then letters, digits, _ or - (at most 63)');
+  .regex(
+    /^[a-z][a-z0-9_-]{0,62}$/,
+    'must start with a lower-case letter, then letters, digits, _ or - (at most 63)',
+  );
 
-const recipeEntry = z.strictObject({
-  recipe: z.enum(RECIPE_NAMES),
-  /** The schema of the legacy tables the recipe reads. */
-  sourceSchema: identifier.default('public'),
-});
+const recipeEntry = strictDeep(
+  z.object({
+    recipe: z.enum(RECIPE_NAMES),
+    /** The schema of the legacy tables the recipe reads. */
+    sourceSchema: identifier.default('public'),
+  }),
+);
 
-const moduleEntry = z.strictObject({
-  name: projectionName,
-  /** Resolved from the config file's folder (load-config.ts makes it absolute). */
-  module: z.string().regex(/\.(ts|mts|cts|js|mjs|cjs)$/, 'must name a .ts, .js or .mjs file'),
-  /** Passed to the module's default export when it is a function; the module validates them. */
-  options: z.record(z.string(), z.unknown()).optional(),
-});
+const moduleEntry = strictDeep(
+  z.object({
+    name: projectionName,
+    /** Resolved from the config file's folder (load-config.ts makes it absolute). */
+    module: z.string().regex(/\.(ts|mts|cts|js|mjs|cjs)$/, 'must name a .ts, .js or .mjs file'),
+    /** Passed to the module's default export when it is a function; the module validates them. */
+    options: z.record(z.string(), z.unknown()).optional(),
+  }),
+);
 
 export type RecipeEntry = z.infer<typeof recipeEntry>;
 export type ModuleEntry = z.infer<typeof moduleEntry>;
@@ -44,13 +52,16 @@ export const projectionEntrySchema = z.unknown().transform((value, ctx): Project
   const kinds = KIND_NAMES.filter((kind) => kind in value);
   if (kinds.length !== 1) {
     const message =
-      kinds.length === 0 ? `give one of: ${KIND_NAMES.join(', ')}` : `give only one of ${kinds.join(', ')} (one kind per projection)`;
+      kinds.length === 0
+        ? `give one of: ${KIND_NAMES.join(', ')}`
+        : `give only one of ${kinds.join(', ')} (one kind per projection)`;
     ctx.addIssue({ code: 'custom', message });
     return z.NEVER;
   }
   const result = KINDS[kinds[0]].safeParse(value);
   if (result.success) return result.data;
-  for (const issue of result.error.issues) ctx.addIssue({ ...issue, path: issue.path } as Parameters<typeof ctx.addIssue>[0]);
+  for (const issue of result.error.issues)
+    ctx.addIssue({ ...issue, path: issue.path } as Parameters<typeof ctx.addIssue>[0]);
   return z.NEVER;
 });
 
@@ -70,7 +81,12 @@ export const projectionEntriesSchema = z
     const seen = new Map<string, number>();
     entries.forEach((entry, index) => {
       const name = entryName(entry);
-      if (seen.has(name)) ctx.addIssue({ code: 'custom', path: [index], message: `the name "${name}" is already used by projections.${seen.get(name)}` });
+      if (seen.has(name))
+        ctx.addIssue({
+          code: 'custom',
+          path: [index],
+          message: `the name "${name}" is already used by projections.${seen.get(name)}`,
+        });
       else seen.set(name, index);
     });
   });

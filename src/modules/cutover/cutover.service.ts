@@ -1,3 +1,4 @@
+import { connectNamed } from '../../shared/endpoint';
 import { Client, type Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
@@ -85,7 +86,7 @@ export class CutoverService {
 
   private async withSource<T>(work: (client: Client) => Promise<T>): Promise<T> {
     const client = new Client({ connectionString: this.config.source.url, application_name: 'tandem-cutover' });
-    await client.connect();
+    await connectNamed(client, 'source', this.config.source.url);
     try {
       return await work(client);
     } finally {

@@ -1,3 +1,4 @@
+import { namePoolEndpoint } from '../../shared/endpoint';
 import { Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
@@ -38,7 +39,11 @@ export function projectionDefinitions(config: TandemConfig, only?: string): Proj
 
 export function targetPool(config: TandemConfig, logger?: Logger): Pool {
   if (!config.target) throw new ConfigError('target.url: required to run projections (or set TANDEM_TARGET_URL)');
-  const pool = new Pool({ connectionString: config.target.url, max: 8, application_name: 'tandem-projector' });
+  const pool = namePoolEndpoint(
+    new Pool({ connectionString: config.target.url, max: 8, application_name: 'tandem-projector' }),
+    'target',
+    config.target.url,
+  );
   // A connection that breaks while idle in the pool (the target restarted) is dropped and replaced by
   // the pool; without a listener its 'error' event would crash the process. Queries in flight still
   // fail and are handled by their callers (the projector applies the batch again; rows are LSN-guarded).

@@ -1,3 +1,4 @@
+import { namePoolEndpoint } from '../../shared/endpoint';
 import { Pool } from 'pg';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
@@ -39,11 +40,11 @@ export class ReconciliationService {
     const definitions = projectionDefinitions(this.config, options.projection).filter(
       (d) => d.reconcile && d.reconcile.length > 0,
     );
-    const source = new Pool({
-      connectionString: this.config.source.url,
-      max: 4,
-      application_name: 'tandem-reconcile',
-    });
+    const source = namePoolEndpoint(
+      new Pool({ connectionString: this.config.source.url, max: 4, application_name: 'tandem-reconcile' }),
+      'source',
+      this.config.source.url,
+    );
     const target = targetPool(this.config);
     try {
       await ensureTandemSchema(target);

@@ -1,4 +1,5 @@
 import { formatLsn, parseLsn } from '../../shared/lsn';
+import { ArgumentError } from '../../shared/errors';
 import { partitionId } from '../../connectors/postgres-target/checkpoint-store';
 
 /** POSITION of `tandem replay --to` (DESIGN.md, "Position"). */
@@ -34,10 +35,11 @@ export function parsePosition(text: string): Position {
   const tail = rest.join(':');
   switch (head) {
     case 'lsn':
+      if (!/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/.test(tail)) throw new ArgumentError(`--to ${value}: not an LSN (X/Y, hexadecimal)`);
       return { kind: 'lsn', lsn: parseLsn(tail) };
     case 'cutover':
     case 'checkpoint': {
-      if (!/^\d+$/.test(tail)) throw new Error(`--to ${value}: ${head}:ID takes a numeric id`);
+      if (!/^\d+$/.test(tail)) throw new ArgumentError(`--to ${value}: ${head}:ID takes a numeric id`);
       return { kind: head, id: Number(tail) };
     }
     case 'offsets':
@@ -48,7 +50,7 @@ export function parsePosition(text: string): Position {
   if (/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/.test(value)) return { kind: 'lsn', lsn: parseLsn(value) };
   if (value.includes('#') && value.includes('=')) return { kind: 'offsets', offsets: parseOffsets(value, value) };
   if (/^\d{4}-\d{2}-\d{2}T/.test(value)) return { kind: 'time', ms: parseTime(value, value) };
-  throw new Error(
+  throw new ArgumentError(
     `--to ${value}: not a position (lsn:X/Y, offsets:topic#p=o,…, time:ISO-8601, cutover:ID or checkpoint:ID)`,
   );
 }
@@ -57,17 +59,17 @@ function parseOffsets(list: string, whole: string): Map<string, bigint> {
   const offsets = new Map<string, bigint>();
   for (const entry of list.split(',').filter((e) => e.trim() !== '')) {
     const match = OFFSET_ENTRY.exec(entry.trim());
-    if (!match) throw new Error(`--to ${whole}: "${entry}" is not <topic>#<partition>=<offset>`);
+    if (!match) throw new ArgumentError(`--to ${whole}: "${entry}" is not <topic>#<partition>=<offset>`);
     offsets.set(partitionId(match[1], Number(match[2])), BigInt(match[3]));
   }
-  if (offsets.size === 0) throw new Error(`--to ${whole}: no offsets`);
+  if (offsets.size === 0) throw new ArgumentError(`--to ${whole}: no offsets`);
   return offsets;
 }
 
 function parseTime(text: string, whole: string): number {
   const ms = Date.parse(text);
   if (!/^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/.test(text) || Number.isNaN(ms)) {
-    throw new Error(`--to ${whole}: not an ISO-8601 timestamp with a zone`);
+    throw new ArgumentError(`--to ${whole}: not an ISO-8601 timestamp with a zone`);
   }
   return ms;
 }

@@ -97,6 +97,7 @@ export class ReplayService {
 
   async replay(options: ReplayOptions): Promise<ReplayResult> {
     const started = Date.now();
+    const position = parsePosition(options.to); // a malformed position is refused before anything is checked
     await ensureTandemSchema(this.pool);
     const [definition] = projectionDefinitions(this.config, options.projection);
     const prefix = this.config.kafka.topicPrefix;
@@ -107,7 +108,6 @@ export class ReplayService {
         `projection ${definition.name} is running (${members} member(s) in consumer group ${group}): stop tandem project first`,
       );
     }
-    const position = parsePosition(options.to);
     const cut = await this.resolve(definition, position);
     const kind = options.kind ?? 'replay';
     const { rows } = await this.pool.query<{ id: string }>(

@@ -1,3 +1,4 @@
+import { namePoolEndpoint } from '../../shared/endpoint';
 import { Pool } from 'pg';
 import type {
   CheckpointReading,
@@ -13,7 +14,7 @@ export class PostgresSourceSlotReader implements SourceSlotReader {
   private readonly pool: Pool;
 
   constructor(url: string) {
-    this.pool = new Pool({ connectionString: url, max: 1, application_name: 'tandem-status' });
+    this.pool = namePoolEndpoint(new Pool({ connectionString: url, max: 1, application_name: 'tandem-status' }), 'source', url);
   }
 
   async readSlot(slot: string, publication: string): Promise<SlotReading> {
@@ -57,7 +58,7 @@ export class PostgresTandemStateReader implements TandemStateReader {
   private schemaSeen = false;
 
   constructor(url: string) {
-    this.pool = new Pool({ connectionString: url, max: 2, application_name: 'tandem-status' });
+    this.pool = namePoolEndpoint(new Pool({ connectionString: url, max: 2, application_name: 'tandem-status' }), 'target', url);
   }
 
   /** Status never creates Tandem's schema: before a projector ran there is simply nothing to show. */
