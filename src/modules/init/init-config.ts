@@ -75,6 +75,9 @@ export function renderInitConfig(input: InitConfigInput): string {
       ? ['target:', `  url: ${withoutPassword(input.targetUrl)}   # the new database`]
       : ['# target:                  # the new database: needed by project, reconcile, cutover, replay', '#   url: postgres://user@host:5432/db   # or TANDEM_TARGET_URL']),
     '',
+    "# cutover:                  # tandem cutover freezes the legacy application's roles (read-only)",
+    '#   applicationRoles: [app]',
+    '',
     'projections:',
     `  # A copy of every table above in the target: same columns, types, keys and indexes, created`,
     '  # from the source catalog. Rename tables or columns, leave columns out or filter rows per table:',
