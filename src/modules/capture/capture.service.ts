@@ -87,7 +87,7 @@ export class CaptureService {
       const tables = await describeTables(client, config.source.tables, new TypeRegistry());
       const slot = await readSlot(client, config.source.slot);
       const publication = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [config.source.publication]);
-      const kafka = await probeKafka(createKafka(config.kafka.brokers, config.kafka.clientId, this.logger), config.kafka.brokers);
+      const kafka = await probeKafka(createKafka(config.kafka, config.kafka.clientId, this.logger), config.kafka.brokers);
       return {
         kafka,
         slot: { name: config.source.slot, exists: slot.exists, confirmedFlushLsn: slot.confirmedFlushLsn === null ? null : formatLsn(slot.confirmedFlushLsn) },
@@ -125,11 +125,11 @@ export class CaptureService {
 
       const signalTable = await prepareSignalTable(lockClient, config, types);
       await ensurePublication(lockClient, config.source.publication, [...tables, signalTable]);
-      const kafka = createKafka(config.kafka.brokers, config.kafka.clientId, logger);
+      const kafka = createKafka(config.kafka, config.kafka.clientId, logger);
       await this.ensureCaptureTopics(kafka, tables);
       const names = captureNames(config);
       producer = new ThreadedTransactionalProducer(
-        { brokers: config.kafka.brokers, clientId: config.kafka.clientId, transactionalId: names.transactionalId },
+        { connection: config.kafka, clientId: config.kafka.clientId, transactionalId: names.transactionalId },
         logger,
       );
       await producer.connect();

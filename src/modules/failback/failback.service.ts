@@ -68,7 +68,7 @@ export class FailbackService {
     const definitions = this.definitionsOf(record);
     const tables = failbackTables(definitions);
     const captureConfig = failbackCaptureConfig(this.config, tables);
-    const kafka = createKafka(this.config.kafka.brokers, `${this.config.kafka.clientId}-failback`, this.logger);
+    const kafka = createKafka(this.config.kafka, `${this.config.kafka.clientId}-failback`, this.logger);
     const running: Array<Promise<void>> = [];
     if (parts.capture) {
       this.capture = new CaptureService(captureConfig, this.logger.child({ module: 'failback-capture' }));
