@@ -107,7 +107,7 @@ export class ProjectionService {
     if (projectionDefinitions(this.config, options.projection).length === 0) throw new ConfigError('projections: list at least one projection to run');
     this.pool = targetPool(this.config, this.logger);
     const definitions = await resolveProjectionDefinitions(this.config, options.projection, this.pool);
-    const kafka: Kafka = createKafka(this.config.kafka.brokers, `${this.config.kafka.clientId}-projector`, this.logger);
+    const kafka: Kafka = createKafka(this.config.kafka, `${this.config.kafka.clientId}-projector`, this.logger);
     for (const definition of definitions) {
       const runner = new ProjectionRunner({
         definition,

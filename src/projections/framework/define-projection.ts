@@ -3,6 +3,7 @@ import type { ClientBase } from 'pg';
 import type { ZodType } from 'zod';
 import type { LogPosition } from './change-envelope';
 import type { TableComparison } from './define-reconciliation';
+import type { ProjectionInverse } from './define-inverse';
 import type { Migration } from '../../contracts/migration';
 import type { RowOperation } from '../../contracts/row-operation';
 
@@ -77,6 +78,12 @@ export interface ProjectionDefinition<Row = Record<string, unknown>> {
    * swap) sets every sequence and identity of its tables past the highest value in them.
    */
   advanceSequencesAtCutover?: boolean;
+  /**
+   * How the target's changes flow back to the legacy tables after a cutover (tandem failback):
+   * a pure `apply` per target change, or legacy rows rendered by SQL over the target. A projection
+   * without one cannot fail back.
+   */
+  invert?: ProjectionInverse;
 }
 
 export interface BeforeWriteEvent<Row> {
