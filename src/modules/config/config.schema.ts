@@ -21,6 +21,8 @@ const configObject = z.object({
       })
       .prefault({}),
     heartbeatIntervalMs: positiveInt.default(10_000),
+    /** Where `tandem backfill` signals the running capture (created by capture; see README, Backfill). */
+    signalTable: z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'must be schema.table').default('public.tandem_signal'),
     /** Columns left out of Kafka or masked there (column-policy.schema.ts). */
     columns: sourceColumnsSchema,
     maskKeyEnv: maskKeyEnvSchema,
@@ -42,10 +44,28 @@ const configObject = z.object({
     .object({
       /** Events per target transaction at most (Kafka fetch batches are split). */
       maxBatchEvents: positiveInt.default(2000),
+      /**
+       * How long an event refused for a row it refers to (a mirror's foreign key) waits for that row
+       * before it is quarantined.
+       */
+      orderingWaitMs: positiveInt.default(600_000),
     })
     .prefault({}),
   /** tandem cutover: the legacy roles whose writes a freeze refuses (ALTER ROLE … SET default_transaction_read_only). */
   cutover: z.object({ applicationRoles: z.array(identifier).default([]) }).optional(),
+  /**
+   * tandem failback / rollback (README, "Failback"): with this section, cutover commit prepares
+   * failback; the new application's roles in the target database, whose writes a rollback
+   * freezes; and how far behind failback may be for a rollback to start.
+   */
+  failback: z
+    .object({
+      /** Prepare failback inside `tandem cutover commit` (needs wal_level=logical on the target). */
+      atCommit: z.boolean().default(true),
+      applicationRoles: z.array(identifier).default([]),
+      maxLagSeconds: positiveInt.default(60),
+    })
+    .optional(),
   /** tandem serve: the admin API, status page and /metrics (tokens: TANDEM_ADMIN_TOKENS or tokensFile). */
   admin: z
     .object({

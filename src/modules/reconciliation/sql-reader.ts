@@ -57,8 +57,9 @@ export class SqlComparisonReader implements ComparisonReader {
     /** Values the side's expressions refer to as $1, $2, … (the HMAC pads of masked columns). */
     private readonly params: readonly unknown[] = [],
   ) {
+    // only the known placeholders: a row filter may hold an array literal such as '{vip}'
     const fill = (text: string) =>
-      text.replace(/\{(\w+)\}/g, (_, name: string) => ident(placeholders[name] ?? name));
+      text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in placeholders ? ident(placeholders[name]) : whole));
     this.columnNames = Object.keys(side.columns);
     this.outputColumns = ['k', 'h', ...this.columnNames.map((_, i) => `c${i}`)].join(', ');
     const key = `(${fill(side.key)})::text`;
