@@ -86,6 +86,7 @@ export class CaptureService {
     try {
       await checkSourcePreconditions(client);
       const tables = await describeTables(client, config.source.tables, new TypeRegistry());
+      columnPolicyOf(config, process.env, keyColumnsByTable(tables)); // source.columns and its key, checked as capture would
       const slot = await readSlot(client, config.source.slot);
       const publication = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [config.source.publication]);
       const kafka = await probeKafka(createKafka(config.kafka, config.kafka.clientId, this.logger), config.kafka.brokers);
