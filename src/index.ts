@@ -19,6 +19,6 @@ export {
   type TableComparison,
 } from './projections/framework/define-reconciliation';
 export { toastable, isUnavailable } from './projections/toastable';
-export type { LogPosition } from './projections/framework/change-envelope';
+export type { LogPosition } from './contracts/positions';
 /** zod, as Tandem validates with it: a module's `input` schemas need no zod of their own installed. */
 export { z } from 'zod';

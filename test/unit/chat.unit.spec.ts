@@ -3,7 +3,7 @@ import { inspect } from 'util';
 import { ConfigError } from '../../src/shared/errors';
 import { insert, projectionSpec, read, remove, truncate, update, type TestChangeEvent } from '../../src/testing';
 import type { ProjectionDefinition } from '../../src/projections/framework/define-projection';
-import { UNAVAILABLE_VALUE } from '../../src/projections/framework/change-envelope';
+import { UNAVAILABLE_VALUE } from '../../src/contracts/envelope';
 import { chatRecipe } from '../../src/projections/chat';
 import { chatProjection, vectorText } from '../../src/projections/chat/chat.projection';
 import { CHAT_MIGRATIONS } from '../../src/projections/chat/chat.migrations';

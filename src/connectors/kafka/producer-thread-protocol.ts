@@ -1,4 +1,5 @@
-import type { PositionRecord, ProducedRecord } from './transactional-producer';
+import type { PositionRecord } from './transactional-producer';
+import type { ProducedRecord } from '../../contracts/positions';
 
 /** What the producer thread is started with. */
 export interface ProducerThreadSetup {

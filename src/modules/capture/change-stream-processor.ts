@@ -4,13 +4,11 @@ import {
   keyOf,
   sameKey,
   StreamEventSerializer,
-  tableTopic,
-  transactionTopic,
   tupleToRow,
-  type Operation,
-  type OutgoingRecord,
-  type Row,
 } from '../../connectors/postgres-source/change-event';
+import type { Operation, Row } from '../../contracts/envelope';
+import { tableTopic, transactionTopic } from '../../contracts/names';
+import type { ProducedRecord } from '../../contracts/positions';
 import type { PgoutputMessage, RawTuple, Relation } from '../../connectors/postgres-source/pgoutput-decoder';
 import type { TypeRegistry } from '../../connectors/postgres-source/pg-types';
 import { rangeContains, type KeyTuple } from '../../connectors/postgres-source/key-range';
@@ -25,11 +23,6 @@ export interface ProcessorOptions {
   /** Primary-key columns per "schema.table", read from the catalog. */
   keyColumns: Map<string, string[]>;
   now: () => number;
-}
-
-/** A record placed on every partition of its topic (a TRUNCATE must reach every partition's reader). */
-export interface RoutedRecord extends OutgoingRecord {
-  partition?: number;
 }
 
 interface OpenTransaction {
@@ -79,7 +72,7 @@ export class ChangeStreamProcessor {
     if (this.position.ackLsn === null || lsn > this.position.ackLsn) this.position.ackLsn = lsn;
   }
 
-  handle(message: PgoutputMessage, walStart: Lsn, out: RoutedRecord[]): void {
+  handle(message: PgoutputMessage, walStart: Lsn, out: ProducedRecord[]): void {
     switch (message.tag) {
       case 'begin':
         this.begin(message.xid, message.finalLsn, Number(message.commitTimeMicros));
@@ -138,7 +131,7 @@ export class ChangeStreamProcessor {
     };
   }
 
-  private commit(endLsn: Lsn, out: RoutedRecord[]): void {
+  private commit(endLsn: Lsn, out: ProducedRecord[]): void {
     const tx = this.requireTransaction();
     if (!tx.alreadyProduced && tx.begun) {
       this.push(out, {
@@ -169,7 +162,7 @@ export class ChangeStreamProcessor {
   }
 
   /** Appends a record unless an earlier run already produced it. */
-  private push(out: RoutedRecord[], record: RoutedRecord): void {
+  private push(out: ProducedRecord[], record: ProducedRecord): void {
     const tx = this.requireTransaction();
     const index = tx.nextIndex++;
     if (index >= tx.skipBelow) out.push(record);
@@ -199,7 +192,7 @@ export class ChangeStreamProcessor {
       : relation.columns.filter((c) => c.isKey).map((c) => c.name);
   }
 
-  private beginMarker(out: RoutedRecord[], tx: OpenTransaction): void {
+  private beginMarker(out: ProducedRecord[], tx: OpenTransaction): void {
     if (tx.begun) return;
     tx.begun = true;
     this.push(out, {
@@ -218,7 +211,7 @@ export class ChangeStreamProcessor {
   private emitChange(
     relation: Relation,
     walStart: Lsn,
-    out: RoutedRecord[],
+    out: ProducedRecord[],
     build: (
       emit: (op: 'c' | 'u' | 'd', before: Row | null, after: Row | null) => void,
       keyColumns: string[],
@@ -240,7 +233,7 @@ export class ChangeStreamProcessor {
     }, keyColumns);
   }
 
-  private emitTruncate(relation: Relation, walStart: Lsn, out: RoutedRecord[]): void {
+  private emitTruncate(relation: Relation, walStart: Lsn, out: ProducedRecord[]): void {
     const tx = this.requireTransaction();
     if (tx.alreadyProduced) return;
     this.beginMarker(out, tx);

@@ -3,7 +3,8 @@ import type { TypeRegistry } from '../../connectors/postgres-source/pg-types';
 import type { Lsn } from '../../shared/lsn';
 import { formatLsn } from '../../shared/lsn';
 import { CaptureStateError } from '../../shared/errors';
-import { ChangeStreamProcessor, type RoutedRecord } from './change-stream-processor';
+import { ChangeStreamProcessor } from './change-stream-processor';
+import type { ProducedRecord } from '../../contracts/positions';
 import { pruneSnapshot } from './capture-state';
 import type { CaptureContext } from './capture-context';
 
@@ -25,7 +26,7 @@ export interface StreamStatus {
 export class StreamRunner {
   private readonly processor: ChangeStreamProcessor;
   private readonly stream: ReplicationStream;
-  private batch: RoutedRecord[] = [];
+  private batch: ProducedRecord[] = [];
   private batchStartedAt = 0;
   private lastHeartbeatAt = Date.now();
   private timer: NodeJS.Timeout | null = null;

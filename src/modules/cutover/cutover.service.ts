@@ -8,11 +8,13 @@ import { parseLsn } from '../../shared/lsn';
 import { createKafka } from '../../connectors/kafka/kafka-client';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { loadCheckpoints } from '../../connectors/postgres-target/checkpoint-store';
-import { sourcesOf, type ProjectionDefinition } from '../../projections/framework/define-projection';
+import { topicsOf, type ProjectionDefinition } from '../../projections/framework/define-projection';
 import { projectionDefinitions, targetPool } from '../projection/projection.service';
 import { ReconciliationService } from '../reconciliation/reconciliation.service';
 import { copyToBackup } from '../replay/schema-ops';
-import { describeLag, endOffsets, lagging, type PartitionEnd } from './drain-gate';
+import { describeLag, lagging } from './drain-gate';
+import { endOffsets } from '../../connectors/kafka/offsets';
+import type { PartitionEnd } from '../../contracts/positions';
 import { currentLsn, freezeRoles, frozenRoles, missingRoles, slotConfirmedLsn, unfreezeRoles } from './legacy-freeze';
 import { audit } from './operator-audit';
 
@@ -328,7 +330,7 @@ export class CutoverService {
   }
 
   private topicsOf(definition: ProjectionDefinition<unknown>): string[] {
-    return sourcesOf(definition).map((source) => `${this.config.kafka.topicPrefix}.${source}`);
+    return topicsOf(definition, this.config.kafka.topicPrefix);
   }
 }
 

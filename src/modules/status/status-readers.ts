@@ -1,7 +1,6 @@
-import type { PartitionEnd } from '../cutover/drain-gate';
+import type { PartitionEnd } from '../../contracts/positions';
 import type { CutoverSummary, ReconciliationSummary } from './pipeline-status';
 
-export type { PartitionEnd };
 
 /** The source slot as PostgreSQL reports it (pg_replication_slots, pg_stat_replication). */
 export interface SlotReading {
