@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { lsnToNumber, type Lsn } from '../shared/lsn';
 import { TANDEM_VERSION } from './version';
-import { IMPORT_SCHEMA } from './names';
+import { IMPORT_SCHEMA, transactionTopic } from './names';
+import type { ProducedRecord } from './positions';
 
 /**
  * The change event: the Debezium envelope as Tandem writes it (README, "What lands in Kafka"), its
@@ -32,7 +33,8 @@ export interface SourceInfo {
   connector: 'postgresql' | 'tandem-import';
   name: string;
   ts_ms: number;
-  snapshot: 'true' | 'false';
+  /** 'incremental' for a backfill read (Debezium's value for its incremental snapshots). */
+  snapshot: 'true' | 'false' | 'incremental';
   db: string;
   sequence: string | null;
   /** Capture writes ts_us and ts_ns; imports do not. */
@@ -68,7 +70,7 @@ export interface SourceContext {
   database: string;
   schema: string;
   table: string;
-  snapshot: boolean;
+  snapshot: boolean | 'incremental';
   /** Commit time of the source transaction (for a snapshot: when the snapshot was read), in microseconds. */
   commitTimeMicros: number;
   txId: number | null;
@@ -83,7 +85,7 @@ export function sourceInfo(context: SourceContext): SourceInfo {
     connector: 'postgresql',
     name: context.serverName,
     ts_ms: Math.floor(context.commitTimeMicros / 1000),
-    snapshot: context.snapshot ? 'true' : 'false',
+    snapshot: context.snapshot === 'incremental' ? 'incremental' : context.snapshot ? 'true' : 'false',
     db: context.database,
     sequence:
       context.lsn === null
@@ -151,6 +153,31 @@ export function importChangeEvent(prefix: string, table: string, row: Record<str
     op: 'r',
     ts_ms: nowMs,
     transaction: null,
+  };
+}
+
+/**
+ * A BEGIN marker (perTable null) or an END marker with the transaction's event counts, for the
+ * transaction topic.
+ */
+export function transactionMarker(
+  prefix: string,
+  id: string,
+  commitTimeMicros: number,
+  perTable: Map<string, number> | null,
+): ProducedRecord {
+  let eventCount: number | null = null;
+  if (perTable) eventCount = [...perTable.values()].reduce((sum, count) => sum + count, 0);
+  return {
+    topic: transactionTopic(prefix),
+    key: JSON.stringify({ id }),
+    value: JSON.stringify({
+      status: perTable ? 'END' : 'BEGIN',
+      id,
+      event_count: eventCount,
+      data_collections: perTable && [...perTable].map(([dataCollection, count]) => ({ data_collection: dataCollection, event_count: count })),
+      ts_ms: Math.floor(commitTimeMicros / 1000),
+    }),
   };
 }
 
