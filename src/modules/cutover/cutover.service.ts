@@ -3,7 +3,7 @@ import { Client, type Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
-import { ConfigError, TandemError } from '../../shared/errors';
+import { ConfigError, CutoverGateError } from '../../shared/errors';
 import { parseLsn } from '../../shared/lsn';
 import { createKafka } from '../../connectors/kafka/kafka-client';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
@@ -19,8 +19,6 @@ import { currentLsn, freezeRoles, frozenRoles, missingRoles, slotConfirmedLsn, u
 import { audit } from './operator-audit';
 import { prepareFailback } from './failback-setup';
 
-/** A gate refused the cutover (or the command does not apply to the cutover's state); the reason says why. */
-export class CutoverGateError extends TandemError {}
 
 export type CutoverState = 'parallel' | 'frozen' | 'drained' | 'verified' | 'committed' | 'aborted';
 const ACTIVE: CutoverState[] = ['parallel', 'frozen', 'drained', 'verified'];

@@ -3,7 +3,7 @@ import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
-import { TandemError } from '../../shared/errors';
+import { ReplayRefusedError } from '../../shared/errors';
 import { createKafka } from '../../connectors/kafka/kafka-client';
 import type { LogRecord } from '../../contracts/positions';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
@@ -33,8 +33,6 @@ import {
   type StateSummary,
 } from './schema-ops';
 
-/** Replay, backup restore or rollback refused (projector running, unknown position, a failed check). */
-export class ReplayRefusedError extends TandemError {}
 
 export interface ReplayOptions {
   projection: string;
