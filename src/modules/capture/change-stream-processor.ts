@@ -73,9 +73,7 @@ export class ChangeStreamProcessor {
     return { ...this.position, partial: this.position.partial && { ...this.position.partial } };
   }
 
-  inTransaction(): boolean {
-    return this.tx !== null;
-  }
+  inTransaction = (): boolean => this.tx !== null;
 
   /** A heartbeat with nothing in flight: everything before `lsn` is durable, acknowledge it. */
   advanceIdle(lsn: Lsn): void {
@@ -131,6 +129,7 @@ export class ChangeStreamProcessor {
   }
 
   private begin(xid: number, finalLsn: Lsn, commitTimeMicros: number): void {
+    this.backfill?.noteTransaction(xid);
     const { lastCommitLsn, partial } = this.position;
     const alreadyProduced = lastCommitLsn !== null && finalLsn <= lastCommitLsn;
     this.tx = {
