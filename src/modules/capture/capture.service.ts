@@ -27,6 +27,11 @@ import { prepareSignalTable, requestNewTables, tablesToBackfill, withCapturedTab
 export interface CaptureOptions {
   /** Ignore the stored state and the slot, and start again with a new snapshot. */
   resnapshot?: boolean;
+  /**
+   * A slot that exists without a stored position was created for this capture ahead of time
+   * (failback's, inside the cutover commit): stream from where the slot starts.
+   */
+  adoptSlot?: boolean;
 }
 
 export interface CaptureStatus {
@@ -82,7 +87,7 @@ export class CaptureService {
       const tables = await describeTables(client, config.source.tables, new TypeRegistry());
       const slot = await readSlot(client, config.source.slot);
       const publication = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [config.source.publication]);
-      const kafka = await probeKafka(createKafka(config.kafka.brokers, config.kafka.clientId, this.logger), config.kafka.brokers);
+      const kafka = await probeKafka(createKafka(config.kafka, config.kafka.clientId, this.logger), config.kafka.brokers);
       return {
         kafka,
         slot: { name: config.source.slot, exists: slot.exists, confirmedFlushLsn: slot.confirmedFlushLsn === null ? null : formatLsn(slot.confirmedFlushLsn) },
@@ -120,11 +125,11 @@ export class CaptureService {
 
       const signalTable = await prepareSignalTable(lockClient, config, types, logger);
       await ensurePublication(lockClient, config.source.publication, signalTable ? [...tables, signalTable] : tables);
-      const kafka = createKafka(config.kafka.brokers, config.kafka.clientId, logger);
+      const kafka = createKafka(config.kafka, config.kafka.clientId, logger);
       await this.ensureCaptureTopics(kafka, tables);
       const names = captureNames(config);
       producer = new ThreadedTransactionalProducer(
-        { brokers: config.kafka.brokers, clientId: config.kafka.clientId, transactionalId: names.transactionalId },
+        { connection: config.kafka, clientId: config.kafka.clientId, transactionalId: names.transactionalId },
         logger,
       );
       await producer.connect();
@@ -224,6 +229,9 @@ export class CaptureService {
         `replication slot "${slot}" no longer exists, but capture had streamed from it up to ${state.stream.lastCommitLsn?.toString() ?? 'its start'}: ` +
           'changes made since then may be lost. A re-snapshot is needed: run `tandem capture --resnapshot`.',
       );
+    }
+    if (!state && slotInfo.exists && options.adoptSlot) {
+      return { ...emptyState(slot), stream: { lastCommitLsn: null, partial: null, ackLsn: slotInfo.confirmedFlushLsn } };
     }
     if (!state && slotInfo.exists) {
       throw new CaptureStateError(

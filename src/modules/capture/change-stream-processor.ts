@@ -13,10 +13,8 @@ import {
 } from '../../connectors/postgres-source/change-event';
 import type { PgoutputMessage, RawTuple, Relation } from '../../connectors/postgres-source/pgoutput-decoder';
 import type { TypeRegistry } from '../../connectors/postgres-source/pg-types';
-import { rangeContains, type KeyTuple } from '../../connectors/postgres-source/key-range';
-import type { SnapshotProgress, StreamPosition } from './capture-state';
+import { seenBySnapshot, type SnapshotProgress, type StreamPosition } from './capture-state';
 import { DecodeError } from '../../shared/errors';
-import { parseSignal } from '../../connectors/postgres-source/signal-table';
 import type { BackfillTracker } from './backfill/backfill-tracker';
 
 export interface ProcessorOptions {
@@ -27,6 +25,8 @@ export interface ProcessorOptions {
   /** Primary-key columns per "schema.table", read from the catalog. */
   keyColumns: Map<string, string[]>;
   now: () => number;
+  /** Transactions written under a replication origin named so are not captured (failback's writes: no loops). */
+  skipOriginPrefix?: string;
 }
 
 /** A record placed on every partition of its topic (a TRUNCATE must reach every partition's reader). */
@@ -42,6 +42,8 @@ interface OpenTransaction {
   nextIndex: number;
   skipBelow: number;
   alreadyProduced: boolean;
+  /** Written by a skipped replication origin: consumed, nothing emitted. */
+  skipped: boolean;
   begun: boolean;
   totalOrder: number;
   perTable: Map<string, number>;
@@ -123,9 +125,18 @@ export class ChangeStreamProcessor {
           if (!this.backfill?.isSignalTable(relation.schema, relation.table)) this.emitTruncate(relation, walStart, out);
         }
         return;
+      case 'origin':
+        // pgoutput sends it right after BEGIN for a transaction written under a replication origin
+        if (this.tx && this.skipsOrigin(message.name)) this.tx.skipped = true;
+        return;
       default:
-        return; // relation and type messages only update the decoder; origin and logical messages are not captured
+        return; // relation and type messages only update the decoder; logical messages are not captured
     }
+  }
+
+  private skipsOrigin(name: string): boolean {
+    const prefix = this.options.skipOriginPrefix;
+    return prefix !== undefined && name.startsWith(prefix);
   }
 
   private begin(xid: number, finalLsn: Lsn, commitTimeMicros: number): void {
@@ -139,6 +150,7 @@ export class ChangeStreamProcessor {
       nextIndex: 0,
       skipBelow: partial && partial.finalLsn === finalLsn ? partial.emitted : 0,
       alreadyProduced,
+      skipped: false,
       begun: false,
       totalOrder: 0,
       perTable: new Map(),
@@ -211,14 +223,14 @@ export class ChangeStreamProcessor {
     ) => void,
   ): void {
     const tx = this.requireTransaction();
-    if (tx.alreadyProduced) return;
+    if (tx.alreadyProduced || tx.skipped) return;
     const keyColumns = this.keyColumnsOf(relation);
     const topic = tableTopic(this.options.topicPrefix, relation.schema, relation.table);
     const dataCollection = `${relation.schema}.${relation.table}`;
 
     build((op, before, after) => {
       const keyRow = (after ?? before) as Row;
-      if (this.seenBySnapshot(dataCollection, keyColumns, keyRow, tx.finalLsn)) return;
+      if (seenBySnapshot(this.snapshotFilter, dataCollection, keyColumns, keyRow, tx.finalLsn)) return;
       this.beginMarker(out, tx);
       const key = keyOf(keyColumns, keyRow);
       this.backfill?.recordChange(dataCollection, key, op, after);
@@ -229,7 +241,7 @@ export class ChangeStreamProcessor {
 
   private emitTruncate(relation: Relation, walStart: Lsn, out: RoutedRecord[]): void {
     const tx = this.requireTransaction();
-    if (tx.alreadyProduced) return;
+    if (tx.alreadyProduced || tx.skipped) return;
     this.backfill?.recordTruncate(`${relation.schema}.${relation.table}`);
     this.beginMarker(out, tx);
     const value = this.nextEvent(tx, relation, walStart, 't', null, null);
@@ -242,9 +254,7 @@ export class ChangeStreamProcessor {
   /** A row inserted into the signal table, applied once: an already produced transaction was applied before. */
   private signal(relation: Relation, tuple: RawTuple, walStart: Lsn, out: RoutedRecord[]): void {
     const tx = this.requireTransaction();
-    const signal = parseSignal(this.row(relation, tuple));
-    if (tx.alreadyProduced || !signal) return;
-    this.backfill!.onSignal(signal, { walStart, finalLsn: tx.finalLsn, commitTimeMicros: tx.commitTimeMicros }, out);
+    if (!tx.alreadyProduced) this.backfill!.onSignalRow(this.row(relation, tuple), { walStart, finalLsn: tx.finalLsn, commitTimeMicros: tx.commitTimeMicros }, out);
   }
 
   /** The next change event (JSON) of the open transaction, numbered in its total and per-table order. */
@@ -286,14 +296,5 @@ export class ChangeStreamProcessor {
       collectionOrder,
       this.options.now(),
     );
-  }
-
-  /** True when a resumed snapshot chunk already holds this change (see pruneSnapshot). */
-  private seenBySnapshot(dataCollection: string, keyColumns: string[], row: Row, commitLsn: Lsn): boolean {
-    const table = this.snapshotFilter?.tables[dataCollection];
-    if (!table) return false;
-    const key: KeyTuple = keyColumns.map((column) => String(row[column]));
-    const chunk = table.chunks.find((candidate) => rangeContains(table.keyKinds, candidate, key));
-    return chunk !== undefined && chunk.doneAtLsn !== null && commitLsn < chunk.doneAtLsn;
   }
 }

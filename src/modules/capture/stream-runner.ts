@@ -3,6 +3,7 @@ import type { TypeRegistry } from '../../connectors/postgres-source/pg-types';
 import type { Lsn } from '../../shared/lsn';
 import { formatLsn } from '../../shared/lsn';
 import { CaptureStateError } from '../../shared/errors';
+import { failbackOriginPrefix } from '../../contracts/failback-names';
 import { ChangeStreamProcessor, type RoutedRecord } from './change-stream-processor';
 import { pruneSnapshot } from './capture-state';
 import type { CaptureContext } from './capture-context';
@@ -50,6 +51,7 @@ export class StreamRunner {
         types,
         keyColumns,
         now: Date.now,
+        skipOriginPrefix: failbackOriginPrefix(config.kafka.topicPrefix),
       },
       state.stream,
       state.snapshot && Object.keys(state.snapshot.tables).length > 0 ? state.snapshot : null,

@@ -43,7 +43,7 @@ export class StatusService {
     this.readers = readers ?? {
       source: new PostgresSourceSlotReader(config.source.url),
       topics: new KafkaTopicOffsetsReader(
-        createKafka(config.kafka.brokers, `${config.kafka.clientId}-status`, logger),
+        createKafka(config.kafka, `${config.kafka.clientId}-status`, logger),
       ),
       state: config.target ? new PostgresTandemStateReader(config.target.url) : null,
     };

@@ -1,5 +1,5 @@
 import { changeEvent, keyOf, sourceInfo, tableTopic, type OutgoingRecord, type Row } from '../../../connectors/postgres-source/change-event';
-import type { Signal } from '../../../connectors/postgres-source/signal-table';
+import { parseSignal, type Signal } from '../../../connectors/postgres-source/signal-table';
 import type { Lsn } from '../../../shared/lsn';
 
 import { cancelBackfill, finishChunk, requestBackfill, startBackfill, type Backfill } from './backfill-state';
@@ -89,6 +89,12 @@ export class BackfillTracker {
     this.recentXids.delete(xid);
     this.recentXids.set(xid, this.streamed);
     if (this.recentXids.size > RECENT_TRANSACTIONS) this.recentXids.delete(this.recentXids.keys().next().value!);
+  }
+
+  /** A row inserted into the signal table; a row that is not a signal is ignored. */
+  onSignalRow(row: Row, context: SignalContext, out: OutgoingRecord[]): void {
+    const signal = parseSignal(row);
+    if (signal) this.onSignal(signal, context, out);
   }
 
   onSignal(signal: Signal, context: SignalContext, out: OutgoingRecord[]): void {
