@@ -123,8 +123,8 @@ export class CaptureService {
       if (!leader) return;
       logger.info({ slot: config.source.slot }, 'leading capture for this slot');
 
-      const signalTable = await prepareSignalTable(lockClient, config, types);
-      await ensurePublication(lockClient, config.source.publication, [...tables, signalTable]);
+      const signalTable = await prepareSignalTable(lockClient, config, types, logger);
+      await ensurePublication(lockClient, config.source.publication, signalTable ? [...tables, signalTable] : tables);
       const kafka = createKafka(config.kafka, config.kafka.clientId, logger);
       await this.ensureCaptureTopics(kafka, tables);
       const names = captureNamesOf(config);
@@ -155,7 +155,8 @@ export class CaptureService {
       if (this.signal.stopped) return;
 
       await this.waitForSlotRelease(lockClient);
-      await requestNewTables(lockClient, config, added, logger);
+      if (signalTable) await requestNewTables(lockClient, config, added, logger);
+      else if (added.length > 0) logger.warn({ tables: added }, 'tables added to source.tables stream their changes but are not backfilled (no signal table)');
       this.statusValue.role = 'streaming';
       const tracker = new BackfillTracker(
         {
@@ -170,7 +171,7 @@ export class CaptureService {
       );
       this.stream = new StreamRunner(context, types, keyColumnsByTable(tables), tracker);
       const workerStop = { stopped: false };
-      const worker = new BackfillWorker(
+      const worker = !signalTable ? Promise.resolve() : new BackfillWorker(
         { url: config.source.url, slot: config.source.slot, signalTable: config.source.signalTable, tables: new Map(tables.map((t) => [tableName(t), t])), types, logger },
         tracker,
         workerStop,
