@@ -11,6 +11,7 @@ import { registerBackupCommand } from './commands/backup.command';
 import { registerRollbackCommand } from './commands/rollback.command';
 import { registerServeCommand } from './commands/serve.command';
 import { registerStatusCommand } from './commands/status.command';
+import { registerBackfillCommand } from './commands/backfill.command';
 import { registerInitCommand } from './commands/init.command';
 import { ExitCode, exitCodeFor } from './exit-codes';
 import { redactSecrets } from '../shared/redact';
@@ -32,6 +33,7 @@ Exit codes:
 Examples:
   $ tandem init --source postgres://app@legacy-db/app --schema shop
   $ tandem capture --config tandem.yaml
+  $ tandem backfill --config tandem.yaml --table public.orders
   $ tandem project --config tandem.yaml
   $ tandem status --config tandem.yaml --watch 5`,
   )
@@ -39,6 +41,7 @@ Examples:
   .exitOverride();
 registerInitCommand(program);
 registerCaptureCommand(program);
+registerBackfillCommand(program);
 registerProjectCommand(program);
 registerDlqCommand(program);
 registerImportCommand(program);
