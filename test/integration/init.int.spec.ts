@@ -90,6 +90,22 @@ describe('tandem init', () => {
     )).toEqual(before);
   });
 
+  it('writes one mirror per schema, each into the schema of the same name', async () => {
+    const other = `${schema}_b`;
+    await sql(`CREATE SCHEMA ${other}; CREATE TABLE ${other}.customers (id int PRIMARY KEY)`);
+    try {
+      const out = join(folder, 'two-schemas.yaml');
+      await runInit({ sourceUrl: env.sourceUrl(), schemas: [schema, other], brokers: ['k:9092'], out });
+      const { projections } = parse(readFileSync(out, 'utf8'));
+      expect(projections.map((p: any) => [p.name, p.mirror.tables.length])).toEqual([
+        [`legacy-${schema}`, 5],
+        [`legacy-${other}`, 1],
+      ]);
+    } finally {
+      await sql(`DROP SCHEMA ${other} CASCADE`);
+    }
+  });
+
   it('refuses to overwrite a file unless forced, and refuses a schema without tables', async () => {
     const out = join(folder, 'kept.yaml');
     writeFileSync(out, 'mine\n');
