@@ -113,7 +113,7 @@ function mirrorEntries(name: string, tables: string[]): string[] {
 }
 
 /** The readiness report printed by `tandem init`: per table what capture needs, and the fixes. */
-export function renderReadiness(readiness: SourceReadiness): string {
+export function renderReadiness(readiness: SourceReadiness, file = 'tandem.yaml'): string {
   const tables = readiness.tables;
   const width = Math.max(10, ...tables.map((t) => t.schema.length + t.name.length + 1)) + 2;
   const lines = [`wal_level=${readiness.walLevel}, role ${readiness.role}${readiness.canReplicate ? ' (REPLICATION)' : ''}`];
@@ -130,6 +130,11 @@ export function renderReadiness(readiness: SourceReadiness): string {
     for (const problem of table.problems) lines.push(`  ✗ ${problem.reason}`, `      fix: ${problem.fix}`);
   }
   const blocking = readiness.problems.length + tables.reduce((n, t) => n + t.problems.length, 0);
-  lines.push('', blocking === 0 ? 'capture can start: tandem capture --config <file>' : `${blocking} thing(s) to fix before capture can start (Tandem never changes the source)`);
+  lines.push(
+    '',
+    blocking === 0
+      ? `capture can start: review ${file} (source.slot, cutover.applicationRoles, projections), then tandem capture --config ${file}`
+      : `${blocking} thing(s) to fix before capture can start (Tandem never changes the source): run the fixes, then tandem init --force`,
+  );
   return lines.join('\n');
 }
