@@ -14,7 +14,7 @@ import { buildDeferredIndexes } from '../../projections/framework/deferred-index
 import { decodeRecord } from '../../projections/framework/event-decoder';
 import { chunkByTransaction, consumerGroupOf } from '../../projections/framework/projection-runner';
 import { sourcesOf, type ProjectionDefinition } from '../../projections/framework/define-projection';
-import { projectionDefinitions, targetPool } from '../projection/projection.service';
+import { resolveProjectionDefinitions, targetPool } from '../projection/projection.service';
 import { activeMembers, endOffsets } from '../cutover/drain-gate';
 import { createProgress } from '../../shared/progress';
 import { audit } from '../cutover/operator-audit';
@@ -99,7 +99,7 @@ export class ReplayService {
     const started = Date.now();
     const position = parsePosition(options.to); // a malformed position is refused before anything is checked
     await ensureTandemSchema(this.pool);
-    const [definition] = projectionDefinitions(this.config, options.projection);
+    const [definition] = await resolveProjectionDefinitions(this.config, options.projection, this.pool);
     const prefix = this.config.kafka.topicPrefix;
     const group = consumerGroupOf(prefix, definition.name);
     const members = await activeMembers(this.kafka, group);
@@ -307,7 +307,7 @@ export class ReplayService {
       throw new ReplayRefusedError(
         `backup ${backupId} is no longer there (restored ${backup.restoredAt ?? 'or dropped'})`,
       );
-    const [definition] = projectionDefinitions(this.config, backup.projection);
+    const [definition] = await resolveProjectionDefinitions(this.config, backup.projection, this.pool);
     const group = consumerGroupOf(this.config.kafka.topicPrefix, definition.name);
     if ((await activeMembers(this.kafka, group)) > 0)
       throw new ReplayRefusedError(`projection ${definition.name} is running: stop tandem project first`);
@@ -384,7 +384,7 @@ export class ReplayService {
   }
 
   async backupSchemaName(projection: string, id: number): Promise<string> {
-    const [definition] = projectionDefinitions(this.config, projection);
+    const [definition] = await resolveProjectionDefinitions(this.config, projection, this.pool);
     return backupSchemaOf(definition.schema, id);
   }
 

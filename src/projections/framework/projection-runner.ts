@@ -15,6 +15,7 @@ import { decodeRecord } from './event-decoder';
 import { applyBatch, type BatchItem, type Quarantined } from './batch-applier';
 import { sourcesOf, type ProjectionDefinition } from './define-projection';
 import { buildDeferredIndexes } from './deferred-indexes';
+import { retryWaiting } from './ordering-wait';
 
 export interface ProjectionRunnerOptions {
   definition: ProjectionDefinition<unknown>;
@@ -23,6 +24,8 @@ export interface ProjectionRunnerOptions {
   replicationFactor: number;
   /** Events per target transaction at most. */
   maxBatchEvents: number;
+  /** How long an event set aside for a row it refers to waits before it is quarantined (retryOrderingConflicts). */
+  orderingWaitMs?: number;
   kafka: Kafka;
   pool: Pool;
   logger: Logger;
@@ -196,6 +199,12 @@ export class ProjectionRunner {
     this.statusValue.eventsApplied += result.applied;
     this.statusValue.eventsQuarantined += result.quarantined.length;
     this.statusValue.lastBatchAt = Date.now();
+    if (result.waiting.length > 0)
+      logger.info({ projection: definition.name, events: result.waiting.length }, 'events wait for rows they refer to (retried after each batch)');
+    if (definition.retryOrderingConflicts) {
+      const retried = await retryWaiting(pool, definition, this.options.topicPrefix, this.options.orderingWaitMs ?? 600_000);
+      if (retried.gaveUp > 0) logger.warn({ projection: definition.name, events: retried.gaveUp }, 'events quarantined after waiting for rows they refer to');
+    }
     if (result.quarantined.length > 0) {
       for (const entry of result.quarantined) {
         logger.warn(
