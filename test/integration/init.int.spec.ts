@@ -53,8 +53,8 @@ describe('tandem init', () => {
     expect(text).toContain(`- ${schema}.lines`);
     expect(text).toMatch(/# key \(region, order_no, line\)/);
     expect(text).toContain(`# ${schema}.measures_2026 is a partition of ${schema}.measures`);
-    // the file is a valid configuration (the mirror entry is checked where mirror projections are)
-    expect(() => validateConfig({ ...raw, projections: [] }, out)).not.toThrow();
+    // the file is a valid configuration as written
+    expect(validateConfig(raw, out).projections).toEqual([{ name: 'legacy', mirror: { tables: raw.source.tables } }]);
 
     expect(isReady(readiness)).toBe(false); // audit_log has neither a key nor REPLICA IDENTITY FULL
     const report = renderReadiness(readiness);
