@@ -2,7 +2,7 @@ import { createHmac } from 'crypto';
 import { tupleToRow } from '../../src/connectors/postgres-source/change-event';
 import { UNCHANGED_TOAST } from '../../src/connectors/postgres-source/pgoutput-decoder';
 import { TypeRegistry } from '../../src/connectors/postgres-source/pg-types';
-import { UNAVAILABLE_VALUE_PLACEHOLDER } from '../../src/connectors/postgres-source/value-converter';
+import { UNAVAILABLE_VALUE } from '../../src/contracts/envelope';
 import { columnPolicyOf } from '../../src/modules/config/column-policy';
 import { validateConfig } from '../../src/modules/config/load-config';
 import { applyColumnRules } from '../../src/modules/reconciliation/column-rules';
@@ -38,7 +38,7 @@ describe('source.columns: exclude and mask at capture', () => {
     // equal values give equal hashes (they still join); nulls and unchanged TOASTed values stay what they are
     expect(tupleToRow(columns, ['8', 'Ann@example.com', null, null], new TypeRegistry(), rules).email).toBe(row.email);
     expect(tupleToRow(columns, ['9', null, null, null], new TypeRegistry(), rules).email).toBeNull();
-    expect(tupleToRow(columns, ['9', UNCHANGED_TOAST, null, null], new TypeRegistry(), rules).email).toBe(UNAVAILABLE_VALUE_PLACEHOLDER);
+    expect(tupleToRow(columns, ['9', UNCHANGED_TOAST, null, null], new TypeRegistry(), rules).email).toBe(UNAVAILABLE_VALUE);
     // other tables are untouched
     expect(policy.of('public', 'orders')).toBeNull();
     expect(tupleToRow(columns, ['7', 'a@b.c', 's', 'b'], new TypeRegistry(), policy.of('public', 'orders'))).toEqual({
