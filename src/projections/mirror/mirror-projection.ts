@@ -38,17 +38,15 @@ export async function resolveMirrorProjection(entry: MirrorEntry, at: string, co
   await ensureTandemSchema(connections.target);
   let steps = await loadMirrorSteps(connections.target, entry.name);
   if (mappings.some((mapping) => !tableStep(steps, mapping.from))) steps = await addTables(entry.name, mappings, at, connections);
-  const specs = mappings.map((mapping) => {
-    const spec = structuredClone(tableStep(steps, mapping.from)!.spec as MirrorTableSpec);
-    const changed = mappingChange(spec, mapping);
+  for (const mapping of mappings) {
+    const changed = mappingChange(tableStep(steps, mapping.from)!.spec as MirrorTableSpec, mapping);
     if (changed) {
       throw new ConfigError(
         `${at}.mirror.tables (${mapping.from}): ${changed} changed since its target table was created; put it back, or mirror the table under another projection name`,
       );
     }
-    for (const step of steps) if (step.kind === 'column' && step.sourceTable === mapping.from) spec.columns.push((step.spec as ColumnStep).column);
-    return spec;
-  });
+  }
+  const specs = mirrorSpecs(steps, mappings.map((mapping) => mapping.from));
   const tables = new Map(specs.map((spec) => [spec.source, spec]));
   return defineProjection<Record<string, unknown>>({
     name: entry.name,
@@ -80,6 +78,17 @@ export function mirrorOutline(entry: MirrorEntry, at: string): ProjectionDefinit
     apply: () => {
       throw new Error(`mirror ${entry.name} was used before its tables were resolved`);
     },
+  });
+}
+
+/** The specs of these source tables as recorded, each with the columns its source gained since. */
+export function mirrorSpecs(steps: MirrorStep[], sources: string[]): MirrorTableSpec[] {
+  return sources.flatMap((source) => {
+    const step = tableStep(steps, source);
+    if (!step) return [];
+    const spec = structuredClone(step.spec as MirrorTableSpec);
+    for (const column of steps) if (column.kind === 'column' && column.sourceTable === source) spec.columns.push((column.spec as ColumnStep).column);
+    return [spec];
   });
 }
 
