@@ -3,7 +3,7 @@ import { renderStatus } from '../../src/modules/status/status.render';
 import { WatermarkWindow, type ChunkRead } from '../../src/modules/capture/backfill/watermark-window';
 import { BackfillTracker } from '../../src/modules/capture/backfill/backfill-tracker';
 import { cancelBackfill, currentBackfill, finishChunk, requestBackfill } from '../../src/modules/capture/backfill/backfill-state';
-import type { OutgoingRecord } from '../../src/connectors/postgres-source/change-event';
+import type { ProducedRecord } from '../../src/contracts/positions';
 
 const TOAST = '__debezium_unavailable_value';
 const key = (id: number) => JSON.stringify({ id });
@@ -98,7 +98,7 @@ describe('backfill tracker', () => {
 
   it('emits the surviving rows at the high watermark as op r, snapshot incremental, with its LSN, and records the chunk', async () => {
     const tracker = new BackfillTracker(options, { backfills: [], capturedTables: ['public.t'] });
-    const out: OutgoingRecord[] = [];
+    const out: ProducedRecord[] = [];
     tracker.onSignal({ id: 'b1', type: 'backfill', data: { slot: 's', table: 'public.t', where: null, chunkSize: 2 } }, at(100n), out);
     const window = new WatermarkWindow('w1', 'b1', 'public.t');
     const closed = tracker.register(window);
@@ -120,7 +120,7 @@ describe('backfill tracker', () => {
 
   it('reads a chunk again when its snapshot missed a transaction the stream delivered before the window opened', async () => {
     const tracker = new BackfillTracker(options, { backfills: [], capturedTables: ['public.t'] });
-    const out: OutgoingRecord[] = [];
+    const out: ProducedRecord[] = [];
     tracker.onSignal({ id: 'b1', type: 'backfill', data: { slot: 's', table: 'public.t', where: null, chunkSize: 2 } }, at(100n), out);
     const run = async (windowId: string, runningXids: number[]) => {
       const window = new WatermarkWindow(windowId, 'b1', 'public.t');
@@ -157,7 +157,7 @@ describe('backfill tracker', () => {
 
   it('ignores watermarks of windows it did not open (an earlier process) and signals of another slot', () => {
     const tracker = new BackfillTracker(options, { backfills: [], capturedTables: [] });
-    const out: OutgoingRecord[] = [];
+    const out: ProducedRecord[] = [];
     tracker.onSignal({ id: 'x', type: 'backfill', data: { slot: 'other', table: 'public.t', chunkSize: 2 } }, at(1n), out);
     tracker.onSignal({ id: 'w:close', type: 'window-close', data: { slot: 's', window: 'w' } }, at(2n), out);
     expect(out).toEqual([]);

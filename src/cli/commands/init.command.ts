@@ -47,7 +47,7 @@ export function registerInitCommand(program: Command): void {
           out,
           force: options.force,
         });
-        process.stdout.write(`wrote ${out}\n\n${renderReadiness(readiness)}\n`);
+        process.stdout.write(`wrote ${out}\n\n${renderReadiness(readiness, options.out)}\n`);
         if (!isReady(readiness)) process.exitCode = ExitCode.sourceNotReady;
       },
     );

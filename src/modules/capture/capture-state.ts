@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { formatLsn, parseLsn, type Lsn } from '../../shared/lsn';
 import { rangeContains, type KeyKind, type KeyRange, type KeyTuple } from '../../connectors/postgres-source/key-range';
-import type { Row } from '../../connectors/postgres-source/change-event';
+import type { Row } from '../../contracts/envelope';
 import { backfillSchema, type Backfill } from './backfill/backfill-state';
 
 /**

@@ -10,14 +10,14 @@ import { readSlot } from '../../connectors/postgres-source/replication-slot';
 import { createSlotWithSnapshot } from '../../connectors/postgres-source/replication-slot';
 import { LeaderLock } from '../../connectors/postgres-source/leader-lock';
 import { TypeRegistry } from '../../connectors/postgres-source/pg-types';
-import { tableTopic, transactionTopic } from '../../connectors/postgres-source/change-event';
+import { tableTopic, transactionTopic } from '../../contracts/names';
 import { createKafka } from '../../connectors/kafka/kafka-client';
 import { CHANGE_TOPIC_CONFIG, COMPACTED_TOPIC_CONFIG, ensureTopics, probeKafka } from '../../connectors/kafka/topic-admin';
 import type { RecordCommitter } from '../../connectors/kafka/transactional-producer';
 import { ThreadedTransactionalProducer } from '../../connectors/kafka/producer-thread';
 import { readPositionRecord } from '../../connectors/kafka/position-reader';
 import { deserializeState, type CaptureState } from './capture-state';
-import { CaptureContext, captureNames } from './capture-context';
+import { CaptureContext, captureNamesOf } from './capture-context';
 import { SnapshotRunner } from './snapshot-runner';
 import { StreamRunner } from './stream-runner';
 import { BackfillTracker } from './backfill/backfill-tracker';
@@ -127,7 +127,7 @@ export class CaptureService {
       await ensurePublication(lockClient, config.source.publication, signalTable ? [...tables, signalTable] : tables);
       const kafka = createKafka(config.kafka, config.kafka.clientId, logger);
       await this.ensureCaptureTopics(kafka, tables);
-      const names = captureNames(config);
+      const names = captureNamesOf(config);
       producer = new ThreadedTransactionalProducer(
         { connection: config.kafka, clientId: config.kafka.clientId, transactionalId: names.transactionalId },
         logger,
@@ -199,7 +199,7 @@ export class CaptureService {
 
   private async ensureCaptureTopics(kafka: Kafka, tables: SourceTable[]): Promise<void> {
     const { topicPrefix, partitions, replicationFactor } = this.config.kafka;
-    const names = captureNames(this.config);
+    const names = captureNamesOf(this.config);
     await ensureTopics(
       kafka,
       [
@@ -215,7 +215,7 @@ export class CaptureService {
   /** The stored state, checked against the slot; null when capture starts from nothing. */
   private async prepareState(client: Client, kafka: Kafka, options: CaptureOptions): Promise<CaptureState | null> {
     const { slot } = this.config.source;
-    const names = captureNames(this.config);
+    const names = captureNamesOf(this.config);
     const slotInfo = await readSlot(client, slot);
     if (options.resnapshot) {
       if (slotInfo.exists) await client.query('SELECT pg_drop_replication_slot($1)', [slot]);

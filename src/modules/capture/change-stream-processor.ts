@@ -1,16 +1,8 @@
 import type { Lsn } from '../../shared/lsn';
-import {
-  fillUnchangedToast,
-  keyOf,
-  sameKey,
-  StreamEventSerializer,
-  tableTopic,
-  transactionMarker,
-  tupleToRow,
-  type Operation,
-  type OutgoingRecord,
-  type Row,
-} from '../../connectors/postgres-source/change-event';
+import { fillUnchangedToast, keyOf, sameKey, StreamEventSerializer, tupleToRow } from '../../connectors/postgres-source/change-event';
+import { transactionMarker, type Operation, type Row } from '../../contracts/envelope';
+import { tableTopic } from '../../contracts/names';
+import type { ProducedRecord } from '../../contracts/positions';
 import type { PgoutputMessage, RawTuple, Relation } from '../../connectors/postgres-source/pgoutput-decoder';
 import type { TypeRegistry } from '../../connectors/postgres-source/pg-types';
 import { seenBySnapshot, type SnapshotProgress, type StreamPosition } from './capture-state';
@@ -27,11 +19,6 @@ export interface ProcessorOptions {
   now: () => number;
   /** Transactions written under a replication origin named so are not captured (failback's writes: no loops). */
   skipOriginPrefix?: string;
-}
-
-/** A record placed on every partition of its topic (a TRUNCATE must reach every partition's reader). */
-export interface RoutedRecord extends OutgoingRecord {
-  partition?: number;
 }
 
 interface OpenTransaction {
@@ -83,7 +70,7 @@ export class ChangeStreamProcessor {
     if (this.position.ackLsn === null || lsn > this.position.ackLsn) this.position.ackLsn = lsn;
   }
 
-  handle(message: PgoutputMessage, walStart: Lsn, out: RoutedRecord[]): void {
+  handle(message: PgoutputMessage, walStart: Lsn, out: ProducedRecord[]): void {
     if ('relation' in message && this.backfill?.isSignalTable(message.relation.schema, message.relation.table)) {
       if (message.tag === 'insert') this.signal(message.relation, message.after, walStart, out);
       return; // the signal table's own changes are never produced
@@ -159,7 +146,7 @@ export class ChangeStreamProcessor {
     };
   }
 
-  private commit(endLsn: Lsn, out: RoutedRecord[]): void {
+  private commit(endLsn: Lsn, out: ProducedRecord[]): void {
     const tx = this.requireTransaction();
     if (!tx.alreadyProduced && tx.begun) {
       this.push(out, transactionMarker(this.options.topicPrefix, this.transactionId(tx), tx.commitTimeMicros, tx.perTable));
@@ -177,7 +164,7 @@ export class ChangeStreamProcessor {
   }
 
   /** Appends a record unless an earlier run already produced it. */
-  private push(out: RoutedRecord[], record: RoutedRecord): void {
+  private push(out: ProducedRecord[], record: ProducedRecord): void {
     const tx = this.requireTransaction();
     const index = tx.nextIndex++;
     if (index >= tx.skipBelow) out.push(record);
@@ -207,7 +194,7 @@ export class ChangeStreamProcessor {
       : relation.columns.filter((c) => c.isKey).map((c) => c.name);
   }
 
-  private beginMarker(out: RoutedRecord[], tx: OpenTransaction): void {
+  private beginMarker(out: ProducedRecord[], tx: OpenTransaction): void {
     if (tx.begun) return;
     tx.begun = true;
     this.push(out, transactionMarker(this.options.topicPrefix, this.transactionId(tx), tx.commitTimeMicros, null));
@@ -216,7 +203,7 @@ export class ChangeStreamProcessor {
   private emitChange(
     relation: Relation,
     walStart: Lsn,
-    out: RoutedRecord[],
+    out: ProducedRecord[],
     build: (
       emit: (op: 'c' | 'u' | 'd', before: Row | null, after: Row | null) => void,
       keyColumns: string[],
@@ -239,7 +226,7 @@ export class ChangeStreamProcessor {
     }, keyColumns);
   }
 
-  private emitTruncate(relation: Relation, walStart: Lsn, out: RoutedRecord[]): void {
+  private emitTruncate(relation: Relation, walStart: Lsn, out: ProducedRecord[]): void {
     const tx = this.requireTransaction();
     if (tx.alreadyProduced || tx.skipped) return;
     this.backfill?.recordTruncate(`${relation.schema}.${relation.table}`);
@@ -252,7 +239,7 @@ export class ChangeStreamProcessor {
   }
 
   /** A row inserted into the signal table, applied once: an already produced transaction was applied before. */
-  private signal(relation: Relation, tuple: RawTuple, walStart: Lsn, out: RoutedRecord[]): void {
+  private signal(relation: Relation, tuple: RawTuple, walStart: Lsn, out: ProducedRecord[]): void {
     const tx = this.requireTransaction();
     if (!tx.alreadyProduced) this.backfill!.onSignalRow(this.row(relation, tuple), { walStart, finalLsn: tx.finalLsn, commitTimeMicros: tx.commitTimeMicros }, out);
   }

@@ -40,6 +40,11 @@ const configObject = z.object({
     .object({
       /** Events per target transaction at most (Kafka fetch batches are split). */
       maxBatchEvents: positiveInt.default(2000),
+      /**
+       * How long an event refused for a row it refers to (a mirror's foreign key) waits for that row
+       * before it is quarantined.
+       */
+      orderingWaitMs: positiveInt.default(600_000),
     })
     .prefault({}),
   /** tandem cutover: the legacy roles whose writes a freeze refuses (ALTER ROLE … SET default_transaction_read_only). */

@@ -1,4 +1,7 @@
-import { changeEvent, keyOf, sourceInfo, tableTopic, type OutgoingRecord, type Row } from '../../../connectors/postgres-source/change-event';
+import { keyOf } from '../../../connectors/postgres-source/change-event';
+import { changeEvent, sourceInfo, type Row } from '../../../contracts/envelope';
+import { tableTopic } from '../../../contracts/names';
+import { type ProducedRecord } from '../../../contracts/positions';
 import { parseSignal, type Signal } from '../../../connectors/postgres-source/signal-table';
 import type { Lsn } from '../../../shared/lsn';
 
@@ -92,12 +95,12 @@ export class BackfillTracker {
   }
 
   /** A row inserted into the signal table; a row that is not a signal is ignored. */
-  onSignalRow(row: Row, context: SignalContext, out: OutgoingRecord[]): void {
+  onSignalRow(row: Row, context: SignalContext, out: ProducedRecord[]): void {
     const signal = parseSignal(row);
     if (signal) this.onSignal(signal, context, out);
   }
 
-  onSignal(signal: Signal, context: SignalContext, out: OutgoingRecord[]): void {
+  onSignal(signal: Signal, context: SignalContext, out: ProducedRecord[]): void {
     if (signal.data.slot !== this.options.slot) return;
     const atMs = Math.floor(context.commitTimeMicros / 1000);
     const { data } = signal;
@@ -136,7 +139,7 @@ export class BackfillTracker {
     }
   }
 
-  private closeWindow(id: string, context: SignalContext, atMs: number, out: OutgoingRecord[]): void {
+  private closeWindow(id: string, context: SignalContext, atMs: number, out: ProducedRecord[]): void {
     const entry = this.windows.get(id);
     // A window of an earlier process (capture restarted between its watermarks): its chunk is read again.
     if (!entry || entry.openedAt === null || !entry.window.attached) return;
@@ -187,7 +190,7 @@ export class BackfillTracker {
     });
   }
 
-  private emit(dataCollection: string, rows: Row[], context: SignalContext, out: OutgoingRecord[]): void {
+  private emit(dataCollection: string, rows: Row[], context: SignalContext, out: ProducedRecord[]): void {
     const dot = dataCollection.indexOf('.');
     const schema = dataCollection.slice(0, dot);
     const table = dataCollection.slice(dot + 1);
