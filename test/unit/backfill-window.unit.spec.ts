@@ -143,7 +143,7 @@ describe('backfill tracker', () => {
 
   it('takes a chunk read ahead only when it starts right after the recorded progress', async () => {
     const tracker = new BackfillTracker(options, { backfills: [], capturedTables: ['public.t'] });
-    const out: OutgoingRecord[] = [];
+    const out: ProducedRecord[] = [];
     tracker.onSignal({ id: 'b1', type: 'backfill', data: { slot: 's', table: 'public.t', where: null, chunkSize: 1 } }, at(100n), out);
     const window = new WatermarkWindow('w', 'b1', 'public.t');
     const closed = tracker.register(window);
