@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { TANDEM_VERSION } from '../contracts/version';
 import { registerCaptureCommand } from './commands/capture.command';
 import { registerProjectCommand } from './commands/project.command';
 import { registerDlqCommand } from './commands/dlq.command';
@@ -19,7 +20,7 @@ import { nameKafkaError } from '../shared/endpoint';
 
 const program = new Command('tandem')
   .description('Run a legacy PostgreSQL database and its replacement in tandem, through Kafka.')
-  .version('0.1.0')
+  .version(TANDEM_VERSION)
   .addHelpText(
     'after',
     `

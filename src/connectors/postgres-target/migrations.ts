@@ -1,11 +1,10 @@
 import { createHash } from 'crypto';
 import type { Pool } from 'pg';
-import { TandemError } from '../../shared/errors';
+import { MigrationError } from '../../shared/errors';
 import { ident } from './sql';
 import type { Migration } from '../../contracts/migration';
 
 
-export class MigrationError extends TandemError {}
 
 export const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex').slice(0, 16);
 

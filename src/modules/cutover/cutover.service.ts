@@ -3,23 +3,23 @@ import { Client, type Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
-import { ConfigError, TandemError } from '../../shared/errors';
+import { ConfigError, CutoverGateError } from '../../shared/errors';
 import { parseLsn } from '../../shared/lsn';
 import { createKafka } from '../../connectors/kafka/kafka-client';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { loadCheckpoints } from '../../connectors/postgres-target/checkpoint-store';
-import { sourcesOf, type ProjectionDefinition } from '../../projections/framework/define-projection';
+import { topicsOf, type ProjectionDefinition } from '../../projections/framework/define-projection';
 import { advanceSequences } from '../../connectors/postgres-target/sequences';
 import { resolveProjectionDefinitions, targetPool } from '../projection/projection.service';
 import { ReconciliationService } from '../reconciliation/reconciliation.service';
 import { copyToBackup } from '../replay/schema-ops';
-import { describeLag, endOffsets, lagging, type PartitionEnd } from './drain-gate';
+import { describeLag, lagging } from './drain-gate';
+import { endOffsets } from '../../connectors/kafka/offsets';
+import type { PartitionEnd } from '../../contracts/positions';
 import { currentLsn, freezeRoles, frozenRoles, missingRoles, slotConfirmedLsn, unfreezeRoles } from './legacy-freeze';
 import { audit } from './operator-audit';
 import { prepareFailback } from './failback-setup';
 
-/** A gate refused the cutover (or the command does not apply to the cutover's state); the reason says why. */
-export class CutoverGateError extends TandemError {}
 
 export type CutoverState = 'parallel' | 'frozen' | 'drained' | 'verified' | 'committed' | 'aborted';
 const ACTIVE: CutoverState[] = ['parallel', 'frozen', 'drained', 'verified'];
@@ -339,7 +339,7 @@ export class CutoverService {
   }
 
   private topicsOf(definition: ProjectionDefinition<unknown>): string[] {
-    return sourcesOf(definition).map((source) => `${this.config.kafka.topicPrefix}.${source}`);
+    return topicsOf(definition, this.config.kafka.topicPrefix);
   }
 }
 

@@ -1,6 +1,6 @@
 import { z, type ZodType } from 'zod';
 import { defineProjection, type ProjectionDefinition, type ProjectionEvent, type RowOperation } from '../framework/define-projection';
-import { UNAVAILABLE_VALUE } from '../framework/change-envelope';
+import { UNAVAILABLE_VALUE } from '../../contracts/envelope';
 import { isUnavailable } from '../toastable';
 import { CHAT_MIGRATIONS } from './chat.migrations';
 import { chatReconciliation } from './chat.reconcile';

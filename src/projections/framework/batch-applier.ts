@@ -6,18 +6,19 @@ import {
 } from '../../connectors/postgres-target/row-writer';
 import { saveCheckpoints, type Checkpoint } from '../../connectors/postgres-target/checkpoint-store';
 import { addToQuarantine, waitingKey, waitingKeys } from '../../connectors/postgres-target/quarantine-store';
-import type { RawLogRecord } from './change-envelope';
+import type { LogRecord } from '../../contracts/positions';
+import { commitOf } from '../../contracts/envelope';
 import type { DecodedRecord } from './event-decoder';
 import type { ProjectionDefinition } from './define-projection';
 import { interleaveEvents } from './statement-interleaving';
 
 export interface BatchItem {
-  record: RawLogRecord;
+  record: LogRecord;
   decoded: DecodedRecord<unknown>;
 }
 
 export interface Quarantined {
-  record: RawLogRecord;
+  record: LogRecord;
   reason: string;
   value: unknown;
 }
@@ -194,7 +195,7 @@ async function finish(
       partition: entry.record.partition,
       offset: entry.record.offset,
       sourceKey: entry.record.key,
-      commitLsn: commitLsnOf(entry.value),
+      commitLsn: commitOf(entry.value).commitLsn,
       event: entry.value,
       reason: entry.reason,
     });
@@ -227,7 +228,3 @@ function safeJson(value: string | null): unknown {
   }
 }
 
-function commitLsnOf(value: unknown): bigint | null {
-  const lsn = (value as { source?: { commit_lsn?: unknown } } | null)?.source?.commit_lsn;
-  return typeof lsn === 'number' ? BigInt(lsn) : null;
-}

@@ -1,10 +1,11 @@
 import { createHash } from 'crypto';
 import type { ClientBase } from 'pg';
 import type { ZodType } from 'zod';
-import type { LogPosition } from './change-envelope';
+import type { LogPosition } from '../../contracts/positions';
 import type { TableComparison } from './define-reconciliation';
 import type { ProjectionInverse } from './define-inverse';
 import type { Migration } from '../../contracts/migration';
+import { sourceTopic } from '../../contracts/names';
 import type { RowOperation } from '../../contracts/row-operation';
 
 export type { Migration, RowOperation };
@@ -100,6 +101,11 @@ export function defineProjection<Row>(
 /** Source tables ("schema.table"), each read from the topic `<prefix>.<schema>.<table>`. */
 export function sourcesOf(definition: ProjectionDefinition<unknown>): string[] {
   return Object.keys(definition.input);
+}
+
+/** The topics a projection reads. */
+export function topicsOf(definition: ProjectionDefinition<unknown>, prefix: string): string[] {
+  return sourcesOf(definition).map((source) => sourceTopic(prefix, source));
 }
 
 /**

@@ -13,7 +13,9 @@ import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-sche
 import { applyMigrations } from '../../connectors/postgres-target/migrations';
 import { decodeRecord } from './event-decoder';
 import { applyBatch, type BatchItem, type Quarantined } from './batch-applier';
-import { sourcesOf, type ProjectionDefinition } from './define-projection';
+import { topicsOf, type ProjectionDefinition } from './define-projection';
+import { deadLetterTopic, dryRunGroup, projectionGroup } from '../../contracts/names';
+import { coversEnd } from '../../contracts/positions';
 import { buildDeferredIndexes } from './deferred-indexes';
 import { retryWaiting } from './ordering-wait';
 
@@ -52,11 +54,6 @@ export interface ProjectionStatus {
   lag: Record<string, number>;
 }
 
-/** One consumer group per projection and topic prefix (two deployments may share a Kafka cluster). */
-export const consumerGroupOf = (prefix: string, projection: string) =>
-  `tandem-projection.${prefix}.${projection}`;
-export const deadLetterTopic = (prefix: string, projection: string) => `${prefix}.dlq.${projection}`;
-
 /**
  * Runs one projection: a consumer-group member that reads its source topics from its own
  * checkpoints, applies each batch in one target transaction (rows + quarantine + checkpoint), and
@@ -67,6 +64,8 @@ export class ProjectionRunner {
   private producer: Producer | null = null;
   private checkpoints = new Map<string, Checkpoint>();
   private deferredIndexesBuilt = false;
+  /** Per partition: the last offset handed to this runner and the partition's end when it was read. */
+  private readonly readUpTo = new Map<string, { offset: bigint; end: bigint }>();
   readonly statusValue: ProjectionStatus;
 
   constructor(private readonly options: ProjectionRunnerOptions) {
@@ -80,7 +79,7 @@ export class ProjectionRunner {
   }
 
   get topics(): string[] {
-    return sourcesOf(this.options.definition).map((source) => `${this.options.topicPrefix}.${source}`);
+    return topicsOf(this.options.definition, this.options.topicPrefix);
   }
 
   /** Applies the target migrations; with plan (dry run) only checks that they could be read. */
@@ -114,8 +113,8 @@ export class ProjectionRunner {
     }
     // A dry run reads on its own: it must not take partitions from the running projector's group.
     const group = this.options.plan
-      ? `tandem-dry-run.${this.options.topicPrefix}.${definition.name}.${randomUUID()}`
-      : consumerGroupOf(this.options.topicPrefix, definition.name);
+      ? dryRunGroup(this.options.topicPrefix, definition.name, randomUUID())
+      : projectionGroup(this.options.topicPrefix, definition.name);
     this.consumer = new LogConsumer(kafka, group, this.topics, {
       deleteGroupOnStop: this.options.plan !== undefined,
     });
@@ -149,9 +148,9 @@ export class ProjectionRunner {
       decoded: decodeRecord(definition, topicPrefix, record),
     }));
     const last = batch.records[batch.records.length - 1];
-    this.statusValue.lag[partitionId(batch.topic, batch.partition)] = Number(
-      batch.highWatermark - last.offset - 1n,
-    );
+    const partition = partitionId(batch.topic, batch.partition);
+    this.statusValue.lag[partition] = Number(batch.highWatermark - last.offset - 1n);
+    this.readUpTo.set(partition, { offset: last.offset, end: batch.highWatermark });
     for (const chunk of chunkByTransaction(items, this.options.maxBatchEvents)) {
       if (this.options.plan) this.options.plan(chunk);
       else await this.applyChunk(batch.topic, batch.partition, chunk);
@@ -168,9 +167,9 @@ export class ProjectionRunner {
     }
   }
 
-  /** Every partition read so far is at its end (a lag of 1 is the transaction marker after the last record). */
+  /** Every partition read so far is at its end (contracts/positions.ts). */
   private caughtUp(): boolean {
-    return Object.values(this.statusValue.lag).every((lag) => lag <= 1);
+    return [...this.readUpTo.values()].every(({ offset, end }) => coversEnd(offset, end));
   }
 
   private async applyChunk(topic: string, partition: number, items: BatchItem[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { UNAVAILABLE_VALUE } from '../framework/change-envelope';
+import { UNAVAILABLE_VALUE } from '../../contracts/envelope';
 import type { ProjectionEvent, RowOperation } from '../framework/define-projection';
 
 /** How one source table's rows become target rows (the part of a MirrorTableSpec that apply needs). */

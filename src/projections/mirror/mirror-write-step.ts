@@ -6,7 +6,7 @@ import {
   lockMirrorSteps,
   recordAppliedMigration,
 } from '../../connectors/postgres-target/mirror-steps';
-import { UNAVAILABLE_VALUE } from '../framework/change-envelope';
+import { UNAVAILABLE_VALUE } from '../../contracts/envelope';
 import type { BeforeWriteEvent, RowOperation } from '../framework/define-projection';
 import { addColumnSql } from './mirror-ddl';
 import { readMirrorSource, specFromSource } from './mirror-source';
