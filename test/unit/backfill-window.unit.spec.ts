@@ -12,6 +12,7 @@ const chunk = (rows: Array<Record<string, unknown>>, last = false): ChunkRead =>
   lastKey: rows.length > 0 ? [String(rows[rows.length - 1].id)] : null,
   estimatedRows: null,
   last,
+  after: null,
   runningXids: [],
 });
 
@@ -138,6 +139,20 @@ describe('backfill tracker', () => {
     await run('w2', [78]); // 78 is inside the window: handled by the window itself
     expect(out).toHaveLength(1);
     expect(tracker.state().backfills[0]).toMatchObject({ chunksDone: 1, lastKey: ['1'] });
+  });
+
+  it('takes a chunk read ahead only when it starts right after the recorded progress', async () => {
+    const tracker = new BackfillTracker(options, { backfills: [], capturedTables: ['public.t'] });
+    const out: ProducedRecord[] = [];
+    tracker.onSignal({ id: 'b1', type: 'backfill', data: { slot: 's', table: 'public.t', where: null, chunkSize: 1 } }, at(100n), out);
+    const window = new WatermarkWindow('w', 'b1', 'public.t');
+    const closed = tracker.register(window);
+    tracker.onSignal({ id: 'w:open', type: 'window-open', data: { slot: 's', window: 'w' } }, at(200n), out);
+    window.attach({ ...chunk([{ id: 2 }]), after: ['1'] }); // read after a chunk ending at 1 that was never taken
+    tracker.onSignal({ id: 'w:close', type: 'window-close', data: { slot: 's', window: 'w' } }, at(300n), out);
+    await closed;
+    expect(out).toEqual([]);
+    expect(tracker.state().backfills[0]).toMatchObject({ chunksDone: 0, lastKey: null });
   });
 
   it('ignores watermarks of windows it did not open (an earlier process) and signals of another slot', () => {

@@ -10,6 +10,7 @@ import type { LogRecord } from '../../contracts/positions';
 import { commitOf } from '../../contracts/envelope';
 import type { DecodedRecord } from './event-decoder';
 import type { ProjectionDefinition } from './define-projection';
+import { scrubSecrets, sensitiveValuesOfRecord, withoutSensitiveFields } from './sensitive-fields';
 import { interleaveEvents } from './statement-interleaving';
 
 export interface BatchItem {
@@ -66,9 +67,7 @@ export async function applyBatch(
   beforeCommit?: (client: PoolClient, quarantined: Quarantined[]) => Promise<void>,
 ): Promise<BatchResult> {
   const rejected: Quarantined[] = items.flatMap((item) =>
-    item.decoded.kind === 'reject'
-      ? [{ record: item.record, reason: item.decoded.reason, value: item.decoded.value }]
-      : [],
+    item.decoded.kind === 'reject' ? [quarantined(definition, item.record, item.decoded.reason, item.decoded.value)] : [],
   );
   const client = await pool.connect();
   try {
@@ -113,11 +112,7 @@ export async function applyBatch(
           parked.add(key);
           continue;
         }
-        failed.push({
-          record: item.record,
-          reason: describePgError(error),
-          value: safeJson(item.record.value),
-        });
+        failed.push(quarantined(definition, item.record, describePgError(error), safeJson(item.record.value)));
       }
     }
     await finish(client, definition, [...rejected, ...failed], waiting, checkpoints, beforeCommit);
@@ -128,6 +123,24 @@ export async function applyBatch(
   } finally {
     client.release();
   }
+}
+
+/**
+ * A rejected event as quarantine, the dead-letter topic and the log get it: the projection's
+ * sensitive columns left out of the event and masked in the reason (sensitive-fields.ts).
+ */
+function quarantined(
+  definition: ProjectionDefinition<unknown>,
+  record: LogRecord,
+  reason: string,
+  value: unknown,
+): Quarantined {
+  const secrets = sensitiveValuesOfRecord(definition, record);
+  return {
+    record,
+    reason: scrubSecrets(reason, secrets),
+    value: withoutSensitiveFields(definition, record.topic, value),
+  };
 }
 
 /**
