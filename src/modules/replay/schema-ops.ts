@@ -4,6 +4,7 @@ import { loadCheckpoints, saveCheckpoints, type Checkpoint } from '../../connect
 import { ident, qualified } from '../../connectors/postgres-target/sql';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { audit } from '../cutover/operator-audit';
+import { withTransaction } from '../../shared/transaction';
 
 export const shadowSchemaOf = (schema: string, replayId: number) => `${schema}__shadow_${replayId}`;
 export const backupSchemaOf = (schema: string, backupId: number) => `${schema}__backup_${backupId}`;
@@ -137,9 +138,7 @@ async function lockWithoutDeadlock(client: ClientBase, tables: string[]): Promis
 export async function swapIn(pool: Pool, request: SwapRequest): Promise<number | null> {
   const { definition, incoming } = request;
   const live = definition.schema;
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tandem.swap:${definition.name}`]);
     let backupId: number | null = null;
     if (await schemaExists(client, live)) {
@@ -158,14 +157,8 @@ export async function swapIn(pool: Pool, request: SwapRequest): Promise<number |
     await client.query('DELETE FROM tandem.checkpoints WHERE projection = $1', [definition.name]);
     await saveCheckpoints(client, definition.name, request.checkpoints);
     await audit(client, request.operator, `${request.kind}.swap`, definition.name, { incoming, backupId, note: request.note });
-    await client.query('COMMIT');
     return backupId;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**
@@ -178,32 +171,32 @@ export async function copyToBackup(pool: Pool, definition: ProjectionDefinition<
   const backupId = Number(rows[0].id);
   const schema = backupSchemaOf(live, backupId);
   await createFromMigrations(pool, definition, schema);
-  const client = await pool.connect();
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-    // rows are copied in any table order: foreign keys and triggers are not fired for the copy
-    await client.query('SET LOCAL session_replication_role = replica');
-    for (const table of await tablesOf(client, live)) {
-      const { rows: columns } = await client.query<{ attname: string }>(
-        `SELECT a.attname FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`,
-        [qualified(live, table)],
-      );
-      const list = columns.map((c) => ident(c.attname)).join(', ');
-      await client.query(`INSERT INTO ${qualified(schema, table)} (${list}) OVERRIDING SYSTEM VALUE SELECT ${list} FROM ${qualified(live, table)}`);
-    }
-    const snapshotId = await snapshotCheckpoints(client, definition.name, note);
-    await client.query(
-      `INSERT INTO tandem.backups (id, projection, schema_name, kind, checkpoint_snapshot_id, operator, note) VALUES ($1, $2, $3, 'cutover', $4, $5, $6)`,
-      [backupId, definition.name, schema, snapshotId, operator, note],
+    return await withTransaction(
+      pool,
+      async (client) => {
+        // rows are copied in any table order: foreign keys and triggers are not fired for the copy
+        await client.query('SET LOCAL session_replication_role = replica');
+        for (const table of await tablesOf(client, live)) {
+          const { rows: columns } = await client.query<{ attname: string }>(
+            `SELECT a.attname FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`,
+            [qualified(live, table)],
+          );
+          const list = columns.map((c) => ident(c.attname)).join(', ');
+          await client.query(`INSERT INTO ${qualified(schema, table)} (${list}) OVERRIDING SYSTEM VALUE SELECT ${list} FROM ${qualified(live, table)}`);
+        }
+        const snapshotId = await snapshotCheckpoints(client, definition.name, note);
+        await client.query(
+          `INSERT INTO tandem.backups (id, projection, schema_name, kind, checkpoint_snapshot_id, operator, note) VALUES ($1, $2, $3, 'cutover', $4, $5, $6)`,
+          [backupId, definition.name, schema, snapshotId, operator, note],
+        );
+        await audit(client, operator, 'backup.take', definition.name, { backupId, schema, note });
+        return backupId;
+      },
+      { begin: 'BEGIN ISOLATION LEVEL REPEATABLE READ' },
     );
-    await audit(client, operator, 'backup.take', definition.name, { backupId, schema, note });
-    await client.query('COMMIT');
-    return backupId;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
     await pool.query(`DROP SCHEMA IF EXISTS ${ident(schema)} CASCADE`).catch(() => undefined);
     throw error;
-  } finally {
-    client.release();
   }
 }

@@ -11,6 +11,7 @@ import { commitOf } from '../../contracts/envelope';
 import type { DecodedRecord } from './event-decoder';
 import type { ProjectionDefinition } from './define-projection';
 import { interleaveEvents } from './statement-interleaving';
+import { withTransaction } from '../../shared/transaction';
 
 export interface BatchItem {
   record: LogRecord;
@@ -72,42 +73,40 @@ export async function applyBatch(
   const client = await pool.connect();
   try {
     try {
-      await client.query('BEGIN');
-      await executeStatements(
-        client,
-        planStatements(definition.name, definition.schema, batchOperations(definition, applicable)),
-      );
-      await finish(client, definition, rejected, checkpoints, beforeCommit);
-      return { applied: applicable.length, quarantined: rejected };
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      if (!isDataError(error)) throw error;
-    }
-    await client.query('BEGIN');
-    const failed: Quarantined[] = [];
-    for (const item of applicable) {
-      await client.query('SAVEPOINT tandem_event');
-      try {
+      return await withTransaction(client, async () => {
         await executeStatements(
           client,
-          planStatements(definition.name, definition.schema, sourcedOperations(item)),
+          planStatements(definition.name, definition.schema, batchOperations(definition, applicable)),
         );
-        await client.query('RELEASE SAVEPOINT tandem_event');
-      } catch (error) {
-        if (!isDataError(error)) throw error;
-        await client.query('ROLLBACK TO SAVEPOINT tandem_event');
-        failed.push({
-          record: item.record,
-          reason: describePgError(error),
-          value: safeJson(item.record.value),
-        });
-      }
+        await finish(client, definition, rejected, checkpoints, beforeCommit);
+        return { applied: applicable.length, quarantined: rejected };
+      });
+    } catch (error) {
+      if (!isDataError(error)) throw error;
     }
-    await finish(client, definition, [...rejected, ...failed], checkpoints, beforeCommit);
-    return { applied: applicable.length - failed.length, quarantined: [...rejected, ...failed] };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    return await withTransaction(client, async () => {
+      const failed: Quarantined[] = [];
+      for (const item of applicable) {
+        await client.query('SAVEPOINT tandem_event');
+        try {
+          await executeStatements(
+            client,
+            planStatements(definition.name, definition.schema, sourcedOperations(item)),
+          );
+          await client.query('RELEASE SAVEPOINT tandem_event');
+        } catch (error) {
+          if (!isDataError(error)) throw error;
+          await client.query('ROLLBACK TO SAVEPOINT tandem_event');
+          failed.push({
+            record: item.record,
+            reason: describePgError(error),
+            value: safeJson(item.record.value),
+          });
+        }
+      }
+      await finish(client, definition, [...rejected, ...failed], checkpoints, beforeCommit);
+      return { applied: applicable.length - failed.length, quarantined: [...rejected, ...failed] };
+    });
   } finally {
     client.release();
   }
@@ -134,7 +133,6 @@ async function finish(
   }
   await saveCheckpoints(client, definition.name, checkpoints);
   await beforeCommit?.(client, quarantined);
-  await client.query('COMMIT');
 }
 
 /** Errors caused by the data (SQLSTATE classes 22 data exception and 23 integrity violation). */
