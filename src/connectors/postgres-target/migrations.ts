@@ -7,7 +7,7 @@ import { withTransaction } from '../../shared/transaction';
 
 
 
-const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex').slice(0, 16);
+export const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex').slice(0, 16);
 
 /**
  * Applies a projection's pending migrations in order, each in its own transaction with

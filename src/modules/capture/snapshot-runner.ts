@@ -173,9 +173,10 @@ export class SnapshotRunner {
       commitLsn: snapshotLsn,
       previousCommitLsn: null,
     });
+    const rules = this.context.columns.of(table.schema, table.table);
     for await (const rows of readRange(client, table, range, 1000)) {
       for (const tuple of rows) {
-        const row = tupleToRow(columns, tuple, this.types);
+        const row = tupleToRow(columns, tuple, this.types, rules);
         records.push({
           topic,
           key: keyOf(table.keyColumns, row),

@@ -15,7 +15,7 @@ import { decodeRecord } from '../../projections/framework/event-decoder';
 import { chunkByTransaction } from '../../projections/framework/projection-runner';
 import { projectionGroup, replayGroupPrefix } from '../../contracts/names';
 import { topicsOf, type ProjectionDefinition } from '../../projections/framework/define-projection';
-import { projectionDefinitions, targetPool } from '../projection/projection.service';
+import { resolveProjectionDefinitions, targetPool } from '../projection/projection.service';
 import { activeMembers, endOffsets } from '../../connectors/kafka/offsets';
 import { createProgress } from '../../shared/progress';
 import { audit } from '../cutover/operator-audit';
@@ -98,7 +98,7 @@ export class ReplayService {
     const started = Date.now();
     const position = parsePosition(options.to); // a malformed position is refused before anything is checked
     await ensureTandemSchema(this.pool);
-    const [definition] = projectionDefinitions(this.config, options.projection);
+    const [definition] = await resolveProjectionDefinitions(this.config, options.projection, this.pool);
     const prefix = this.config.kafka.topicPrefix;
     const group = projectionGroup(prefix, definition.name);
     const members = await activeMembers(this.kafka, group);
@@ -306,7 +306,7 @@ export class ReplayService {
       throw new ReplayRefusedError(
         `backup ${backupId} is no longer there (restored ${backup.restoredAt ?? 'or dropped'})`,
       );
-    const [definition] = projectionDefinitions(this.config, backup.projection);
+    const [definition] = await resolveProjectionDefinitions(this.config, backup.projection, this.pool);
     const group = projectionGroup(this.config.kafka.topicPrefix, definition.name);
     if ((await activeMembers(this.kafka, group)) > 0)
       throw new ReplayRefusedError(`projection ${definition.name} is running: stop tandem project first`);
@@ -383,7 +383,7 @@ export class ReplayService {
   }
 
   async backupSchemaName(projection: string, id: number): Promise<string> {
-    const [definition] = projectionDefinitions(this.config, projection);
+    const [definition] = await resolveProjectionDefinitions(this.config, projection, this.pool);
     return backupSchemaOf(definition.schema, id);
   }
 

@@ -167,6 +167,7 @@ export function chatProjection({ sourceSchema = 'public', cipher }: ChatProjecti
     input,
     output: chatOutput,
     reconcile: chatReconciliation(sourceSchema),
+    sensitive: { [`${sourceSchema}.oauth_tokens`]: ['access_token', 'refresh_token'] },
     apply(event: ProjectionEvent<ChatSourceRow>): RowOperation[] {
       const table = tableOf.get(event.source);
       if (!table) throw new Error(`the chat projection does not read ${event.source}`);

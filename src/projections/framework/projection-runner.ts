@@ -17,6 +17,7 @@ import { topicsOf, type ProjectionDefinition } from './define-projection';
 import { deadLetterTopic, dryRunGroup, projectionGroup } from '../../contracts/names';
 import { coversEnd } from '../../contracts/positions';
 import { buildDeferredIndexes } from './deferred-indexes';
+import { retryWaiting } from './ordering-wait';
 
 export interface ProjectionRunnerOptions {
   definition: ProjectionDefinition<unknown>;
@@ -25,6 +26,8 @@ export interface ProjectionRunnerOptions {
   replicationFactor: number;
   /** Events per target transaction at most. */
   maxBatchEvents: number;
+  /** How long an event set aside for a row it refers to waits before it is quarantined (retryOrderingConflicts). */
+  orderingWaitMs?: number;
   kafka: Kafka;
   pool: Pool;
   logger: Logger;
@@ -153,7 +156,7 @@ export class ProjectionRunner {
       else await this.applyChunk(batch.topic, batch.partition, chunk);
       await batch.heartbeat();
     }
-    if (!this.options.plan && !this.deferredIndexesBuilt && this.caughtUp()) {
+    if (!this.options.plan && !this.deferredIndexesBuilt && this.caughtUp() && (await this.everyPartitionCaughtUp())) {
       const built = await buildDeferredIndexes(this.options.pool, this.options.definition);
       this.deferredIndexesBuilt = true;
       if (built.length > 0)
@@ -161,6 +164,30 @@ export class ProjectionRunner {
           { projection: this.options.definition.name, indexes: built },
           'built deferred indexes',
         );
+    }
+  }
+
+  /**
+   * Every partition of every source topic is applied to its end, whichever member applied it (by the
+   * checkpoints in the target): partitions this member has not read yet count too, so deferred
+   * indexes and a mirror's foreign keys are not built while another table is still loading.
+   */
+  private async everyPartitionCaughtUp(): Promise<boolean> {
+    const checkpoints = await this.loadCheckpoints();
+    const admin = this.options.kafka.admin();
+    await admin.connect();
+    try {
+      for (const topic of this.topics) {
+        for (const offsets of await admin.fetchTopicOffsets(topic)) {
+          const [low, high] = [BigInt(offsets.low), BigInt(offsets.high)];
+          if (high === low) continue;
+          const applied = checkpoints.get(partitionId(topic, offsets.partition))?.offset ?? low - 1n;
+          if (!coversEnd(applied, high)) return false;
+        }
+      }
+      return true;
+    } finally {
+      await admin.disconnect();
     }
   }
 
@@ -195,6 +222,12 @@ export class ProjectionRunner {
     this.statusValue.eventsApplied += result.applied;
     this.statusValue.eventsQuarantined += result.quarantined.length;
     this.statusValue.lastBatchAt = Date.now();
+    if (result.waiting.length > 0)
+      logger.info({ projection: definition.name, events: result.waiting.length }, 'events wait for rows they refer to (retried after each batch)');
+    if (definition.retryOrderingConflicts) {
+      const retried = await retryWaiting(pool, definition, this.options.topicPrefix, this.options.orderingWaitMs ?? 600_000);
+      if (retried.gaveUp > 0) logger.warn({ projection: definition.name, events: retried.gaveUp }, 'events quarantined after waiting for rows they refer to');
+    }
     if (result.quarantined.length > 0) {
       for (const entry of result.quarantined) {
         logger.warn(
