@@ -1,3 +1,5 @@
+import { validateConfig } from '../../src/modules/config/load-config';
+import { prepareFailback } from '../../src/modules/cutover/failback-setup';
 import { planLegacyStatements } from '../../src/connectors/postgres-legacy/legacy-writer';
 import { decodeTargetChange } from '../../src/modules/failback/failback-decoder';
 import { usersProjection } from '../../src/projections/users/users.projection';
@@ -120,5 +122,22 @@ describe('legacy writer', () => {
     expect(statements[0].text).toContain('("id") SELECT input."id"');
     expect(statements[0].text).toContain('DO NOTHING');
     expect(statements[1].text).toContain('DELETE FROM "legacy"."auth_users" AS stored');
+  });
+});
+
+describe('failback start', () => {
+  it('refuses a projection without an inverse, by name, before touching a database', async () => {
+    const config = validateConfig(
+      {
+        source: { url: 'postgres://u@127.0.0.1:1/legacy', tables: ['public.kb_documents'] },
+        kafka: { brokers: ['127.0.0.1:1'], topicPrefix: 'app' },
+        target: { url: 'postgres://u@127.0.0.1:1/target' },
+        projections: [{ recipe: 'knowledge-base' }, { recipe: 'users' }],
+      },
+      'test',
+    );
+    await expect(
+      prepareFailback(config, null as never, { id: 1, projections: ['knowledge-base', 'users'] }, 'alice', { requireAll: true }),
+    ).rejects.toThrow('failback: projection(s) knowledge-base declare no inverse (invert), so their target writes cannot flow back to the legacy tables');
   });
 });

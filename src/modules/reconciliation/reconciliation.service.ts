@@ -18,6 +18,12 @@ export interface ReconcileOptions {
   threshold?: number;
   /** Differences listed per table in the report (default 20); the counts always cover all of them. */
   sample?: number;
+  /**
+   * forward (default): legacy → target. failback: target → legacy after a cutover, with the same
+   * specs: a row the target holds and legacy lacks is missing, the position is the target's LSN,
+   * and the counts read "source" for the target.
+   */
+  direction?: 'forward' | 'failback';
 }
 
 const DEFAULT_SAMPLE = 20;
@@ -57,6 +63,7 @@ export class ReconciliationService {
             target,
             options.threshold ?? 0.001,
             options.sample ?? DEFAULT_SAMPLE,
+            options.direction ?? 'forward',
           ),
         );
       return reports;
@@ -72,10 +79,13 @@ export class ReconciliationService {
     target: Pool,
     threshold: number,
     sample: number,
+    direction: 'forward' | 'failback',
   ): Promise<ReconciliationReport> {
     const startedAt = new Date().toISOString();
-    const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-    const quarantined = await listQuarantine(target, definition.name);
+    const origin = direction === 'failback' ? target : source;
+    const { rows } = await origin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    // failback's quarantine (legacy database) names target keys, which explain no legacy row
+    const quarantined = direction === 'failback' ? [] : await listQuarantine(target, definition.name);
     const tables: TableReport[] = [];
     const progress = createProgress(
       `reconcile ${definition.name}`,
@@ -85,7 +95,7 @@ export class ReconciliationService {
       'tables',
     );
     for (const comparison of definition.reconcile!) {
-      tables.push(await this.compareTable(definition, comparison, source, target, quarantined, sample));
+      tables.push(await this.compareTable(definition, comparison, source, target, quarantined, sample, direction));
       progress.increment(1);
     }
     progress.stop();
@@ -93,6 +103,7 @@ export class ReconciliationService {
     const report: ReconciliationReport = {
       id: null,
       projection: definition.name,
+      direction,
       startedAt,
       finishedAt: new Date().toISOString(),
       sourceLsn: rows[0].lsn,
@@ -134,6 +145,7 @@ export class ReconciliationService {
     targetPool: Pool,
     quarantined: QuarantinedEvent[],
     sample: number,
+    direction: 'forward' | 'failback',
   ): Promise<TableReport> {
     const comparedFrom = Date.now();
     const placeholders = {
@@ -141,8 +153,9 @@ export class ReconciliationService {
       source: comparison.sourceTable?.split('.')[0] ?? 'public',
     };
     const hash = await sharedRowHash(sourcePool, targetPool);
-    const source = new SqlComparisonReader(sourcePool, comparison.source, placeholders, hash);
-    const target = new SqlComparisonReader(targetPool, comparison.target, placeholders, hash);
+    const legacy = new SqlComparisonReader(sourcePool, comparison.source, placeholders, hash);
+    const projected = new SqlComparisonReader(targetPool, comparison.target, placeholders, hash);
+    const [source, target] = direction === 'failback' ? [projected, legacy] : [legacy, projected];
     const result = await compareByBuckets(source, target);
     const compareMs = Date.now() - comparedFrom;
 
