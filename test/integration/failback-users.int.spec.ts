@@ -71,9 +71,18 @@ describe('failback: users', () => {
     config = loadConfig(file, {}); // the file names this suite's own target database
     capture = new CaptureService(config, logger);
     captureRun = capture.run();
+    let captureFailure: Error | null = null;
+    captureRun.catch((error: Error) => (captureFailure = error));
     projector = new ProjectionService(config, logger);
     await projector.start();
-    await eventually(async () => Number((await appTarget('SELECT count(*) AS n FROM users.users'))[0].n) === 200, 60_000, '200 users projected');
+    await eventually(
+      async () => {
+        if (captureFailure) throw captureFailure;
+        return Number((await appTarget('SELECT count(*) AS n FROM users.users'))[0].n) === 200;
+      },
+      60_000,
+      '200 users projected',
+    );
   });
 
   afterAll(async () => {

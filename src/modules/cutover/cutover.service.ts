@@ -71,7 +71,7 @@ export class CutoverService {
   }
 
   private get kafka(): Kafka {
-    this.kafkaClient ??= createKafka(this.config.kafka.brokers, `${this.config.kafka.clientId}-cutover`, this.logger);
+    this.kafkaClient ??= createKafka(this.config.kafka, `${this.config.kafka.clientId}-cutover`, this.logger);
     return this.kafkaClient;
   }
 

@@ -56,7 +56,7 @@ export class FailbackService {
   }
 
   get kafka(): Kafka {
-    this.kafkaClient ??= createKafka(this.config.kafka.brokers, `${this.config.kafka.clientId}-failback`, this.logger);
+    this.kafkaClient ??= createKafka(this.config.kafka, `${this.config.kafka.clientId}-failback`, this.logger);
     return this.kafkaClient;
   }
 
