@@ -13,6 +13,9 @@ import { CutoverService } from '../../src/modules/cutover/cutover.service';
 import { FailbackService } from '../../src/modules/failback/failback.service';
 import { ReconciliationService } from '../../src/modules/reconciliation/reconciliation.service';
 import { rollbackThroughFailback } from '../../src/modules/failback/failback-rollback';
+import { StatusService } from '../../src/modules/status/status.service';
+import { renderStatus } from '../../src/modules/status/status.render';
+import { TandemMetrics } from '../../src/modules/metrics/tandem-metrics';
 
 /**
  * Failback of the users recipe, in process on the real services: cutover commit prepares it, the
@@ -73,6 +76,11 @@ describe('failback: users', () => {
     captureRun = capture.run();
     let captureFailure: Error | null = null;
     captureRun.catch((error: Error) => (captureFailure = error));
+    // as the CLI tests do: the projector starts once capture created its topics and streams
+    await eventually(async () => {
+      if (captureFailure) throw captureFailure;
+      return capture.status().role === 'streaming';
+    }, 60_000, 'capture streaming');
     projector = new ProjectionService(config, logger);
     await projector.start();
     await eventually(
@@ -159,6 +167,22 @@ describe('failback: users', () => {
     );
     // …and produced no event for them.
     expect(await endOffsets(forwardTopic())).toBe(forwardBefore);
+
+    // tandem status and /metrics show the failback and its lag
+    const status = new StatusService(config, logger);
+    try {
+      const read = await eventually(async () => {
+        const current = await status.read();
+        return current.failback?.caughtUp ? current : undefined;
+      }, 30_000, 'failback caught up in tandem status');
+      expect(read.failback).toMatchObject({ cutoverId, slot: { active: true }, projections: [{ projection: 'users', behindRecords: 0, quarantined: 0 }] });
+      expect(renderStatus(read)).toMatch(/failback of cutover #\d+: capture streaming.*caught up/);
+      const metrics = new TandemMetrics();
+      metrics.observe(read);
+      expect(await metrics.registry.metrics()).toMatch(/tandem_failback_lag_records\{projection="users"\} 0/);
+    } finally {
+      await status.close();
+    }
 
     const reconciliation = new ReconciliationService(config, logger);
     const [report] = await reconciliation.run({ projection: 'users', threshold: 0 });

@@ -1,11 +1,11 @@
-import type { Pool } from 'pg';
+import { Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
 import { tableTopic } from '../../connectors/postgres-source/change-event';
 import { loadCheckpoints, partitionId } from '../../connectors/postgres-target/checkpoint-store';
 import type { failbackNames } from '../../contracts/failback-names';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { endOffsets, type PartitionEnd } from '../cutover/drain-gate';
-import type { FailbackRecord } from '../cutover/failback-store';
+import { failbackStore, type FailbackRecord } from '../cutover/failback-store';
 
 export interface FailbackLag {
   cutoverId: number;
@@ -91,5 +91,39 @@ async function existingEnds(kafka: Kafka, topics: string[]): Promise<PartitionEn
     return await endOffsets(kafka, topics.filter((topic) => existing.has(topic)));
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * The failback section of `tandem status`, /api/status and /metrics: the lag of the latest
+ * cutover's failback while it is active, else null. Keeps its pools between reads.
+ */
+export class FailbackLagReader {
+  private readonly legacy: Pool;
+  private readonly target: Pool;
+
+  constructor(
+    targetUrl: string,
+    legacyUrl: string,
+    private readonly kafka: Kafka,
+    private readonly names: ReturnType<typeof failbackNames>,
+    private readonly definitions: ProjectionDefinition<unknown>[],
+  ) {
+    this.target = new Pool({ connectionString: targetUrl, max: 1, application_name: 'tandem-status' });
+    this.legacy = new Pool({ connectionString: legacyUrl, max: 1, application_name: 'tandem-status' });
+    for (const pool of [this.target, this.legacy]) pool.on('error', () => undefined); // a broken idle connection is replaced on the next read
+  }
+
+  async read(): Promise<FailbackLag | null> {
+    const { rows } = await this.target.query<{ present: boolean }>(`SELECT to_regclass('tandem.failbacks') IS NOT NULL AS present`);
+    if (!rows[0].present) return null;
+    const record = await failbackStore.latest(this.target);
+    if (!record || record.state !== 'active') return null;
+    const definitions = this.definitions.filter((definition) => record.projections.includes(definition.name));
+    return readFailbackLag(record, definitions, this.names, { target: this.target, legacy: this.legacy }, this.kafka);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.target.end(), this.legacy.end()]);
   }
 }
