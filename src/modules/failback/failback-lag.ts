@@ -1,10 +1,11 @@
 import { Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
-import { tableTopic } from '../../connectors/postgres-source/change-event';
+import { tableTopic } from '../../contracts/names';
 import { loadCheckpoints, partitionId } from '../../connectors/postgres-target/checkpoint-store';
 import type { failbackNames } from '../../contracts/failback-names';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
-import { endOffsets, type PartitionEnd } from '../cutover/drain-gate';
+import { endOffsets } from '../../connectors/kafka/offsets';
+import type { PartitionEnd } from '../../contracts/positions';
 import { failbackStore, type FailbackRecord } from '../cutover/failback-store';
 
 export interface FailbackLag {

@@ -8,7 +8,8 @@ import type { ProjectionDefinition } from '../../projections/framework/define-pr
 import { projectionDefinitions, targetPool as createTargetPool } from '../projection/projection.service';
 import { CaptureService, type CaptureStatus } from '../capture/capture.service';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
-import { FailbackRefusedError, dropTargetCapture, failbackTables, prepareFailback, withClient } from '../cutover/failback-setup';
+import { dropTargetCapture, failbackTables, prepareFailback, withClient } from '../cutover/failback-setup';
+import { FailbackRefusedError } from '../../shared/errors';
 import { cutoverSummary, failbackStore, type FailbackRecord } from '../cutover/failback-store';
 import { FailbackApplier, type FailbackApplierStatus } from './failback-applier';
 import { failbackTopics, readFailbackLag, type FailbackLag } from './failback-lag';

@@ -6,11 +6,14 @@ import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-sche
 import { listQuarantine, type QuarantinedEvent } from '../../connectors/postgres-target/quarantine-store';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import type { TableComparison } from '../../projections/framework/define-reconciliation';
-import { projectionDefinitions, targetPool } from '../projection/projection.service';
+import { resolveProjectionDefinitions, targetPool } from '../projection/projection.service';
 import { compareByBuckets, diffRows, type Difference } from './bucket-comparison';
 import { SqlComparisonReader, sharedRowHash } from './sql-reader';
 import { verdictOf, type ReconciliationReport, type TableReport } from './reconciliation-report';
 import { createProgress } from '../../shared/progress';
+import type { ColumnPolicy } from '../../connectors/postgres-source/column-policy';
+import { columnPolicyOf } from '../config/column-policy';
+import { applyColumnRules } from './column-rules';
 
 export interface ReconcileOptions {
   projection?: string;
@@ -37,21 +40,27 @@ const REVERIFY_WAIT_MS = 1500;
  * quarantined events as quarantined, not missing.
  */
 export class ReconciliationService {
+  /** Capture's excluded and masked columns (source.columns), which reconcile honours. */
+  private readonly columns: ColumnPolicy;
+
   constructor(
     private readonly config: TandemConfig,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.columns = columnPolicyOf(config);
+  }
 
   async run(options: ReconcileOptions = {}): Promise<ReconciliationReport[]> {
-    const definitions = projectionDefinitions(this.config, options.projection).filter(
-      (d) => d.reconcile && d.reconcile.length > 0,
-    );
+    const target = targetPool(this.config);
+    const definitions = (await resolveProjectionDefinitions(this.config, options.projection, target).catch(async (error) => {
+      await target.end();
+      throw error;
+    })).filter((d) => d.reconcile && d.reconcile.length > 0);
     const source = namePoolEndpoint(
       new Pool({ connectionString: this.config.source.url, max: 4, application_name: 'tandem-reconcile' }),
       'source',
       this.config.source.url,
     );
-    const target = targetPool(this.config);
     try {
       await ensureTandemSchema(target);
       const reports: ReconciliationReport[] = [];
@@ -84,8 +93,12 @@ export class ReconciliationService {
     const startedAt = new Date().toISOString();
     const origin = direction === 'failback' ? target : source;
     const { rows } = await origin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-    // failback's quarantine (legacy database) names target keys, which explain no legacy row
-    const quarantined = direction === 'failback' ? [] : await listQuarantine(target, definition.name);
+    // events still waiting for a row they refer to count as quarantined too; failback's quarantine
+    // (legacy database) names target keys, which explain no legacy row
+    const quarantined =
+      direction === 'failback'
+        ? []
+        : [...(await listQuarantine(target, definition.name)), ...(await listQuarantine(target, definition.name, 'waiting'))];
     const tables: TableReport[] = [];
     const progress = createProgress(
       `reconcile ${definition.name}`,
@@ -153,8 +166,9 @@ export class ReconciliationService {
       source: comparison.sourceTable?.split('.')[0] ?? 'public',
     };
     const hash = await sharedRowHash(sourcePool, targetPool);
-    const legacy = new SqlComparisonReader(sourcePool, comparison.source, placeholders, hash);
-    const projected = new SqlComparisonReader(targetPool, comparison.target, placeholders, hash);
+    const ruled = applyColumnRules(comparison, this.columnRulesOf(comparison, placeholders.source));
+    const legacy = new SqlComparisonReader(sourcePool, ruled.source, placeholders, hash, ruled.sourceParams);
+    const projected = new SqlComparisonReader(targetPool, ruled.target, placeholders, hash);
     const [source, target] = direction === 'failback' ? [projected, legacy] : [legacy, projected];
     const result = await compareByBuckets(source, target);
     const compareMs = Date.now() - comparedFrom;
@@ -199,6 +213,16 @@ export class ReconciliationService {
       reverifyRounds,
       compareMs,
       reverifyMs,
+      ...(ruled.notCompared.length > 0 ? { notCompared: ruled.notCompared } : {}),
     };
+  }
+
+  /** Capture's rules for the legacy table a comparison reads (its sourceTable, else the table in its FROM). */
+  private columnRulesOf(comparison: TableComparison, sourceSchema: string) {
+    const table =
+      comparison.sourceTable ?? /^\s*\{source\}\.("?)(\w+)\1\s*$/.exec(comparison.source.from)?.[2];
+    if (!table) return null;
+    const [schema, name] = table.includes('.') ? table.split('.') : [sourceSchema, table];
+    return this.columns.of(schema, name);
   }
 }

@@ -54,9 +54,12 @@ export class SqlComparisonReader implements ComparisonReader {
     side: ComparisonSide,
     placeholders: Record<string, string>,
     private readonly hash: RowHash = 'md5',
+    /** Values the side's expressions refer to as $1, $2, … (the HMAC pads of masked columns). */
+    private readonly params: readonly unknown[] = [],
   ) {
+    // only the known placeholders: a row filter may hold an array literal such as '{vip}'
     const fill = (text: string) =>
-      text.replace(/\{(\w+)\}/g, (_, name: string) => ident(placeholders[name] ?? name));
+      text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in placeholders ? ident(placeholders[name]) : whole));
     this.columnNames = Object.keys(side.columns);
     this.outputColumns = ['k', 'h', ...this.columnNames.map((_, i) => `c${i}`)].join(', ');
     const key = `(${fill(side.key)})::text`;
@@ -82,7 +85,7 @@ export class SqlComparisonReader implements ComparisonReader {
   }
 
   async summarize(scope: BucketScope, bits: number): Promise<Map<string, BucketSummary>> {
-    const values: unknown[] = [];
+    const values: unknown[] = [...this.params];
     const where = this.scopeClause(scope, values);
     const bucket = SqlComparisonReader.bucketOf(bits);
     const rowHash = this.hash === 'md5' ? hash60('md5', 'h') : 'h';
@@ -98,13 +101,16 @@ export class SqlComparisonReader implements ComparisonReader {
   }
 
   async rows(scope: BucketScope): Promise<Map<string, RowDigest>> {
-    const values: unknown[] = [];
+    const values: unknown[] = [...this.params];
     const where = this.scopeClause(scope, values);
     return this.digests(`SELECT ${this.outputColumns} FROM (${this.base}) q WHERE ${where}`, values);
   }
 
   async rowsByKey(keys: string[]): Promise<Map<string, RowDigest>> {
-    return this.digests(`SELECT ${this.outputColumns} FROM (${this.base}) q WHERE k = ANY($1)`, [keys]);
+    return this.digests(`SELECT ${this.outputColumns} FROM (${this.base}) q WHERE k = ANY($${this.params.length + 1})`, [
+      ...this.params,
+      keys,
+    ]);
   }
 
   private async inTransaction<T>(settings: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
