@@ -64,7 +64,8 @@ const configObject = z.object({
       /** Prepare failback inside `tandem cutover commit` (needs wal_level=logical on the target). */
       atCommit: z.boolean().default(true),
       applicationRoles: z.array(identifier).default([]),
-      maxLagSeconds: positiveInt.default(60),
+      /** Failback records not yet applied to legacy above which `tandem rollback` refuses to start. */
+      maxLagRecords: z.number().int().min(0).default(1000),
     })
     .optional(),
   /** tandem serve: the admin API, status page and /metrics (tokens: TANDEM_ADMIN_TOKENS or tokensFile). */

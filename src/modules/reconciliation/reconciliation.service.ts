@@ -21,6 +21,12 @@ export interface ReconcileOptions {
   threshold?: number;
   /** Differences listed per table in the report (default 20); the counts always cover all of them. */
   sample?: number;
+  /**
+   * forward (default): legacy → target. failback: target → legacy after a cutover, with the same
+   * specs: a row the target holds and legacy lacks is missing, the position is the target's LSN,
+   * and the counts read "source" for the target.
+   */
+  direction?: 'forward' | 'failback';
 }
 
 const DEFAULT_SAMPLE = 20;
@@ -66,6 +72,7 @@ export class ReconciliationService {
             target,
             options.threshold ?? 0.001,
             options.sample ?? DEFAULT_SAMPLE,
+            options.direction ?? 'forward',
           ),
         );
       return reports;
@@ -81,11 +88,17 @@ export class ReconciliationService {
     target: Pool,
     threshold: number,
     sample: number,
+    direction: 'forward' | 'failback',
   ): Promise<ReconciliationReport> {
     const startedAt = new Date().toISOString();
-    const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-    // events still waiting for a row they refer to count as quarantined too
-    const quarantined = [...(await listQuarantine(target, definition.name)), ...(await listQuarantine(target, definition.name, 'waiting'))];
+    const origin = direction === 'failback' ? target : source;
+    const { rows } = await origin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    // events still waiting for a row they refer to count as quarantined too; failback's quarantine
+    // (legacy database) names target keys, which explain no legacy row
+    const quarantined =
+      direction === 'failback'
+        ? []
+        : [...(await listQuarantine(target, definition.name)), ...(await listQuarantine(target, definition.name, 'waiting'))];
     const tables: TableReport[] = [];
     const progress = createProgress(
       `reconcile ${definition.name}`,
@@ -95,7 +108,7 @@ export class ReconciliationService {
       'tables',
     );
     for (const comparison of definition.reconcile!) {
-      tables.push(await this.compareTable(definition, comparison, source, target, quarantined, sample));
+      tables.push(await this.compareTable(definition, comparison, source, target, quarantined, sample, direction));
       progress.increment(1);
     }
     progress.stop();
@@ -103,6 +116,7 @@ export class ReconciliationService {
     const report: ReconciliationReport = {
       id: null,
       projection: definition.name,
+      direction,
       startedAt,
       finishedAt: new Date().toISOString(),
       sourceLsn: rows[0].lsn,
@@ -144,6 +158,7 @@ export class ReconciliationService {
     targetPool: Pool,
     quarantined: QuarantinedEvent[],
     sample: number,
+    direction: 'forward' | 'failback',
   ): Promise<TableReport> {
     const comparedFrom = Date.now();
     const placeholders = {
@@ -152,8 +167,9 @@ export class ReconciliationService {
     };
     const hash = await sharedRowHash(sourcePool, targetPool);
     const ruled = applyColumnRules(comparison, this.columnRulesOf(comparison, placeholders.source));
-    const source = new SqlComparisonReader(sourcePool, ruled.source, placeholders, hash, ruled.sourceParams);
-    const target = new SqlComparisonReader(targetPool, ruled.target, placeholders, hash);
+    const legacy = new SqlComparisonReader(sourcePool, ruled.source, placeholders, hash, ruled.sourceParams);
+    const projected = new SqlComparisonReader(targetPool, ruled.target, placeholders, hash);
+    const [source, target] = direction === 'failback' ? [projected, legacy] : [legacy, projected];
     const result = await compareByBuckets(source, target);
     const compareMs = Date.now() - comparedFrom;
 
