@@ -413,12 +413,28 @@ kafka_cluster_start() {
   done
 }
 
+# All nodes are signalled at once: a node stopped after the others would wait for a quorum that is gone.
 kafka_cluster_stop() {
-  local i
+  local i pid pids=()
   for ((i = KAFKA_NODES; i >= 1; i--)); do
     kafka_use_node "$i"
-    kafka_stop
+    if kafka_running; then
+      pid="$(pidfile_pid "$KAFKA_PID_FILE")"
+      log "kafka node $i: stopping (pid $pid)"
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid")
+    else
+      log "kafka node $i: not running"
+    fi
   done
+  for pid in "${pids[@]}"; do
+    if ! wait_until 60 "kafka pid $pid to exit" eval "! kill -0 $pid 2>/dev/null"; then
+      warn "kafka: pid $pid still running after 60s, sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  for ((i = 1; i <= KAFKA_NODES; i++)); do rm -f "$KAFKA_CLUSTER_DIR/node$i/kafka.pid"; done
+  log "kafka: cluster stopped"
 }
 
 kafka_cluster_status() {
