@@ -286,7 +286,8 @@ kafka_logged_started() {
   [[ -f "$KAFKA_SERVER_LOG" ]] || return 1
   size=$(stat -c %s "$KAFKA_SERVER_LOG")
   ((size >= offset)) || offset=0 # the log rolled over meanwhile
-  tail -c +$((offset + 1)) "$KAFKA_SERVER_LOG" | grep -q 'Kafka Server started'
+  # (not grep -q: tail would die of SIGPIPE after an early match in a long log, failing the pipeline)
+  tail -c +$((offset + 1)) "$KAFKA_SERVER_LOG" | grep 'Kafka Server started' >/dev/null
 }
 
 kafka_ready_check() {
