@@ -38,6 +38,7 @@ function reading(seconds: number, over: Partial<PipelineReading> = {}): Pipeline
     at: new Date(T0 + seconds * 1000),
     slot: slot(),
     captureTopics: [{ topic: 'legacy.public.users', partition: 0, low: 0n, end: 1000n }],
+    kafka: { reachable: true, error: null },
     projections: [],
     reconciliations: [],
     cutover: null,

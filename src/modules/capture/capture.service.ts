@@ -79,7 +79,7 @@ export class CaptureService {
       const tables = await describeTables(client, config.source.tables, new TypeRegistry());
       const slot = await readSlot(client, config.source.slot);
       const publication = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [config.source.publication]);
-      const kafka = await probeKafka(createKafka(config.kafka.brokers, config.kafka.clientId, this.logger), config.kafka.brokers);
+      const kafka = await probeKafka(createKafka(config.kafka.brokers, config.kafka.clientId, this.logger, 2), config.kafka.brokers);
       return {
         kafka,
         slot: { name: config.source.slot, exists: slot.exists, confirmedFlushLsn: slot.confirmedFlushLsn === null ? null : formatLsn(slot.confirmedFlushLsn) },

@@ -1,5 +1,5 @@
 import type { PartitionEnd } from '../cutover/drain-gate';
-import type { CutoverSummary, ReconciliationSummary } from './pipeline-status';
+import type { CutoverSummary, KafkaReachability, ReconciliationSummary } from './pipeline-status';
 
 export type { PartitionEnd };
 
@@ -65,9 +65,11 @@ export interface PipelineReading {
   slot: SlotReading;
   /** End offsets of capture's change topics (one per source table). */
   captureTopics: PartitionEnd[];
+  /** Whether Kafka answered this read; when not, no end offsets are known (`ends` null). */
+  kafka: KafkaReachability;
   projections: Array<{
     name: string;
-    ends: PartitionEnd[];
+    ends: PartitionEnd[] | null;
     checkpoints: CheckpointReading[];
     quarantine: QuarantineReading;
   }>;

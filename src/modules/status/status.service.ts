@@ -1,6 +1,7 @@
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import { createKafka } from '../../connectors/kafka/kafka-client';
+import { withoutConnectionStrings } from '../../shared/redact';
 import { sourcesOf } from '../../projections/framework/define-projection';
 import { projectionDefinitions } from '../projection/projection.service';
 import type { PipelineStatus } from './pipeline-status';
@@ -43,7 +44,7 @@ export class StatusService {
     this.readers = readers ?? {
       source: new PostgresSourceSlotReader(config.source.url),
       topics: new KafkaTopicOffsetsReader(
-        createKafka(config.kafka.brokers, `${config.kafka.clientId}-status`, logger),
+        createKafka(config.kafka.brokers, `${config.kafka.clientId}-status`, logger, 1),
       ),
       state: config.target ? new PostgresTandemStateReader(config.target.url) : null,
     };
@@ -105,15 +106,21 @@ export class StatusService {
     const names = this.projections.map((p) => p.name);
     const newest = this.options.newestReasons ?? 5;
     const at = new Date();
-    const [slot, captureTopics, projections, reconciliations, cutover] = await Promise.all([
+    const captureTopics = this.config.source.tables.map((table) => `${this.config.kafka.topicPrefix}.${table}`);
+    // Kafka down is one of the things status is for: everything else is still read and shown.
+    const ends = await topics
+      .endOffsets([...new Set([...captureTopics, ...this.projections.flatMap((p) => p.topics)])])
+      .then(
+        (all) => ({ all, kafka: { reachable: true, error: null } }),
+        (error: unknown) => ({ all: null, kafka: { reachable: false, error: describeKafkaError(error) } }),
+      );
+    const endsOf = (names: string[]) => ends.all?.filter((end) => names.includes(end.topic)) ?? null;
+    const [slot, projections, reconciliations, cutover] = await Promise.all([
       source.readSlot(this.config.source.slot, this.config.source.publication),
-      topics.endOffsets(
-        this.config.source.tables.map((table) => `${this.config.kafka.topicPrefix}.${table}`),
-      ),
       Promise.all(
         this.projections.map(async (projection) => ({
           name: projection.name,
-          ends: await topics.endOffsets(projection.topics),
+          ends: endsOf(projection.topics),
           checkpoints: state ? await state.checkpoints(projection.name) : [],
           quarantine: state ? await state.quarantine(projection.name, newest) : { count: 0, newest: [] },
         })),
@@ -121,8 +128,12 @@ export class StatusService {
       state ? state.lastReconciliations(names) : Promise.resolve([]),
       state ? state.latestCutover() : Promise.resolve(null),
     ]);
-    return { at, slot, captureTopics, projections, reconciliations, cutover };
+    return { at, slot, captureTopics: endsOf(captureTopics) ?? [], kafka: ends.kafka, projections, reconciliations, cutover };
   }
+}
+
+function describeKafkaError(error: unknown): string {
+  return withoutConnectionStrings((error as Error)?.message ?? String(error));
 }
 
 function stripUndefined(options: StatusServiceOptions): Partial<StatusModelOptions> {

@@ -90,7 +90,7 @@ svg text{font-size:11px;fill:#556}.legend span{display:inline-block;margin-right
   function renderProjections(s) {
     fill('projections', s.projections.map(function (p) {
       return h('tr', { 'data-projection': p.projection }, [h('td', {}, [p.projection]), h('td', { class: p.state }, [p.state]),
-        h('td', { class: 'n', 'data-testid': 'lag-' + p.projection }, [String(p.lagEvents)]), h('td', { class: 'n' }, [fmt(p.lagSeconds)]),
+        h('td', { class: 'n', 'data-testid': 'lag-' + p.projection }, [fmt(p.lagEvents)]), h('td', { class: 'n' }, [fmt(p.lagSeconds)]),
         h('td', { class: 'n' }, [fmt(p.eventsPerSecond)]), h('td', {}, [h('code', { 'data-testid': 'checkpoint-' + p.projection }, [p.checkpointLsn || '–'])]),
         h('td', { class: 'n', 'data-testid': 'quarantined-' + p.projection }, [String(p.quarantined)])]);
     }));
@@ -167,7 +167,7 @@ svg text{font-size:11px;fill:#556}.legend span{display:inline-block;margin-right
       var s = results[0];
       showPanels();
       $('read-at').textContent = 'read at ' + new Date(s.readAt).toLocaleTimeString();
-      $('problem').textContent = '';
+      $('problem').textContent = s.kafka.reachable ? '' : '· Kafka unreachable: ' + s.kafka.error;
       renderPipeline(s); renderProjections(s); renderReconciliation(s); renderCutover(s); renderCharts(results[1]);
       document.body.setAttribute('data-loaded-at', s.readAt);
     }).catch(function (e) {
