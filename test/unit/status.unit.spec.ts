@@ -269,8 +269,9 @@ describe('StatusService', () => {
     const status = await service.read();
     await service.close();
     expect(status.source[0]).toMatchObject({ slot: 's1', publication: 'p1' });
-    expect(asked[0]).toEqual(['legacy.public.auth_users']);
-    expect(asked[1]).toEqual(
+    // one read of Kafka covers the capture topics and every projection's topics
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toEqual(
       expect.arrayContaining([
         'legacy.public.auth_users',
         'legacy.import.nakamoto_users',
