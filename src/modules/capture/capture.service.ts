@@ -145,6 +145,7 @@ export class CaptureService {
       if (this.signal.stopped) return;
 
       await this.waitForSlotRelease(lockClient);
+      if (this.signal.stopped) return; // stop() came before there was a stream to stop
       this.statusValue.role = 'streaming';
       this.stream = new StreamRunner(context, types, keyColumnsByTable(tables));
       logger.info({ from: context.state.stream.ackLsn?.toString() ?? 'slot start' }, 'streaming changes');
@@ -208,7 +209,7 @@ export class CaptureService {
   /** After a failover the old walsender may hold the slot for a moment. */
   private async waitForSlotRelease(client: Client): Promise<void> {
     const deadline = Date.now() + 30_000;
-    for (;;) {
+    while (!this.signal.stopped) {
       const slot = await readSlot(client, this.config.source.slot);
       if (!slot.exists) throw new CaptureStateError(`replication slot "${this.config.source.slot}" disappeared; a re-snapshot is needed (tandem capture --resnapshot)`);
       if (slot.activePid === null) return;
