@@ -5,6 +5,8 @@ const tier = (displayName, suffix, extra = {}) => ({
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   transform,
+  // The examples import Tandem as a user does: 'tandem' and 'tandem/testing' (package.json exports).
+  moduleNameMapper: { '^tandem$': '<rootDir>/src/index.ts', '^tandem/testing$': '<rootDir>/src/testing/index.ts' },
   testMatch: [`<rootDir>/test/**/*.${suffix}.spec.ts`],
   ...extra,
 });

@@ -1,10 +1,10 @@
 import {
   planStatements,
   type SourcedOperation,
-  type WriteOperation,
 } from '../../src/connectors/postgres-target/row-writer';
+import type { RowOperation } from '../../src/contracts/row-operation';
 
-const sourced = (operation: WriteOperation, lsn = 700n): SourcedOperation => ({
+const sourced = (operation: RowOperation, lsn = 700n): SourcedOperation => ({
   operation,
   sourceKey: 'public.t/{"id":1}',
   lsn,

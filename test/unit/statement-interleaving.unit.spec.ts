@@ -2,10 +2,10 @@ import { interleaveEvents } from '../../src/projections/framework/statement-inte
 import {
   planStatements,
   type SourcedOperation,
-  type WriteOperation,
 } from '../../src/connectors/postgres-target/row-writer';
+import type { RowOperation } from '../../src/contracts/row-operation';
 
-const op = (operation: WriteOperation, key: string, lsn: bigint): SourcedOperation => ({
+const op = (operation: RowOperation, key: string, lsn: bigint): SourcedOperation => ({
   operation,
   sourceKey: key,
   lsn,

@@ -1,5 +1,6 @@
 import { ident, qualified, type SqlStatement } from './sql';
-import type { SourcedOperation, WriteCondition, WriteOperation } from './row-writer';
+import type { SourcedOperation } from './row-writer';
+import type { RowOperation, WriteCondition } from '../../contracts/row-operation';
 
 /**
  * Statements that write a run of operations whose values differ row by row, also in their guard
@@ -8,8 +9,8 @@ import type { SourcedOperation, WriteCondition, WriteOperation } from './row-wri
  * the run's length. They give the same result as running the operations one by one.
  */
 
-type Upsert = Extract<WriteOperation, { op: 'upsert' }>;
-type Delete = Extract<WriteOperation, { op: 'delete' | 'deleteExcept' }>;
+type Upsert = Extract<RowOperation, { op: 'upsert' }>;
+type Delete = Extract<RowOperation, { op: 'delete' | 'deleteExcept' }>;
 
 /** `EXISTS (…)` matching the precondition table against the typed record `w` of each element. */
 function perRowCondition(schema: string, when: WriteCondition): string {

@@ -2,12 +2,8 @@ import { createHash } from 'crypto';
 import type { Pool } from 'pg';
 import { TandemError } from '../../shared/errors';
 import { ident } from './sql';
+import type { Migration } from '../../contracts/migration';
 
-export interface MigrationStep {
-  version: number;
-  name: string;
-  sql: string;
-}
 
 export class MigrationError extends TandemError {}
 
@@ -18,7 +14,7 @@ const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex')
  * search_path = <schema>, public, and records them in tandem.projection_migrations. An applied
  * migration whose text changed stops start-up: migrations are append-only.
  */
-export async function applyMigrations(pool: Pool, projection: string, schema: string, steps: MigrationStep[]): Promise<number[]> {
+export async function applyMigrations(pool: Pool, projection: string, schema: string, steps: Migration[]): Promise<number[]> {
   const client = await pool.connect();
   const applied: number[] = [];
   try {

@@ -1,68 +1,12 @@
 import type { ClientBase } from 'pg';
 import { ident, qualified, type SqlStatement } from './sql';
 import { batchedDeleteStatement, conditionalUpsertStatement, conflictAction } from './batched-statements';
+import type { RowOperation, VersionBound, WriteCondition } from '../../contracts/row-operation';
 
 const UNAVAILABLE_VALUE = '__debezium_unavailable_value';
 
-/**
- * Orders a delete by (column, source LSN) instead of the source LSN alone: the rows it may delete are
- * those with (column, _source_lsn) <= (value, event LSN), compared as a row (lexicographically).
- */
-export interface VersionBound {
-  column: string;
-  value: string | number;
-}
-
-/**
- * A precondition: the operation takes effect only while a row matching every column of `match`
- * exists in `table` (same schema), e.g. only while the event is still the winning version of a
- * document. Checked inside the statement, in the same transaction.
- */
-export interface WriteCondition {
-  table: string;
-  match: Record<string, unknown>;
-}
-
-/** A row operation, as a projection's apply() returns it (RowOperation in define-projection.ts). */
-export type WriteOperation =
-  /**
-   * Insert or update by the `key` columns (a primary key or unique constraint of the table).
-   * Optional `version`: a column of the row compared before the source LSN, so that an update
-   * happens when (stored version, stored LSN) <= (row's version, event LSN): for sources whose order
-   * is not the log's (e.g. "the row with the latest updated_at wins"). Optional `when`: write only
-   * while a precondition row exists.
-   */
-  | {
-      op: 'upsert';
-      table: string;
-      key: string[];
-      row: Record<string, unknown>;
-      version?: string;
-      when?: WriteCondition;
-    }
-  /** Delete the rows that match every column of `match` (optional `version` bound and `when` as for upsert). */
-  | {
-      op: 'delete';
-      table: string;
-      match: Record<string, unknown>;
-      version?: VersionBound;
-      when?: WriteCondition;
-    }
-  /** Delete the rows that match `match` and whose `column` is not in `keep` (an entity removed from a document). */
-  | {
-      op: 'deleteExcept';
-      table: string;
-      match: Record<string, unknown>;
-      column: string;
-      keep: unknown[];
-      version?: VersionBound;
-      when?: WriteCondition;
-    }
-  /** Record that a source id became a new target id (tandem.id_map). */
-  | { op: 'mapId'; entity: string; sourceId: string; targetId: string };
-
 export interface SourcedOperation {
-  operation: WriteOperation;
+  operation: RowOperation;
   sourceKey: string;
   lsn: bigint;
 }
@@ -110,7 +54,7 @@ export function planStatements(
  * Operations with the same signature can share one statement: same kind, table, key or match
  * columns, guard and precondition shape (the values may differ).
  */
-export function operationSignature(operation: WriteOperation): string {
+export function operationSignature(operation: RowOperation): string {
   switch (operation.op) {
     case 'mapId':
       return 'mapId';
@@ -161,7 +105,7 @@ function runStatement(projection: string, schema: string, run: SourcedOperation[
 function hasRepeatedKey(run: SourcedOperation[]): boolean {
   const keys = new Set(
     run.map(({ operation }) => {
-      const upsert = operation as Extract<WriteOperation, { op: 'upsert' }>;
+      const upsert = operation as Extract<RowOperation, { op: 'upsert' }>;
       return JSON.stringify(upsert.key.map((column) => upsert.row[column]));
     }),
   );
@@ -184,7 +128,7 @@ function hasUnavailableValues(row: Record<string, unknown>): boolean {
   return Object.values(row).some((value) => value === UNAVAILABLE_VALUE);
 }
 
-function upsertSignature(operation: Extract<WriteOperation, { op: 'upsert' }>): string {
+function upsertSignature(operation: Extract<RowOperation, { op: 'upsert' }>): string {
   return JSON.stringify([
     operation.table,
     operation.key,
@@ -212,13 +156,13 @@ function deleteGuard(version: VersionBound | undefined, lsn: bigint, values: unk
 }
 
 function upsertStatement(schema: string, run: SourcedOperation[]): SqlStatement {
-  const first = run[0].operation as Extract<WriteOperation, { op: 'upsert' }>;
+  const first = run[0].operation as Extract<RowOperation, { op: 'upsert' }>;
   const columns = [...writtenColumns(first.row), '_source_key', '_source_lsn'];
   // One statement cannot update a row twice: of the same key, keep what one-by-one writes would
   // leave, the highest source LSN (the later of equals).
   const byKey = new Map<string, Record<string, unknown>>();
   for (const { operation, sourceKey, lsn } of run) {
-    const upsert = operation as Extract<WriteOperation, { op: 'upsert' }>;
+    const upsert = operation as Extract<RowOperation, { op: 'upsert' }>;
     const key = JSON.stringify(upsert.key.map((column) => upsert.row[column]));
     const kept = byKey.get(key);
     if (kept && (kept._source_lsn as number) > Number(lsn)) continue;
@@ -248,7 +192,7 @@ function upsertStatement(schema: string, run: SourcedOperation[]): SqlStatement 
  */
 function partialUpdateStatement(
   schema: string,
-  first: Extract<WriteOperation, { op: 'upsert' }>,
+  first: Extract<RowOperation, { op: 'upsert' }>,
   columns: string[],
   rows: Array<Record<string, unknown>>,
 ): SqlStatement {
@@ -297,7 +241,7 @@ function matchClause(match: Record<string, unknown>, values: unknown[]): string[
 }
 
 function deleteStatement(schema: string, { operation, lsn }: SourcedOperation): SqlStatement {
-  const del = operation as Extract<WriteOperation, { op: 'delete' }>;
+  const del = operation as Extract<RowOperation, { op: 'delete' }>;
   const values: unknown[] = [];
   const conditions = matchClause(del.match, values);
   conditions.push(deleteGuard(del.version, lsn, values));
@@ -306,7 +250,7 @@ function deleteStatement(schema: string, { operation, lsn }: SourcedOperation): 
 }
 
 function deleteExceptStatement(schema: string, { operation, lsn }: SourcedOperation): SqlStatement {
-  const del = operation as Extract<WriteOperation, { op: 'deleteExcept' }>;
+  const del = operation as Extract<RowOperation, { op: 'deleteExcept' }>;
   const values: unknown[] = [];
   const conditions = matchClause(del.match, values);
   values.push(del.keep);
@@ -319,7 +263,7 @@ function deleteExceptStatement(schema: string, { operation, lsn }: SourcedOperat
 function mapIdStatement(projection: string, run: SourcedOperation[]): SqlStatement {
   const rows = new Map<string, Record<string, unknown>>();
   for (const { operation, lsn } of run) {
-    const map = operation as Extract<WriteOperation, { op: 'mapId' }>;
+    const map = operation as Extract<RowOperation, { op: 'mapId' }>;
     const key = `${map.entity}\u0000${map.sourceId}`;
     if (((rows.get(key)?.source_lsn as number | undefined) ?? -1) > Number(lsn)) continue;
     rows.set(key, {

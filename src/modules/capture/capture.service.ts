@@ -20,6 +20,9 @@ import { deserializeState, type CaptureState } from './capture-state';
 import { CaptureContext, captureNames } from './capture-context';
 import { SnapshotRunner } from './snapshot-runner';
 import { StreamRunner } from './stream-runner';
+import { BackfillTracker } from './backfill/backfill-tracker';
+import { BackfillWorker } from './backfill/backfill-worker';
+import { prepareSignalTable, requestNewTables, tablesToBackfill, withCapturedTables } from './backfill/backfill-setup';
 
 export interface CaptureOptions {
   /** Ignore the stored state and the slot, and start again with a new snapshot. */
@@ -115,7 +118,8 @@ export class CaptureService {
       if (!leader) return;
       logger.info({ slot: config.source.slot }, 'leading capture for this slot');
 
-      await ensurePublication(lockClient, config.source.publication, tables);
+      const signalTable = await prepareSignalTable(lockClient, config, types);
+      await ensurePublication(lockClient, config.source.publication, [...tables, signalTable]);
       const kafka = createKafka(config.kafka.brokers, config.kafka.clientId, logger);
       await this.ensureCaptureTopics(kafka, tables);
       const names = captureNames(config);
@@ -126,7 +130,8 @@ export class CaptureService {
       await producer.connect();
 
       const state = await this.prepareState(lockClient, kafka, options);
-      const context = new CaptureContext(config, kafka, producer, logger, state ?? emptyState(config.source.slot));
+      const context = new CaptureContext(config, kafka, producer, logger, withCapturedTables(state ?? emptyState(config.source.slot), tables));
+      const added = state ? tablesToBackfill(config, context.state) : [];
 
       statusTimer = setInterval(() => void this.reportSlot(lockClient), config.capture.statusIntervalMs);
       if (!state) {
@@ -145,11 +150,34 @@ export class CaptureService {
       if (this.signal.stopped) return;
 
       await this.waitForSlotRelease(lockClient);
+      await requestNewTables(lockClient, config, added, logger);
       if (this.signal.stopped) return; // stop() came before there was a stream to stop
       this.statusValue.role = 'streaming';
-      this.stream = new StreamRunner(context, types, keyColumnsByTable(tables));
+      const tracker = new BackfillTracker(
+        {
+          slot: config.source.slot,
+          signalTable: config.source.signalTable,
+          topicPrefix: config.kafka.topicPrefix,
+          database: new URL(config.source.url).pathname.slice(1),
+          keyColumns: keyColumnsByTable(tables),
+          now: Date.now,
+        },
+        { backfills: context.state.backfills, capturedTables: context.state.capturedTables ?? [] },
+      );
+      this.stream = new StreamRunner(context, types, keyColumnsByTable(tables), tracker);
+      const workerStop = { stopped: false };
+      const worker = new BackfillWorker(
+        { url: config.source.url, slot: config.source.slot, signalTable: config.source.signalTable, tables: new Map(tables.map((t) => [tableName(t), t])), types, logger },
+        tracker,
+        workerStop,
+      ).run();
       logger.info({ from: context.state.stream.ackLsn?.toString() ?? 'slot start' }, 'streaming changes');
-      await this.stream.run();
+      try {
+        await this.stream.run();
+      } finally {
+        workerStop.stopped = true;
+        await worker.catch((error: Error) => logger.warn({ err: error }, 'backfill worker stopped with an error'));
+      }
     } finally {
       this.statusValue.role = 'stopped';
       if (statusTimer) clearInterval(statusTimer);
@@ -230,7 +258,7 @@ export class CaptureService {
 }
 
 function emptyState(slot: string): CaptureState {
-  return { slot, stream: { lastCommitLsn: null, partial: null, ackLsn: null }, snapshot: null };
+  return { slot, stream: { lastCommitLsn: null, partial: null, ackLsn: null }, snapshot: null, backfills: [], capturedTables: null };
 }
 
 function keyColumnsByTable(tables: SourceTable[]): Map<string, string[]> {

@@ -1,14 +1,7 @@
 import { z } from 'zod';
+import { identifier, positiveInt, postgresUrl } from './config-fields';
+import { projectionEntriesSchema } from './projection-entry.schema';
 import { strictDeep } from './strict-schema';
-
-const postgresUrl = z
-  .string()
-  .refine((value) => /^postgres(ql)?:\/\/.+/.test(value), 'must be a postgres:// connection URL')
-  .refine((value) => URL.canParse(value), 'is not a valid URL (percent-encode @ : / in a password)');
-const identifier = z
-  .string()
-  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case PostgreSQL identifier (letters, digits, _; at most 63)');
-const positiveInt = z.number().int().positive();
 
 const configObject = z.object({
   source: z.object({
@@ -26,6 +19,8 @@ const configObject = z.object({
       })
       .prefault({}),
     heartbeatIntervalMs: positiveInt.default(10_000),
+    /** Where `tandem backfill` signals the running capture (created by capture; see README, Backfill). */
+    signalTable: z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'must be schema.table').default('public.tandem_signal'),
   }),
   kafka: z.object({
     brokers: z.array(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port')).min(1, 'list at least one broker'),
@@ -35,15 +30,8 @@ const configObject = z.object({
     clientId: z.string().default('tandem'),
   }),
   target: z.object({ url: postgresUrl }).optional(),
-  projections: z
-    .array(
-      z.object({
-        recipe: z.enum(['users', 'app-state', 'knowledge-base', 'memory', 'chat']),
-        /** The schema of the legacy tables the recipe reads. */
-        sourceSchema: identifier.default('public'),
-      }),
-    )
-    .default([]),
+  /** What to project: built-in recipes and modules of the user's own (projection-entry.schema.ts). */
+  projections: projectionEntriesSchema,
   projector: z
     .object({
       /** Events per target transaction at most (Kafka fetch batches are split). */

@@ -1,7 +1,9 @@
 import { readFileSync } from 'fs';
+import { dirname, resolve } from 'path';
 import { parse } from 'yaml';
 import { ConfigError } from '../../shared/errors';
 import { tandemConfigSchema, type TandemConfig } from './config.schema';
+import { isModuleEntry } from './projection-entry.schema';
 
 /** The environment variables that point Tandem at a user's own services. */
 export interface ConfigEnvironment {
@@ -47,5 +49,11 @@ export function loadConfig(path: string, env: ConfigEnvironment = process.env): 
     throw new ConfigError(`configuration file ${path} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
   }
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`configuration file ${path} must hold a mapping`);
-  return validateConfig(applyEnvironment(raw as Raw, env), path);
+  return resolveModulePaths(validateConfig(applyEnvironment(raw as Raw, env), path), dirname(resolve(path)));
+}
+
+/** A module projection's path is relative to the folder of the config file that names it. */
+export function resolveModulePaths(config: TandemConfig, folder: string): TandemConfig {
+  const projections = config.projections.map((entry) => (isModuleEntry(entry) ? { ...entry, module: resolve(folder, entry.module) } : entry));
+  return { ...config, projections };
 }

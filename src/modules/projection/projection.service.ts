@@ -9,6 +9,8 @@ import { ProjectionRunner, type AppliedBatch, type ProjectionStatus } from '../.
 import type { BatchItem } from '../../projections/framework/batch-applier';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { RECIPES } from '../../projections/recipes';
+import { loadModuleProjection } from '../../projections/user-modules/load-projection-module';
+import { isModuleEntry } from '../config/projection-entry.schema';
 
 export interface ProjectOptions {
   /** Only this projection (default: every projection in the config). */
@@ -22,6 +24,7 @@ export interface ProjectOptions {
 /** Builds the configured projections' definitions; an unknown name or missing setting stops here. */
 export function projectionDefinitions(config: TandemConfig, only?: string): ProjectionDefinition<unknown>[] {
   const definitions = config.projections.map((entry, index) => {
+    if (isModuleEntry(entry)) return loadModuleProjection(entry);
     const factory = RECIPES[entry.recipe];
     if (!factory) throw new ConfigError(`projections.${index}.recipe: no recipe named "${entry.recipe}"`);
     return factory.projection({ sourceSchema: entry.sourceSchema, env: process.env });

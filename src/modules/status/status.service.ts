@@ -115,7 +115,7 @@ export class StatusService {
         (error: unknown) => ({ all: null, kafka: { reachable: false, error: describeKafkaError(error) } }),
       );
     const endsOf = (names: string[]) => ends.all?.filter((end) => names.includes(end.topic)) ?? null;
-    const [slot, projections, reconciliations, cutover] = await Promise.all([
+    const [slot, projections, reconciliations, cutover, backfills] = await Promise.all([
       source.readSlot(this.config.source.slot, this.config.source.publication),
       Promise.all(
         this.projections.map(async (projection) => ({
@@ -127,8 +127,9 @@ export class StatusService {
       ),
       state ? state.lastReconciliations(names) : Promise.resolve([]),
       state ? state.latestCutover() : Promise.resolve(null),
+      source.readBackfills ? source.readBackfills(this.config.source.signalTable, this.config.source.slot) : Promise.resolve([]),
     ]);
-    return { at, slot, captureTopics: endsOf(captureTopics) ?? [], kafka: ends.kafka, projections, reconciliations, cutover };
+    return { at, slot, captureTopics: endsOf(captureTopics) ?? [], kafka: ends.kafka, projections, reconciliations, cutover, backfills };
   }
 }
 

@@ -2,20 +2,11 @@ import { createHash } from 'crypto';
 import type { ZodType } from 'zod';
 import type { LogPosition } from './change-envelope';
 import type { TableComparison } from './define-reconciliation';
-import type {
-  VersionBound,
-  WriteCondition,
-  WriteOperation,
-} from '../../connectors/postgres-target/row-writer';
+import type { Migration } from '../../contracts/migration';
+import type { RowOperation } from '../../contracts/row-operation';
 
-export type { VersionBound, WriteCondition };
-
-/** One versioned step of a projection's target DDL, applied with search_path = <schema>, public. */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+export type { Migration, RowOperation };
+export type { VersionBound, WriteCondition } from '../../contracts/row-operation';
 
 /** A source change as a projection's apply() sees it: rows already validated by its input schema. */
 export interface ProjectionEvent<Row> {
@@ -37,14 +28,6 @@ export interface ProjectionEvent<Row> {
   transactionId: string | null;
   position: LogPosition;
 }
-
-/**
- * What apply() asks the runner to do: upsert, delete, deleteExcept, mapId (documented where they
- * become SQL, in connectors/postgres-target/row-writer.ts). Every row written keeps the source key
- * and commit LSN it came from (columns _source_key and _source_lsn), and every write is guarded by
- * that LSN, so a redelivered or older event changes nothing.
- */
-export type RowOperation = WriteOperation;
 
 export interface ProjectionDefinition<Row = Record<string, unknown>> {
   /** e.g. "app-state"; also the consumer group and dead-letter topic suffix. */
