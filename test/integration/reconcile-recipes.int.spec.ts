@@ -30,8 +30,8 @@ describe('reconcile: memory, chat, app-state and knowledge-base recipes', () => 
   let appState: GenerateSummary;
 
   const q = (text: string, values: unknown[] = []) => targetQuery(target.url, text, values);
-  const reconcile = async () => {
-    const run = new TandemProcess(['reconcile', '--config', config, '--json', '--threshold', '0'], withKey);
+  const reconcile = async (...extra: string[]) => {
+    const run = new TandemProcess(['reconcile', '--config', config, '--json', '--threshold', '0', ...extra], withKey);
     const code = await run.exited;
     if (!run.stdout.startsWith('[')) throw new Error(`tandem reconcile (exit ${code}) printed no JSON:\n${run.output}`);
     const reports: any[] = JSON.parse(run.stdout);
@@ -136,13 +136,19 @@ describe('reconcile: memory, chat, app-state and knowledge-base recipes', () => 
     expect(row.ts).toBe('2024-05-01T10:00:00.500000Z');
   });
 
-  it('passes with zero differences; quarantined legacy rows are reported as quarantined', async () => {
+  it('passes with zero differences once quarantined rows are accepted; quarantined legacy rows are reported as quarantined', async () => {
     const badWinners = appState.bad.filter((bad) => bad.latest);
     expect(memory.badScope).toBeGreaterThan(0);
     expect(CHAT_TABLES.some((t) => chat.rows[t] > chat.valid[t])).toBe(true);
     expect(badWinners.length).toBeGreaterThan(0);
 
-    const { code, reports, report } = await reconcile();
+    // quarantined rows are rows the target lacks: without --accept-quarantined they fail the verdict
+    const strict = await reconcile();
+    expect(strict.code).toBe(6);
+    expect(strict.report('chat')).toMatchObject({ verdict: 'FAIL', quarantined: { total: expect.any(Number) } });
+    expect(strict.report('chat').quarantined.total).toBeGreaterThan(0);
+
+    const { code, reports, report } = await reconcile('--accept-quarantined');
     expect(reports.map((r) => [r.projection, r.verdict])).toEqual([
       ['memory', 'PASS'],
       ['chat', 'PASS'],

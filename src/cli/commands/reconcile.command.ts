@@ -17,7 +17,8 @@ export function registerReconcileCommand(program: Command): void {
     .requiredOption('-c, --config <file>', 'tandem.yaml')
     .option('-p, --projection <name>', 'only this projection')
     .option('--report <dir>', 'write JSON, Markdown and HTML reports here')
-    .option('--threshold <ratio>', 'largest accepted mismatch ratio', '0.001')
+    .option('--threshold <ratio>', 'largest accepted mismatch ratio (quarantined rows count as differences)', '0.001')
+    .option('--accept-quarantined', 'do not count quarantined rows against the threshold (recorded in the report)')
     .option('--json', 'print the reports as JSON')
     .addHelpText(
       'after',
@@ -35,6 +36,7 @@ export function registerReconcileCommand(program: Command): void {
         projection?: string;
         report?: string;
         threshold: string;
+        acceptQuarantined?: boolean;
         json?: boolean;
       }) => {
         const config = loadConfig(options.config);
@@ -44,6 +46,7 @@ export function registerReconcileCommand(program: Command): void {
         ).run({
           projection: options.projection,
           threshold: Number(options.threshold),
+          acceptQuarantined: options.acceptQuarantined,
         });
         for (const report of reports) {
           if (options.report) {

@@ -1,4 +1,5 @@
 import type { Difference } from './bucket-comparison';
+import { describeVerdict, type Verdict } from './verdict';
 
 export interface TableReport {
   table: string;
@@ -9,6 +10,8 @@ export interface TableReport {
   extra: number;
   mismatched: number;
   quarantined: number;
+  /** Quarantined rows per kind of reason (verdict.ts, quarantineKind). */
+  quarantinedByReason: Record<string, number>;
   /** A sample of the differences, mismatched rows with their column-level diffs. */
   sample: Difference[];
   quarantinedSample: Array<{ key: string; reason: string }>;
@@ -23,7 +26,7 @@ export interface TableReport {
   reverifyMs: number;
 }
 
-export interface ReconciliationReport {
+export interface ReconciliationReport extends Verdict {
   id: number | null;
   projection: string;
   startedAt: string;
@@ -31,28 +34,14 @@ export interface ReconciliationReport {
   /** The source LSN the comparison is valid at (taken before it started). */
   sourceLsn: string;
   threshold: number;
-  mismatchRatio: number;
-  verdict: 'PASS' | 'FAIL';
   tables: TableReport[];
 }
-
-export function verdictOf(
-  tables: TableReport[],
-  threshold: number,
-): { mismatchRatio: number; verdict: 'PASS' | 'FAIL' } {
-  const rows = tables.reduce((sum, t) => sum + Math.max(t.sourceCount, t.targetCount), 0);
-  const bad = tables.reduce((sum, t) => sum + t.missing + t.extra + t.mismatched, 0);
-  const mismatchRatio = rows === 0 ? 0 : bad / rows;
-  return { mismatchRatio, verdict: mismatchRatio <= threshold ? 'PASS' : 'FAIL' };
-}
-
-const percent = (ratio: number) => `${(ratio * 100).toFixed(4)} %`;
 
 export function renderMarkdown(report: ReconciliationReport): string {
   const lines = [
     `# Reconciliation of \`${report.projection}\`: ${report.verdict}`,
     '',
-    `Valid at source LSN \`${report.sourceLsn}\`, ${report.startedAt} → ${report.finishedAt}. Mismatch ratio ${percent(report.mismatchRatio)} (threshold ${percent(report.threshold)}).`,
+    `Valid at source LSN \`${report.sourceLsn}\`, ${report.startedAt} → ${report.finishedAt}. ${describeVerdict(report)}.`,
     '',
     '| table | source | target | matched | missing | extra | mismatched | quarantined |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -89,23 +78,19 @@ export function renderHtml(report: ReconciliationReport): string {
     mismatched: '#6a1b9a',
     quarantined: '#546e7a',
   } as const;
-  const width = 640;
+  const width = 860;
+  const barWidth = 470;
   const bars = report.tables
     .map((t, i) => {
-      const total = Math.max(t.matched + t.missing + t.extra + t.mismatched + t.quarantined, 1);
       let x = 160;
-      const segments = (Object.keys(colors) as Array<keyof typeof colors>)
-        .map((kind) => {
-          const w = ((t[kind] as number) / total) * (width - 170);
-          const rect =
-            w > 0
-              ? `<rect x="${x.toFixed(1)}" y="${i * 34 + 8}" width="${w.toFixed(1)}" height="22" fill="${colors[kind]}"><title>${kind}: ${t[kind]}</title></rect>`
-              : '';
+      const segments = segmentWidths(t, barWidth)
+        .map(({ kind, width: w }) => {
+          const rect = `<rect x="${x.toFixed(1)}" y="${i * 34 + 8}" width="${w.toFixed(1)}" height="22" fill="${colors[kind]}"><title>${kind}: ${t[kind]}</title></rect>`;
           x += w;
           return rect;
         })
         .join('');
-      return `<text x="0" y="${i * 34 + 24}" font-size="13">${escapeHtml(t.table)}</text>${segments}`;
+      return `<text x="0" y="${i * 34 + 24}" font-size="13">${escapeHtml(t.table)}</text>${segments}<text x="${160 + barWidth + 8}" y="${i * 34 + 24}" font-size="12" fill="${differencesOf(t) > 0 ? colors.missing : colors.matched}">${escapeHtml(barLabel(t))}</text>`;
     })
     .join('');
   const legend = Object.entries(colors)
@@ -144,9 +129,36 @@ export function renderHtml(report: ReconciliationReport): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>Reconciliation ${escapeHtml(report.projection)}: ${report.verdict}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.PASS{color:#2e7d32}.FAIL{color:#c62828}</style></head>
 <body><h1>Reconciliation of <code>${escapeHtml(report.projection)}</code>: <span class="${report.verdict}">${report.verdict}</span></h1>
-<p>Valid at source LSN <code>${report.sourceLsn}</code>; ${escapeHtml(report.startedAt)} → ${escapeHtml(report.finishedAt)}. Mismatch ratio ${percent(report.mismatchRatio)} (threshold ${percent(report.threshold)}).</p>
+<p>Valid at source LSN <code>${report.sourceLsn}</code>; ${escapeHtml(report.startedAt)} → ${escapeHtml(report.finishedAt)}. ${escapeHtml(describeVerdict(report))}.</p>
 <svg width="${width}" height="${report.tables.length * 34 + 10}" role="img" aria-label="rows per table by outcome">${bars}</svg><p>${legend}</p>
 <table><tr><th>table</th><th>source</th><th>target</th><th>matched</th><th>missing</th><th>extra</th><th>mismatched</th><th>quarantined</th></tr>${rows}</table>
 ${details ? `<h2>Differences (sample)</h2><ul>${details}</ul>` : ''}</body></html>
 `;
+}
+
+const OUTCOMES = ['matched', 'missing', 'extra', 'mismatched', 'quarantined'] as const;
+/** A difference is drawn at least this wide, so 5 differences among 100,000 rows still show. */
+const MIN_SEGMENT = 8;
+
+const differencesOf = (t: TableReport) => t.missing + t.extra + t.mismatched + t.quarantined;
+
+function barLabel(t: TableReport): string {
+  const counts = OUTCOMES.slice(1)
+    .filter((kind) => t[kind] > 0)
+    .map((kind) => `${t[kind]} ${kind}`);
+  return counts.length === 0 ? `all ${t.matched} rows match` : counts.join(', ');
+}
+
+/** Each outcome's share of the bar; every non-zero difference gets at least MIN_SEGMENT pixels. */
+export function segmentWidths(
+  t: TableReport,
+  barWidth: number,
+): Array<{ kind: (typeof OUTCOMES)[number]; width: number }> {
+  const total = Math.max(t.matched + differencesOf(t), 1);
+  const widths = OUTCOMES.map((kind) => ({ kind, width: (t[kind] / total) * barWidth }));
+  for (const segment of widths)
+    if (segment.kind !== 'matched' && t[segment.kind] > 0) segment.width = Math.max(segment.width, MIN_SEGMENT);
+  const others = widths.filter((s) => s.kind !== 'matched').reduce((sum, s) => sum + s.width, 0);
+  widths[0].width = t.matched > 0 ? Math.max(barWidth - others, 0) : 0;
+  return widths.filter((segment) => segment.width > 0);
 }

@@ -9,13 +9,16 @@ import type { TableComparison } from '../../projections/framework/define-reconci
 import { projectionDefinitions, targetPool } from '../projection/projection.service';
 import { compareByBuckets, diffRows, type Difference } from './bucket-comparison';
 import { SqlComparisonReader, sharedRowHash } from './sql-reader';
-import { verdictOf, type ReconciliationReport, type TableReport } from './reconciliation-report';
+import type { ReconciliationReport, TableReport } from './reconciliation-report';
+import { quarantineKind, verdictOf } from './verdict';
 import { createProgress } from '../../shared/progress';
 
 export interface ReconcileOptions {
   projection?: string;
   /** Largest accepted share of missing + extra + mismatched rows (default 0.1 %, the seeds' rollback trigger). */
   threshold?: number;
+  /** Quarantined rows do not count against the threshold (recorded in the report). */
+  acceptQuarantined?: boolean;
   /** Differences listed per table in the report (default 20); the counts always cover all of them. */
   sample?: number;
 }
@@ -56,6 +59,7 @@ export class ReconciliationService {
             source,
             target,
             options.threshold ?? 0.001,
+            options.acceptQuarantined ?? false,
             options.sample ?? DEFAULT_SAMPLE,
           ),
         );
@@ -71,6 +75,7 @@ export class ReconciliationService {
     source: Pool,
     target: Pool,
     threshold: number,
+    acceptQuarantined: boolean,
     sample: number,
   ): Promise<ReconciliationReport> {
     const startedAt = new Date().toISOString();
@@ -89,7 +94,8 @@ export class ReconciliationService {
       progress.increment(1);
     }
     progress.stop();
-    const { mismatchRatio, verdict } = verdictOf(tables, threshold);
+    const outcome = verdictOf(tables, threshold, acceptQuarantined);
+    const { mismatchRatio, verdict } = outcome;
     const report: ReconciliationReport = {
       id: null,
       projection: definition.name,
@@ -97,8 +103,7 @@ export class ReconciliationService {
       finishedAt: new Date().toISOString(),
       sourceLsn: rows[0].lsn,
       threshold,
-      mismatchRatio,
-      verdict,
+      ...outcome,
       tables,
     };
     const stored = await target.query<{ id: string }>(
@@ -176,6 +181,7 @@ export class ReconciliationService {
       extra: count('extra'),
       mismatched: count('mismatched'),
       quarantined: explained.length,
+      quarantinedByReason: countBy(explained.map((d) => quarantineKind(quarantineReasons.get(d.key)!))),
       sample: open.slice(0, sample),
       quarantinedSample: explained
         .slice(0, sample)
@@ -188,4 +194,10 @@ export class ReconciliationService {
       reverifyMs,
     };
   }
+}
+
+function countBy(values: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
 }
