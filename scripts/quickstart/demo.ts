@@ -18,6 +18,7 @@ import {
 } from '../../src/modules/projection/projection.service';
 import { DeadLetterService } from '../../src/modules/projection/dead-letter.service';
 import { ReconciliationService } from '../../src/modules/reconciliation/reconciliation.service';
+import { closingNotes } from './closing-notes';
 import { renderHtml, renderMarkdown } from '../../src/modules/reconciliation/reconciliation-report';
 import { createKafka } from '../../src/connectors/kafka/kafka-client';
 import { loadCheckpoints } from '../../src/connectors/postgres-target/checkpoint-store';
@@ -191,13 +192,24 @@ async function main(): Promise<void> {
 
   await projector.stop();
   const durableLsn = await capture.stop();
+  const [slot] = (
+    await legacy.query<{ retained: string | null }>(
+      `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint AS retained FROM pg_replication_slots WHERE slot_name = $1`,
+      [SLOT],
+    )
+  ).rows;
   await legacy.end();
   say(
     `\nDone in ${seconds(started)}. Capture stopped at LSN ${durableLsn}; a restart resumes exactly there.`,
   );
-  say(
-    `Open the HTML reports in ${reportDir}, or run: npx tandem reconcile --config ${configFile} --report ${reportDir}`,
-  );
+  const notes = closingNotes({
+    configFile,
+    reportDir,
+    keyFile: tokenKeyFile(dir),
+    slot: SLOT,
+    retainedWalBytes: slot ? Number(slot.retained ?? 0) : null,
+  });
+  for (const line of notes) say(line);
   say(`The status page stays up: ${statusPage.url}`);
   say(`  (viewer token ${statusPage.token}; stop it with: kill $(cat ${statusPage.pidFile}))`);
 }
@@ -464,8 +476,10 @@ function serveEnvironment(viewerToken: string): NodeJS.ProcessEnv {
 }
 
 /** The chat recipe encrypts OAuth tokens at rest; the demo keeps its own key under .tandem/. */
+const tokenKeyFile = (dir: string) => join(dir, 'token.key');
+
 function demoTokenKey(dir: string): string {
-  const file = join(dir, 'token.key');
+  const file = tokenKeyFile(dir);
   if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
   return readFileSync(file, 'utf8').trim();
 }
