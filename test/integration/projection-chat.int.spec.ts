@@ -13,10 +13,10 @@ import { TokenCipher } from '../../src/projections/chat/token-crypto';
  *
  * Ordering: the snapshot reads the eight tables in parallel and the projector applies each topic
  * partition on its own, so a child (a chunk, a message) can reach the target before its parent.
- * It is then quarantined with a "missing parent" reason, and `tandem dlq redrive` applies it once
- * the parent is there: that is the documented procedure, and this test follows it rather than
- * feeding the tables one by one. The numbers it checks come from the generator, which knows which
- * rows are invalid and which rows have an invalid parent.
+ * It is then quarantined with a "missing parent" reason, and the projector applies it by itself once
+ * the parent is there (no `tandem dlq redrive`): this test feeds the tables all at once, as capture
+ * does. The numbers it checks come from the generator, which knows which rows are invalid and which
+ * rows have an invalid parent: only those stay quarantined.
  */
 describe('projection: chat recipe', () => {
   const name = uniqueName('chat');
@@ -87,39 +87,35 @@ describe('projection: chat recipe', () => {
     await target?.drop();
   });
 
-  it('projects all eight tables from the snapshot; children that overtook their parents are re-driven', async () => {
+  it('projects all eight tables from the snapshot; children that overtook their parents are applied without a re-drive', async () => {
     const invalid = CHAT_TABLES.reduce((sum, table) => sum + generated.rows[table] - generated.valid[table], 0);
     expect(invalid).toBeGreaterThan(0); // the generator's bad rows (and their children) are part of the test
     expect(generated.rows.document_chunks).toBeGreaterThan(50);
 
-    // every snapshot row is either projected or quarantined
+    // every valid row is projected, without anyone re-driving the children that came before their parents
     await eventually(
-      async () => {
-        const quarantined = await quarantinedByTable();
-        for (const table of CHAT_TABLES) if ((await targetCount(table)) + (quarantined[table] ?? 0) !== generated.rows[table]) return false;
-        return true;
-      },
+      async () => JSON.stringify(await targetCounts()) === JSON.stringify(generated.valid),
       120_000, // generous: the shared test machine is often busy with other suites
-      'every legacy row to be projected or quarantined',
+      'every valid legacy row to be projected',
     ).catch(async (error) => {
       throw new Error(`${error.message}\nhave ${JSON.stringify(await targetCounts())}, want ${JSON.stringify(generated.valid)}\n${projector.output.slice(-3000)}`);
     });
-
-    // re-drive until the tree is complete (users -> conversations -> messages: at most a few passes)
-    const passes: string[] = [];
-    for (let pass = 0; pass < 4 && JSON.stringify(await targetCounts()) !== JSON.stringify(generated.valid); pass++) {
-      const redrive = tandem(['dlq', 'redrive', '--config', config, '--projection', 'chat']);
-      const code = await redrive.exited; // 1: the invalid rows fail again, as they should
-      passes.push(`pass ${pass + 1}: exit ${code}, ${(redrive.output.match(/: applied/g) ?? []).length} applied\n${code === 0 || code === 1 ? '' : redrive.output}`);
-    }
-    const counts = await targetCounts();
-    if (JSON.stringify(counts) !== JSON.stringify(generated.valid)) {
-      throw new Error(`after re-driving: have ${JSON.stringify(counts)}, want ${JSON.stringify(generated.valid)}\n${passes.join('\n')}`);
-    }
-    const left = await quarantinedByTable();
+    expect(projector.output).toMatch(/applied quarantined events whose parent has arrived/);
+    // what stays: the invalid rows, and the children of invalid rows, saying that their parent is missing
+    const left = await eventually(
+      async () => {
+        const byTable = await quarantinedByTable();
+        return Object.values(byTable).reduce((a, b) => a + b, 0) === invalid && byTable;
+      },
+      60_000,
+      'only the invalid rows and their children to stay quarantined',
+    );
     expect(Object.values(left).reduce((a, b) => a + b, 0)).toBe(invalid);
     const reasons = await q(`SELECT reason FROM tandem.quarantine WHERE projection = 'chat' AND status = 'quarantined'`);
-    for (const { reason } of reasons) expect(reason).toMatch(/^invalid .+ row: \w+: |missing parent: /);
+    for (const { reason } of reasons)
+      expect(reason).toMatch(
+        /^invalid .+ row: \w+: |^its parent is still missing after the projector caught up \(the parent is itself quarantined, or never came\): .*missing parent: /,
+      );
   });
 
   it('holds the same values as the legacy tables (sampled rows of every table)', async () => {
@@ -209,7 +205,7 @@ describe('projection: chat recipe', () => {
     expect(await q(`SELECT 1 FROM chat.chat_messages WHERE id = $1`, [badMessage])).toHaveLength(0);
   });
 
-  it('quarantines a message whose conversation is missing, naming the parent, and re-drives it once the conversation arrives', async () => {
+  it('quarantines a message whose conversation is missing, naming the parent, and applies it by itself once the conversation arrives', async () => {
     const [user] = await sql(`SELECT id::text FROM ${schema}.users WHERE subscription_tier IS DISTINCT FROM 'enterprise' AND email LIKE '%@%' ORDER BY id LIMIT 1`);
     const conversation = randomUUID();
     const message = randomUUID();
@@ -229,23 +225,31 @@ describe('projection: chat recipe', () => {
     const entry = await quarantineEntryFor(message);
     expect(entry.reason).toContain(`missing parent: chat_messages.conversation_id ${conversation} is not in conversations`);
     expect(entry.reason).toContain('constraint chat_messages_conversation_id_fkey');
-    // a re-drive before the parent exists fails again, with the same reason
-    const early = tandem(['dlq', 'redrive', '--config', config, '--projection', 'chat', '--id', String(entry.id)]);
-    const dead = await readTopics(testKafka(), [`${name}.dlq.chat`], (records) => records.some((r) => r.value?.reason === entry.reason), {
+    const dead = await readTopics(testKafka(), [`${name}.dlq.chat`], (records) => records.some((r) => r.value?.event?.after?.id === message), {
       timeoutMs: 30_000,
       settleMs: 0,
     });
-    expect(dead.find((r) => r.value?.reason === entry.reason)?.value.event.after.id).toBe(message);
-    expect(await early.exited).toBe(1);
-    expect(early.output).toContain('missing parent');
+    expect(dead.find((r) => r.value?.event?.after?.id === message)?.value.reason).toContain('missing parent');
+    // its parent is itself quarantined: once the projector has caught up, the reason says so
+    const waiting = await eventually(
+      async () => {
+        const [now] = await q(`SELECT reason, status FROM tandem.quarantine WHERE id = $1`, [entry.id]);
+        return now.reason.startsWith('its parent is still missing after the projector caught up') && now;
+      },
+      30_000,
+      'the reason to say that the parent is still missing',
+    );
+    expect(waiting).toMatchObject({ status: 'quarantined', reason: expect.stringContaining('the parent is itself quarantined, or never came') });
 
+    // the parent is fixed at the source: the projector applies it, then the waiting message, by itself
     await sql(`UPDATE ${schema}.conversations SET message_count = 1 WHERE id = $1`, [conversation]);
-    await eventually(async () => (await q(`SELECT 1 FROM chat.conversations WHERE id = $1`, [conversation])).length === 1, 30_000, 'the fixed conversation');
-    const redrive = tandem(['dlq', 'redrive', '--config', config, '--projection', 'chat', '--id', String(entry.id)]);
-    expect(await redrive.exited).toBe(0);
+    await eventually(
+      async () => (await q(`SELECT status FROM tandem.quarantine WHERE id = $1`, [entry.id]))[0].status === 'redriven',
+      30_000,
+      'the waiting message to be applied',
+    );
     const [projected] = await q(`SELECT conversation_id::text, content FROM chat.chat_messages WHERE id = $1`, [message]);
     expect(projected).toEqual({ conversation_id: conversation, content: 'Hello?' });
-    expect((await q(`SELECT status FROM tandem.quarantine WHERE id = $1`, [entry.id]))[0].status).toBe('redriven');
   });
 
   it('keeps an unchanged (TOASTed) embedding on update, and cascades deletes of a conversation', async () => {

@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import { listQuarantine, markRedriven, type QuarantinedEvent } from '../../connectors/postgres-target/quarantine-store';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { applyBatch } from '../../projections/framework/batch-applier';
-import { decodeRecord } from '../../projections/framework/event-decoder';
+import { quarantinedItem } from '../../projections/framework/parent-retry';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 
 export interface RedriveResult {
@@ -34,14 +34,7 @@ export class DeadLetterService {
     const entries = (await this.list(definition.name)).filter((entry) => ids === null || ids.includes(entry.id));
     const results: RedriveResult[] = [];
     for (const entry of entries) {
-      const record = {
-        topic: entry.topic,
-        partition: entry.partition,
-        offset: entry.offset,
-        key: entry.sourceKey,
-        value: typeof entry.event === 'string' ? entry.event : JSON.stringify(entry.event),
-      };
-      const item = { record, decoded: decodeRecord(definition, this.topicPrefix, record) };
+      const item = quarantinedItem(definition, this.topicPrefix, entry);
       if (dryRun) {
         const { decoded } = item;
         results.push(

@@ -15,6 +15,7 @@ import { decodeRecord } from './event-decoder';
 import { applyBatch, type BatchItem, type Quarantined } from './batch-applier';
 import { sourcesOf, type ProjectionDefinition } from './define-projection';
 import { buildDeferredIndexes } from './deferred-indexes';
+import { ParentRetry, waitsForParent } from './parent-retry';
 
 export interface ProjectionRunnerOptions {
   definition: ProjectionDefinition<unknown>;
@@ -64,9 +65,11 @@ export class ProjectionRunner {
   private producer: Producer | null = null;
   private checkpoints = new Map<string, Checkpoint>();
   private deferredIndexesBuilt = false;
+  private readonly parentRetry: ParentRetry;
   readonly statusValue: ProjectionStatus;
 
   constructor(private readonly options: ProjectionRunnerOptions) {
+    this.parentRetry = new ParentRetry(options.pool, options.definition, options.topicPrefix, options.logger);
     this.statusValue = {
       projection: options.definition.name,
       eventsApplied: 0,
@@ -193,6 +196,8 @@ export class ProjectionRunner {
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
     });
     this.checkpoints.set(partitionId(topic, partition), checkpoint);
+    const forParent = result.quarantined.filter((entry) => waitsForParent(entry.reason)).length;
+    await this.parentRetry.afterBatch(result.applied, forParent, this.caughtUp());
     this.statusValue.eventsApplied += result.applied;
     this.statusValue.eventsQuarantined += result.quarantined.length;
     this.statusValue.lastBatchAt = Date.now();
