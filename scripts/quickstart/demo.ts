@@ -22,7 +22,8 @@ import { closingNotes } from './closing-notes';
 import { renderHtml, renderMarkdown } from '../../src/modules/reconciliation/reconciliation-report';
 import { createKafka } from '../../src/connectors/kafka/kafka-client';
 import { loadCheckpoints } from '../../src/connectors/postgres-target/checkpoint-store';
-import { lagging, type PartitionEnd } from '../../src/modules/cutover/drain-gate';
+import { lagging } from '../../src/modules/cutover/drain-gate';
+import type { PartitionEnd } from '../../src/contracts/positions';
 import { sourcesOf } from '../../src/projections/framework/define-projection';
 import type { TandemConfig } from '../../src/modules/config/config.schema';
 import { createLogger } from '../../src/shared/logger';
@@ -319,7 +320,7 @@ class SupervisedCapture {
 /** Each quickstart starts from empty topics and no stored capture position. */
 async function resetKafka(): Promise<void> {
   const kafka = createKafka(
-    process.env.TANDEM_KAFKA_BROKERS!.split(','),
+    { brokers: process.env.TANDEM_KAFKA_BROKERS!.split(',') },
     'tandem-quickstart',
     createLogger('kafka', 'error'),
   );
@@ -342,7 +343,7 @@ async function resetKafka(): Promise<void> {
  */
 async function waitForCatchUp(config: TandemConfig): Promise<Map<string, number>> {
   const started = Date.now();
-  const admin = createKafka(config.kafka.brokers, 'tandem-quickstart', quiet).admin();
+  const admin = createKafka(config.kafka, 'tandem-quickstart', quiet).admin();
   await admin.connect();
   const pool = targetPool(config);
   const caughtUp = new Map<string, number>();

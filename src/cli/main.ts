@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { TANDEM_VERSION } from '../contracts/version';
 import { registerCaptureCommand } from './commands/capture.command';
 import { registerProjectCommand } from './commands/project.command';
 import { registerDlqCommand } from './commands/dlq.command';
@@ -12,13 +13,14 @@ import { registerRollbackCommand } from './commands/rollback.command';
 import { registerServeCommand } from './commands/serve.command';
 import { registerStatusCommand } from './commands/status.command';
 import { registerBackfillCommand } from './commands/backfill.command';
+import { registerInitCommand } from './commands/init.command';
 import { ExitCode, exitCodeFor } from './exit-codes';
 import { redactSecrets } from '../shared/redact';
 import { nameKafkaError } from '../shared/endpoint';
 
 const program = new Command('tandem')
   .description('Run a legacy PostgreSQL database and its replacement in tandem, through Kafka.')
-  .version('0.1.0')
+  .version(TANDEM_VERSION)
   .addHelpText(
     'after',
     `
@@ -30,6 +32,7 @@ Exit codes:
   7 schema differences    8 cutover gate refused    9 replay/restore/rollback refused
 
 Examples:
+  $ tandem init --source postgres://app@legacy-db/app --schema shop
   $ tandem capture --config tandem.yaml
   $ tandem backfill --config tandem.yaml --table public.orders
   $ tandem project --config tandem.yaml
@@ -37,6 +40,7 @@ Examples:
   )
   // bad arguments (a missing --to, an unknown option) exit 2 like every invalid input; subcommands inherit this
   .exitOverride();
+registerInitCommand(program);
 registerCaptureCommand(program);
 registerBackfillCommand(program);
 registerProjectCommand(program);

@@ -105,6 +105,22 @@ const pipelineStatus = z.strictObject({
       finishedAt: iso,
     }),
   ),
+  backfills: z.array(
+    z.strictObject({
+      id: z.string(),
+      table: z.string(),
+      where: z.string().nullable(),
+      origin: z.string(),
+      status: z.string(),
+      rowsRead: count,
+      rowsEmitted: count,
+      chunksDone: count,
+      chunksLeft: count.nullable(),
+      rowsPerSecond: z.number().nonnegative().nullable(),
+      requestedAt: iso,
+      error: z.string().nullable(),
+    }),
+  ),
   cutover: z
     .strictObject({
       id: count,
@@ -126,6 +142,7 @@ describe('tandem CLI: help', () => {
       .filter((c) => c !== 'help');
     expect(commands).toEqual(
       expect.arrayContaining([
+        'init',
         'capture',
         'import',
         'project',
@@ -140,6 +157,7 @@ describe('tandem CLI: help', () => {
       ]),
     );
     const documented = [
+      'init',
       'capture',
       'import',
       'project',
@@ -172,7 +190,8 @@ describe('tandem CLI: help', () => {
           if (!/Usage: tandem /.test(text)) failures.push(`${path.join(' ')}: no usage line`);
           if (documented.includes(path[0]) && !/Examples:/.test(text))
             failures.push(`${path.join(' ')}: no examples`);
-          if (path.join(' ') !== 'schema-diff' && !/--config <file>/.test(text))
+          // schema-diff and init take database URLs; init writes the config file
+          if (!['schema-diff', 'init'].includes(path.join(' ')) && !/--config <file>/.test(text))
             failures.push(`${path.join(' ')}: does not name --config`);
         }
       }),

@@ -14,6 +14,7 @@ export interface CaptureTestConfig {
   tables: string[];
   chunkSize?: number;
   parallelism?: number;
+  snapshotMode?: 'initial' | 'never';
   heartbeatIntervalMs?: number;
   maxBatchEvents?: number;
   targetUrl?: string;
@@ -32,7 +33,7 @@ export function writeConfig(config: CaptureTestConfig): string {
         publication: config.publication,
         slot: config.slot,
         tables: config.tables,
-        snapshot: { chunkSize: config.chunkSize ?? 5000, parallelism: config.parallelism ?? 2 },
+        snapshot: { mode: config.snapshotMode ?? 'initial', chunkSize: config.chunkSize ?? 5000, parallelism: config.parallelism ?? 2 },
         heartbeatIntervalMs: config.heartbeatIntervalMs ?? 1000,
       },
       kafka: {
@@ -58,9 +59,10 @@ export class TandemProcess {
   stdout = '';
   readonly exited: Promise<number | null>;
 
-  constructor(args: string[], extraEnv: Record<string, string> = {}) {
+  /** `cwd`: where it runs (default: the repository; a user's own folder for the e2e of examples). */
+  constructor(args: string[], extraEnv: Record<string, string> = {}, cwd = ROOT) {
     this.child = spawn(process.execPath, [...cliCommand(), ...args], {
-      cwd: ROOT,
+      cwd,
       // The config files tests write hold every address; the environment must not override them.
       env: { ...withoutServiceAddresses(process.env), TANDEM_LOG_LEVEL: 'info', ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],

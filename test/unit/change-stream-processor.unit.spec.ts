@@ -1,5 +1,6 @@
 import { PgoutputDecoder } from '../../src/connectors/postgres-source/pgoutput-decoder';
-import { ChangeStreamProcessor, type RoutedRecord } from '../../src/modules/capture/change-stream-processor';
+import { ChangeStreamProcessor } from '../../src/modules/capture/change-stream-processor';
+import type { ProducedRecord } from '../../src/contracts/positions';
 import type { StreamPosition } from '../../src/modules/capture/capture-state';
 import { pgoutput } from '../support/pgoutput-builder';
 
@@ -22,10 +23,11 @@ function setup(start: StreamPosition = { lastCommitLsn: null, partial: null, ack
       types: decoder.types,
       keyColumns: new Map([['public.users', ['id']]]),
       now: () => 42,
+      skipOriginPrefix: 'tandem_failback.legacy.',
     },
     start,
   );
-  const out: RoutedRecord[] = [];
+  const out: ProducedRecord[] = [];
   const feed = (...messages: Buffer[]) => {
     for (const message of messages) processor.handle(decoder.decode(message), 0x1000n, out);
   };
@@ -45,7 +47,7 @@ const threeInserts = (lsn: bigint, xid: number, firstId: number) => [
   pgoutput.commit(lsn, lsn + 0x30n),
 ];
 
-const values = (out: RoutedRecord[]) =>
+const values = (out: ProducedRecord[]) =>
   out.map((record) => (record.value === null ? null : JSON.parse(record.value)));
 
 describe('ChangeStreamProcessor', () => {
@@ -165,5 +167,16 @@ describe('ChangeStreamProcessor', () => {
     feed(pgoutput.commit(0x9000n, 0x9030n));
     processor.advanceIdle(0x9999n);
     expect(processor.currentPosition().ackLsn).toBe(0x9999n);
+  });
+
+  it('skips a transaction written under failback\'s replication origin, and still moves its position past it', () => {
+    const { out, feed, processor } = setup();
+    const [begin, ...rest] = threeInserts(0x5000n, 700, 1);
+    feed(begin, pgoutput.origin('tandem_failback.legacy.users'), ...rest);
+    expect(out).toEqual([]);
+    expect(processor.currentPosition()).toMatchObject({ lastCommitLsn: 0x5000n, ackLsn: 0x5030n });
+    const [begin2, ...rest2] = threeInserts(0x6000n, 701, 4);
+    feed(begin2, pgoutput.origin('some_other_replication'), ...rest2);
+    expect(values(out).filter((v) => v?.op === 'c').map((v) => v.after.id)).toEqual(['4', '5', '6']);
   });
 });

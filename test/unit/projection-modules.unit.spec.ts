@@ -89,6 +89,22 @@ module.exports = defineProjection({ name: 'y', migrations: [], input: { 'shop.or
     expect(definitions.map((d) => [d.name, d.schema])).toEqual([['esm', 'x'], ['cjs', 'y']]);
   });
 
+  it("resolves 'tandem/…' subpaths by package.json exports, and refuses the others", () => {
+    write(
+      'subpaths/p.ts',
+      `import { defineProjection, z } from 'tandem';
+import { insert } from 'tandem/testing';
+import { name } from 'tandem/package.json';
+const sample = insert('shop.orders', { id: 1 });
+export default defineProjection({ name, migrations: [], input: { [sample.source]: z.object({}) }, apply: () => [] });\n`,
+    );
+    write('subpaths/internal.ts', `import { RECIPES } from 'tandem/projections/recipes';\nexport default RECIPES;\n`);
+    const config = loadConfig(configWith(`  - { name: subpaths, module: ./subpaths/p.ts }`));
+    expect(projectionDefinitions(config)[0]).toMatchObject({ schema: 'tandem', input: { 'shop.orders': expect.anything() } });
+    const internal = loadConfig(configWith(`  - { name: internal, module: ./subpaths/internal.ts }`));
+    expect(() => projectionDefinitions(internal)).toThrow(/failed to load: 'tandem\/projections\/recipes' is not exported by tandem/);
+  });
+
   it('stops with the path and the reason when the module does not compile, throws, or exports something else', () => {
     const cases: Array<[string, string, RegExp]> = [
       ['bad/syntax.js', 'module.exports = {{;', /failed to load: .*Unexpected token/],

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../modules/config/load-config';
-import { projectionDefinitions, targetPool } from '../../modules/projection/projection.service';
+import { projectionDefinitions, resolveProjectionDefinitions, targetPool } from '../../modules/projection/projection.service';
 import { DeadLetterService } from '../../modules/projection/dead-letter.service';
 import { examples } from '../help';
 
@@ -83,9 +83,9 @@ export function registerDlqCommand(program: Command): void {
         json?: boolean;
       }) => {
         const config = loadConfig(options.config);
-        const [definition] = projectionDefinitions(config, options.projection);
         const pool = targetPool(config);
         try {
+          const [definition] = await resolveProjectionDefinitions(config, options.projection, pool);
           const results = await new DeadLetterService(pool, config.kafka.topicPrefix).redrive(
             definition,
             options.id?.map(Number) ?? null,

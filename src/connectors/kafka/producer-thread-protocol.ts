@@ -1,8 +1,10 @@
-import type { PositionRecord, ProducedRecord } from './transactional-producer';
+import type { KafkaConnection } from './kafka-connection';
+import type { PositionRecord } from './transactional-producer';
+import type { ProducedRecord } from '../../contracts/positions';
 
 /** What the producer thread is started with. */
 export interface ProducerThreadSetup {
-  brokers: string[];
+  connection: KafkaConnection;
   clientId: string;
   transactionalId: string;
 }

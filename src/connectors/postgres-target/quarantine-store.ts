@@ -10,20 +10,22 @@ export interface QuarantineEntry {
   /** The raw event value as read from Kafka (parsed JSON when it parses, else the text). */
   event: unknown;
   reason: string;
+  /** 'waiting': refused for a row it refers to that has not arrived yet; the projector retries it. */
+  status?: 'quarantined' | 'waiting';
 }
 
-export interface QuarantinedEvent extends QuarantineEntry {
+export interface QuarantinedEvent extends Omit<QuarantineEntry, 'status'> {
   id: number;
-  status: 'quarantined' | 'redriven';
+  status: 'quarantined' | 'redriven' | 'waiting';
   quarantinedAt: Date;
 }
 
 /** Written in the same transaction as the batch the event belonged to. */
 export async function addToQuarantine(client: ClientBase, entry: QuarantineEntry): Promise<void> {
   await client.query(
-    `INSERT INTO tandem.quarantine (projection, topic, partition, "offset", source_key, commit_lsn, event, reason)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
-     ON CONFLICT (projection, topic, partition, "offset") DO UPDATE SET reason = EXCLUDED.reason, status = 'quarantined'`,
+    `INSERT INTO tandem.quarantine (projection, topic, partition, "offset", source_key, commit_lsn, event, reason, status)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
+     ON CONFLICT (projection, topic, partition, "offset") DO UPDATE SET reason = EXCLUDED.reason, status = EXCLUDED.status`,
     [
       entry.projection,
       entry.topic,
@@ -33,11 +35,28 @@ export async function addToQuarantine(client: ClientBase, entry: QuarantineEntry
       entry.commitLsn === null ? null : entry.commitLsn.toString(),
       JSON.stringify(entry.event ?? null),
       entry.reason,
+      entry.status ?? 'quarantined',
     ],
   );
 }
 
-export async function listQuarantine(pool: Pool, projection: string | null, status: 'quarantined' | 'redriven' | null = 'quarantined'): Promise<QuarantinedEvent[]> {
+/** The (topic, source key) pairs that have an event waiting: their later events wait behind it. */
+export async function waitingKeys(client: ClientBase, projection: string): Promise<Set<string>> {
+  const { rows } = await client.query<{ topic: string; source_key: string | null }>(
+    `SELECT DISTINCT topic, source_key FROM tandem.quarantine WHERE projection = $1 AND status = 'waiting'`,
+    [projection],
+  );
+  return new Set(rows.map((row) => waitingKey(row.topic, row.source_key)));
+}
+
+export const waitingKey = (topic: string, key: string | null) => `${topic}\u0000${key ?? ''}`;
+
+/** A waiting event that waited too long becomes an ordinary quarantined one, with the reason. */
+export async function stopWaiting(client: ClientBase | Pool, id: number, reason: string): Promise<void> {
+  await client.query(`UPDATE tandem.quarantine SET status = 'quarantined', reason = $2 WHERE id = $1`, [id, reason]);
+}
+
+export async function listQuarantine(pool: Pool, projection: string | null, status: 'quarantined' | 'redriven' | 'waiting' | null = 'quarantined'): Promise<QuarantinedEvent[]> {
   const { rows } = await pool.query(
     `SELECT id, projection, topic, partition, "offset"::text AS "offset", source_key, commit_lsn::text AS commit_lsn, event, reason, status, quarantined_at
        FROM tandem.quarantine
@@ -54,6 +73,36 @@ export async function listQuarantine(pool: Pool, projection: string | null, stat
     sourceKey: row.source_key,
     commitLsn: row.commit_lsn === null ? null : BigInt(row.commit_lsn),
     event: row.event,
+    reason: row.reason,
+    status: row.status,
+    quarantinedAt: row.quarantined_at,
+  }));
+}
+
+/** A quarantined event without its payload: what a listing shows. */
+export type QuarantineSummary = Omit<QuarantinedEvent, 'event'>;
+
+/** One page of the quarantine, in id order after `afterId`; the event payload (jsonb) is not read. */
+export async function pageQuarantine(
+  pool: Pool,
+  query: { projection: string | null; status: 'quarantined' | null; afterId: number; limit: number },
+): Promise<QuarantineSummary[]> {
+  const { rows } = await pool.query(
+    `SELECT id, projection, topic, partition, "offset"::text AS "offset", source_key, commit_lsn::text AS commit_lsn, reason, status, quarantined_at
+       FROM tandem.quarantine
+      WHERE ($1::text IS NULL OR projection = $1) AND ($2::text IS NULL OR status = $2) AND id > $3
+      ORDER BY id
+      LIMIT $4`,
+    [query.projection, query.status, query.afterId, query.limit],
+  );
+  return rows.map((row) => ({
+    id: Number(row.id),
+    projection: row.projection,
+    topic: row.topic,
+    partition: row.partition,
+    offset: BigInt(row.offset),
+    sourceKey: row.source_key,
+    commitLsn: row.commit_lsn === null ? null : BigInt(row.commit_lsn),
     reason: row.reason,
     status: row.status,
     quarantinedAt: row.quarantined_at,

@@ -1,8 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 
-/** The state Tandem keeps in the target database, schema "tandem" (DESIGN.md, "State Tandem keeps"). */
-const TANDEM_SCHEMA_SQL = `
-CREATE SCHEMA IF NOT EXISTS tandem;
+/** Checkpoints and quarantine: also kept in the legacy database by failback (failback-schema.ts). */
+export const CHECKPOINTS_DDL = `
 CREATE TABLE IF NOT EXISTS tandem.checkpoints (
   projection text NOT NULL,
   topic text NOT NULL,
@@ -12,15 +11,8 @@ CREATE TABLE IF NOT EXISTS tandem.checkpoints (
   updated_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (projection, topic, partition)
 );
-CREATE TABLE IF NOT EXISTS tandem.id_map (
-  projection text NOT NULL,
-  entity text NOT NULL,
-  source_id text NOT NULL,
-  target_id text NOT NULL,
-  source_lsn bigint NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (projection, entity, source_id)
-);
+`;
+export const QUARANTINE_DDL = `
 CREATE TABLE IF NOT EXISTS tandem.quarantine (
   id bigserial PRIMARY KEY,
   projection text NOT NULL,
@@ -31,11 +23,33 @@ CREATE TABLE IF NOT EXISTS tandem.quarantine (
   commit_lsn bigint,
   event jsonb,
   reason text NOT NULL,
-  status text NOT NULL DEFAULT 'quarantined' CHECK (status IN ('quarantined', 'redriven')),
+  status text NOT NULL DEFAULT 'quarantined' CHECK (status IN ('quarantined', 'redriven', 'waiting')),
   quarantined_at timestamptz NOT NULL DEFAULT now(),
   redriven_at timestamptz,
   UNIQUE (projection, topic, partition, "offset")
 );
+`;
+
+/** The state Tandem keeps in the target database, schema "tandem" (DESIGN.md, "State Tandem keeps"). */
+const TANDEM_SCHEMA_SQL = `
+CREATE SCHEMA IF NOT EXISTS tandem;
+${CHECKPOINTS_DDL}CREATE TABLE IF NOT EXISTS tandem.id_map (
+  projection text NOT NULL,
+  entity text NOT NULL,
+  source_id text NOT NULL,
+  target_id text NOT NULL,
+  source_lsn bigint NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (projection, entity, source_id)
+);
+${QUARANTINE_DDL}-- 'waiting': an event refused for a row it refers to that has not arrived yet (retried by the projector)
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'quarantine_status_check' AND conrelid = 'tandem.quarantine'::regclass
+                   AND pg_get_constraintdef(oid) LIKE '%waiting%') THEN
+    ALTER TABLE tandem.quarantine DROP CONSTRAINT IF EXISTS quarantine_status_check;
+    ALTER TABLE tandem.quarantine ADD CONSTRAINT quarantine_status_check CHECK (status IN ('quarantined', 'redriven', 'waiting'));
+  END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS tandem.reconciliations (
   id bigserial PRIMARY KEY,
   projection text NOT NULL,
@@ -84,6 +98,19 @@ CREATE TABLE IF NOT EXISTS tandem.cutovers (
   aborted_at timestamptz,
   freeze_window_ms bigint
 );
+-- failback after a committed cutover: src/modules/failback
+CREATE TABLE IF NOT EXISTS tandem.failbacks (
+  cutover_id bigint PRIMARY KEY REFERENCES tandem.cutovers (id),
+  projections text[] NOT NULL,
+  slot text NOT NULL,
+  publication text NOT NULL,
+  start_lsn pg_lsn NOT NULL,
+  state text NOT NULL CHECK (state IN ('active', 'stopped', 'rolled-back')),
+  operator text NOT NULL,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  stopped_at timestamptz,
+  rollback jsonb
+);
 CREATE TABLE IF NOT EXISTS tandem.checkpoint_snapshots (
   id bigserial PRIMARY KEY,
   projection text NOT NULL,
@@ -120,6 +147,16 @@ CREATE TABLE IF NOT EXISTS tandem.replays (
   reason text,
   started_at timestamptz NOT NULL DEFAULT now(),
   finished_at timestamptz
+);
+-- a mirror projection's tables and the columns its sources gained, in order: its migrations are rendered from them
+CREATE TABLE IF NOT EXISTS tandem.mirror_steps (
+  projection text NOT NULL,
+  version int NOT NULL,
+  kind text NOT NULL CHECK (kind IN ('table', 'column')),
+  source_table text NOT NULL,
+  spec jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (projection, version)
 );
 CREATE TABLE IF NOT EXISTS tandem.projection_migrations (
   projection text NOT NULL,

@@ -10,14 +10,14 @@ import { readSlot } from '../../connectors/postgres-source/replication-slot';
 import { createSlotWithSnapshot } from '../../connectors/postgres-source/replication-slot';
 import { LeaderLock } from '../../connectors/postgres-source/leader-lock';
 import { TypeRegistry } from '../../connectors/postgres-source/pg-types';
-import { tableTopic, transactionTopic } from '../../connectors/postgres-source/change-event';
+import { tableTopic, transactionTopic } from '../../contracts/names';
 import { createKafka } from '../../connectors/kafka/kafka-client';
 import { CHANGE_TOPIC_CONFIG, COMPACTED_TOPIC_CONFIG, ensureTopics, probeKafka } from '../../connectors/kafka/topic-admin';
 import type { RecordCommitter } from '../../connectors/kafka/transactional-producer';
 import { ThreadedTransactionalProducer } from '../../connectors/kafka/producer-thread';
 import { readPositionRecord } from '../../connectors/kafka/position-reader';
 import { deserializeState, type CaptureState } from './capture-state';
-import { CaptureContext, captureNames } from './capture-context';
+import { CaptureContext, captureNamesOf } from './capture-context';
 import { SnapshotRunner } from './snapshot-runner';
 import { StreamRunner } from './stream-runner';
 import { BackfillTracker } from './backfill/backfill-tracker';
@@ -27,6 +27,11 @@ import { prepareSignalTable, requestNewTables, tablesToBackfill, withCapturedTab
 export interface CaptureOptions {
   /** Ignore the stored state and the slot, and start again with a new snapshot. */
   resnapshot?: boolean;
+  /**
+   * A slot that exists without a stored position was created for this capture ahead of time
+   * (failback's, inside the cutover commit): stream from where the slot starts.
+   */
+  adoptSlot?: boolean;
 }
 
 export interface CaptureStatus {
@@ -82,7 +87,7 @@ export class CaptureService {
       const tables = await describeTables(client, config.source.tables, new TypeRegistry());
       const slot = await readSlot(client, config.source.slot);
       const publication = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [config.source.publication]);
-      const kafka = await probeKafka(createKafka(config.kafka.brokers, config.kafka.clientId, this.logger, 2), config.kafka.brokers);
+      const kafka = await probeKafka(createKafka(config.kafka, config.kafka.clientId, this.logger, 2), config.kafka.brokers);
       return {
         kafka,
         slot: { name: config.source.slot, exists: slot.exists, confirmedFlushLsn: slot.confirmedFlushLsn === null ? null : formatLsn(slot.confirmedFlushLsn) },
@@ -118,13 +123,13 @@ export class CaptureService {
       if (!leader) return;
       logger.info({ slot: config.source.slot }, 'leading capture for this slot');
 
-      const signalTable = await prepareSignalTable(lockClient, config, types);
-      await ensurePublication(lockClient, config.source.publication, [...tables, signalTable]);
-      const kafka = createKafka(config.kafka.brokers, config.kafka.clientId, logger);
+      const signalTable = await prepareSignalTable(lockClient, config, types, logger);
+      await ensurePublication(lockClient, config.source.publication, signalTable ? [...tables, signalTable] : tables);
+      const kafka = createKafka(config.kafka, config.kafka.clientId, logger);
       await this.ensureCaptureTopics(kafka, tables);
-      const names = captureNames(config);
+      const names = captureNamesOf(config);
       producer = new ThreadedTransactionalProducer(
-        { brokers: config.kafka.brokers, clientId: config.kafka.clientId, transactionalId: names.transactionalId },
+        { connection: config.kafka, clientId: config.kafka.clientId, transactionalId: names.transactionalId },
         logger,
       );
       await producer.connect();
@@ -150,7 +155,8 @@ export class CaptureService {
       if (this.signal.stopped) return;
 
       await this.waitForSlotRelease(lockClient);
-      await requestNewTables(lockClient, config, added, logger);
+      if (signalTable) await requestNewTables(lockClient, config, added, logger);
+      else if (added.length > 0) logger.warn({ tables: added }, 'tables added to source.tables stream their changes but are not backfilled (no signal table)');
       if (this.signal.stopped) return; // stop() came before there was a stream to stop
       this.statusValue.role = 'streaming';
       const tracker = new BackfillTracker(
@@ -166,7 +172,7 @@ export class CaptureService {
       );
       this.stream = new StreamRunner(context, types, keyColumnsByTable(tables), tracker);
       const workerStop = { stopped: false };
-      const worker = new BackfillWorker(
+      const worker = !signalTable ? Promise.resolve() : new BackfillWorker(
         { url: config.source.url, slot: config.source.slot, signalTable: config.source.signalTable, tables: new Map(tables.map((t) => [tableName(t), t])), types, logger },
         tracker,
         workerStop,
@@ -194,7 +200,7 @@ export class CaptureService {
 
   private async ensureCaptureTopics(kafka: Kafka, tables: SourceTable[]): Promise<void> {
     const { topicPrefix, partitions, replicationFactor } = this.config.kafka;
-    const names = captureNames(this.config);
+    const names = captureNamesOf(this.config);
     await ensureTopics(
       kafka,
       [
@@ -210,7 +216,7 @@ export class CaptureService {
   /** The stored state, checked against the slot; null when capture starts from nothing. */
   private async prepareState(client: Client, kafka: Kafka, options: CaptureOptions): Promise<CaptureState | null> {
     const { slot } = this.config.source;
-    const names = captureNames(this.config);
+    const names = captureNamesOf(this.config);
     const slotInfo = await readSlot(client, slot);
     if (options.resnapshot) {
       if (slotInfo.exists) await client.query('SELECT pg_drop_replication_slot($1)', [slot]);
@@ -224,6 +230,9 @@ export class CaptureService {
         `replication slot "${slot}" no longer exists, but capture had streamed from it up to ${state.stream.lastCommitLsn?.toString() ?? 'its start'}: ` +
           'changes made since then may be lost. A re-snapshot is needed: run `tandem capture --resnapshot`.',
       );
+    }
+    if (!state && slotInfo.exists && options.adoptSlot) {
+      return { ...emptyState(slot), stream: { lastCommitLsn: null, partial: null, ackLsn: slotInfo.confirmedFlushLsn } };
     }
     if (!state && slotInfo.exists) {
       throw new CaptureStateError(

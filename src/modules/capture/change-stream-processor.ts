@@ -1,22 +1,12 @@
 import type { Lsn } from '../../shared/lsn';
-import {
-  fillUnchangedToast,
-  keyOf,
-  sameKey,
-  StreamEventSerializer,
-  tableTopic,
-  transactionMarker,
-  tupleToRow,
-  type Operation,
-  type OutgoingRecord,
-  type Row,
-} from '../../connectors/postgres-source/change-event';
+import { fillUnchangedToast, keyOf, sameKey, StreamEventSerializer, tupleToRow } from '../../connectors/postgres-source/change-event';
+import { transactionMarker, type Operation, type Row } from '../../contracts/envelope';
+import { tableTopic } from '../../contracts/names';
+import type { ProducedRecord } from '../../contracts/positions';
 import type { PgoutputMessage, RawTuple, Relation } from '../../connectors/postgres-source/pgoutput-decoder';
 import type { TypeRegistry } from '../../connectors/postgres-source/pg-types';
-import { rangeContains, type KeyTuple } from '../../connectors/postgres-source/key-range';
-import type { SnapshotProgress, StreamPosition } from './capture-state';
+import { seenBySnapshot, type SnapshotProgress, type StreamPosition } from './capture-state';
 import { DecodeError } from '../../shared/errors';
-import { parseSignal } from '../../connectors/postgres-source/signal-table';
 import type { BackfillTracker } from './backfill/backfill-tracker';
 
 export interface ProcessorOptions {
@@ -27,11 +17,8 @@ export interface ProcessorOptions {
   /** Primary-key columns per "schema.table", read from the catalog. */
   keyColumns: Map<string, string[]>;
   now: () => number;
-}
-
-/** A record placed on every partition of its topic (a TRUNCATE must reach every partition's reader). */
-export interface RoutedRecord extends OutgoingRecord {
-  partition?: number;
+  /** Transactions written under a replication origin named so are not captured (failback's writes: no loops). */
+  skipOriginPrefix?: string;
 }
 
 interface OpenTransaction {
@@ -42,6 +29,8 @@ interface OpenTransaction {
   nextIndex: number;
   skipBelow: number;
   alreadyProduced: boolean;
+  /** Written by a skipped replication origin: consumed, nothing emitted. */
+  skipped: boolean;
   begun: boolean;
   totalOrder: number;
   perTable: Map<string, number>;
@@ -73,9 +62,7 @@ export class ChangeStreamProcessor {
     return { ...this.position, partial: this.position.partial && { ...this.position.partial } };
   }
 
-  inTransaction(): boolean {
-    return this.tx !== null;
-  }
+  inTransaction = (): boolean => this.tx !== null;
 
   /** A heartbeat with nothing in flight: everything before `lsn` is durable, acknowledge it. */
   advanceIdle(lsn: Lsn): void {
@@ -83,7 +70,7 @@ export class ChangeStreamProcessor {
     if (this.position.ackLsn === null || lsn > this.position.ackLsn) this.position.ackLsn = lsn;
   }
 
-  handle(message: PgoutputMessage, walStart: Lsn, out: RoutedRecord[]): void {
+  handle(message: PgoutputMessage, walStart: Lsn, out: ProducedRecord[]): void {
     if ('relation' in message && this.backfill?.isSignalTable(message.relation.schema, message.relation.table)) {
       if (message.tag === 'insert') this.signal(message.relation, message.after, walStart, out);
       return; // the signal table's own changes are never produced
@@ -125,12 +112,22 @@ export class ChangeStreamProcessor {
           if (!this.backfill?.isSignalTable(relation.schema, relation.table)) this.emitTruncate(relation, walStart, out);
         }
         return;
+      case 'origin':
+        // pgoutput sends it right after BEGIN for a transaction written under a replication origin
+        if (this.tx && this.skipsOrigin(message.name)) this.tx.skipped = true;
+        return;
       default:
-        return; // relation and type messages only update the decoder; origin and logical messages are not captured
+        return; // relation and type messages only update the decoder; logical messages are not captured
     }
   }
 
+  private skipsOrigin(name: string): boolean {
+    const prefix = this.options.skipOriginPrefix;
+    return prefix !== undefined && name.startsWith(prefix);
+  }
+
   private begin(xid: number, finalLsn: Lsn, commitTimeMicros: number): void {
+    this.backfill?.noteTransaction(xid);
     const { lastCommitLsn, partial } = this.position;
     const alreadyProduced = lastCommitLsn !== null && finalLsn <= lastCommitLsn;
     this.tx = {
@@ -140,6 +137,7 @@ export class ChangeStreamProcessor {
       nextIndex: 0,
       skipBelow: partial && partial.finalLsn === finalLsn ? partial.emitted : 0,
       alreadyProduced,
+      skipped: false,
       begun: false,
       totalOrder: 0,
       perTable: new Map(),
@@ -148,7 +146,7 @@ export class ChangeStreamProcessor {
     };
   }
 
-  private commit(endLsn: Lsn, out: RoutedRecord[]): void {
+  private commit(endLsn: Lsn, out: ProducedRecord[]): void {
     const tx = this.requireTransaction();
     if (!tx.alreadyProduced && tx.begun) {
       this.push(out, transactionMarker(this.options.topicPrefix, this.transactionId(tx), tx.commitTimeMicros, tx.perTable));
@@ -166,7 +164,7 @@ export class ChangeStreamProcessor {
   }
 
   /** Appends a record unless an earlier run already produced it. */
-  private push(out: RoutedRecord[], record: RoutedRecord): void {
+  private push(out: ProducedRecord[], record: ProducedRecord): void {
     const tx = this.requireTransaction();
     const index = tx.nextIndex++;
     if (index >= tx.skipBelow) out.push(record);
@@ -196,7 +194,7 @@ export class ChangeStreamProcessor {
       : relation.columns.filter((c) => c.isKey).map((c) => c.name);
   }
 
-  private beginMarker(out: RoutedRecord[], tx: OpenTransaction): void {
+  private beginMarker(out: ProducedRecord[], tx: OpenTransaction): void {
     if (tx.begun) return;
     tx.begun = true;
     this.push(out, transactionMarker(this.options.topicPrefix, this.transactionId(tx), tx.commitTimeMicros, null));
@@ -205,21 +203,21 @@ export class ChangeStreamProcessor {
   private emitChange(
     relation: Relation,
     walStart: Lsn,
-    out: RoutedRecord[],
+    out: ProducedRecord[],
     build: (
       emit: (op: 'c' | 'u' | 'd', before: Row | null, after: Row | null) => void,
       keyColumns: string[],
     ) => void,
   ): void {
     const tx = this.requireTransaction();
-    if (tx.alreadyProduced) return;
+    if (tx.alreadyProduced || tx.skipped) return;
     const keyColumns = this.keyColumnsOf(relation);
     const topic = tableTopic(this.options.topicPrefix, relation.schema, relation.table);
     const dataCollection = `${relation.schema}.${relation.table}`;
 
     build((op, before, after) => {
       const keyRow = (after ?? before) as Row;
-      if (this.seenBySnapshot(dataCollection, keyColumns, keyRow, tx.finalLsn)) return;
+      if (seenBySnapshot(this.snapshotFilter, dataCollection, keyColumns, keyRow, tx.finalLsn)) return;
       this.beginMarker(out, tx);
       const key = keyOf(keyColumns, keyRow);
       this.backfill?.recordChange(dataCollection, key, op, after);
@@ -228,9 +226,9 @@ export class ChangeStreamProcessor {
     }, keyColumns);
   }
 
-  private emitTruncate(relation: Relation, walStart: Lsn, out: RoutedRecord[]): void {
+  private emitTruncate(relation: Relation, walStart: Lsn, out: ProducedRecord[]): void {
     const tx = this.requireTransaction();
-    if (tx.alreadyProduced) return;
+    if (tx.alreadyProduced || tx.skipped) return;
     this.backfill?.recordTruncate(`${relation.schema}.${relation.table}`);
     this.beginMarker(out, tx);
     const value = this.nextEvent(tx, relation, walStart, 't', null, null);
@@ -241,11 +239,9 @@ export class ChangeStreamProcessor {
   }
 
   /** A row inserted into the signal table, applied once: an already produced transaction was applied before. */
-  private signal(relation: Relation, tuple: RawTuple, walStart: Lsn, out: RoutedRecord[]): void {
+  private signal(relation: Relation, tuple: RawTuple, walStart: Lsn, out: ProducedRecord[]): void {
     const tx = this.requireTransaction();
-    const signal = parseSignal(this.row(relation, tuple));
-    if (tx.alreadyProduced || !signal) return;
-    this.backfill!.onSignal(signal, { walStart, finalLsn: tx.finalLsn, commitTimeMicros: tx.commitTimeMicros }, out);
+    if (!tx.alreadyProduced) this.backfill!.onSignalRow(this.row(relation, tuple), { walStart, finalLsn: tx.finalLsn, commitTimeMicros: tx.commitTimeMicros }, out);
   }
 
   /** The next change event (JSON) of the open transaction, numbered in its total and per-table order. */
@@ -287,14 +283,5 @@ export class ChangeStreamProcessor {
       collectionOrder,
       this.options.now(),
     );
-  }
-
-  /** True when a resumed snapshot chunk already holds this change (see pruneSnapshot). */
-  private seenBySnapshot(dataCollection: string, keyColumns: string[], row: Row, commitLsn: Lsn): boolean {
-    const table = this.snapshotFilter?.tables[dataCollection];
-    if (!table) return false;
-    const key: KeyTuple = keyColumns.map((column) => String(row[column]));
-    const chunk = table.chunks.find((candidate) => rangeContains(table.keyKinds, candidate, key));
-    return chunk !== undefined && chunk.doneAtLsn !== null && commitLsn < chunk.doneAtLsn;
   }
 }

@@ -3,7 +3,9 @@ import type { TypeRegistry } from '../../connectors/postgres-source/pg-types';
 import type { Lsn } from '../../shared/lsn';
 import { formatLsn } from '../../shared/lsn';
 import { CaptureStateError } from '../../shared/errors';
-import { ChangeStreamProcessor, type RoutedRecord } from './change-stream-processor';
+import { failbackOriginPrefix } from '../../contracts/failback-names';
+import { ChangeStreamProcessor } from './change-stream-processor';
+import type { ProducedRecord } from '../../contracts/positions';
 import { pruneSnapshot } from './capture-state';
 import type { CaptureContext } from './capture-context';
 import type { BackfillTracker } from './backfill/backfill-tracker';
@@ -26,7 +28,7 @@ export interface StreamStatus {
 export class StreamRunner {
   private readonly processor: ChangeStreamProcessor;
   private readonly stream: ReplicationStream;
-  private batch: RoutedRecord[] = [];
+  private batch: ProducedRecord[] = [];
   private batchStartedAt = 0;
   private lastHeartbeatAt = Date.now();
   private timer: NodeJS.Timeout | null = null;
@@ -50,6 +52,7 @@ export class StreamRunner {
         types,
         keyColumns,
         now: Date.now,
+        skipOriginPrefix: failbackOriginPrefix(config.kafka.topicPrefix),
       },
       state.stream,
       state.snapshot && Object.keys(state.snapshot.tables).length > 0 ? state.snapshot : null,

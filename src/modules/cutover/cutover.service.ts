@@ -4,21 +4,23 @@ import { Client, type Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
-import { ConfigError, TandemError } from '../../shared/errors';
+import { ConfigError, CutoverGateError } from '../../shared/errors';
 import { parseLsn } from '../../shared/lsn';
 import { createKafka } from '../../connectors/kafka/kafka-client';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { loadCheckpoints } from '../../connectors/postgres-target/checkpoint-store';
-import { sourcesOf, type ProjectionDefinition } from '../../projections/framework/define-projection';
-import { projectionDefinitions, targetPool } from '../projection/projection.service';
+import { topicsOf, type ProjectionDefinition } from '../../projections/framework/define-projection';
+import { advanceSequences } from '../../connectors/postgres-target/sequences';
+import { resolveProjectionDefinitions, targetPool } from '../projection/projection.service';
 import { ReconciliationService } from '../reconciliation/reconciliation.service';
 import { copyToBackup } from '../replay/schema-ops';
-import { describeLag, endOffsets, lagging, type PartitionEnd } from './drain-gate';
+import { describeLag, lagging } from './drain-gate';
+import { endOffsets } from '../../connectors/kafka/offsets';
+import type { PartitionEnd } from '../../contracts/positions';
 import { currentLsn, freezeRoles, frozenRoles, missingRoles, slotConfirmedLsn, unfreezeRoles } from './legacy-freeze';
 import { audit } from './operator-audit';
+import { prepareFailback } from './failback-setup';
 
-/** A gate refused the cutover (or the command does not apply to the cutover's state); the reason says why. */
-export class CutoverGateError extends TandemError {}
 
 export type CutoverState = 'parallel' | 'frozen' | 'drained' | 'verified' | 'committed' | 'aborted';
 const ACTIVE: CutoverState[] = ['parallel', 'frozen', 'drained', 'verified'];
@@ -73,7 +75,7 @@ export class CutoverService {
   }
 
   private get kafka(): Kafka {
-    this.kafkaClient ??= createKafka(this.config.kafka.brokers, `${this.config.kafka.clientId}-cutover`, this.logger);
+    this.kafkaClient ??= createKafka(this.config.kafka, `${this.config.kafka.clientId}-cutover`, this.logger);
     return this.kafkaClient;
   }
 
@@ -119,7 +121,7 @@ export class CutoverService {
   private async planChecks(options: { projection?: string }): Promise<{ definitions: ProjectionDefinition<unknown>[]; roles: string[]; checks: string[] }> {
     await ensureTandemSchema(this.pool);
     const roles = this.roles();
-    const definitions = projectionDefinitions(this.config, options.projection);
+    const definitions = await resolveProjectionDefinitions(this.config, options.projection, this.pool);
     if (definitions.length === 0) throw new ConfigError('projections: a cutover needs at least one projection');
     const active = await this.pool.query<{ id: string; state: string }>('SELECT id, state FROM tandem.cutovers WHERE state = ANY($1)', [ACTIVE]);
     if (active.rows.length > 0) {
@@ -148,7 +150,7 @@ export class CutoverService {
   async start(id: number | undefined, options: CutoverOptions): Promise<CutoverRecord> {
     const cutover = await this.resolve(id);
     if (cutover.state !== 'parallel') throw new CutoverGateError(`cutover ${cutover.id} is ${cutover.state}; start needs a planned (parallel) cutover`);
-    const definitions = projectionDefinitions(this.config).filter((d) => cutover.projections.includes(d.name));
+    const definitions = (await resolveProjectionDefinitions(this.config, undefined, this.pool)).filter((d) => cutover.projections.includes(d.name));
     try {
       // frozen
       const { lsn, terminated } = await this.withSource(async (client) => {
@@ -233,9 +235,18 @@ export class CutoverService {
       await this.abortWith(cutover.id, options.operator, reason);
       throw new CutoverGateError(reason);
     }
-    const definitions = projectionDefinitions(this.config).filter((d) => cutover.projections.includes(d.name));
+    const definitions = (await resolveProjectionDefinitions(this.config, undefined, this.pool)).filter((d) => cutover.projections.includes(d.name));
+    for (const definition of definitions) {
+      if (!definition.advanceSequencesAtCutover) continue;
+      const advanced = await advanceSequences(this.pool, definition.schema);
+      if (Object.keys(advanced).length > 0) this.logger.info({ projection: definition.name, sequences: advanced }, 'sequences set past the copied rows');
+    }
     const backupIds: number[] = [];
     for (const definition of definitions) backupIds.push(await copyToBackup(this.pool, definition, options.operator, `before commit of cutover ${cutover.id}`));
+    // Before the application switches: from here on every target write of the projections that
+    // have an inverse is captured for failback (README, "Failback").
+    const failback = this.config.failback?.atCommit ? await prepareFailback(this.config, this.pool, cutover, options.operator, { requireAll: false }) : null;
+    if (failback) this.logger.info({ cutover: cutover.id, projections: failback.projections, startLsn: failback.startLsn }, 'failback prepared');
     await this.transition(cutover.id, 'committed', options.operator, {
       committed_at: 'now()',
       backup_ids: backupIds,
@@ -331,7 +342,7 @@ export class CutoverService {
   }
 
   private topicsOf(definition: ProjectionDefinition<unknown>): string[] {
-    return sourcesOf(definition).map((source) => `${this.config.kafka.topicPrefix}.${source}`);
+    return topicsOf(definition, this.config.kafka.topicPrefix);
   }
 }
 

@@ -6,7 +6,8 @@ import { CHANGE_TOPIC_CONFIG, ensureTopics } from '../../connectors/kafka/topic-
 import { TransactionalProducer } from '../../connectors/kafka/transactional-producer';
 import { createProgress } from '../../shared/progress';
 import { RECIPES } from '../../projections/recipes';
-import { importEvent, importTopic } from './import-envelope';
+import { importEvent } from './import-envelope';
+import { importTopic, importTransactionalId } from '../../contracts/names';
 
 export interface ImportSummary {
   recipe: string;
@@ -36,14 +37,14 @@ export class ImportService {
     const summary = { recipe: recipeName, files, records: records.length, perTable, dryRun: options.dryRun === true };
     if (options.dryRun || records.length === 0) return summary;
 
-    const { brokers, clientId, topicPrefix, partitions, replicationFactor } = this.config.kafka;
-    const kafka = createKafka(brokers, `${clientId}-import`, this.logger);
+    const { clientId, topicPrefix, partitions, replicationFactor } = this.config.kafka;
+    const kafka = createKafka(this.config.kafka, `${clientId}-import`, this.logger);
     await ensureTopics(
       kafka,
       Object.keys(perTable).map((table) => ({ topic: importTopic(topicPrefix, table), partitions, config: CHANGE_TOPIC_CONFIG })),
       replicationFactor,
     );
-    const producer = new TransactionalProducer(kafka, `tandem-import.${topicPrefix}.${recipeName}`);
+    const producer = new TransactionalProducer(kafka, importTransactionalId(topicPrefix, recipeName));
     await producer.connect();
     const progress = createProgress(`import ${recipeName}`, records.length, this.logger);
     try {

@@ -1,8 +1,14 @@
 import type { Pool } from 'pg';
-import { listQuarantine, markRedriven, type QuarantinedEvent } from '../../connectors/postgres-target/quarantine-store';
+import {
+  listQuarantine,
+  markRedriven,
+  pageQuarantine,
+  type QuarantinedEvent,
+  type QuarantineSummary,
+} from '../../connectors/postgres-target/quarantine-store';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { applyBatch } from '../../projections/framework/batch-applier';
-import { quarantinedItem } from '../../projections/framework/parent-retry';
+import { decodeRecord } from '../../projections/framework/event-decoder';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 
 export interface RedriveResult {
@@ -26,6 +32,12 @@ export class DeadLetterService {
     return listQuarantine(this.pool, projection, includeRedriven ? null : 'quarantined');
   }
 
+  /** One page of quarantined events (ids after `afterId`), without their payloads. */
+  async page(projection: string | null, includeRedriven: boolean, afterId: number, limit: number): Promise<QuarantineSummary[]> {
+    await ensureTandemSchema(this.pool);
+    return pageQuarantine(this.pool, { projection, status: includeRedriven ? null : 'quarantined', afterId, limit });
+  }
+
   /**
    * Re-applies each event through the projection; one that still fails stays quarantined with its new reason.
    * A dry run only decodes and plans each event (writes nothing).
@@ -34,7 +46,14 @@ export class DeadLetterService {
     const entries = (await this.list(definition.name)).filter((entry) => ids === null || ids.includes(entry.id));
     const results: RedriveResult[] = [];
     for (const entry of entries) {
-      const item = quarantinedItem(definition, this.topicPrefix, entry);
+      const record = {
+        topic: entry.topic,
+        partition: entry.partition,
+        offset: entry.offset,
+        key: entry.sourceKey,
+        value: typeof entry.event === 'string' ? entry.event : JSON.stringify(entry.event),
+      };
+      const item = { record, decoded: decodeRecord(definition, this.topicPrefix, record) };
       if (dryRun) {
         const { decoded } = item;
         results.push(

@@ -6,7 +6,7 @@ import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-sche
 import { listQuarantine, type QuarantinedEvent } from '../../connectors/postgres-target/quarantine-store';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import type { TableComparison } from '../../projections/framework/define-reconciliation';
-import { projectionDefinitions, targetPool } from '../projection/projection.service';
+import { resolveProjectionDefinitions, targetPool } from '../projection/projection.service';
 import { compareByBuckets, diffRows, type Difference } from './bucket-comparison';
 import { SqlComparisonReader, sharedRowHash } from './sql-reader';
 import type { ReconciliationReport, TableReport } from './reconciliation-report';
@@ -40,15 +40,16 @@ export class ReconciliationService {
   ) {}
 
   async run(options: ReconcileOptions = {}): Promise<ReconciliationReport[]> {
-    const definitions = projectionDefinitions(this.config, options.projection).filter(
-      (d) => d.reconcile && d.reconcile.length > 0,
-    );
+    const target = targetPool(this.config);
+    const definitions = (await resolveProjectionDefinitions(this.config, options.projection, target).catch(async (error) => {
+      await target.end();
+      throw error;
+    })).filter((d) => d.reconcile && d.reconcile.length > 0);
     const source = namePoolEndpoint(
       new Pool({ connectionString: this.config.source.url, max: 4, application_name: 'tandem-reconcile' }),
       'source',
       this.config.source.url,
     );
-    const target = targetPool(this.config);
     try {
       await ensureTandemSchema(target);
       const reports: ReconciliationReport[] = [];
@@ -80,7 +81,8 @@ export class ReconciliationService {
   ): Promise<ReconciliationReport> {
     const startedAt = new Date().toISOString();
     const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-    const quarantined = await listQuarantine(target, definition.name);
+    // events still waiting for a row they refer to count as quarantined too
+    const quarantined = [...(await listQuarantine(target, definition.name)), ...(await listQuarantine(target, definition.name, 'waiting'))];
     const tables: TableReport[] = [];
     const progress = createProgress(
       `reconcile ${definition.name}`,

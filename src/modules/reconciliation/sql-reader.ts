@@ -55,8 +55,9 @@ export class SqlComparisonReader implements ComparisonReader {
     placeholders: Record<string, string>,
     private readonly hash: RowHash = 'md5',
   ) {
+    // only the known placeholders: a row filter may hold an array literal such as '{vip}'
     const fill = (text: string) =>
-      text.replace(/\{(\w+)\}/g, (_, name: string) => ident(placeholders[name] ?? name));
+      text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in placeholders ? ident(placeholders[name]) : whole));
     this.columnNames = Object.keys(side.columns);
     this.outputColumns = ['k', 'h', ...this.columnNames.map((_, i) => `c${i}`)].join(', ');
     const key = `(${fill(side.key)})::text`;

@@ -49,9 +49,10 @@ export function quarantineKind(reason: string): string {
 
 /** One line for people: the verdict, the ratio against the threshold, and what the quarantine holds. */
 export function describeVerdict(report: Verdict & { threshold: number }): string {
-  const percent = (ratio: number) => `${(ratio * 100).toFixed(4)} %`;
+  const percent = (ratio: number) => `${(Number(ratio) * 100).toFixed(4)} %`;
   const parts = [`${report.verdict}: mismatch ratio ${percent(report.mismatchRatio)} (threshold ${percent(report.threshold)})`];
-  const { total, byReason } = report.quarantined;
+  // reports stored before quarantined rows counted have no such field
+  const { total, byReason } = report.quarantined ?? { total: 0, byReason: {} };
   if (total > 0) {
     const reasons = Object.entries(byReason)
       .sort((a, b) => b[1] - a[1])

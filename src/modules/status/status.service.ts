@@ -2,7 +2,8 @@ import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import { createKafka } from '../../connectors/kafka/kafka-client';
 import { withoutConnectionStrings } from '../../shared/redact';
-import { sourcesOf } from '../../projections/framework/define-projection';
+import { topicsOf } from '../../projections/framework/define-projection';
+import { sourceTopic } from '../../contracts/names';
 import { projectionDefinitions } from '../projection/projection.service';
 import type { PipelineStatus } from './pipeline-status';
 import type { PipelineReading, StatusReaders } from './status-readers';
@@ -39,12 +40,12 @@ export class StatusService {
     const prefix = config.kafka.topicPrefix;
     this.projections = projectionDefinitions(config).map((definition) => ({
       name: definition.name,
-      topics: sourcesOf(definition).map((source) => `${prefix}.${source}`),
+      topics: topicsOf(definition, prefix),
     }));
     this.readers = readers ?? {
       source: new PostgresSourceSlotReader(config.source.url),
       topics: new KafkaTopicOffsetsReader(
-        createKafka(config.kafka.brokers, `${config.kafka.clientId}-status`, logger, 1),
+        createKafka(config.kafka, `${config.kafka.clientId}-status`, logger, 1),
       ),
       state: config.target ? new PostgresTandemStateReader(config.target.url) : null,
     };
@@ -106,7 +107,7 @@ export class StatusService {
     const names = this.projections.map((p) => p.name);
     const newest = this.options.newestReasons ?? 5;
     const at = new Date();
-    const captureTopics = this.config.source.tables.map((table) => `${this.config.kafka.topicPrefix}.${table}`);
+    const captureTopics = this.config.source.tables.map((table) => sourceTopic(this.config.kafka.topicPrefix, table));
     // Kafka down is one of the things status is for: everything else is still read and shown.
     const ends = await topics
       .endOffsets([...new Set([...captureTopics, ...this.projections.flatMap((p) => p.topics)])])

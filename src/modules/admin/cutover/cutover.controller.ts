@@ -1,9 +1,11 @@
 import { Body, Controller, Get, HttpCode, Inject, NotFoundException, Post, Query } from '@nestjs/common';
 import type { z } from 'zod';
-import { CutoverGateError, CutoverService, type CutoverRecord } from '../../cutover/cutover.service';
+import { CutoverService, type CutoverRecord } from '../../cutover/cutover.service';
+import { CutoverGateError } from '../../../shared/errors';
 import type { Principal } from '../auth/admin-tokens';
 import { Caller, RequireRole } from '../http/access';
 import { AuditedActions, requireConfirmation } from '../http/audited-action';
+import { JobRegistry, type Job } from '../jobs/job-registry';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { abortBody, commitBody, cutoverQuery, planBody, startBody } from './cutover.routes';
 
@@ -13,6 +15,7 @@ export class CutoverController {
   constructor(
     @Inject(CutoverService) private readonly cutovers: CutoverService,
     @Inject(AuditedActions) private readonly actions: AuditedActions,
+    @Inject(JobRegistry) private readonly jobs: JobRegistry,
   ) {}
 
   @Get()
@@ -38,22 +41,24 @@ export class CutoverController {
     );
   }
 
+  /** A job (202): freeze, drain (up to drainTimeoutMs) and verify can outlast the request timeout. */
   @Post('start')
-  @HttpCode(200)
+  @HttpCode(202)
   @RequireRole('operator')
   start(
     @Caller() caller: Principal,
     @Body(new ZodValidationPipe(startBody)) body: z.infer<typeof startBody>,
-  ): Promise<CutoverRecord> {
+  ): Job {
     requireConfirmation(body.confirm, `cutover:${body.id}`);
-    return this.actions.run(caller, 'cutover.start', `cutover:${body.id}`, body, () =>
+    const subject = `cutover:${body.id}`;
+    return this.jobs.start(caller.name, 'cutover.start', subject, () => this.actions.run(caller, 'cutover.start', subject, body, () =>
       this.cutovers.start(body.id, {
         operator: caller.name,
         drainTimeoutMs: body.drainTimeoutMs,
         threshold: body.threshold,
         acceptQuarantined: body.acceptQuarantined,
       }),
-    );
+    ));
   }
 
   @Post('commit')

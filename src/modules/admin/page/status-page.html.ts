@@ -53,7 +53,7 @@ svg text{font-size:11px;fill:#556}.legend span{display:inline-block;margin-right
   var $ = function (id) { return document.getElementById(id); };
   function h(tag, attrs, children) {
     var el = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { el.setAttribute(k, attrs[k]); });
+    Object.keys(attrs || {}).forEach(function (k) { if (k === 'style') el.style.cssText = attrs[k]; else el.setAttribute(k, attrs[k]); });
     (children || []).forEach(function (c) { el.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c); });
     return el;
   }

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { TANDEM_CONFIG } from '../../config/config.module';
 import type { TandemConfig } from '../../config/config.schema';
 import { DeadLetterService } from '../../projection/dead-letter.service';
-import { projectionDefinitions } from '../../projection/projection.service';
+import { projectionDefinitions, resolveProjectionDefinitions } from '../../projection/projection.service';
 import type { Principal } from '../auth/admin-tokens';
 import { Caller, RequireRole } from '../http/access';
 import { AuditedActions, requireConfirmation } from '../http/audited-action';
@@ -22,8 +22,15 @@ export class QuarantineController {
   async list(
     @Query(new ZodValidationPipe(quarantineListQuery, 'query')) query: z.infer<typeof quarantineListQuery>,
   ) {
-    const entries = await this.deadLetters.list(query.projection ?? null, query.all === 'true');
-    return entries.map((e) => ({
+    const limit = Number(query.limit ?? 100);
+    const entries = await this.deadLetters.page(
+      query.projection ?? null,
+      query.all === 'true',
+      Number(query.afterId ?? 0),
+      limit + 1,
+    );
+    const page = entries.slice(0, limit);
+    const events = page.map((e) => ({
       id: e.id,
       projection: e.projection,
       topic: e.topic,
@@ -34,6 +41,7 @@ export class QuarantineController {
       status: e.status,
       quarantinedAt: e.quarantinedAt,
     }));
+    return { events, nextAfterId: entries.length > limit ? page[page.length - 1].id : null };
   }
 
   @Post('redrive')
@@ -44,8 +52,9 @@ export class QuarantineController {
     @Body(new ZodValidationPipe(redriveBody)) body: z.infer<typeof redriveBody>,
   ) {
     requireConfirmation(body.confirm, body.projection);
-    const [definition] = projectionDefinitions(this.config, body.projection);
+    projectionDefinitions(this.config, body.projection); // an unknown name is refused before the action is audited
     return this.actions.run(caller, 'quarantine.redrive', body.projection, body, async () => {
+      const [definition] = await resolveProjectionDefinitions(this.config, body.projection);
       const results = await this.deadLetters.redrive(definition, body.ids ?? null);
       return {
         results,

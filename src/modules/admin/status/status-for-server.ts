@@ -3,7 +3,8 @@ import type { Logger } from '../../../shared/logger';
 import { createKafka } from '../../../connectors/kafka/kafka-client';
 import { KafkaTopicOffsetsReader } from '../../status/kafka-offsets-reader';
 import { PostgresSourceSlotReader, PostgresTandemStateReader } from '../../status/postgres-status-readers';
-import type { PartitionEnd, StatusReaders, TopicOffsetsReader } from '../../status/status-readers';
+import type { StatusReaders, TopicOffsetsReader } from '../../status/status-readers';
+import type { PartitionEnd } from '../../../contracts/positions';
 import { StatusService } from '../../status/status.service';
 
 /**
@@ -37,7 +38,7 @@ export function serverRateWindowMs(sampleIntervalMs: number): number {
 
 /** The StatusService `tandem serve` samples, holding no Kafka connection between samples. */
 export function statusServiceForServer(config: TandemConfig, logger: Logger, readers?: StatusReaders): StatusService {
-  const kafka = createKafka(config.kafka.brokers, `${config.kafka.clientId}-status`, logger, 1);
+  const kafka = createKafka(config.kafka, `${config.kafka.clientId}-status`, logger, 1);
   return new StatusService(
     config,
     logger,

@@ -84,18 +84,21 @@ export class BackfillWorker {
       const query = { table, after: backfill.lastKey, where: backfill.where };
       const estimatedRows = backfill.estimatedRows === null ? await countRemaining(reader, query) : null;
       await this.signal('window-open', { window: window.id, backfill: backfill.id });
-      await takeChunkSnapshot(reader);
+      const runningXids = await takeChunkSnapshot(reader);
       let rows: Array<Array<string | null>>;
       try {
         rows = await readChunk(reader, { ...query, limit: backfill.chunkSize });
       } finally {
         await reader.query('COMMIT');
       }
-      window.attach(this.chunkRead(table, rows, estimatedRows, backfill.chunkSize));
+      window.attach({ ...this.chunkRead(table, rows, estimatedRows, backfill.chunkSize), runningXids });
       await this.signal('window-close', { window: window.id, backfill: backfill.id });
       if (!(await this.until(closed))) return;
       await deleteSignals(await this.signalClient, this.options.signalTable, [`${window.id}:open`, `${window.id}:close`]);
       const now = this.tracker.state().backfills.find((b) => b.id === backfill.id);
+      if (now && now.chunksDone === backfill.chunksDone && now.status === backfill.status) {
+        this.options.logger.info({ backfill: backfill.id, table: backfill.table }, 'backfill chunk read again: its snapshot missed a transaction the stream had already delivered');
+      }
       if (now) await writeProgress(await this.signalClient, this.options.signalTable, now.id, progressOf(now));
       if (now && !(now.status === 'queued' || now.status === 'running')) {
         this.options.logger.info({ backfill: now.id, table: now.table, rows: now.rowsRead, emitted: now.rowsEmitted, status: now.status }, 'backfill finished');
@@ -105,7 +108,7 @@ export class BackfillWorker {
     }
   }
 
-  private chunkRead(table: SourceTable, tuples: Array<Array<string | null>>, estimatedRows: number | null, chunkSize: number): ChunkRead {
+  private chunkRead(table: SourceTable, tuples: Array<Array<string | null>>, estimatedRows: number | null, chunkSize: number): Omit<ChunkRead, 'runningXids'> {
     const columns = table.columns.map((column) => ({ name: column.name, typeOid: column.typeOid, typeMod: -1, isKey: false }));
     const keyIndexes = table.keyColumns.map((key) => table.columns.findIndex((column) => column.name === key));
     const rows = tuples.map((tuple) => {
