@@ -29,7 +29,8 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replication
           `cannot create ${missing.map((spec) => spec.topic).join(', ')} (set kafka.replicationFactor to at most ${brokers.length})`,
       );
     await admin.createTopics({
-      waitForLeaders: true,
+      // kafkajs's own wait gives up when the broker it asks does not know the topics yet (a cluster)
+      waitForLeaders: brokers.length < 2,
       topics: missing.map((spec) => ({
         topic: spec.topic,
         numPartitions: spec.partitions,
@@ -47,7 +48,7 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replication
  * On a cluster, a new topic reaches the other brokers' metadata a moment after the controller
  * created it, and kafkajs does not retry a metadata answer "does not host this topic-partition".
  * A fresh admin asks one configured broker picked at random: once several in a row (three per
- * broker) know the topics, every broker is very likely to.
+ * broker) know the topics and their leaders, every broker is very likely to.
  */
 async function waitUntilEveryBrokerKnows(kafka: Kafka, topics: string[], brokers: number): Promise<void> {
   if (brokers < 2) return;
@@ -57,8 +58,9 @@ async function waitUntilEveryBrokerKnows(kafka: Kafka, topics: string[], brokers
     const probe = kafka.admin({ retry: { retries: 0 } });
     try {
       await probe.connect();
-      await probe.fetchTopicMetadata({ topics });
-      known += 1;
+      const metadata = await probe.fetchTopicMetadata({ topics });
+      const led = metadata.topics.every((topic) => topic.partitions.every((p) => p.leader >= 0));
+      known = led ? known + 1 : 0;
     } catch {
       known = 0;
       await new Promise((r) => setTimeout(r, 200));
