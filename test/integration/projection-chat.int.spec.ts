@@ -3,7 +3,7 @@ import { TandemProcess, writeConfig } from '../support/capture-process';
 import { createTargetDatabase, targetQuery } from '../support/target-db';
 import { dropSlot, eventually, sql, testKafka, uniqueName, withSource } from '../support/services';
 import { readTopics } from '../support/kafka-reader';
-import { createLegacyChat, generateChat, type ChatGenerateResult } from '../../src/projections/chat/demo';
+import { createLegacyChat, generateChat, type ChatGenerateResult } from '../../demo/chat';
 import { CHAT_KEYS, CHAT_TABLES, type ChatTable } from '../../src/projections/chat/chat.schemas';
 import { TokenCipher } from '../../src/projections/chat/token-crypto';
 import { LEFT_OUT } from '../../src/projections/framework/sensitive-fields';
