@@ -1,4 +1,5 @@
 import type { Lsn } from '../../shared/lsn';
+import type { ColumnPolicy } from '../../connectors/postgres-source/column-policy';
 import { fillUnchangedToast, keyOf, sameKey, StreamEventSerializer, tupleToRow } from '../../connectors/postgres-source/change-event';
 import { transactionMarker, type Operation, type Row } from '../../contracts/envelope';
 import { tableTopic } from '../../contracts/names';
@@ -16,6 +17,8 @@ export interface ProcessorOptions {
   types: TypeRegistry;
   /** Primary-key columns per "schema.table", read from the catalog. */
   keyColumns: Map<string, string[]>;
+  /** Columns left out or masked (source.columns); none when absent. */
+  columns?: ColumnPolicy;
   now: () => number;
   /** Transactions written under a replication origin named so are not captured (failback's writes: no loops). */
   skipOriginPrefix?: string;
@@ -178,7 +181,7 @@ export class ChangeStreamProcessor {
 
   private row(relation: Relation, tuple: RawTuple): Row {
     try {
-      return tupleToRow(relation.columns, tuple, this.options.types);
+      return tupleToRow(relation.columns, tuple, this.options.types, this.options.columns?.of(relation.schema, relation.table) ?? null);
     } catch (error) {
       throw new DecodeError(`${relation.schema}.${relation.table}: ${(error as Error).message}`, {
         cause: error,
