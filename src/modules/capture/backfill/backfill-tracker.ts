@@ -43,7 +43,7 @@ export interface BackfillProgress {
 export class BackfillTracker {
   private progress: BackfillProgress;
   /** Windows registered by this process's backfill worker, by id; open once their low watermark is seen. */
-  private readonly windows = new Map<string, { window: WatermarkWindow; openedAt: number | null; closed: (highWatermark: Lsn) => void }>();
+  private readonly windows = new Map<string, { window: WatermarkWindow; openedAt: number | null; closed: () => void }>();
   /** The ids of the last transactions streamed, with their place in the stream (see closeWindow). */
   private readonly recentXids = new Map<number, number>();
   private streamed = 0;
@@ -63,8 +63,8 @@ export class BackfillTracker {
     return `${schema}.${table}` === this.options.signalTable;
   }
 
-  /** Resolves with the high watermark's commit LSN once the stream reached it (the chunk is then in the batch). */
-  register(window: WatermarkWindow): Promise<Lsn> {
+  /** Resolves once the stream reached the window's high watermark (the chunk is then in the batch). */
+  register(window: WatermarkWindow): Promise<void> {
     return new Promise((resolve) => this.windows.set(window.id, { window, openedAt: null, closed: resolve }));
   }
 
@@ -167,7 +167,7 @@ export class BackfillTracker {
         atMs,
       );
     }
-    entry.closed(context.finalLsn);
+    entry.closed();
   }
 
   /** Chunks read again because their snapshot missed a transaction streamed before their window (see below). */

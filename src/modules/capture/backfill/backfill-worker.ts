@@ -7,7 +7,6 @@ import { keyOf, tupleToRow } from '../../../connectors/postgres-source/change-ev
 import type { SourceTable } from '../../../connectors/postgres-source/source-catalog';
 import type { TypeRegistry } from '../../../connectors/postgres-source/pg-types';
 import type { Logger } from '../../../shared/logger';
-import type { Lsn } from '../../../shared/lsn';
 import { currentBackfill, type Backfill } from './backfill-state';
 import type { BackfillTracker } from './backfill-tracker';
 import { WatermarkWindow, type ChunkRead } from './watermark-window';
@@ -20,8 +19,6 @@ export interface BackfillWorkerOptions {
   tables: Map<string, SourceTable>;
   types: TypeRegistry;
   logger: Logger;
-  /** Up to where capture's events are committed to Kafka (StreamRunner). */
-  durableLsn: () => Lsn | null;
 }
 
 const IDLE_POLL_MS = 250;
@@ -29,8 +26,7 @@ const IDLE_POLL_MS = 250;
 /** A chunk whose high watermark is written; the stream has yet to reach it. */
 interface InFlight {
   window: WatermarkWindow;
-  /** The high watermark's commit LSN, once the stream reached it. */
-  closed: Promise<Lsn>;
+  closed: Promise<void>;
   chunk: ChunkRead;
   backfillId: string;
 }
@@ -75,7 +71,7 @@ export class BackfillWorker {
           continue;
         }
         try {
-          const next: InFlight = await this.open(backfill, ahead ? ahead.chunk.lastKey : backfill.lastKey, inFlight);
+          const next: InFlight = await this.open(backfill, ahead ? ahead.chunk.lastKey : backfill.lastKey);
           if (inFlight && !(await this.finish(inFlight))) {
             await this.finish(next);
             inFlight = null;
@@ -100,12 +96,8 @@ export class BackfillWorker {
     }
   }
 
-  /**
-   * Low watermark, the chunk after `after`, high watermark; the stream then emits it. The high
-   * watermark waits until the previous chunk's events are committed to Kafka: one chunk at most is
-   * queued before the stream's own events, which bounds what a backfill adds to their latency.
-   */
-  private async open(backfill: Backfill, after: string[] | null, previous: InFlight | null): Promise<InFlight> {
+  /** Low watermark, the chunk after `after`, high watermark; the stream then emits it. */
+  private async open(backfill: Backfill, after: string[] | null): Promise<InFlight> {
     const table = this.options.tables.get(backfill.table);
     if (!table) throw new Error(`table ${backfill.table} is not in source.tables`);
     const window = new WatermarkWindow(randomUUID(), backfill.id, backfill.table);
@@ -124,7 +116,6 @@ export class BackfillWorker {
       }
       const chunk = { ...this.chunkRead(table, rows, estimatedRows, backfill.chunkSize), after, runningXids };
       window.attach(chunk);
-      if (previous) await this.untilDurable(previous);
       await this.signal('window-close', { window: window.id, backfill: backfill.id });
       return { window, closed, chunk, backfillId: backfill.id };
     } catch (error) {
@@ -176,14 +167,8 @@ export class BackfillWorker {
     await writeSignal(await this.signalClient, this.options.signalTable, { id, type, data: { slot: this.options.slot, ...data } });
   }
 
-  private async untilDurable({ closed }: InFlight): Promise<void> {
-    let highWatermark: Lsn | null = null;
-    void closed.then((lsn) => (highWatermark = lsn));
-    while (!this.stop.stopped && (highWatermark === null || (this.options.durableLsn() ?? 0n) < highWatermark)) await sleep(10);
-  }
-
   /** Waits for `promise` unless capture stops first; true when it settled. */
-  private async until(promise: Promise<unknown>): Promise<boolean> {
+  private async until(promise: Promise<void>): Promise<boolean> {
     let settled = false;
     void promise.then(() => (settled = true));
     while (!settled && !this.stop.stopped) await sleep(20);
