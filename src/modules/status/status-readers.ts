@@ -1,5 +1,6 @@
 import type { PartitionEnd } from '../../contracts/positions';
-import type { CutoverSummary, ReconciliationSummary } from './pipeline-status';
+import type { FailbackLag } from '../failback/failback-lag';
+import type { CutoverSummary, KafkaReachability, ReconciliationSummary } from './pipeline-status';
 import type { BackfillRequestRow } from '../../connectors/postgres-source/signal-table';
 
 
@@ -54,8 +55,16 @@ export interface TandemStateReader {
   close(): Promise<void>;
 }
 
+/** Reads the active failback's lag (failback-lag.ts); null when none is active. */
+export interface FailbackReader {
+  read(): Promise<FailbackLag | null>;
+  close(): Promise<void>;
+}
+
 export interface StatusReaders {
   source: SourceSlotReader;
+  /** Absent without a target database. */
+  failback?: FailbackReader;
   topics: TopicOffsetsReader;
   /** null when the configuration has no target database. */
   state: TandemStateReader | null;
@@ -67,13 +76,16 @@ export interface PipelineReading {
   slot: SlotReading;
   /** End offsets of capture's change topics (one per source table). */
   captureTopics: PartitionEnd[];
+  /** Whether Kafka answered this read; when not, no end offsets are known (`ends` null). */
+  kafka: KafkaReachability;
   projections: Array<{
     name: string;
-    ends: PartitionEnd[];
+    ends: PartitionEnd[] | null;
     checkpoints: CheckpointReading[];
     quarantine: QuarantineReading;
   }>;
   reconciliations: ReconciliationSummary[];
   cutover: CutoverSummary | null;
   backfills?: BackfillRequestRow[];
+  failback?: FailbackLag | null;
 }

@@ -33,6 +33,8 @@ export function textTable(headers: string[], rows: string[][]): string[] {
 /** `tandem status` on a terminal: the source slot, each projection, the last reconciliations and the cutover. */
 export function renderStatus(status: PipelineStatus): string {
   const lines = [`Tandem status at ${status.readAt}`, ''];
+  if (!status.kafka.reachable)
+    lines.push(`KAFKA UNREACHABLE: ${status.kafka.error ?? 'no answer'} (capture rates and projection lags unknown)`, '');
   lines.push(
     ...textTable(
       ['SOURCE SLOT', 'PUBLICATION', 'STATE', 'LAG', 'LAG S', 'EVENTS/S', 'CONFIRMED LSN', 'RETAINED WAL'],
@@ -69,7 +71,7 @@ export function renderStatus(status: PipelineStatus): string {
           return [
             p.projection,
             p.state,
-            String(p.lagEvents),
+            num(p.lagEvents),
             num(p.lagSeconds),
             num(p.eventsPerSecond),
             p.checkpointLsn ?? dash,
@@ -114,5 +116,13 @@ export function renderStatus(status: PipelineStatus): string {
       ? `cutover #${c.id}: ${c.state} (operator ${c.operator}, ${c.updatedAt}${c.freezeLsn ? `, freeze LSN ${c.freezeLsn}` : ''})`
       : 'cutover: none recorded',
   );
+  const f = status.failback;
+  if (f) {
+    lines.push(
+      `failback of cutover #${f.cutoverId}: capture ${f.slot.active ? 'streaming' : 'NOT RUNNING'}` +
+        `${f.slot.behindBytes === null ? '' : `, ${f.slot.behindBytes} bytes of target WAL unconfirmed`}; ${f.caughtUp ? 'caught up' : 'behind'}`,
+      ...f.projections.map((p) => `  ${p.projection}: ${p.behindRecords} records to apply to legacy, ${p.quarantined} quarantined`),
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
