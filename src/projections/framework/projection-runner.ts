@@ -123,6 +123,10 @@ export class ProjectionRunner {
     });
     await this.consumer.start(
       async (topic, partition) => {
+        // A dry run's checkpoints never move: after a rejoin of its group it goes on after what it
+        // planned already, instead of planning (and counting) those records again.
+        const planned = this.options.plan ? this.readUpTo.get(partitionId(topic, partition)) : undefined;
+        if (planned) return planned.offset + 1n;
         const checkpoint = (await this.loadCheckpoints()).get(partitionId(topic, partition));
         return checkpoint ? checkpoint.offset + 1n : this.consumer!.lowWatermark(topic, partition);
       },
