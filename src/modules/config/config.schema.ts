@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { identifier, positiveInt, postgresUrl } from './config-fields';
 import { maskKeyEnvSchema, sourceColumnsSchema } from './column-policy.schema';
+import { adminTlsSchema } from './admin-tls.schema';
 import { kafkaSaslSchema, kafkaSslSchema } from './kafka-security.schema';
 import { projectionEntriesSchema } from './projection-entry.schema';
 import { strictDeep } from './strict-schema';
@@ -76,6 +77,8 @@ const configObject = z.object({
       tokensFile: z.string().min(1).optional(),
       /** How often the status page's charts get a sample (kept for 10 minutes). */
       sampleIntervalMs: positiveInt.default(2000),
+      /** HTTPS instead of HTTP (admin-tls.schema.ts). */
+      tls: adminTlsSchema.optional(),
     })
     .prefault({}),
   capture: z
