@@ -4,8 +4,9 @@
  * side summarizes all buckets of one level as (count, hash) in ONE scan (`GROUP BY bucket`); equal
  * summaries prove a bucket equal, and only the buckets that differ are looked at again: split into
  * sub-buckets by more bits of the same hash (one more scan per side, filtered to those buckets), until
- * the differing buckets hold few enough rows to fetch. A clean table costs one aggregate scan per side;
- * a handful of scattered differences costs three.
+ * the differing buckets hold few enough rows to fetch. The first level is sized by the planner's row
+ * estimate so that its buckets are small: a clean table costs one aggregate scan per side, a handful
+ * of scattered differences one more (which only hashes keys) to fetch their buckets' rows.
  */
 
 /** Bits of the key hash (both sides compute it the same way, in SQL: the first 15 hex digits of md5(key)). */
@@ -31,9 +32,12 @@ export interface RowDigest {
 export interface ComparisonReader {
   /** Count and hash per bucket of `bits` bits (≥ scope.bits) of the rows in `scope`, keyed by bucket id. */
   summarize(scope: BucketScope, bits: number): Promise<Map<string, BucketSummary>>;
+  /** The rows in `scope`; a reader may leave their values out (a mismatch then names no column until the rows are read again by key). */
   rows(scope: BucketScope): Promise<Map<string, RowDigest>>;
   /** The rows with these keys (for re-verification). */
   rowsByKey(keys: string[]): Promise<Map<string, RowDigest>>;
+  /** The planner's estimate of the side's rows (no scan): sizes the first level. */
+  estimateRows?(): Promise<number>;
 }
 
 export interface Difference {
@@ -55,7 +59,7 @@ export interface ComparisonResult {
 }
 
 export interface BucketOptions {
-  /** Bits of the first level: 2^firstBits buckets, summarized in one scan per side. */
+  /** Fewest bits of the first level (2^firstBits buckets, summarized in one scan per side); more for large tables (firstLevelBits). */
   firstBits: number;
   /** The differing buckets' rows are fetched once they hold at most this many rows (the larger side's counts, summed). */
   fetchRows: number;
@@ -71,6 +75,19 @@ export const DEFAULT_BUCKET_OPTIONS: BucketOptions = {
   leafRows: 64,
   maxBuckets: 65_536,
 };
+
+/** Most bits the first level uses: 2^16 bucket summaries per side is still a small result to send. */
+const MAX_FIRST_BITS = 16;
+
+/**
+ * The first level's bits for a table of about `rows` rows: buckets of at most about 2 × leafRows rows,
+ * so that scattered differences are fetched straight after the first scan (one scan to find the rows,
+ * instead of a refinement scan and then one to fetch). Never fewer than `options.firstBits`.
+ */
+export function firstLevelBits(rows: number, options: BucketOptions): number {
+  const wanted = rows > 0 ? Math.ceil(Math.log2(rows / (2 * options.leafRows))) : 0;
+  return Math.min(Math.max(options.firstBits, wanted), MAX_FIRST_BITS, KEY_HASH_BITS);
+}
 
 export interface LevelComparison {
   sourceCount: number;
@@ -157,7 +174,9 @@ export async function compareByBuckets(
     rowsFetched: 0,
   };
   let scope: BucketScope = { bits: 0, ids: null };
-  let bits: number | null = Math.min(options.firstBits, KEY_HASH_BITS);
+  const estimates = await Promise.all([source.estimateRows?.(), target.estimateRows?.()]);
+  const rows = Math.max(...estimates.map((estimate) => estimate ?? 0));
+  let bits: number | null = firstLevelBits(rows, options);
   while (bits !== null) {
     const [a, b] = await Promise.all([source.summarize(scope, bits), target.summarize(scope, bits)]);
     const level = compareLevel(a, b);
