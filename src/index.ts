@@ -20,5 +20,11 @@ export {
 } from './projections/framework/define-reconciliation';
 export { toastable, isUnavailable } from './projections/toastable';
 export type { LogPosition } from './projections/framework/change-envelope';
+export type {
+  LegacyRowOperation,
+  ProjectionInverse,
+  RenderedInverse,
+  TargetChange,
+} from './projections/framework/define-inverse';
 /** zod, as Tandem validates with it: a module's `input` schemas need no zod of their own installed. */
 export { z } from 'zod';

@@ -5,8 +5,7 @@
  * is recorded in tandem.id_map. Its tests: test/unit/example-orders.unit.spec.ts (row operations)
  * and test/integration/example-orders.int.spec.ts (rows in a real target database).
  */
-import { z } from 'zod';
-import { defineProjection, defineReconciliation, deterministicUuid, type Migration, type RowOperation } from 'tandem';
+import { defineProjection, defineReconciliation, deterministicUuid, z, type Migration, type RowOperation } from 'tandem';
 
 const legacyOrder = z.object({
   id: z.number().int(),

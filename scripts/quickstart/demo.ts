@@ -308,7 +308,7 @@ class SupervisedCapture {
 /** Each quickstart starts from empty topics and no stored capture position. */
 async function resetKafka(): Promise<void> {
   const kafka = createKafka(
-    process.env.TANDEM_KAFKA_BROKERS!.split(','),
+    { brokers: process.env.TANDEM_KAFKA_BROKERS!.split(',') },
     'tandem-quickstart',
     createLogger('kafka', 'error'),
   );
@@ -331,7 +331,7 @@ async function resetKafka(): Promise<void> {
  */
 async function waitForCatchUp(config: TandemConfig): Promise<Map<string, number>> {
   const started = Date.now();
-  const admin = createKafka(config.kafka.brokers, 'tandem-quickstart', quiet).admin();
+  const admin = createKafka(config.kafka, 'tandem-quickstart', quiet).admin();
   await admin.connect();
   const pool = targetPool(config);
   const caughtUp = new Map<string, number>();

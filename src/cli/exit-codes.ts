@@ -2,6 +2,7 @@ import { CaptureStateError, ConfigError, SourcePreconditionError } from '../shar
 import { ImportValidationError } from '../connectors/file-source/file-readers';
 import { CutoverGateError } from '../modules/cutover/cutover.service';
 import { ReplayRefusedError } from '../modules/replay/replay.service';
+import { FailbackRefusedError } from '../modules/cutover/failback-setup';
 
 /** Exit codes scripts can rely on (documented in the README). */
 export const ExitCode = {
@@ -23,6 +24,6 @@ export function exitCodeFor(error: unknown): number {
   if (error instanceof CaptureStateError) return ExitCode.captureStateLost;
   if (error instanceof ImportValidationError) return ExitCode.invalidImport;
   if (error instanceof CutoverGateError) return ExitCode.cutoverRefused;
-  if (error instanceof ReplayRefusedError) return ExitCode.replayRefused;
+  if (error instanceof ReplayRefusedError || error instanceof FailbackRefusedError) return ExitCode.replayRefused;
   return ExitCode.failure;
 }

@@ -11,6 +11,8 @@ import { registerBackupCommand } from './commands/backup.command';
 import { registerRollbackCommand } from './commands/rollback.command';
 import { registerServeCommand } from './commands/serve.command';
 import { registerStatusCommand } from './commands/status.command';
+import { registerBackfillCommand } from './commands/backfill.command';
+import { registerInitCommand } from './commands/init.command';
 import { ExitCode, exitCodeFor } from './exit-codes';
 import { redactSecrets } from '../shared/redact';
 import { nameKafkaError } from '../shared/endpoint';
@@ -29,13 +31,17 @@ Exit codes:
   7 schema differences    8 cutover gate refused    9 replay/restore/rollback refused
 
 Examples:
+  $ tandem init --source postgres://app@legacy-db/app --schema shop
   $ tandem capture --config tandem.yaml
+  $ tandem backfill --config tandem.yaml --table public.orders
   $ tandem project --config tandem.yaml
   $ tandem status --config tandem.yaml --watch 5`,
   )
   // bad arguments (a missing --to, an unknown option) exit 2 like every invalid input; subcommands inherit this
   .exitOverride();
+registerInitCommand(program);
 registerCaptureCommand(program);
+registerBackfillCommand(program);
 registerProjectCommand(program);
 registerDlqCommand(program);
 registerImportCommand(program);

@@ -84,7 +84,8 @@ describe('status page (browser)', () => {
     );
     server = await AdminServer.start(config);
     const run = await server.post('/api/reconcile', { projection: 'users' });
-    expect(run.status).toBe(200);
+    expect(run.status).toBe(202);
+    expect((await server.job(run.json.id)).state).toBe('succeeded');
     profile = mkdtempSync(join(tmpdir(), 'tandem-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: '/usr/bin/chromium',

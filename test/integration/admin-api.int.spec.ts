@@ -157,8 +157,11 @@ describe('admin API (tandem serve)', () => {
       dryRun: true,
       confirm: 'users',
     });
-    expect(replay.status).toBe(200);
-    expect(replay.json).toMatchObject({ projection: 'users', dryRun: true });
+    expect(replay.status).toBe(202);
+    expect(await server.job(replay.json.id)).toMatchObject({
+      state: 'succeeded',
+      result: { projection: 'users', dryRun: true },
+    });
 
     const audit = (await auditRows()).slice(before);
     expect(audit).toEqual([
@@ -191,8 +194,8 @@ describe('admin API (tandem serve)', () => {
 
   it('runs a reconciliation and serves its report as JSON and HTML', async () => {
     const run = await server.post('/api/reconcile', { projection: 'users', threshold: 1 });
-    expect(run.status).toBe(200);
-    const [report] = run.json.reports;
+    expect(run.status).toBe(202);
+    const [report] = (await server.job(run.json.id)).result.reports;
     expect(report).toMatchObject({ projection: 'users', verdict: 'PASS', id: expect.any(Number) });
     const list = await server.get('/api/reconcile/reports?projection=users');
     expect(list.json[0]).toMatchObject({ id: report.id, verdict: 'PASS', sourceLsn: report.sourceLsn });

@@ -21,7 +21,7 @@ describe('ThreadedTransactionalProducer', () => {
       1,
     );
     const producer = new ThreadedTransactionalProducer(
-      { brokers: env.brokers(), clientId: 'tandem-test', transactionalId: `${topic}.tx` },
+      { connection: { brokers: env.brokers() }, clientId: 'tandem-test', transactionalId: `${topic}.tx` },
       logger,
     );
     await producer.connect();
@@ -69,7 +69,7 @@ describe('ThreadedTransactionalProducer', () => {
   it('refuses work once disconnected instead of hanging', async () => {
     const producer = new ThreadedTransactionalProducer(
       {
-        brokers: env.brokers(),
+        connection: { brokers: env.brokers() },
         clientId: 'tandem-test',
         transactionalId: uniqueName('producer_thread_closed'),
       },

@@ -1,3 +1,12 @@
+import type { Server } from 'http';
+import { Writable } from 'stream';
+import { ensureTandemSchema } from '../../src/connectors/postgres-target/tandem-schema';
+import { startAdminServer } from '../../src/modules/admin/admin-server';
+import { AdminTokens } from '../../src/modules/admin/auth/admin-tokens';
+import { statusServiceForServer } from '../../src/modules/admin/status/status-for-server';
+import { loadConfig } from '../../src/modules/config/load-config';
+import { targetPool } from '../../src/modules/projection/projection.service';
+import { createLogger } from '../../src/shared/logger';
 import { TandemProcess } from './capture-process';
 
 export const OPERATOR_TOKEN = 'op-3f9c2a7d1e8b4c6a9d0e';
@@ -11,14 +20,54 @@ export interface ApiResponse {
   json: any;
 }
 
-/** `tandem serve` as a child process on a free port, with every response body it gave kept for leak checks. */
+/** `tandem serve` (a child process, or in this process) on a free port, with every response body it gave kept for leak checks. */
 export class AdminServer {
   readonly bodies: string[] = [];
 
   private constructor(
-    readonly process: TandemProcess,
     readonly baseUrl: string,
+    private readonly stopServer: () => Promise<number | null>,
+    /** In process: the server's log lines (JSON) as they are written. */
+    readonly log: string[] = [],
+    private readonly httpServer: Server | null = null,
   ) {}
+
+  /** In process: the Node HTTP server's timeouts. */
+  timeouts() {
+    const server = this.httpServer!;
+    return {
+      requestTimeout: server.requestTimeout,
+      headersTimeout: server.headersTimeout,
+      keepAliveTimeout: server.keepAliveTimeout,
+    };
+  }
+
+  /** The same server `tandem serve` runs, started in the test's own process. */
+  static async inProcess(configFile: string, host = '127.0.0.1'): Promise<AdminServer> {
+    const config = loadConfig(configFile, {}); // the file holds every address, like the child processes get it
+    const pool = targetPool(config);
+    await ensureTandemSchema(pool).finally(() => pool.end());
+    const log: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        log.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const logger = createLogger('tandem-test', 'info', sink);
+    const status = statusServiceForServer(config, logger);
+    const tokens = AdminTokens.of([
+      { name: 'alice', role: 'operator', token: OPERATOR_TOKEN },
+      { name: 'bob', role: 'viewer', token: VIEWER_TOKEN },
+    ]);
+    const running = await startAdminServer({ config, tokens, status, port: 0, host, logger });
+    const stop = async () => {
+      await running.close();
+      await status.close();
+      return 0;
+    };
+    return new AdminServer(`http://127.0.0.1:${running.port}`, stop, log, running.server);
+  }
 
   static async start(
     configFile: string,
@@ -27,7 +76,7 @@ export class AdminServer {
     const child = new TandemProcess(['serve', '--config', configFile, '--port', '0'], env);
     await child.waitForLog(/status page on http:\/\/[^:]+:\d+\//, 240_000);
     const port = /status page on http:\/\/[^:]+:(\d+)\//.exec(child.output)![1];
-    return new AdminServer(child, `http://127.0.0.1:${port}`);
+    return new AdminServer(`http://127.0.0.1:${port}`, () => child.stop());
   }
 
   async call(
@@ -60,6 +109,18 @@ export class AdminServer {
     this.call('post', path, { token, body });
 
   stop(): Promise<number | null> {
-    return this.process.stop();
+    return this.stopServer();
+  }
+
+  /** Polls a job started with 202 until it has finished. */
+  async job(id: string, timeoutMs = 240_000): Promise<any> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const response = await this.get(`/api/jobs/${id}`);
+      if (response.status !== 200) throw new Error(`GET /api/jobs/${id}: ${response.status} ${response.text}`);
+      if (response.json.state !== 'running') return response.json;
+      if (Date.now() > deadline) throw new Error(`job ${id} still running after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
   }
 }

@@ -58,9 +58,10 @@ export class TandemProcess {
   stdout = '';
   readonly exited: Promise<number | null>;
 
-  constructor(args: string[], extraEnv: Record<string, string> = {}) {
+  /** `cwd`: where it runs (default: the repository; a user's own folder for the e2e of examples). */
+  constructor(args: string[], extraEnv: Record<string, string> = {}, cwd = ROOT) {
     this.child = spawn(process.execPath, [...cliCommand(), ...args], {
-      cwd: ROOT,
+      cwd,
       // The config files tests write hold every address; the environment must not override them.
       env: { ...withoutServiceAddresses(process.env), TANDEM_LOG_LEVEL: 'info', ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],

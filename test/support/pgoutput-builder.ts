@@ -52,6 +52,8 @@ function tuple(writer: Writer, cells: Cell[]) {
 export const pgoutput = {
   begin: (finalLsn: bigint, xid: number, commitMs = 1_700_000_000_000) =>
     new Writer().byte('B').int64(finalLsn).int64(BigInt(commitMs) * 1000n - PG_EPOCH_MICROS).int32(xid).build(),
+  /** Sent after BEGIN for a transaction written under a replication origin. */
+  origin: (name: string, originLsn = 0n) => new Writer().byte('O').int64(originLsn).string(name).build(),
   commit: (commitLsn: bigint, endLsn: bigint, commitMs = 1_700_000_000_000) =>
     new Writer().byte('C').byte(0).int64(commitLsn).int64(endLsn).int64(BigInt(commitMs) * 1000n - PG_EPOCH_MICROS).build(),
   relation: (oid: number, schema: string, table: string, identity: 'd' | 'f', columns: Array<{ name: string; typeOid: number; key?: boolean }>) => {

@@ -20,6 +20,8 @@ export async function createTargetDatabase(base: string): Promise<{ url: string;
     drop: async () => {
       const cleanup = new Client({ connectionString: env.targetUrl() });
       await cleanup.connect();
+      // a slot of the database (failback's, say) would keep it from being dropped
+      await cleanup.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active', [name]);
       await cleanup.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       await cleanup.end();
     },

@@ -11,7 +11,15 @@ import {
 import { buildAppStates } from '../../src/projections/app-state/demo';
 import { appStateRecipe } from '../../src/projections/app-state';
 import { RECIPES } from '../../src/projections/recipes';
-import { decodeRecord } from '../../src/projections/framework/event-decoder';
+import {
+  projectionSpec,
+  read,
+  update,
+  remove,
+  truncate,
+  insert,
+  type TestChangeEvent,
+} from '../../src/testing';
 import { deterministicUuid, type RowOperation } from '../../src/projections/framework/define-projection';
 import { planStatements } from '../../src/connectors/postgres-target/row-writer';
 
@@ -49,23 +57,13 @@ const reasonOf = (value: Record<string, unknown>) => {
   return result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
 };
 
-const envelope = (op: string, after: unknown, before: unknown = null, commitLsn = 5000) =>
-  JSON.stringify({
-    before,
-    after,
-    op,
-    ts_ms: 1,
-    source: { schema: 'legacy', table: 'user_app_state', commit_lsn: commitLsn, ts_ms: 1 },
-  });
-
-const decode = (value: string, key = '{"id":"42"}') =>
-  decodeRecord(projection, 'p', { topic: 'p.legacy.user_app_state', partition: 0, offset: 1n, key, value });
-
-const operationsOf = (value: string): RowOperation[] => {
-  const decoded = decode(value);
-  if (decoded.kind !== 'apply') throw new Error(`expected apply, got ${JSON.stringify(decoded)}`);
-  return decoded.operations;
-};
+// Events as capture writes them, at commit LSN 5000 unless a test says otherwise (the winner checks carry it).
+const SOURCE = 'legacy.user_app_state';
+const spec = projectionSpec(projection, { topicPrefix: 'p' });
+const operationsOf = (event: TestChangeEvent): RowOperation[] => spec.when(event).operations();
+const readRow = (after: Record<string, unknown>) => read(SOURCE, after, { commitLsn: 5000 });
+const updateRow = (after: Record<string, unknown>, before: Record<string, unknown> | null) =>
+  update(SOURCE, after, { before, commitLsn: 6000 });
 
 describe('app-state: the registry', () => {
   it('exports the recipe the registry imports', () => {
@@ -152,7 +150,7 @@ describe('app-state: which legacy row wins', () => {
 
 describe('app-state: apply (state -> row operations)', () => {
   it('writes the ledger, claims the user, replaces the entities while it is the winner, and maps every old id', () => {
-    const operations = operationsOf(envelope('r', row()));
+    const operations = operationsOf(readRow(row()));
     const version = '2025-03-01T10:00:00.500000Z|00000000000000000042';
     const when = { table: 'user_states', match: { user_id: 'user-1', version, _source_lsn: '5000' } };
     expect(operations.map((o) => `${o.op}:${'table' in o ? o.table : o.entity}`)).toEqual([
@@ -263,14 +261,12 @@ describe('app-state: apply (state -> row operations)', () => {
   });
 
   it('gives the same ids for the same user and old id whichever row carries them, and other ids for another user', () => {
-    const first = operationsOf(envelope('r', row()));
-    const second = operationsOf(
-      envelope('u', row({ id: '43', updated_at: '2025-04-01T00:00:00Z' }), row(), 6000),
-    );
+    const first = operationsOf(readRow(row()));
+    const second = operationsOf(updateRow(row({ id: '43', updated_at: '2025-04-01T00:00:00Z' }), row()));
     const ids = (operations: RowOperation[]) =>
       operations.flatMap((o) => (o.op === 'mapId' ? [o.targetId] : []));
     expect(ids(second)).toEqual(ids(first));
-    const other = operationsOf(envelope('r', row({ user_id: 'user-2' })));
+    const other = operationsOf(readRow(row({ user_id: 'user-2' })));
     expect(ids(other).filter((id) => ids(first).includes(id))).toEqual([]);
   });
 
@@ -278,7 +274,7 @@ describe('app-state: apply (state -> row operations)', () => {
     const smaller = state();
     smaller.personas = smaller.personas.slice(0, 1);
     smaller.contents = smaller.contents.slice(0, 1);
-    const operations = operationsOf(envelope('u', row({}, smaller), row(), 6000));
+    const operations = operationsOf(updateRow(row({}, smaller), row()));
     const keep = (table: string) =>
       operations.find(
         (o) => o.op === 'deleteExcept' && o.table === table && 'keep' in o && o.column === 'id',
@@ -289,7 +285,7 @@ describe('app-state: apply (state -> row operations)', () => {
   });
 
   it('cleans up after a row that moved to another user, when the old row is not known', () => {
-    const unknownBefore = operationsOf(envelope('u', row(), null, 6000));
+    const unknownBefore = operationsOf(updateRow(row(), null));
     expect(unknownBefore.filter((o) => o.op === 'deleteExcept' && o.column === 'user_id')).toHaveLength(7);
     expect(unknownBefore.find((o) => o.op === 'deleteExcept' && o.column === 'user_id')).toEqual({
       op: 'deleteExcept',
@@ -298,15 +294,15 @@ describe('app-state: apply (state -> row operations)', () => {
       column: 'user_id',
       keep: ['user-1'],
     });
-    const sameUser = operationsOf(envelope('u', row(), row(), 6000));
+    const sameUser = operationsOf(updateRow(row(), row()));
     expect(sameUser.filter((o) => o.op === 'deleteExcept' && o.column === 'user_id')).toHaveLength(0);
-    const moved = operationsOf(envelope('u', row(), row({ user_id: 'user-0' }), 6000));
+    const moved = operationsOf(updateRow(row(), row({ user_id: 'user-0' })));
     expect(moved.filter((o) => o.op === 'deleteExcept' && o.column === 'user_id')).toHaveLength(7);
   });
 
   it('deletes what a deleted legacy row projected and marks it deleted in the ledger; a truncate empties everything', () => {
     const operations = operationsOf(
-      envelope('d', null, { id: '42', user_id: null, updated_at: null, state: null }),
+      remove(SOURCE, { id: '42', user_id: null, updated_at: null, state: null }, { commitLsn: 5000 }),
     );
     expect(operations).toEqual([
       ...['references', 'leads', 'inbox_items', 'accounts', 'contents', 'personas', 'orgs'].map((table) => ({
@@ -316,8 +312,8 @@ describe('app-state: apply (state -> row operations)', () => {
       })),
       { op: 'upsert', table: 'source_rows', key: ['source_id'], row: { source_id: '42', deleted: true } },
     ]);
-    const truncate = operationsOf(envelope('t', null));
-    expect(truncate.map((o) => ('table' in o ? o.table : ''))).toEqual([
+    const truncated = operationsOf(truncate(SOURCE, { commitLsn: 5000 }));
+    expect(truncated.map((o) => ('table' in o ? o.table : ''))).toEqual([
       'references',
       'leads',
       'inbox_items',
@@ -328,24 +324,24 @@ describe('app-state: apply (state -> row operations)', () => {
       'user_states',
       'source_rows',
     ]);
-    expect(truncate.every((o) => o.op === 'delete' && Object.keys(o.match).length === 0)).toBe(true);
+    expect(truncated.every((o) => o.op === 'delete' && Object.keys(o.match).length === 0)).toBe(true);
   });
 
   it('quarantines an invalid state with the field path in the reason', () => {
     const broken = state();
     broken.contents[1].personaId = 'p_gone';
-    expect(decode(envelope('c', row({}, broken)))).toMatchObject({
-      kind: 'reject',
-      reason:
+    spec
+      .when(insert(SOURCE, row({}, broken)))
+      .thenRejects(
         'invalid legacy.user_app_state row: state.contents.1.personaId: refers to persona "p_gone", which is not in the state',
-    });
+      );
   });
 
   it('plans one statement per table and event, each guarded by the winner check', () => {
     const statements = planStatements(
       'app-state',
       'app_state',
-      operationsOf(envelope('r', row())).map((operation) => ({ operation, sourceKey: 'k', lsn: 5000n })),
+      operationsOf(readRow(row())).map((operation) => ({ operation, sourceKey: 'k', lsn: 5000n })),
     );
     // ledger + head + 7 deletes + 7 upserts + 1 id map
     expect(statements).toHaveLength(17);

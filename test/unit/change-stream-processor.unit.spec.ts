@@ -22,6 +22,7 @@ function setup(start: StreamPosition = { lastCommitLsn: null, partial: null, ack
       types: decoder.types,
       keyColumns: new Map([['public.users', ['id']]]),
       now: () => 42,
+      skipOriginPrefix: 'tandem_failback.legacy.',
     },
     start,
   );
@@ -165,5 +166,16 @@ describe('ChangeStreamProcessor', () => {
     feed(pgoutput.commit(0x9000n, 0x9030n));
     processor.advanceIdle(0x9999n);
     expect(processor.currentPosition().ackLsn).toBe(0x9999n);
+  });
+
+  it('skips a transaction written under failback\'s replication origin, and still moves its position past it', () => {
+    const { out, feed, processor } = setup();
+    const [begin, ...rest] = threeInserts(0x5000n, 700, 1);
+    feed(begin, pgoutput.origin('tandem_failback.legacy.users'), ...rest);
+    expect(out).toEqual([]);
+    expect(processor.currentPosition()).toMatchObject({ lastCommitLsn: 0x5000n, ackLsn: 0x5030n });
+    const [begin2, ...rest2] = threeInserts(0x6000n, 701, 4);
+    feed(begin2, pgoutput.origin('some_other_replication'), ...rest2);
+    expect(values(out).filter((v) => v?.op === 'c').map((v) => v.after.id)).toEqual(['4', '5', '6']);
   });
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'crypto';
 import { inspect } from 'util';
 import { ConfigError } from '../../src/shared/errors';
-import { decodeRecord } from '../../src/projections/framework/event-decoder';
+import { insert, projectionSpec, read, remove, truncate, update, type TestChangeEvent } from '../../src/testing';
 import type { ProjectionDefinition } from '../../src/projections/framework/define-projection';
 import { UNAVAILABLE_VALUE } from '../../src/projections/framework/change-envelope';
 import { chatRecipe } from '../../src/projections/chat';
@@ -20,24 +20,10 @@ const TOKEN = '9b2e6d4a-1c3f-4e5d-8a7b-6c5d4e3f2a10';
 const SECRET = 'ya29.a0-PLAINTEXT-ACCESS-TOKEN-never-in-a-reason';
 const REFRESH = '1//0-PLAINTEXT-REFRESH-TOKEN';
 
-let offset = 0n;
-function record(table: string, op: 'c' | 'u' | 'd' | 'r' | 't', after: Record<string, unknown> | null, before: Record<string, unknown> | null = null) {
-  return {
-    topic: `${PREFIX}.app.${table}`,
-    partition: 0,
-    offset: offset++,
-    key: JSON.stringify({ id: (after ?? before)?.id ?? null }),
-    value: JSON.stringify({
-      before,
-      after,
-      op,
-      ts_ms: 1_714_560_000_000,
-      source: { schema: 'app', table, commit_lsn: 1000 + Number(offset), ts_ms: 1_714_560_000_000, snapshot: 'false' },
-    }),
-  };
-}
-const decode = (table: string, op: 'c' | 'u' | 'd' | 'r' | 't', after: Record<string, unknown> | null, before: Record<string, unknown> | null = null) =>
-  decodeRecord(definition, PREFIX, record(table, op, after, before));
+// Events as capture writes them from the legacy schema "app", committed at 2024-05-01T10:40:00Z.
+const spec = projectionSpec(definition, { topicPrefix: PREFIX });
+const AT = { commitTimeMs: 1_714_560_000_000 };
+const decode = (event: TestChangeEvent) => spec.when(event).outcomes()[0];
 
 const show = (value: unknown) => JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? v.toString() : v));
 function applied(result: ReturnType<typeof decode>) {
@@ -227,7 +213,7 @@ describe('chat: input schemas', () => {
 
 describe('chat: apply', () => {
   it('encrypts both tokens; the stored values decrypt to the source values', () => {
-    const [op] = applied(decode('oauth_tokens', 'c', token()));
+    const [op] = applied(decode(insert('app.oauth_tokens', token(), AT)));
     expect(op).toMatchObject({ op: 'upsert', table: 'oauth_tokens', key: ['id'] });
     const row = (op as { row: Record<string, unknown> }).row;
     expect(JSON.stringify(row)).not.toContain(SECRET);
@@ -235,11 +221,11 @@ describe('chat: apply', () => {
     expect(cipher.decrypt(TOKEN, 'access_token', row.access_token as string)).toBe(SECRET);
     expect(cipher.decrypt(TOKEN, 'refresh_token', row.refresh_token as string)).toBe(REFRESH);
     // a replay writes the same bytes
-    expect((applied(decode('oauth_tokens', 'r', token()))[0] as { row: unknown }).row).toEqual(row);
+    expect((applied(decode(read('app.oauth_tokens', token(), AT)))[0] as { row: unknown }).row).toEqual(row);
   });
 
   it('keeps a null refresh token null, an unchanged (TOAST) token unchanged, and defaults the token type', () => {
-    const row = (applied(decode('oauth_tokens', 'u', token({ refresh_token: null, token_type: null, access_token: UNAVAILABLE_VALUE })))[0] as {
+    const row = (applied(decode(update('app.oauth_tokens', token({ refresh_token: null, token_type: null, access_token: UNAVAILABLE_VALUE }), AT)))[0] as {
       row: Record<string, unknown>;
     }).row;
     expect(row).toMatchObject({ refresh_token: null, token_type: 'Bearer' });
@@ -248,10 +234,10 @@ describe('chat: apply', () => {
 
   it('never puts a token, or the key, into a rejection reason', () => {
     const reasons = [
-      rejected(decode('oauth_tokens', 'c', token({ provider: 'myspace' }))),
-      rejected(decode('oauth_tokens', 'c', token({ access_token: 42 }))),
-      rejected(decode('oauth_tokens', 'c', token({ user_id: SECRET }))),
-      rejected(decode('oauth_tokens', 'c', token({ refresh_token: '' }))),
+      rejected(decode(insert('app.oauth_tokens', token({ provider: 'myspace' }), AT))),
+      rejected(decode(insert('app.oauth_tokens', token({ access_token: 42 }), AT))),
+      rejected(decode(insert('app.oauth_tokens', token({ user_id: SECRET }), AT))),
+      rejected(decode(insert('app.oauth_tokens', token({ refresh_token: '' }), AT))),
     ];
     expect(reasons[0]).toMatch(/^invalid app\.oauth_tokens row: provider: "myspace" is not a valid OAuth provider/);
     expect(reasons[1]).toMatch(/access_token/);
@@ -266,7 +252,7 @@ describe('chat: apply', () => {
 
   it('quarantines an unknown message role with the field path', () => {
     const reason = rejected(
-      decode('chat_messages', 'c', { id: TOKEN, conversation_id: USER, user_id: USER, role: 'bot', content: 'hi', created_at: '2024-05-01T10:34:56Z' }),
+      decode(insert('app.chat_messages', { id: TOKEN, conversation_id: USER, user_id: USER, role: 'bot', content: 'hi', created_at: '2024-05-01T10:34:56Z' }, AT)),
     );
     expect(reason).toBe('invalid app.chat_messages row: role: "bot" is not a valid message role (expected user | assistant | system)');
   });
@@ -274,7 +260,7 @@ describe('chat: apply', () => {
   it('writes embeddings in pgvector text form, jsonb as documents, and the seed defaults', () => {
     const embedding = Array.from({ length: EMBEDDING_DIMENSIONS }, (_, i) => (i % 7) / 8 - 0.25);
     const chunk = applied(
-      decode('document_chunks', 'r', {
+      decode(read('app.document_chunks', {
         id: TOKEN,
         file_id: USER,
         user_id: USER,
@@ -283,14 +269,14 @@ describe('chat: apply', () => {
         embedding,
         metadata: null,
         created_at: '2024-05-01T10:34:56Z',
-      }),
+      }, AT)),
     )[0] as { row: Record<string, unknown> };
     expect(chunk.row.embedding).toBe(vectorText(embedding));
     expect(String(chunk.row.embedding).startsWith('[-0.25,-0.125,0,0.125,')).toBe(true);
     expect(chunk.row.metadata).toEqual({});
 
     const user = applied(
-      decode('users', 'c', { id: USER, email: ' Ada@Example.COM ', subscription_tier: null, subscription_status: null, created_at: '2024-05-01T10:34:56Z' }),
+      decode(insert('app.users', { id: USER, email: ' Ada@Example.COM ', subscription_tier: null, subscription_status: null, created_at: '2024-05-01T10:34:56Z' }, AT)),
     )[0] as { row: Record<string, unknown> };
     expect(user.row).toMatchObject({
       email: 'ada@example.com',
@@ -301,7 +287,7 @@ describe('chat: apply', () => {
       updated_at: '2024-05-01T10:34:56Z',
     });
     const message = applied(
-      decode('chat_messages', 'c', {
+      decode(insert('app.chat_messages', {
         id: TOKEN,
         conversation_id: USER,
         user_id: USER,
@@ -309,16 +295,16 @@ describe('chat: apply', () => {
         content: 'see [1]',
         sources: '[{"chunk_id": "x", "score": 0.9}]',
         created_at: '2024-05-01T10:34:56Z',
-      }),
+      }, AT)),
     )[0] as { row: Record<string, unknown> };
     expect(message.row.sources).toEqual([{ chunk_id: 'x', score: 0.9 }]);
-    const settings = applied(decode('user_settings', 'c', { user_id: USER }))[0];
+    const settings = applied(decode(insert('app.user_settings', { user_id: USER }, AT)))[0];
     expect(settings).toMatchObject({ key: ['user_id'], row: { theme: 'system', language: 'en', notifications_enabled: true, preferences: {} } });
   });
 
   it('leaves unchanged (TOASTed) columns out of the row, so the stored embedding and content stay', () => {
     const [op] = applied(
-      decode('document_chunks', 'u', {
+      decode(update('app.document_chunks', {
         id: TOKEN,
         file_id: USER,
         user_id: USER,
@@ -328,15 +314,15 @@ describe('chat: apply', () => {
         token_count: 12,
         metadata: UNAVAILABLE_VALUE,
         created_at: '2024-05-01T10:34:56Z',
-      }),
+      }, AT)),
     ) as Array<{ row: Record<string, unknown> }>;
     expect(Object.keys(op.row).sort()).toEqual(['chunk_index', 'created_at', 'file_id', 'id', 'token_count', 'user_id']);
   });
 
   it('deletes by the key in before, and a truncate empties the table', () => {
-    expect(applied(decode('conversations', 'd', null, { id: USER, user_id: null }))).toEqual([{ op: 'delete', table: 'conversations', match: { id: USER } }]);
-    expect(applied(decode('usage_logs', 'd', null, { id: '42' }))).toEqual([{ op: 'delete', table: 'usage_logs', match: { id: '42' } }]);
-    expect(applied(decode('user_settings', 'd', null, { user_id: USER }))).toEqual([{ op: 'delete', table: 'user_settings', match: { user_id: USER } }]);
-    expect(applied(decode('file_metadata', 't', null))).toEqual([{ op: 'delete', table: 'file_metadata', match: {} }]);
+    expect(applied(decode(remove('app.conversations', { id: USER, user_id: null }, AT)))).toEqual([{ op: 'delete', table: 'conversations', match: { id: USER } }]);
+    expect(applied(decode(remove('app.usage_logs', { id: '42' }, AT)))).toEqual([{ op: 'delete', table: 'usage_logs', match: { id: '42' } }]);
+    expect(applied(decode(remove('app.user_settings', { user_id: USER }, AT)))).toEqual([{ op: 'delete', table: 'user_settings', match: { user_id: USER } }]);
+    expect(applied(decode(truncate('app.file_metadata', AT)))).toEqual([{ op: 'delete', table: 'file_metadata', match: {} }]);
   });
 });

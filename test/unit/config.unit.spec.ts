@@ -1,5 +1,6 @@
 import { applyEnvironment, validateConfig } from '../../src/modules/config/load-config';
 import { ConfigError } from '../../src/shared/errors';
+import { RECIPES } from '../../src/projections/recipes';
 import { closestName } from '../../src/shared/closest-name';
 
 const valid = () => ({
@@ -50,6 +51,18 @@ describe('configuration', () => {
     expect(config.source.url).toBe('postgres://u@other/legacy');
     expect(config.kafka.brokers).toEqual(['a:1', 'b:2']);
     expect(config.target?.url).toBe('postgres://u@other/target');
+  });
+
+  it('accepts every recipe of the registry, and names them all when one is unknown', () => {
+    for (const recipe of Object.keys(RECIPES)) {
+      expect(validateConfig({ ...valid(), projections: [{ recipe }] }, 'tandem.yaml').projections[0]).toEqual({
+        recipe,
+        sourceSchema: 'public',
+      });
+    }
+    expect(() => validateConfig({ ...valid(), projections: [{ recipe: 'orders' }] }, 'tandem.yaml')).toThrow(
+      'projections.0.recipe: Invalid option: expected one of "users"|"app-state"|"knowledge-base"|"memory"|"chat"',
+    );
   });
 
   it('refuses an unknown key at every level, naming it and the closest known key', () => {

@@ -27,6 +27,8 @@ describe('capture state', () => {
   const state: CaptureState = {
     slot: 's',
     stream: { lastCommitLsn: 0x20n, partial: { finalLsn: 0x30n, emitted: 7 }, ackLsn: 0x28n },
+    backfills: [],
+    capturedTables: ['public.a'],
     snapshot: {
       status: 'done',
       consistentLsn: 0x10n,

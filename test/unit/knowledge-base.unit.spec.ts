@@ -1,7 +1,15 @@
 import { mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { decodeRecord } from '../../src/projections/framework/event-decoder';
+import {
+  insert,
+  projectionSpec,
+  read,
+  remove,
+  truncate,
+  update,
+  type TestChangeEvent,
+} from '../../src/testing';
 import { deterministicUuid } from '../../src/projections/framework/define-projection';
 import { planStatements } from '../../src/connectors/postgres-target/row-writer';
 import { ImportValidationError } from '../../src/connectors/file-source/file-readers';
@@ -23,30 +31,11 @@ const TENANT = '6f1c2a3b-0000-4000-8000-00000000000a';
 const DOC_ID = '0a8e4c1d-1111-4111-8111-000000000001';
 const projection = knowledgeBaseProjection('legacy_app');
 
-const envelope = (table: string, op: string, after: unknown, before: unknown = null, commitLsn = 4096) =>
-  JSON.stringify({
-    before,
-    after,
-    op,
-    ts_ms: 1,
-    source: { schema: table.split('.')[0], table: table.split('.')[1], commit_lsn: commitLsn, ts_ms: 1 },
-    transaction: { id: '77:4096', total_order: 1, data_collection_order: 1 },
-  });
-
-const decode = (table: string, op: string, after: unknown, before: unknown = null) =>
-  decodeRecord(projection, 'legacy', {
-    topic: `legacy.${table}`,
-    partition: 0,
-    offset: 1n,
-    key: '{"id":"x"}',
-    value: envelope(table, op, after, before),
-  });
-
-const operationsOf = (table: string, op: string, after: unknown, before: unknown = null) => {
-  const decoded = decode(table, op, after, before);
-  if (decoded.kind !== 'apply') throw new Error(`expected apply, got ${JSON.stringify(decoded)}`);
-  return decoded.operations;
-};
+// Events as capture writes them, in one source transaction at commit LSN 4096.
+const spec = projectionSpec(projection);
+const AT = { commitLsn: 4096, transactionId: '77:4096' };
+const decode = (event: TestChangeEvent) => spec.when(event).outcomes()[0];
+const operationsOf = (event: TestChangeEvent) => spec.when(event).operations();
 
 const legacyDoc = (overrides: Record<string, unknown> = {}) => ({
   id: DOC_ID,
@@ -77,7 +66,7 @@ describe('knowledge-base projection', () => {
   });
 
   it('projects a tenant document with its corpus, parsed metadata and tags, keeping the legacy uuid', () => {
-    expect(operationsOf('legacy_app.kb_documents', 'c', legacyDoc())).toEqual([
+    expect(operationsOf(insert('legacy_app.kb_documents', legacyDoc(), AT))).toEqual([
       {
         op: 'upsert',
         table: 'docs',
@@ -106,9 +95,11 @@ describe('knowledge-base projection', () => {
   it('treats a NULL or all-zero tenant as the root scope, and fills defaults', () => {
     for (const tenant of [null, ROOT_TENANT]) {
       const [upsert] = operationsOf(
-        'legacy_app.kb_documents',
-        'r',
-        legacyDoc({ tenant_id: tenant, lang: null, tags: null, metadata: null, is_active: null }),
+        read(
+          'legacy_app.kb_documents',
+          legacyDoc({ tenant_id: tenant, lang: null, tags: null, metadata: null, is_active: null }),
+          AT,
+        ),
       );
       expect(upsert).toMatchObject({
         row: {
@@ -126,21 +117,23 @@ describe('knowledge-base projection', () => {
   });
 
   it('remaps a non-uuid legacy id to a deterministic uuid and records it in id_map', () => {
-    const operations = operationsOf('legacy_app.kb_documents', 'c', legacyDoc({ id: 42 }));
+    const operations = operationsOf(insert('legacy_app.kb_documents', legacyDoc({ id: 42 }), AT));
     const id = deterministicUuid('knowledge-base', 'kb_doc', 'legacy_app.kb_documents', '42');
     expect(operations).toEqual([
       expect.objectContaining({ op: 'upsert', row: expect.objectContaining({ id, source_id: '42' }) }),
       { op: 'mapId', entity: 'kb_doc', sourceId: '42', targetId: id },
     ]);
-    const [del] = operationsOf('legacy_app.kb_documents', 'd', null, { id: 42, title: null });
+    const [del] = operationsOf(remove('legacy_app.kb_documents', { id: 42, title: null }, AT));
     expect(del).toEqual({ op: 'delete', table: 'docs', match: { id } });
   });
 
   it('keeps unchanged TOASTed content, tags and metadata: the columns are left out of the SQL', () => {
     const operations = operationsOf(
-      'legacy_app.kb_documents',
-      'u',
-      legacyDoc({ title: 'Renamed', content: UNAVAILABLE, metadata: UNAVAILABLE, tags: UNAVAILABLE }),
+      update(
+        'legacy_app.kb_documents',
+        legacyDoc({ title: 'Renamed', content: UNAVAILABLE, metadata: UNAVAILABLE, tags: UNAVAILABLE }),
+        AT,
+      ),
     );
     expect(operations[0]).toMatchObject({
       row: { title: 'Renamed', content_text: UNAVAILABLE, metadata: UNAVAILABLE, tags: UNAVAILABLE },
@@ -158,32 +151,36 @@ describe('knowledge-base projection', () => {
   });
 
   it('deletes by target id, and a truncate empties only what came from that source table', () => {
-    expect(operationsOf('legacy_app.kb_documents', 'd', null, { id: DOC_ID })).toEqual([
+    expect(operationsOf(remove('legacy_app.kb_documents', { id: DOC_ID }, AT))).toEqual([
       { op: 'delete', table: 'docs', match: { id: DOC_ID } },
     ]);
-    expect(operationsOf('legacy_app.kb_documents', 't', null)).toEqual([
+    expect(operationsOf(truncate('legacy_app.kb_documents', AT))).toEqual([
       { op: 'delete', table: 'docs', match: { origin: 'legacy_app.kb_documents' } },
     ]);
-    expect(operationsOf('legacy_app.system_prompts', 't', null)).toEqual([
+    expect(operationsOf(truncate('legacy_app.system_prompts', AT))).toEqual([
       { op: 'delete', table: 'prompt_versions', match: { origin: 'legacy_app.system_prompts' } },
     ]);
   });
 
   it('quarantines rows it cannot store, naming the column', () => {
-    expect(decode('legacy_app.kb_documents', 'c', legacyDoc({ tenant_id: 'tenant-7' }))).toMatchObject({
-      kind: 'reject',
-      reason: expect.stringContaining('tenant_id: tenant_id is not a valid uuid'),
-    });
-    expect(decode('legacy_app.kb_documents', 'c', legacyDoc({ metadata: '[1, 2]' }))).toMatchObject({
+    expect(decode(insert('legacy_app.kb_documents', legacyDoc({ tenant_id: 'tenant-7' }), AT))).toMatchObject(
+      {
+        kind: 'reject',
+        reason: expect.stringContaining('tenant_id: tenant_id is not a valid uuid'),
+      },
+    );
+    expect(decode(insert('legacy_app.kb_documents', legacyDoc({ metadata: '[1, 2]' }), AT))).toMatchObject({
       kind: 'reject',
       reason: expect.stringContaining('metadata: expected a JSON object'),
     });
-    expect(decode('legacy_app.kb_documents', 'c', legacyDoc({ title: '  ' }))).toMatchObject({
+    expect(decode(insert('legacy_app.kb_documents', legacyDoc({ title: '  ' }), AT))).toMatchObject({
       kind: 'reject',
       reason: expect.stringContaining('title: title is empty'),
     });
     expect(
-      decode('legacy_app.system_prompts', 'c', { id: 'p', content: 'x', version: 1.5, is_active: true }),
+      decode(
+        insert('legacy_app.system_prompts', { id: 'p', content: 'x', version: 1.5, is_active: true }, AT),
+      ),
     ).toMatchObject({
       kind: 'reject',
       reason: expect.stringContaining('version'),
@@ -199,7 +196,7 @@ describe('knowledge-base projection', () => {
       is_active: true,
       updated_at: '2024-01-01T00:00:00Z',
     };
-    const active = operationsOf('legacy_app.system_prompts', 'u', prompt);
+    const active = operationsOf(update('legacy_app.system_prompts', prompt, AT));
     expect(active).toEqual([
       {
         op: 'upsert',
@@ -238,12 +235,18 @@ describe('knowledge-base projection', () => {
         },
       },
     ]);
-    const inactive = operationsOf('legacy_app.system_prompts', 'u', {
-      ...prompt,
-      tenant_id: null,
-      is_active: false,
-      content: UNAVAILABLE,
-    });
+    const inactive = operationsOf(
+      update(
+        'legacy_app.system_prompts',
+        {
+          ...prompt,
+          tenant_id: null,
+          is_active: false,
+          content: UNAVAILABLE,
+        },
+        AT,
+      ),
+    );
     expect(inactive).toHaveLength(2);
     expect(inactive[0]).toMatchObject({
       row: { scope: 'root', tenant_id: null, prompt_text: UNAVAILABLE, source_active: false },
@@ -259,11 +262,17 @@ describe('knowledge-base projection', () => {
 
   it('gives an imported root prompt no version (the target numbers it) and an id derived from its text', () => {
     const text = 'You are Aigent Nakamoto.';
-    const operations = operationsOf('import.nakamoto_system_prompt', 'r', {
-      scope: 'root',
-      text_sha256: sha256Hex(text),
-      prompt_text: text,
-    });
+    const operations = operationsOf(
+      read(
+        'import.nakamoto_system_prompt',
+        {
+          scope: 'root',
+          text_sha256: sha256Hex(text),
+          prompt_text: text,
+        },
+        AT,
+      ),
+    );
     expect(operations[0]).toMatchObject({
       table: 'prompt_versions',
       row: { scope: 'root', tenant_id: null, prompt_text: text, origin: 'import.nakamoto_system_prompt' },
@@ -278,15 +287,21 @@ describe('knowledge-base projection', () => {
 
   it('projects an imported document as a root document keyed by its title and source_uri', () => {
     const key = importedDocKey('Fees', null);
-    const [upsert] = operationsOf('import.nakamoto_kb', 'r', {
-      doc_key: key,
-      title: 'Fees',
-      content_text: 'Fees depend on size.',
-      source_uri: null,
-      lang: 'en',
-      tags: ['fees'],
-      metadata: { a: 1 },
-    });
+    const [upsert] = operationsOf(
+      read(
+        'import.nakamoto_kb',
+        {
+          doc_key: key,
+          title: 'Fees',
+          content_text: 'Fees depend on size.',
+          source_uri: null,
+          lang: 'en',
+          tags: ['fees'],
+          metadata: { a: 1 },
+        },
+        AT,
+      ),
+    );
     expect(upsert).toMatchObject({
       row: {
         id: importedDocId(key),

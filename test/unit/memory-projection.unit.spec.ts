@@ -1,4 +1,12 @@
-import { decodeRecord } from '../../src/projections/framework/event-decoder';
+import {
+  insert,
+  projectionSpec,
+  read,
+  remove,
+  truncate,
+  update,
+  type TestChangeEvent,
+} from '../../src/testing';
 import { memoryProjection, metadataValue } from '../../src/projections/memory/memory.projection';
 import { MEMORY_DEFERRED_INDEXES, MEMORY_MIGRATIONS } from '../../src/projections/memory/memory.migrations';
 import { planStatements } from '../../src/connectors/postgres-target/row-writer';
@@ -21,23 +29,10 @@ describe('memory projection (pure apply)', () => {
     created_at: '2024-01-01T00:01:00Z',
     updated_at: '2024-01-01T00:02:00Z',
   };
-  const record = (source: string, op: string, after: unknown, before: unknown = null, offset = 1n) => ({
-    topic: `legacy.${source}`,
-    partition: 0,
-    offset,
-    key: JSON.stringify({
-      id: (after as { id?: string } | null)?.id ?? (before as { id?: string } | null)?.id,
-    }),
-    value: JSON.stringify({
-      before,
-      after,
-      op,
-      ts_ms: 1,
-      source: { schema: source.split('.')[0], table: source.split('.')[1], commit_lsn: 4242, ts_ms: 1 },
-    }),
-  });
-  const decode = (source: string, op: string, after: unknown, before: unknown = null) =>
-    decodeRecord(definition, 'legacy', record(source, op, after, before));
+  // Events as capture writes them, at commit LSN 4242.
+  const spec = projectionSpec(definition);
+  const AT = { commitLsn: 4242 };
+  const decode = (event: TestChangeEvent) => spec.when(event).outcomes()[0];
 
   it('reads the legacy table and the import topic', () => {
     expect(Object.keys(definition.input).sort()).toEqual(['import.nodes', 'legacy_app.memory_nodes']);
@@ -45,7 +40,7 @@ describe('memory projection (pure apply)', () => {
   });
 
   it('upserts a node by id with its scope, parsed metadata, exact embedding and origin', () => {
-    const decoded = decode('legacy_app.memory_nodes', 'c', legacyRow);
+    const decoded = decode(insert('legacy_app.memory_nodes', legacyRow, AT));
     if (decoded.kind !== 'apply') throw new Error(`rejected: ${JSON.stringify(decoded)}`);
     expect(decoded.operations).toEqual([
       {
@@ -75,12 +70,18 @@ describe('memory projection (pure apply)', () => {
   });
 
   it('leaves an unchanged TOASTed embedding, content or metadata out of the row, so the stored value stays', () => {
-    const decoded = decode('legacy_app.memory_nodes', 'u', {
-      ...legacyRow,
-      embedding: PLACEHOLDER,
-      content: PLACEHOLDER,
-      metadata: PLACEHOLDER,
-    });
+    const decoded = decode(
+      update(
+        'legacy_app.memory_nodes',
+        {
+          ...legacyRow,
+          embedding: PLACEHOLDER,
+          content: PLACEHOLDER,
+          metadata: PLACEHOLDER,
+        },
+        AT,
+      ),
+    );
     if (decoded.kind !== 'apply') throw new Error(`rejected: ${JSON.stringify(decoded)}`);
     const row = (decoded.operations[0] as { row: Record<string, unknown> }).row;
     expect(Object.keys(row).sort()).toEqual([
@@ -102,25 +103,39 @@ describe('memory projection (pure apply)', () => {
   });
 
   it('leaves the scope to the target constraint: a bad scope reaches the database and is quarantined there', () => {
-    expect(decode('legacy_app.memory_nodes', 'c', { ...legacyRow, user_id: null }).kind).toBe('apply');
-    expect(decode('legacy_app.memory_nodes', 'c', { ...legacyRow, tenant_id: USER }).kind).toBe('apply');
+    expect(decode(insert('legacy_app.memory_nodes', { ...legacyRow, user_id: null }, AT)).kind).toBe('apply');
+    expect(decode(insert('legacy_app.memory_nodes', { ...legacyRow, tenant_id: USER }, AT)).kind).toBe(
+      'apply',
+    );
   });
 
   it('rejects an embedding of another dimension or with a non-number, and an invalid uuid, with the reason', () => {
-    const short = decode('legacy_app.memory_nodes', 'c', {
-      ...legacyRow,
-      embedding: embedding.slice(0, 768),
-    });
+    const short = decode(
+      insert(
+        'legacy_app.memory_nodes',
+        {
+          ...legacyRow,
+          embedding: embedding.slice(0, 768),
+        },
+        AT,
+      ),
+    );
     expect(short).toMatchObject({
       kind: 'reject',
       reason: 'invalid legacy_app.memory_nodes row: embedding: expected 1024 dimensions, found 768',
     });
-    const text = decode('legacy_app.memory_nodes', 'c', {
-      ...legacyRow,
-      embedding: ['NaN', ...embedding.slice(1)],
-    });
+    const text = decode(
+      insert(
+        'legacy_app.memory_nodes',
+        {
+          ...legacyRow,
+          embedding: ['NaN', ...embedding.slice(1)],
+        },
+        AT,
+      ),
+    );
     expect(text.kind).toBe('reject');
-    const uuid = decode('import.nodes', 'r', { ...legacyRow, tenant_id: 'acme' });
+    const uuid = decode(read('import.nodes', { ...legacyRow, tenant_id: 'acme' }, AT));
     expect(uuid).toMatchObject({
       kind: 'reject',
       reason: expect.stringContaining('tenant_id: tenant_id is not a valid uuid'),
@@ -133,13 +148,19 @@ describe('memory projection (pure apply)', () => {
     expect(metadataValue('null')).toEqual({});
     expect(metadataValue(null)).toEqual({});
     expect(() => metadataValue('{oops')).toThrow('metadata: not a JSON document');
-    const decoded = decode('import.nodes', 'r', {
-      ...legacyRow,
-      id: 'mem_1',
-      kind: undefined,
-      metadata: undefined,
-      created_at: undefined,
-    });
+    const decoded = decode(
+      read(
+        'import.nodes',
+        {
+          ...legacyRow,
+          id: 'mem_1',
+          kind: undefined,
+          metadata: undefined,
+          created_at: undefined,
+        },
+        AT,
+      ),
+    );
     if (decoded.kind !== 'apply') throw new Error('rejected');
     expect((decoded.operations[0] as { row: Record<string, unknown> }).row).toMatchObject({
       id: 'mem_1',
@@ -151,12 +172,12 @@ describe('memory projection (pure apply)', () => {
   });
 
   it('deletes by id, and a truncate empties only what that source wrote', () => {
-    const deleted = decode('legacy_app.memory_nodes', 'd', null, { id: legacyRow.id, user_id: null });
+    const deleted = decode(remove('legacy_app.memory_nodes', { id: legacyRow.id, user_id: null }, AT));
     expect(deleted).toMatchObject({
       kind: 'apply',
       operations: [{ op: 'delete', table: 'nodes', match: { id: legacyRow.id } }],
     });
-    const truncated = decode('legacy_app.memory_nodes', 't', null);
+    const truncated = decode(truncate('legacy_app.memory_nodes', AT));
     expect(truncated).toMatchObject({
       kind: 'apply',
       operations: [{ op: 'delete', table: 'nodes', match: { origin: 'legacy_app.memory_nodes' } }],

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { decodeRecord } from '../../src/projections/framework/event-decoder';
 import { defineProjection, deterministicUuid } from '../../src/projections/framework/define-projection';
+import { defineReconciliation, type TableComparison } from '../../src/projections/framework/define-reconciliation';
+import { RECIPES } from '../../src/projections/recipes';
 import { chunkByTransaction } from '../../src/projections/framework/projection-runner';
 import type { BatchItem } from '../../src/projections/framework/batch-applier';
 
@@ -81,5 +83,35 @@ describe('deterministicUuid', () => {
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(deterministicUuid('users', '42')).toBe(id);
     expect(deterministicUuid('users', '43')).not.toBe(id);
+  });
+});
+
+describe('defineReconciliation', () => {
+  const comparison = (name: string, targetColumns: Record<string, string> = { email: 'email', name: 'name' }): TableComparison => ({
+    name,
+    source: { from: '{source}.users', key: 'id', columns: { email: 'lower(email)', name: 'name' } },
+    target: { from: '{target}.users', key: 'source_id', columns: targetColumns },
+  });
+
+  it('returns the comparisons it checked', () => {
+    const comparisons = [comparison('users'), comparison('admins')];
+    expect(defineReconciliation(comparisons)).toBe(comparisons);
+  });
+
+  it('refuses two comparisons of one name, and sides that list different columns or orders', () => {
+    expect(() => defineReconciliation([comparison('users'), comparison('users')])).toThrow('defineReconciliation: two comparisons are named "users"');
+    expect(() => defineReconciliation([comparison('users', { name: 'name', email: 'email' })])).toThrow(
+      'defineReconciliation: comparison "users" lists columns email, name on the source side but name, email on the target side (same names, same order)',
+    );
+    expect(() => defineReconciliation([comparison(' ')])).toThrow('defineReconciliation: a comparison has an empty name');
+  });
+
+  it('accepts the reconciliation of every built-in recipe', () => {
+    const env = { TANDEM_TOKEN_KEY: '0'.repeat(64) };
+    for (const recipe of Object.values(RECIPES)) {
+      const definition = recipe.projection({ sourceSchema: 'legacy', env });
+      expect(definition.reconcile?.length).toBeGreaterThan(0);
+      expect(defineReconciliation(definition.reconcile!)).toBe(definition.reconcile);
+    }
   });
 });

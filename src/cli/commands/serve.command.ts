@@ -1,11 +1,6 @@
-import 'reflect-metadata';
-import type { AddressInfo } from 'net';
-import type { Server } from 'http';
-import { NestFactory } from '@nestjs/core';
-import { ExpressAdapter } from '@nestjs/platform-express';
 import type { Command } from 'commander';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
-import { AdminAppModule } from '../../modules/admin/admin-app.module';
+import { startAdminServer } from '../../modules/admin/admin-server';
 import { loadAdminTokens } from '../../modules/admin/auth/admin-tokens';
 import { loadConfig } from '../../modules/config/load-config';
 import { targetPool } from '../../modules/projection/projection.service';
@@ -48,17 +43,8 @@ export function registerServeCommand(program: Command): void {
         await pool.end();
       }
       const status = statusServiceForServer(config, logger.child({ module: 'status' }));
-      const app = await NestFactory.create(
-        AdminAppModule.forRoot(config, tokens, status),
-        new ExpressAdapter(),
-        { logger: false },
-      );
-      app.getHttpAdapter().getInstance().disable('x-powered-by');
-      await app.listen(port, host);
-      const server = app.getHttpServer() as Server;
-      // Reconcile and replay answer when they are done, which can take longer than Node's default 5 minutes.
-      server.requestTimeout = 0;
-      const bound = (server.address() as AddressInfo).port;
+      const server = await startAdminServer({ config, tokens, status, port, host, logger });
+      const bound = server.port;
       logger.info(
         { host, port: bound, tokens: tokens.principals },
         `admin API and status page on http://${host}:${bound}/`,
@@ -66,7 +52,7 @@ export function registerServeCommand(program: Command): void {
 
       const signal = await untilSignal();
       logger.info({ signal }, 'stopping the admin server');
-      await app.close();
+      await server.close();
       await status.close();
     });
 }

@@ -1,4 +1,5 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { kafkaConnectionOptions, type KafkaConnection } from './kafka-connection';
 
 /** Where kafkajs's warnings and errors go: the logger, or the producer thread's channel to it. */
 export interface KafkaLogSink {
@@ -30,14 +31,15 @@ export function kafkaLogLevel(
 }
 
 /**
- * kafkajs 2.2.4 is the chosen client but unmaintained since 2023; it stays behind this folder so
- * that it can be replaced without touching capture or the projector.
+ * Every Kafka client of Tandem is made here, with the configured brokers, TLS and SASL
+ * (kafka-connection.ts). kafkajs 2.2.4 is the chosen client but unmaintained since 2023; it stays
+ * behind this folder so that it can be replaced without touching capture or the projector.
  */
-export function createKafka(brokers: string[], clientId: string, logger: KafkaLogSink): Kafka {
+export function createKafka(connection: KafkaConnection, clientId: string, logger: KafkaLogSink): Kafka {
   const lastWarned = new Map<string, number>();
   return new Kafka({
     clientId,
-    brokers,
+    ...kafkaConnectionOptions(connection),
     logLevel: logLevel.WARN,
     retry: { initialRetryTime: 200 },
     logCreator:

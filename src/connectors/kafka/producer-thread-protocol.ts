@@ -1,8 +1,9 @@
+import type { KafkaConnection } from './kafka-connection';
 import type { PositionRecord, ProducedRecord } from './transactional-producer';
 
 /** What the producer thread is started with. */
 export interface ProducerThreadSetup {
-  brokers: string[];
+  connection: KafkaConnection;
   clientId: string;
   transactionalId: string;
 }

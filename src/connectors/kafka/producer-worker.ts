@@ -29,7 +29,7 @@ function cloneable(fields: Record<string, unknown>): Record<string, unknown> {
 }
 
 const producer = new TransactionalProducer(
-  createKafka(setup.brokers, setup.clientId, forwardingLogger),
+  createKafka(setup.connection, setup.clientId, forwardingLogger),
   setup.transactionalId,
 );
 

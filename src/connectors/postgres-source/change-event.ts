@@ -22,7 +22,8 @@ export interface SourceInfo {
   connector: 'postgresql';
   name: string;
   ts_ms: number;
-  snapshot: 'true' | 'false';
+  /** 'incremental' for a backfill read (Debezium's value for its incremental snapshots). */
+  snapshot: 'true' | 'false' | 'incremental';
   db: string;
   sequence: string | null;
   ts_us: number;
@@ -67,6 +68,31 @@ export function tableTopic(prefix: string, schema: string, table: string): strin
 
 export function transactionTopic(prefix: string): string {
   return `${prefix}.transaction`;
+}
+
+/**
+ * A BEGIN marker (perTable null) or an END marker with the transaction's event counts, for the
+ * transaction topic.
+ */
+export function transactionMarker(
+  prefix: string,
+  id: string,
+  commitTimeMicros: number,
+  perTable: Map<string, number> | null,
+): OutgoingRecord {
+  let eventCount: number | null = null;
+  if (perTable) eventCount = [...perTable.values()].reduce((sum, count) => sum + count, 0);
+  return {
+    topic: transactionTopic(prefix),
+    key: JSON.stringify({ id }),
+    value: JSON.stringify({
+      status: perTable ? 'END' : 'BEGIN',
+      id,
+      event_count: eventCount,
+      data_collections: perTable && [...perTable].map(([dataCollection, count]) => ({ data_collection: dataCollection, event_count: count })),
+      ts_ms: Math.floor(commitTimeMicros / 1000),
+    }),
+  };
 }
 
 /** Converters by type OID, per registry; only for OIDs the registry knows (an unknown one may be learned later). */
@@ -120,7 +146,7 @@ export interface SourceContext {
   database: string;
   schema: string;
   table: string;
-  snapshot: boolean;
+  snapshot: boolean | 'incremental';
   /** Commit time of the source transaction (for a snapshot: when the snapshot was read), in microseconds. */
   commitTimeMicros: number;
   txId: number | null;
@@ -135,7 +161,7 @@ export function sourceInfo(context: SourceContext): SourceInfo {
     connector: 'postgresql',
     name: context.serverName,
     ts_ms: Math.floor(context.commitTimeMicros / 1000),
-    snapshot: context.snapshot ? 'true' : 'false',
+    snapshot: context.snapshot === 'incremental' ? 'incremental' : context.snapshot ? 'true' : 'false',
     db: context.database,
     sequence:
       context.lsn === null

@@ -32,3 +32,14 @@ export class LeaderLock {
     return false;
   }
 }
+
+/**
+ * Whether a capture leads `name`'s slot right now: the lock is taken for an instant and given back
+ * when it was free (a capture starting in that instant waits one poll as standby).
+ */
+export async function captureIsRunning(client: Client, name: string): Promise<boolean> {
+  const lock = new LeaderLock(client, name);
+  if (!(await lock.tryAcquire())) return true;
+  await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`tandem.capture:${name}`]);
+  return false;
+}

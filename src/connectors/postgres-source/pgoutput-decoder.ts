@@ -35,7 +35,7 @@ export type PgoutputMessage =
   | { tag: 'update'; relation: Relation; before: RawTuple | null; beforeIsKeyOnly: boolean; after: RawTuple }
   | { tag: 'delete'; relation: Relation; before: RawTuple; beforeIsKeyOnly: boolean }
   | { tag: 'truncate'; relations: Relation[]; cascade: boolean; restartIdentity: boolean }
-  | { tag: 'origin' }
+  | { tag: 'origin'; name: string }
   | { tag: 'message'; prefix: string; content: Buffer };
 
 /** Microseconds between 1970-01-01 and PostgreSQL's epoch 2000-01-01. */
@@ -156,7 +156,8 @@ export class PgoutputDecoder {
         return { tag: 'truncate', relations, cascade: (flags & 1) !== 0, restartIdentity: (flags & 2) !== 0 };
       }
       case 'O':
-        return { tag: 'origin' };
+        reader.uint64(); // the origin's commit LSN
+        return { tag: 'origin', name: reader.string() };
       case 'M': {
         reader.uint8(); // flags
         reader.uint64(); // lsn

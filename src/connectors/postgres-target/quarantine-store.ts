@@ -60,6 +60,36 @@ export async function listQuarantine(pool: Pool, projection: string | null, stat
   }));
 }
 
+/** A quarantined event without its payload: what a listing shows. */
+export type QuarantineSummary = Omit<QuarantinedEvent, 'event'>;
+
+/** One page of the quarantine, in id order after `afterId`; the event payload (jsonb) is not read. */
+export async function pageQuarantine(
+  pool: Pool,
+  query: { projection: string | null; status: 'quarantined' | null; afterId: number; limit: number },
+): Promise<QuarantineSummary[]> {
+  const { rows } = await pool.query(
+    `SELECT id, projection, topic, partition, "offset"::text AS "offset", source_key, commit_lsn::text AS commit_lsn, reason, status, quarantined_at
+       FROM tandem.quarantine
+      WHERE ($1::text IS NULL OR projection = $1) AND ($2::text IS NULL OR status = $2) AND id > $3
+      ORDER BY id
+      LIMIT $4`,
+    [query.projection, query.status, query.afterId, query.limit],
+  );
+  return rows.map((row) => ({
+    id: Number(row.id),
+    projection: row.projection,
+    topic: row.topic,
+    partition: row.partition,
+    offset: BigInt(row.offset),
+    sourceKey: row.source_key,
+    commitLsn: row.commit_lsn === null ? null : BigInt(row.commit_lsn),
+    reason: row.reason,
+    status: row.status,
+    quarantinedAt: row.quarantined_at,
+  }));
+}
+
 export async function markRedriven(client: ClientBase, id: number): Promise<void> {
   await client.query(`UPDATE tandem.quarantine SET status = 'redriven', redriven_at = now() WHERE id = $1`, [id]);
 }

@@ -1,8 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 
-/** The state Tandem keeps in the target database, schema "tandem" (DESIGN.md, "State Tandem keeps"). */
-const TANDEM_SCHEMA_SQL = `
-CREATE SCHEMA IF NOT EXISTS tandem;
+/** Checkpoints and quarantine: also kept in the legacy database by failback (failback-schema.ts). */
+export const CHECKPOINTS_DDL = `
 CREATE TABLE IF NOT EXISTS tandem.checkpoints (
   projection text NOT NULL,
   topic text NOT NULL,
@@ -12,15 +11,8 @@ CREATE TABLE IF NOT EXISTS tandem.checkpoints (
   updated_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (projection, topic, partition)
 );
-CREATE TABLE IF NOT EXISTS tandem.id_map (
-  projection text NOT NULL,
-  entity text NOT NULL,
-  source_id text NOT NULL,
-  target_id text NOT NULL,
-  source_lsn bigint NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (projection, entity, source_id)
-);
+`;
+export const QUARANTINE_DDL = `
 CREATE TABLE IF NOT EXISTS tandem.quarantine (
   id bigserial PRIMARY KEY,
   projection text NOT NULL,
@@ -36,7 +28,21 @@ CREATE TABLE IF NOT EXISTS tandem.quarantine (
   redriven_at timestamptz,
   UNIQUE (projection, topic, partition, "offset")
 );
-CREATE TABLE IF NOT EXISTS tandem.reconciliations (
+`;
+
+/** The state Tandem keeps in the target database, schema "tandem" (DESIGN.md, "State Tandem keeps"). */
+const TANDEM_SCHEMA_SQL = `
+CREATE SCHEMA IF NOT EXISTS tandem;
+${CHECKPOINTS_DDL}CREATE TABLE IF NOT EXISTS tandem.id_map (
+  projection text NOT NULL,
+  entity text NOT NULL,
+  source_id text NOT NULL,
+  target_id text NOT NULL,
+  source_lsn bigint NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (projection, entity, source_id)
+);
+${QUARANTINE_DDL}CREATE TABLE IF NOT EXISTS tandem.reconciliations (
   id bigserial PRIMARY KEY,
   projection text NOT NULL,
   source_lsn pg_lsn NOT NULL,
@@ -83,6 +89,19 @@ CREATE TABLE IF NOT EXISTS tandem.cutovers (
   committed_at timestamptz,
   aborted_at timestamptz,
   freeze_window_ms bigint
+);
+-- failback after a committed cutover: src/modules/failback
+CREATE TABLE IF NOT EXISTS tandem.failbacks (
+  cutover_id bigint PRIMARY KEY REFERENCES tandem.cutovers (id),
+  projections text[] NOT NULL,
+  slot text NOT NULL,
+  publication text NOT NULL,
+  start_lsn pg_lsn NOT NULL,
+  state text NOT NULL CHECK (state IN ('active', 'stopped', 'rolled-back')),
+  operator text NOT NULL,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  stopped_at timestamptz,
+  rollback jsonb
 );
 CREATE TABLE IF NOT EXISTS tandem.checkpoint_snapshots (
   id bigserial PRIMARY KEY,

@@ -5,6 +5,7 @@ import { MetricsModule } from '../metrics/metrics.module';
 import { AdminCoreModule } from './admin-core.module';
 import type { AdminTokens } from './auth/admin-tokens';
 import { CutoverApiModule } from './cutover/cutover-api.module';
+import { JobsApiModule } from './jobs/jobs-api.module';
 import { OpenApiModule } from './openapi/openapi.module';
 import { StatusPageModule } from './page/status-page.module';
 import { QuarantineApiModule } from './quarantine/quarantine-api.module';
@@ -27,6 +28,7 @@ export class AdminAppModule {
         ReconcileApiModule,
         CutoverApiModule,
         ReplayApiModule,
+        JobsApiModule,
         OpenApiModule,
         StatusPageModule,
         MetricsModule,

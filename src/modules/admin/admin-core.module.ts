@@ -9,6 +9,7 @@ import type { AdminTokens } from './auth/admin-tokens';
 import { AuditedActions, TARGET_POOL } from './http/audited-action';
 import { ADMIN_TOKENS, BearerAuthGuard } from './http/bearer-auth.guard';
 import { AdminErrorFilter } from './http/error.filter';
+import { JobRegistry } from './jobs/job-registry';
 import { SAMPLE_INTERVAL_MS, STATUS_READER, StatusSampler, type StatusReader } from './status/status-sampler';
 
 /** What every admin feature shares: tokens and the auth guard, the error filter, the target pool, the audit, the status sampler. */
@@ -35,6 +36,11 @@ export class AdminCoreModule implements OnApplicationShutdown {
         },
         StatusSampler,
         AuditedActions,
+        {
+          provide: JobRegistry,
+          inject: [TANDEM_LOGGER],
+          useFactory: (logger: Logger) => new JobRegistry(logger.child({ module: 'admin-jobs' })),
+        },
         { provide: APP_GUARD, useClass: BearerAuthGuard },
         {
           provide: APP_FILTER,
@@ -42,7 +48,7 @@ export class AdminCoreModule implements OnApplicationShutdown {
           useFactory: (logger: Logger) => new AdminErrorFilter(logger.child({ module: 'admin' })),
         },
       ],
-      exports: [ADMIN_TOKENS, STATUS_READER, SAMPLE_INTERVAL_MS, TARGET_POOL, StatusSampler, AuditedActions],
+      exports: [ADMIN_TOKENS, STATUS_READER, SAMPLE_INTERVAL_MS, TARGET_POOL, StatusSampler, AuditedActions, JobRegistry],
     };
   }
 

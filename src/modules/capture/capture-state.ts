@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { formatLsn, parseLsn, type Lsn } from '../../shared/lsn';
 import type { KeyKind, KeyRange } from '../../connectors/postgres-source/key-range';
+import { backfillSchema, type Backfill } from './backfill/backfill-state';
 
 /**
  * What capture keeps in Kafka, written in the same Kafka transaction as the events it describes,
@@ -37,6 +38,13 @@ export interface CaptureState {
   slot: string;
   stream: StreamPosition;
   snapshot: SnapshotProgress | null;
+  /** Backfills requested through the signal table, with their progress by chunk. */
+  backfills: Backfill[];
+  /**
+   * The tables capture has read in full (snapshot or backfill) or is reading; null in a state written
+   * before backfills existed (capture then takes source.tables as they are).
+   */
+  capturedTables: string[] | null;
 }
 
 const lsnText = z.string().regex(/^[0-9A-F]+\/[0-9A-F]+$/);
@@ -63,6 +71,8 @@ const storedState = z.object({
       ),
     })
     .nullable(),
+  backfills: z.array(backfillSchema).default([]),
+  capturedTables: z.array(z.string()).nullable().default(null),
 });
 
 const toText = (lsn: Lsn | null) => (lsn === null ? null : formatLsn(lsn));
@@ -90,6 +100,8 @@ export function serializeState(state: CaptureState): string {
         ]),
       ),
     },
+    backfills: state.backfills,
+    capturedTables: state.capturedTables,
   });
 }
 
@@ -115,6 +127,8 @@ export function deserializeState(text: string): CaptureState {
         ]),
       ),
     },
+    backfills: stored.backfills,
+    capturedTables: stored.capturedTables,
   };
 }
 

@@ -20,10 +20,18 @@ import { deserializeState, type CaptureState } from './capture-state';
 import { CaptureContext, captureNames } from './capture-context';
 import { SnapshotRunner } from './snapshot-runner';
 import { StreamRunner } from './stream-runner';
+import { BackfillTracker } from './backfill/backfill-tracker';
+import { BackfillWorker } from './backfill/backfill-worker';
+import { prepareSignalTable, requestNewTables, tablesToBackfill, withCapturedTables } from './backfill/backfill-setup';
 
 export interface CaptureOptions {
   /** Ignore the stored state and the slot, and start again with a new snapshot. */
   resnapshot?: boolean;
+  /**
+   * A slot that exists without a stored position was created for this capture ahead of time
+   * (failback's, inside the cutover commit): stream from where the slot starts.
+   */
+  adoptSlot?: boolean;
 }
 
 export interface CaptureStatus {
@@ -79,7 +87,7 @@ export class CaptureService {
       const tables = await describeTables(client, config.source.tables, new TypeRegistry());
       const slot = await readSlot(client, config.source.slot);
       const publication = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [config.source.publication]);
-      const kafka = await probeKafka(createKafka(config.kafka.brokers, config.kafka.clientId, this.logger), config.kafka.brokers);
+      const kafka = await probeKafka(createKafka(config.kafka, config.kafka.clientId, this.logger), config.kafka.brokers);
       return {
         kafka,
         slot: { name: config.source.slot, exists: slot.exists, confirmedFlushLsn: slot.confirmedFlushLsn === null ? null : formatLsn(slot.confirmedFlushLsn) },
@@ -115,18 +123,20 @@ export class CaptureService {
       if (!leader) return;
       logger.info({ slot: config.source.slot }, 'leading capture for this slot');
 
-      await ensurePublication(lockClient, config.source.publication, tables);
-      const kafka = createKafka(config.kafka.brokers, config.kafka.clientId, logger);
+      const signalTable = await prepareSignalTable(lockClient, config, types);
+      await ensurePublication(lockClient, config.source.publication, [...tables, signalTable]);
+      const kafka = createKafka(config.kafka, config.kafka.clientId, logger);
       await this.ensureCaptureTopics(kafka, tables);
       const names = captureNames(config);
       producer = new ThreadedTransactionalProducer(
-        { brokers: config.kafka.brokers, clientId: config.kafka.clientId, transactionalId: names.transactionalId },
+        { connection: config.kafka, clientId: config.kafka.clientId, transactionalId: names.transactionalId },
         logger,
       );
       await producer.connect();
 
       const state = await this.prepareState(lockClient, kafka, options);
-      const context = new CaptureContext(config, kafka, producer, logger, state ?? emptyState(config.source.slot));
+      const context = new CaptureContext(config, kafka, producer, logger, withCapturedTables(state ?? emptyState(config.source.slot), tables));
+      const added = state ? tablesToBackfill(config, context.state) : [];
 
       statusTimer = setInterval(() => void this.reportSlot(lockClient), config.capture.statusIntervalMs);
       if (!state) {
@@ -145,10 +155,33 @@ export class CaptureService {
       if (this.signal.stopped) return;
 
       await this.waitForSlotRelease(lockClient);
+      await requestNewTables(lockClient, config, added, logger);
       this.statusValue.role = 'streaming';
-      this.stream = new StreamRunner(context, types, keyColumnsByTable(tables));
+      const tracker = new BackfillTracker(
+        {
+          slot: config.source.slot,
+          signalTable: config.source.signalTable,
+          topicPrefix: config.kafka.topicPrefix,
+          database: new URL(config.source.url).pathname.slice(1),
+          keyColumns: keyColumnsByTable(tables),
+          now: Date.now,
+        },
+        { backfills: context.state.backfills, capturedTables: context.state.capturedTables ?? [] },
+      );
+      this.stream = new StreamRunner(context, types, keyColumnsByTable(tables), tracker);
+      const workerStop = { stopped: false };
+      const worker = new BackfillWorker(
+        { url: config.source.url, slot: config.source.slot, signalTable: config.source.signalTable, tables: new Map(tables.map((t) => [tableName(t), t])), types, logger },
+        tracker,
+        workerStop,
+      ).run();
       logger.info({ from: context.state.stream.ackLsn?.toString() ?? 'slot start' }, 'streaming changes');
-      await this.stream.run();
+      try {
+        await this.stream.run();
+      } finally {
+        workerStop.stopped = true;
+        await worker.catch((error: Error) => logger.warn({ err: error }, 'backfill worker stopped with an error'));
+      }
     } finally {
       this.statusValue.role = 'stopped';
       if (statusTimer) clearInterval(statusTimer);
@@ -196,6 +229,9 @@ export class CaptureService {
           'changes made since then may be lost. A re-snapshot is needed: run `tandem capture --resnapshot`.',
       );
     }
+    if (!state && slotInfo.exists && options.adoptSlot) {
+      return { ...emptyState(slot), stream: { lastCommitLsn: null, partial: null, ackLsn: slotInfo.confirmedFlushLsn } };
+    }
     if (!state && slotInfo.exists) {
       throw new CaptureStateError(
         `replication slot "${slot}" exists but Kafka holds no capture state for it (topic prefix "${this.config.kafka.topicPrefix}"). ` +
@@ -229,7 +265,7 @@ export class CaptureService {
 }
 
 function emptyState(slot: string): CaptureState {
-  return { slot, stream: { lastCommitLsn: null, partial: null, ackLsn: null }, snapshot: null };
+  return { slot, stream: { lastCommitLsn: null, partial: null, ackLsn: null }, snapshot: null, backfills: [], capturedTables: null };
 }
 
 function keyColumnsByTable(tables: SourceTable[]): Map<string, string[]> {

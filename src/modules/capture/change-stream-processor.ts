@@ -5,7 +5,7 @@ import {
   sameKey,
   StreamEventSerializer,
   tableTopic,
-  transactionTopic,
+  transactionMarker,
   tupleToRow,
   type Operation,
   type OutgoingRecord,
@@ -16,6 +16,8 @@ import type { TypeRegistry } from '../../connectors/postgres-source/pg-types';
 import { rangeContains, type KeyTuple } from '../../connectors/postgres-source/key-range';
 import type { SnapshotProgress, StreamPosition } from './capture-state';
 import { DecodeError } from '../../shared/errors';
+import { parseSignal } from '../../connectors/postgres-source/signal-table';
+import type { BackfillTracker } from './backfill/backfill-tracker';
 
 export interface ProcessorOptions {
   topicPrefix: string;
@@ -25,6 +27,8 @@ export interface ProcessorOptions {
   /** Primary-key columns per "schema.table", read from the catalog. */
   keyColumns: Map<string, string[]>;
   now: () => number;
+  /** Transactions written under a replication origin named so are not captured (failback's writes: no loops). */
+  skipOriginPrefix?: string;
 }
 
 /** A record placed on every partition of its topic (a TRUNCATE must reach every partition's reader). */
@@ -40,6 +44,8 @@ interface OpenTransaction {
   nextIndex: number;
   skipBelow: number;
   alreadyProduced: boolean;
+  /** Written by a skipped replication origin: consumed, nothing emitted. */
+  skipped: boolean;
   begun: boolean;
   totalOrder: number;
   perTable: Map<string, number>;
@@ -61,6 +67,8 @@ export class ChangeStreamProcessor {
     private readonly options: ProcessorOptions,
     start: StreamPosition,
     private readonly snapshotFilter: SnapshotProgress | null = null,
+    /** Signals and watermark windows of backfills (see backfill/). */
+    private readonly backfill: BackfillTracker | null = null,
   ) {
     this.position = { ...start };
   }
@@ -80,6 +88,10 @@ export class ChangeStreamProcessor {
   }
 
   handle(message: PgoutputMessage, walStart: Lsn, out: RoutedRecord[]): void {
+    if ('relation' in message && this.backfill?.isSignalTable(message.relation.schema, message.relation.table)) {
+      if (message.tag === 'insert') this.signal(message.relation, message.after, walStart, out);
+      return; // the signal table's own changes are never produced
+    }
     switch (message.tag) {
       case 'begin':
         this.begin(message.xid, message.finalLsn, Number(message.commitTimeMicros));
@@ -113,11 +125,22 @@ export class ChangeStreamProcessor {
         });
         return;
       case 'truncate':
-        for (const relation of message.relations) this.emitTruncate(relation, walStart, out);
+        for (const relation of message.relations) {
+          if (!this.backfill?.isSignalTable(relation.schema, relation.table)) this.emitTruncate(relation, walStart, out);
+        }
+        return;
+      case 'origin':
+        // pgoutput sends it right after BEGIN for a transaction written under a replication origin
+        if (this.tx && this.skipsOrigin(message.name)) this.tx.skipped = true;
         return;
       default:
-        return; // relation and type messages only update the decoder; origin and logical messages are not captured
+        return; // relation and type messages only update the decoder; logical messages are not captured
     }
+  }
+
+  private skipsOrigin(name: string): boolean {
+    const prefix = this.options.skipOriginPrefix;
+    return prefix !== undefined && name.startsWith(prefix);
   }
 
   private begin(xid: number, finalLsn: Lsn, commitTimeMicros: number): void {
@@ -130,6 +153,7 @@ export class ChangeStreamProcessor {
       nextIndex: 0,
       skipBelow: partial && partial.finalLsn === finalLsn ? partial.emitted : 0,
       alreadyProduced,
+      skipped: false,
       begun: false,
       totalOrder: 0,
       perTable: new Map(),
@@ -141,20 +165,7 @@ export class ChangeStreamProcessor {
   private commit(endLsn: Lsn, out: RoutedRecord[]): void {
     const tx = this.requireTransaction();
     if (!tx.alreadyProduced && tx.begun) {
-      this.push(out, {
-        topic: transactionTopic(this.options.topicPrefix),
-        key: JSON.stringify({ id: this.transactionId(tx) }),
-        value: JSON.stringify({
-          status: 'END',
-          id: this.transactionId(tx),
-          event_count: tx.totalOrder,
-          data_collections: [...tx.perTable].map(([dataCollection, count]) => ({
-            data_collection: dataCollection,
-            event_count: count,
-          })),
-          ts_ms: Math.floor(tx.commitTimeMicros / 1000),
-        }),
-      });
+      this.push(out, transactionMarker(this.options.topicPrefix, this.transactionId(tx), tx.commitTimeMicros, tx.perTable));
     }
     if (!tx.alreadyProduced) {
       this.position.lastCommitLsn = tx.finalLsn;
@@ -202,17 +213,7 @@ export class ChangeStreamProcessor {
   private beginMarker(out: RoutedRecord[], tx: OpenTransaction): void {
     if (tx.begun) return;
     tx.begun = true;
-    this.push(out, {
-      topic: transactionTopic(this.options.topicPrefix),
-      key: JSON.stringify({ id: this.transactionId(tx) }),
-      value: JSON.stringify({
-        status: 'BEGIN',
-        id: this.transactionId(tx),
-        event_count: null,
-        data_collections: null,
-        ts_ms: Math.floor(tx.commitTimeMicros / 1000),
-      }),
-    });
+    this.push(out, transactionMarker(this.options.topicPrefix, this.transactionId(tx), tx.commitTimeMicros, null));
   }
 
   private emitChange(
@@ -225,7 +226,7 @@ export class ChangeStreamProcessor {
     ) => void,
   ): void {
     const tx = this.requireTransaction();
-    if (tx.alreadyProduced) return;
+    if (tx.alreadyProduced || tx.skipped) return;
     const keyColumns = this.keyColumnsOf(relation);
     const topic = tableTopic(this.options.topicPrefix, relation.schema, relation.table);
     const dataCollection = `${relation.schema}.${relation.table}`;
@@ -235,6 +236,7 @@ export class ChangeStreamProcessor {
       if (this.seenBySnapshot(dataCollection, keyColumns, keyRow, tx.finalLsn)) return;
       this.beginMarker(out, tx);
       const key = keyOf(keyColumns, keyRow);
+      this.backfill?.recordChange(dataCollection, key, op, after);
       this.push(out, { topic, key, value: this.nextEvent(tx, relation, walStart, op, before, after) });
       if (op === 'd' && key !== null) this.push(out, { topic, key, value: null });
     }, keyColumns);
@@ -242,13 +244,22 @@ export class ChangeStreamProcessor {
 
   private emitTruncate(relation: Relation, walStart: Lsn, out: RoutedRecord[]): void {
     const tx = this.requireTransaction();
-    if (tx.alreadyProduced) return;
+    if (tx.alreadyProduced || tx.skipped) return;
+    this.backfill?.recordTruncate(`${relation.schema}.${relation.table}`);
     this.beginMarker(out, tx);
     const value = this.nextEvent(tx, relation, walStart, 't', null, null);
     const topic = tableTopic(this.options.topicPrefix, relation.schema, relation.table);
     for (let partition = 0; partition < this.options.partitions; partition++) {
       this.push(out, { topic, key: null, value, partition });
     }
+  }
+
+  /** A row inserted into the signal table, applied once: an already produced transaction was applied before. */
+  private signal(relation: Relation, tuple: RawTuple, walStart: Lsn, out: RoutedRecord[]): void {
+    const tx = this.requireTransaction();
+    const signal = parseSignal(this.row(relation, tuple));
+    if (tx.alreadyProduced || !signal) return;
+    this.backfill!.onSignal(signal, { walStart, finalLsn: tx.finalLsn, commitTimeMicros: tx.commitTimeMicros }, out);
   }
 
   /** The next change event (JSON) of the open transaction, numbered in its total and per-table order. */

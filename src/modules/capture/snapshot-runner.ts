@@ -63,6 +63,8 @@ export class SnapshotRunner {
           slot: config.source.slot,
           stream: { lastCommitLsn: null, partial: null, ackLsn: null },
           snapshot: { status: 'running', consistentLsn: exported.consistentLsn, tables },
+          backfills: [],
+          capturedTables: this.tables.map(tableName),
         };
       } finally {
         await planner.end();

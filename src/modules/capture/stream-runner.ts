@@ -3,9 +3,11 @@ import type { TypeRegistry } from '../../connectors/postgres-source/pg-types';
 import type { Lsn } from '../../shared/lsn';
 import { formatLsn } from '../../shared/lsn';
 import { CaptureStateError } from '../../shared/errors';
+import { failbackOriginPrefix } from '../../contracts/failback-names';
 import { ChangeStreamProcessor, type RoutedRecord } from './change-stream-processor';
 import { pruneSnapshot } from './capture-state';
 import type { CaptureContext } from './capture-context';
+import type { BackfillTracker } from './backfill/backfill-tracker';
 
 const ACK_INTERVAL_MS = 1000;
 
@@ -38,6 +40,7 @@ export class StreamRunner {
     private readonly context: CaptureContext,
     types: TypeRegistry,
     keyColumns: Map<string, string[]>,
+    private readonly backfill: BackfillTracker,
   ) {
     const { config, state } = context;
     this.processor = new ChangeStreamProcessor(
@@ -48,9 +51,11 @@ export class StreamRunner {
         types,
         keyColumns,
         now: Date.now,
+        skipOriginPrefix: failbackOriginPrefix(config.kafka.topicPrefix),
       },
       state.stream,
       state.snapshot && Object.keys(state.snapshot.tables).length > 0 ? state.snapshot : null,
+      backfill,
     );
     this.stream = new ReplicationStream(
       { url: config.source.url, slot: config.source.slot, publication: config.source.publication, types },
@@ -140,7 +145,9 @@ export class StreamRunner {
       });
     }
     this.batch = [];
-    this.inflight = this.context.commit(records, pruneSnapshot({ ...this.context.state, stream: position })).then(() => {
+    // Backfill progress is taken at the same point as the position: it covers exactly the records of the batch.
+    const next = pruneSnapshot({ ...this.context.state, stream: position, ...this.backfill.state() });
+    this.inflight = this.context.commit(records, next).then(() => {
       if (!heartbeat) this.status.eventsProduced += records.length;
       this.status.lastFlushAt = Date.now();
       if (position.ackLsn !== null) this.status.durableLsn = position.ackLsn;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { identifier, positiveInt, postgresUrl } from './config-fields';
+import { kafkaSaslSchema, kafkaSslSchema } from './kafka-security.schema';
 import { projectionEntriesSchema } from './projection-entry.schema';
 import { strictDeep } from './strict-schema';
 
@@ -19,6 +20,8 @@ const configObject = z.object({
       })
       .prefault({}),
     heartbeatIntervalMs: positiveInt.default(10_000),
+    /** Where `tandem backfill` signals the running capture (created by capture; see README, Backfill). */
+    signalTable: z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'must be schema.table').default('public.tandem_signal'),
   }),
   kafka: z.object({
     brokers: z.array(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port')).min(1, 'list at least one broker'),
@@ -26,6 +29,9 @@ const configObject = z.object({
     partitions: positiveInt.default(3),
     replicationFactor: positiveInt.default(1),
     clientId: z.string().default('tandem'),
+    /** TLS and SASL (kafka-security.schema.ts); both off by default. */
+    ssl: kafkaSslSchema.optional(),
+    sasl: kafkaSaslSchema.optional(),
   }),
   target: z.object({ url: postgresUrl }).optional(),
   /** What to project: built-in recipes and modules of the user's own (projection-entry.schema.ts). */
@@ -38,6 +44,19 @@ const configObject = z.object({
     .prefault({}),
   /** tandem cutover: the legacy roles whose writes a freeze refuses (ALTER ROLE … SET default_transaction_read_only). */
   cutover: z.object({ applicationRoles: z.array(identifier).default([]) }).optional(),
+  /**
+   * tandem failback / rollback (README, "Failback"): with this section, cutover commit prepares
+   * failback; the new application's roles in the target database, whose writes a rollback
+   * freezes; and how far behind failback may be for a rollback to start.
+   */
+  failback: z
+    .object({
+      /** Prepare failback inside `tandem cutover commit` (needs wal_level=logical on the target). */
+      atCommit: z.boolean().default(true),
+      applicationRoles: z.array(identifier).default([]),
+      maxLagSeconds: positiveInt.default(60),
+    })
+    .optional(),
   /** tandem serve: the admin API, status page and /metrics (tokens: TANDEM_ADMIN_TOKENS or tokensFile). */
   admin: z
     .object({

@@ -15,6 +15,7 @@ import { copyToBackup } from '../replay/schema-ops';
 import { describeLag, endOffsets, lagging, type PartitionEnd } from './drain-gate';
 import { currentLsn, freezeRoles, frozenRoles, missingRoles, slotConfirmedLsn, unfreezeRoles } from './legacy-freeze';
 import { audit } from './operator-audit';
+import { prepareFailback } from './failback-setup';
 
 /** A gate refused the cutover (or the command does not apply to the cutover's state); the reason says why. */
 export class CutoverGateError extends TandemError {}
@@ -70,7 +71,7 @@ export class CutoverService {
   }
 
   private get kafka(): Kafka {
-    this.kafkaClient ??= createKafka(this.config.kafka.brokers, `${this.config.kafka.clientId}-cutover`, this.logger);
+    this.kafkaClient ??= createKafka(this.config.kafka, `${this.config.kafka.clientId}-cutover`, this.logger);
     return this.kafkaClient;
   }
 
@@ -233,6 +234,10 @@ export class CutoverService {
     const definitions = projectionDefinitions(this.config).filter((d) => cutover.projections.includes(d.name));
     const backupIds: number[] = [];
     for (const definition of definitions) backupIds.push(await copyToBackup(this.pool, definition, options.operator, `before commit of cutover ${cutover.id}`));
+    // Before the application switches: from here on every target write of the projections that
+    // have an inverse is captured for failback (README, "Failback").
+    const failback = this.config.failback?.atCommit ? await prepareFailback(this.config, this.pool, cutover, options.operator, { requireAll: false }) : null;
+    if (failback) this.logger.info({ cutover: cutover.id, projections: failback.projections, startLsn: failback.startLsn }, 'failback prepared');
     await this.transition(cutover.id, 'committed', options.operator, {
       committed_at: 'now()',
       backup_ids: backupIds,

@@ -36,8 +36,8 @@ export class ImportService {
     const summary = { recipe: recipeName, files, records: records.length, perTable, dryRun: options.dryRun === true };
     if (options.dryRun || records.length === 0) return summary;
 
-    const { brokers, clientId, topicPrefix, partitions, replicationFactor } = this.config.kafka;
-    const kafka = createKafka(brokers, `${clientId}-import`, this.logger);
+    const { clientId, topicPrefix, partitions, replicationFactor } = this.config.kafka;
+    const kafka = createKafka(this.config.kafka, `${clientId}-import`, this.logger);
     await ensureTopics(
       kafka,
       Object.keys(perTable).map((table) => ({ topic: importTopic(topicPrefix, table), partitions, config: CHANGE_TOPIC_CONFIG })),

@@ -1,5 +1,11 @@
 import type { Pool } from 'pg';
-import { listQuarantine, markRedriven, type QuarantinedEvent } from '../../connectors/postgres-target/quarantine-store';
+import {
+  listQuarantine,
+  markRedriven,
+  pageQuarantine,
+  type QuarantinedEvent,
+  type QuarantineSummary,
+} from '../../connectors/postgres-target/quarantine-store';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { applyBatch } from '../../projections/framework/batch-applier';
 import { decodeRecord } from '../../projections/framework/event-decoder';
@@ -24,6 +30,12 @@ export class DeadLetterService {
   async list(projection: string | null, includeRedriven = false): Promise<QuarantinedEvent[]> {
     await ensureTandemSchema(this.pool);
     return listQuarantine(this.pool, projection, includeRedriven ? null : 'quarantined');
+  }
+
+  /** One page of quarantined events (ids after `afterId`), without their payloads. */
+  async page(projection: string | null, includeRedriven: boolean, afterId: number, limit: number): Promise<QuarantineSummary[]> {
+    await ensureTandemSchema(this.pool);
+    return pageQuarantine(this.pool, { projection, status: includeRedriven ? null : 'quarantined', afterId, limit });
   }
 
   /**

@@ -69,7 +69,7 @@ export class ProjectionService {
     const definitions = projectionDefinitions(this.config, options.projection);
     if (definitions.length === 0) throw new ConfigError('projections: list at least one projection to run');
     this.pool = targetPool(this.config, this.logger);
-    const kafka: Kafka = createKafka(this.config.kafka.brokers, `${this.config.kafka.clientId}-projector`, this.logger);
+    const kafka: Kafka = createKafka(this.config.kafka, `${this.config.kafka.clientId}-projector`, this.logger);
     for (const definition of definitions) {
       const runner = new ProjectionRunner({
         definition,

@@ -1,3 +1,5 @@
+import { cspHash } from '../../shared/csp';
+import { escapeHtml, markdownCode, markdownText } from '../../shared/escape';
 import type { Difference } from './bucket-comparison';
 
 export interface TableReport {
@@ -50,56 +52,71 @@ const percent = (ratio: number) => `${(ratio * 100).toFixed(4)} %`;
 
 export function renderMarkdown(report: ReconciliationReport): string {
   const lines = [
-    `# Reconciliation of \`${report.projection}\`: ${report.verdict}`,
+    `# Reconciliation of ${markdownCode(report.projection)}: ${markdownText(report.verdict)}`,
     '',
-    `Valid at source LSN \`${report.sourceLsn}\`, ${report.startedAt} → ${report.finishedAt}. Mismatch ratio ${percent(report.mismatchRatio)} (threshold ${percent(report.threshold)}).`,
+    `Valid at source LSN ${markdownCode(report.sourceLsn)}, ${markdownText(report.startedAt)} → ${markdownText(report.finishedAt)}. Mismatch ratio ${markdownText(percent(report.mismatchRatio))} (threshold ${markdownText(percent(report.threshold))}).`,
     '',
     '| table | source | target | matched | missing | extra | mismatched | quarantined |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...report.tables.map(
       (t) =>
-        `| ${t.table} | ${t.sourceCount} | ${t.targetCount} | ${t.matched} | ${t.missing} | ${t.extra} | ${t.mismatched} | ${t.quarantined} |`,
+        `| ${[t.table, t.sourceCount, t.targetCount, t.matched, t.missing, t.extra, t.mismatched, t.quarantined].map(markdownText).join(' | ')} |`,
     ),
   ];
   for (const table of report.tables) {
     if (table.sample.length === 0 && table.quarantinedSample.length === 0) continue;
-    lines.push('', `## ${table.table}`, '');
+    lines.push('', `## ${markdownText(table.table)}`, '');
     for (const difference of table.sample) {
       const columns = difference.columns
         ? `: ${Object.entries(difference.columns)
-            .map(([column, [source, target]]) => `${column} \`${source}\` → \`${target}\``)
+            .map(([column, [source, target]]) => `${markdownText(column)} ${markdownCode(source)} → ${markdownCode(target)}`)
             .join(', ')}`
         : '';
-      lines.push(`- ${difference.kind} \`${difference.key}\`${columns}`);
+      lines.push(`- ${markdownText(difference.kind)} ${markdownCode(difference.key)}${columns}`);
     }
     for (const entry of table.quarantinedSample)
-      lines.push(`- quarantined \`${entry.key}\`: ${entry.reason}`);
+      lines.push(`- quarantined ${markdownCode(entry.key)}: ${markdownText(entry.reason)}`);
   }
   return `${lines.join('\n')}\n`;
 }
 
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const OUTCOME_COLORS = {
+  matched: '#2e7d32',
+  missing: '#c62828',
+  extra: '#ef6c00',
+  mismatched: '#6a1b9a',
+  quarantined: '#546e7a',
+} as const;
+
+/** The report page's only style sheet (no style attributes: the CSP allows this sheet by its hash). */
+const REPORT_STYLE =
+  'body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.PASS{color:#2e7d32}.FAIL{color:#c62828}.key{display:inline-block;margin-right:12px}.swatch{display:inline-block;width:10px;height:10px}' +
+  Object.entries(OUTCOME_COLORS)
+    .map(([kind, color]) => `.swatch.${kind}{background:${color}}`)
+    .join('');
+
+/** CSP source allowing the report's style sheet (the status page opens reports as blob: pages under its own CSP). */
+export const REPORT_STYLE_HASH = cspHash(REPORT_STYLE);
+
+/** The Content-Security-Policy a report page is served with: no script, no request, only its own style sheet. */
+export const REPORT_CONTENT_SECURITY_POLICY = `default-src 'none'; style-src ${REPORT_STYLE_HASH}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`;
 
 /** A self-contained page (no external assets) with a stacked bar per table. */
 export function renderHtml(report: ReconciliationReport): string {
-  const colors = {
-    matched: '#2e7d32',
-    missing: '#c62828',
-    extra: '#ef6c00',
-    mismatched: '#6a1b9a',
-    quarantined: '#546e7a',
-  } as const;
   const width = 640;
   const bars = report.tables
     .map((t, i) => {
-      const total = Math.max(t.matched + t.missing + t.extra + t.mismatched + t.quarantined, 1);
+      const total = Math.max(
+        [t.matched, t.missing, t.extra, t.mismatched, t.quarantined].reduce((sum, n) => sum + (Number(n) || 0), 0),
+        1,
+      );
       let x = 160;
-      const segments = (Object.keys(colors) as Array<keyof typeof colors>)
+      const segments = (Object.keys(OUTCOME_COLORS) as Array<keyof typeof OUTCOME_COLORS>)
         .map((kind) => {
-          const w = ((t[kind] as number) / total) * (width - 170);
+          const w = (Number(t[kind]) / total) * (width - 170) || 0;
           const rect =
             w > 0
-              ? `<rect x="${x.toFixed(1)}" y="${i * 34 + 8}" width="${w.toFixed(1)}" height="22" fill="${colors[kind]}"><title>${kind}: ${t[kind]}</title></rect>`
+              ? `<rect x="${x.toFixed(1)}" y="${i * 34 + 8}" width="${w.toFixed(1)}" height="22" fill="${OUTCOME_COLORS[kind]}"><title>${kind}: ${escapeHtml(t[kind])}</title></rect>`
               : '';
           x += w;
           return rect;
@@ -108,28 +125,25 @@ export function renderHtml(report: ReconciliationReport): string {
       return `<text x="0" y="${i * 34 + 24}" font-size="13">${escapeHtml(t.table)}</text>${segments}`;
     })
     .join('');
-  const legend = Object.entries(colors)
-    .map(
-      ([kind, color]) =>
-        `<span style="display:inline-block;margin-right:12px"><span style="display:inline-block;width:10px;height:10px;background:${color}"></span> ${kind}</span>`,
-    )
+  const legend = Object.keys(OUTCOME_COLORS)
+    .map((kind) => `<span class="key"><span class="swatch ${kind}"></span> ${kind}</span>`)
     .join('');
   const rows = report.tables
     .map(
       (t) =>
-        `<tr><td>${escapeHtml(t.table)}</td>${[t.sourceCount, t.targetCount, t.matched, t.missing, t.extra, t.mismatched, t.quarantined].map((n) => `<td>${n}</td>`).join('')}</tr>`,
+        `<tr><td>${escapeHtml(t.table)}</td>${[t.sourceCount, t.targetCount, t.matched, t.missing, t.extra, t.mismatched, t.quarantined].map((n) => `<td>${escapeHtml(n)}</td>`).join('')}</tr>`,
     )
     .join('');
   const details = report.tables
     .flatMap((t) => [
       ...t.sample.map(
         (d) =>
-          `<li>${escapeHtml(t.table)}: ${d.kind} <code>${escapeHtml(d.key)}</code>${
+          `<li>${escapeHtml(t.table)}: ${escapeHtml(d.kind)} <code>${escapeHtml(d.key)}</code>${
             d.columns
               ? ` ${Object.entries(d.columns)
                   .map(
                     ([c, [a, b]]) =>
-                      `${escapeHtml(c)}: <code>${escapeHtml(String(a))}</code> → <code>${escapeHtml(String(b))}</code>`,
+                      `${escapeHtml(c)}: <code>${escapeHtml(a)}</code> → <code>${escapeHtml(b)}</code>`,
                   )
                   .join(', ')}`
               : ''
@@ -141,10 +155,11 @@ export function renderHtml(report: ReconciliationReport): string {
       ),
     ])
     .join('');
-  return `<!doctype html><html><head><meta charset="utf-8"><title>Reconciliation ${escapeHtml(report.projection)}: ${report.verdict}</title>
-<style>body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.PASS{color:#2e7d32}.FAIL{color:#c62828}</style></head>
-<body><h1>Reconciliation of <code>${escapeHtml(report.projection)}</code>: <span class="${report.verdict}">${report.verdict}</span></h1>
-<p>Valid at source LSN <code>${report.sourceLsn}</code>; ${escapeHtml(report.startedAt)} → ${escapeHtml(report.finishedAt)}. Mismatch ratio ${percent(report.mismatchRatio)} (threshold ${percent(report.threshold)}).</p>
+  const verdictClass = report.verdict === 'PASS' ? 'PASS' : 'FAIL';
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Reconciliation ${escapeHtml(report.projection)}: ${escapeHtml(report.verdict)}</title>
+<style>${REPORT_STYLE}</style></head>
+<body><h1>Reconciliation of <code>${escapeHtml(report.projection)}</code>: <span class="${verdictClass}">${escapeHtml(report.verdict)}</span></h1>
+<p>Valid at source LSN <code>${escapeHtml(report.sourceLsn)}</code>; ${escapeHtml(report.startedAt)} → ${escapeHtml(report.finishedAt)}. Mismatch ratio ${escapeHtml(percent(report.mismatchRatio))} (threshold ${escapeHtml(percent(report.threshold))}).</p>
 <svg width="${width}" height="${report.tables.length * 34 + 10}" role="img" aria-label="rows per table by outcome">${bars}</svg><p>${legend}</p>
 <table><tr><th>table</th><th>source</th><th>target</th><th>matched</th><th>missing</th><th>extra</th><th>mismatched</th><th>quarantined</th></tr>${rows}</table>
 ${details ? `<h2>Differences (sample)</h2><ul>${details}</ul>` : ''}</body></html>

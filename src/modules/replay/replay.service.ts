@@ -88,7 +88,7 @@ export class ReplayService {
     private readonly logger: Logger,
   ) {
     this.pool = targetPool(config);
-    this.kafka = createKafka(config.kafka.brokers, `${config.kafka.clientId}-replay`, logger);
+    this.kafka = createKafka(config.kafka, `${config.kafka.clientId}-replay`, logger);
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,4 @@
+import type { BackfillListing } from '../capture/backfill/backfill-requests';
 /**
  * What `tandem status`, the admin API's /api/status, the status page and /metrics all show: one read of
  * the pipeline's state. Built by StatusService (status.service.ts) from the source database (slot), Kafka
@@ -10,6 +11,8 @@ export interface PipelineStatus {
   projections: ProjectionStatus[];
   lastReconciliations: ReconciliationSummary[];
   cutover: CutoverSummary | null;
+  /** Backfills of the slot (tandem backfill), oldest first: table, rows read, chunks done and left, rate. */
+  backfills: BackfillListing[];
 }
 
 export interface SourceSlotStatus {

@@ -8,6 +8,7 @@ import type {
   TandemStateReader,
 } from './status-readers';
 import type { CutoverSummary, ReconciliationSummary } from './pipeline-status';
+import { readBackfillRequests, type BackfillRequestRow } from '../../connectors/postgres-source/signal-table';
 
 /** The source's replication slot, read with one small pool (a status read never writes). */
 export class PostgresSourceSlotReader implements SourceSlotReader {
@@ -45,6 +46,11 @@ export class PostgresSourceSlotReader implements SourceSlotReader {
       restartLsn: row.restart_lsn,
       flushLagSeconds: row.flush_lag,
     };
+  }
+
+  async readBackfills(signalTable: string, slot: string): Promise<BackfillRequestRow[]> {
+    const { rows } = await this.pool.query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [signalTable]);
+    return rows[0].found ? readBackfillRequests(this.pool, signalTable, slot) : [];
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 import { formatLsn, parseLsn } from '../../shared/lsn';
 import type { PipelineStatus, ProjectionStatus, SourceSlotStatus } from './pipeline-status';
 import type { CheckpointReading, PartitionEnd, PipelineReading } from './status-readers';
+import { listing } from '../capture/backfill/backfill-requests';
 
 /**
  * The counters of one status read that rates are derived from. Kept by StatusSampler, so a
@@ -111,6 +112,7 @@ export function buildStatus(
     projections: reading.projections.map((p) => projectionStatus(p, now, samples, options)),
     lastReconciliations: reading.reconciliations,
     cutover: reading.cutover,
+    backfills: (reading.backfills ?? []).map((row) => listing(row.id, row.data, row.progress, row.createdAt)),
   };
 }
 

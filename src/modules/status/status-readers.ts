@@ -1,5 +1,6 @@
 import type { PartitionEnd } from '../cutover/drain-gate';
 import type { CutoverSummary, ReconciliationSummary } from './pipeline-status';
+import type { BackfillRequestRow } from '../../connectors/postgres-source/signal-table';
 
 export type { PartitionEnd };
 
@@ -34,6 +35,8 @@ export interface QuarantineReading {
 /** Reads the source database's replication slot. */
 export interface SourceSlotReader {
   readSlot(slot: string, publication: string): Promise<SlotReading>;
+  /** The slot's backfill requests with the progress capture wrote beside them (none before capture made the signal table). */
+  readBackfills?(signalTable: string, slot: string): Promise<BackfillRequestRow[]>;
   close(): Promise<void>;
 }
 
@@ -73,4 +76,5 @@ export interface PipelineReading {
   }>;
   reconciliations: ReconciliationSummary[];
   cutover: CutoverSummary | null;
+  backfills?: BackfillRequestRow[];
 }

@@ -90,6 +90,24 @@ export function renderStatus(status: PipelineStatus): string {
     }
   }
   lines.push('');
+  const backfills = status.backfills ?? [];
+  if (backfills.length > 0) {
+    lines.push(
+      ...textTable(
+        ['BACKFILL', 'TABLE', 'STATE', 'ROWS READ', 'CHUNKS DONE', 'CHUNKS LEFT', 'ROWS/S'],
+        backfills.map((b) => [
+          b.id,
+          b.where === null ? b.table : `${b.table} where ${b.where}`,
+          b.status,
+          String(b.rowsRead),
+          String(b.chunksDone),
+          b.chunksLeft === null ? dash : String(b.chunksLeft),
+          num(b.rowsPerSecond),
+        ]),
+      ),
+      '',
+    );
+  }
   const c = status.cutover;
   lines.push(
     c

@@ -43,7 +43,7 @@ export class StatusService {
     this.readers = readers ?? {
       source: new PostgresSourceSlotReader(config.source.url),
       topics: new KafkaTopicOffsetsReader(
-        createKafka(config.kafka.brokers, `${config.kafka.clientId}-status`, logger),
+        createKafka(config.kafka, `${config.kafka.clientId}-status`, logger),
       ),
       state: config.target ? new PostgresTandemStateReader(config.target.url) : null,
     };
@@ -105,7 +105,7 @@ export class StatusService {
     const names = this.projections.map((p) => p.name);
     const newest = this.options.newestReasons ?? 5;
     const at = new Date();
-    const [slot, captureTopics, projections, reconciliations, cutover] = await Promise.all([
+    const [slot, captureTopics, projections, reconciliations, cutover, backfills] = await Promise.all([
       source.readSlot(this.config.source.slot, this.config.source.publication),
       topics.endOffsets(
         this.config.source.tables.map((table) => `${this.config.kafka.topicPrefix}.${table}`),
@@ -120,8 +120,9 @@ export class StatusService {
       ),
       state ? state.lastReconciliations(names) : Promise.resolve([]),
       state ? state.latestCutover() : Promise.resolve(null),
+      source.readBackfills ? source.readBackfills(this.config.source.signalTable, this.config.source.slot) : Promise.resolve([]),
     ]);
-    return { at, slot, captureTopics, projections, reconciliations, cutover };
+    return { at, slot, captureTopics, projections, reconciliations, cutover, backfills };
   }
 }
 

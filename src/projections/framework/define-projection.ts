@@ -2,6 +2,7 @@ import { createHash } from 'crypto';
 import type { ZodType } from 'zod';
 import type { LogPosition } from './change-envelope';
 import type { TableComparison } from './define-reconciliation';
+import type { ProjectionInverse } from './define-inverse';
 import type { Migration } from '../../contracts/migration';
 import type { RowOperation } from '../../contracts/row-operation';
 
@@ -58,6 +59,12 @@ export interface ProjectionDefinition<Row = Record<string, unknown>> {
    * (its existence is checked by it); `sql` creates it, with search_path = <schema>, public.
    */
   deferredIndexes?: Array<{ name: string; sql: string }>;
+  /**
+   * How the target's changes flow back to the legacy tables after a cutover (tandem failback):
+   * a pure `apply` per target change, or legacy rows rendered by SQL over the target. A projection
+   * without one cannot fail back.
+   */
+  invert?: ProjectionInverse;
 }
 
 export function defineProjection<Row>(

@@ -3,7 +3,7 @@ import { existsSync } from 'fs';
 import { dirname } from 'path';
 import { ConfigError } from '../../shared/errors';
 import type { ProjectionDefinition } from '../framework/define-projection';
-import { installTandemResolution } from './tandem-resolution';
+import { installTandemResolution, isTandemFile } from './tandem-resolution';
 import { compileInto, installTranspilingExtensions } from './transpile';
 
 /**
@@ -47,7 +47,7 @@ function loadDefaultExport(file: string): unknown {
   if (loaded.has(file)) return loaded.get(file);
   if (!existsSync(file)) throw new ConfigError(`projection module ${file}: no such file`);
   installTandemResolution();
-  installTranspilingExtensions();
+  installTranspilingExtensions(isTandemFile);
   const module = new Module(file, undefined) as Module & { _compile(code: string, filename: string, format?: 'commonjs'): void };
   module.filename = file;
   module.paths = (Module as ModuleInternals)._nodeModulePaths(dirname(file));

@@ -1,6 +1,6 @@
 import Module from 'module';
 import { existsSync, readFileSync } from 'fs';
-import { dirname, extname, join } from 'path';
+import { dirname, extname, join, sep } from 'path';
 
 /**
  * `import … from 'tandem'` in a user's projection module resolves to the Tandem that is running,
@@ -19,6 +19,11 @@ type Resolver = (request: string, parent: unknown, isMain: boolean, options?: un
 const nodeModule: unknown = Object.getPrototypeOf(Module) === Function.prototype ? Module : Object.getPrototypeOf(Module);
 const moduleInternals = nodeModule as { _resolveFilename: Resolver };
 let installed = false;
+
+/** Whether `filename` is one of this build's own files (src/ or dist/), not a user's. */
+export function isTandemFile(filename: string): boolean {
+  return filename.startsWith(buildRoot + sep);
+}
 
 /** The file a 'tandem' or 'tandem/…' request stands for, or null for any other request. */
 export function tandemFileFor(request: string): string | null {

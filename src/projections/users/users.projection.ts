@@ -3,6 +3,7 @@ import { pgUuid } from '../pg-uuid';
 import { defineProjection, deterministicUuid, type ProjectionEvent, type RowOperation } from '../framework/define-projection';
 import { isUnavailable, toastable } from '../toastable';
 import { USERS_MIGRATIONS } from './users.migrations';
+import { usersInverse } from './users.inverse';
 
 /**
  * Seeds 000 and 003: legacy auth users (plus the tenant mapping CSV, imported through the same log)
@@ -53,6 +54,7 @@ export function usersProjection(sourceSchema = 'public') {
   return defineProjection<UsersSourceRow>({
     name: 'users',
     migrations: USERS_MIGRATIONS,
+    invert: usersInverse(sourceSchema),
     input: { [usersTable]: legacyUser, [importedTable]: importedUser, [mappingTable]: tenantMapping },
     reconcile: [
       {
@@ -71,7 +73,7 @@ export function usersProjection(sourceSchema = 'public') {
           from: '{target}.users',
           key: 'source_user_id',
           columns: { email: 'email', name: 'name', instance_name: 'instance_name' },
-          where: `_source_key LIKE '${usersTable}/%'`,
+          where: "_source_key NOT LIKE 'import.%'", // imported users have no legacy row; the application's do
         },
         quarantineKey: (key) => (key.id === undefined ? null : String(key.id)),
       },

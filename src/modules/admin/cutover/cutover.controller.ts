@@ -4,6 +4,7 @@ import { CutoverGateError, CutoverService, type CutoverRecord } from '../../cuto
 import type { Principal } from '../auth/admin-tokens';
 import { Caller, RequireRole } from '../http/access';
 import { AuditedActions, requireConfirmation } from '../http/audited-action';
+import { JobRegistry, type Job } from '../jobs/job-registry';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { abortBody, commitBody, cutoverQuery, planBody, startBody } from './cutover.routes';
 
@@ -13,6 +14,7 @@ export class CutoverController {
   constructor(
     @Inject(CutoverService) private readonly cutovers: CutoverService,
     @Inject(AuditedActions) private readonly actions: AuditedActions,
+    @Inject(JobRegistry) private readonly jobs: JobRegistry,
   ) {}
 
   @Get()
@@ -38,21 +40,23 @@ export class CutoverController {
     );
   }
 
+  /** A job (202): freeze, drain (up to drainTimeoutMs) and verify can outlast the request timeout. */
   @Post('start')
-  @HttpCode(200)
+  @HttpCode(202)
   @RequireRole('operator')
   start(
     @Caller() caller: Principal,
     @Body(new ZodValidationPipe(startBody)) body: z.infer<typeof startBody>,
-  ): Promise<CutoverRecord> {
+  ): Job {
     requireConfirmation(body.confirm, `cutover:${body.id}`);
-    return this.actions.run(caller, 'cutover.start', `cutover:${body.id}`, body, () =>
+    const subject = `cutover:${body.id}`;
+    return this.jobs.start(caller.name, 'cutover.start', subject, () => this.actions.run(caller, 'cutover.start', subject, body, () =>
       this.cutovers.start(body.id, {
         operator: caller.name,
         drainTimeoutMs: body.drainTimeoutMs,
         threshold: body.threshold,
       }),
-    );
+    ));
   }
 
   @Post('commit')

@@ -1,15 +1,12 @@
 import { z } from 'zod';
+import { recordId, recordIdText } from '../http/record-id';
 import type { ApiRoute } from '../openapi/api-route';
 
-const cutoverId = z.number().int().positive().describe('the cutover id (from plan)');
+const cutoverId = recordId.describe('the cutover id (from plan)');
 const confirmCutover = z.string().describe('"cutover:<id>"');
 
 export const cutoverQuery = z.object({
-  id: z
-    .string()
-    .regex(/^[1-9][0-9]*$/, 'must be a cutover id')
-    .optional()
-    .describe('default: the latest'),
+  id: recordIdText.optional().describe('the cutover id (default: the latest)'),
 });
 export const planBody = z.object({
   projection: z.string().min(1).optional().describe('only this projection (default: every configured one)'),
@@ -47,7 +44,7 @@ export const cutoverRoutes: ApiRoute[] = [
     path: '/api/cutover/start',
     role: 'operator',
     summary:
-      'freeze legacy writes, wait until drained, verify by reconciliation (a failed gate unfreezes: 409)',
+      'freeze legacy writes, wait until drained, verify by reconciliation: 202 with a job polled at GET /api/jobs/{id} (a failed gate unfreezes: the job fails with 409)',
     body: startBody,
     confirm: '"cutover:<id>"',
   },

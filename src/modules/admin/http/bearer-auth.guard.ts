@@ -7,10 +7,24 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { AdminTokens, grants, type AdminRole } from '../auth/admin-tokens';
+import { AdminTokens, grants, type AdminRole, type Principal } from '../auth/admin-tokens';
 import { ROLE_KEY, type AdminRequest } from './access';
 
 export const ADMIN_TOKENS = Symbol('ADMIN_TOKENS');
+
+/** The caller an Authorization header names, or why there is none. */
+export function authenticateHeader(
+  tokens: AdminTokens,
+  header: string | string[] | undefined,
+): { principal: Principal; problem?: undefined } | { principal: null; problem: string } {
+  const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  const principal = match ? tokens.authenticate(match[1]) : null;
+  if (principal) return { principal };
+  return {
+    principal: null,
+    problem: match ? 'unknown bearer token' : 'an Authorization: Bearer <token> header is required',
+  };
+}
 
 /** Every route needs a bearer token of the route's role (viewer by default) unless marked public. */
 @Injectable()
@@ -28,13 +42,8 @@ export class BearerAuthGuard implements CanActivate {
       ]) ?? 'viewer';
     if (needed === 'public') return true;
     const request = context.switchToHttp().getRequest<AdminRequest>();
-    const header = request.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    const principal = match ? this.tokens.authenticate(match[1]) : null;
-    if (!principal)
-      throw new UnauthorizedException(
-        match ? 'unknown bearer token' : 'an Authorization: Bearer <token> header is required',
-      );
+    const { principal, problem } = authenticateHeader(this.tokens, request.headers.authorization);
+    if (!principal) throw new UnauthorizedException(problem);
     if (!grants(principal.role, needed))
       throw new ForbiddenException(
         `this route needs the ${needed} role; token "${principal.name}" is ${principal.role}`,

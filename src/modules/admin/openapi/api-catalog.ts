@@ -1,3 +1,4 @@
+import { jobsRoutes } from '../jobs/jobs.routes';
 import { cutoverRoutes } from '../cutover/cutover.routes';
 import { quarantineRoutes } from '../quarantine/quarantine.routes';
 import { reconcileRoutes } from '../reconcile/reconcile.routes';
@@ -12,6 +13,7 @@ export const API_ROUTES: ApiRoute[] = [
   ...reconcileRoutes,
   ...cutoverRoutes,
   ...replayRoutes,
+  ...jobsRoutes,
   {
     method: 'get',
     path: '/metrics',

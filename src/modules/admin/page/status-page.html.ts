@@ -39,6 +39,7 @@ svg text{font-size:11px;fill:#556}.legend span{display:inline-block;margin-right
 <th>events/s</th><th>checkpoint LSN</th><th>quarantined</th></tr></thead><tbody id="projections"></tbody></table></section>
 <section data-panel><h2>Quarantine</h2><div id="quarantine"></div></section>
 <section data-panel><h2>Reconciliation</h2><div id="reconciliation"></div></section>
+<section class="wide" data-panel><h2>Backfills</h2><div id="backfills"></div></section>
 <section class="wide" data-panel><h2>Cutover</h2><div id="cutover"></div></section>
 </main>
 <script>
@@ -51,7 +52,7 @@ svg text{font-size:11px;fill:#556}.legend span{display:inline-block;margin-right
   var $ = function (id) { return document.getElementById(id); };
   function h(tag, attrs, children) {
     var el = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { el.setAttribute(k, attrs[k]); });
+    Object.keys(attrs || {}).forEach(function (k) { if (k === 'style') el.style.cssText = attrs[k]; else el.setAttribute(k, attrs[k]); });
     (children || []).forEach(function (c) { el.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c); });
     return el;
   }
@@ -116,6 +117,16 @@ svg text{font-size:11px;fill:#556}.legend span{display:inline-block;margin-right
           h('td', {}, [new Date(r.finishedAt).toLocaleString()]), h('td', {}, [link])]);
       }))])]);
   }
+  function renderBackfills(s) {
+    var rows = s.backfills || [];
+    if (rows.length === 0) return fill('backfills', [h('p', {}, ['no backfill requested'])]);
+    fill('backfills', [h('table', {}, [h('thead', {}, [h('tr', {}, ['table', 'state', 'rows read', 'chunks done', 'chunks left', 'rows/s'].map(function (c) { return h('th', {}, [c]); }))]),
+      h('tbody', {}, rows.map(function (b) {
+        return h('tr', { 'data-backfill-id': b.id }, [h('td', {}, [b.where === null ? b.table : b.table + ' where ' + b.where]), h('td', { 'data-testid': 'backfill-state-' + b.id }, [b.status]),
+          h('td', { class: 'n' }, [String(b.rowsRead)]), h('td', { class: 'n' }, [String(b.chunksDone)]),
+          h('td', { class: 'n' }, [b.chunksLeft === null ? '–' : String(b.chunksLeft)]), h('td', { class: 'n' }, [b.rowsPerSecond === null ? '–' : String(b.rowsPerSecond)])]);
+      }))])]);
+  }
   function renderCutover(s) {
     var c = s.cutover;
     if (!c) return fill('cutover', [h('p', { 'data-testid': 'cutover-state' }, ['no cutover recorded'])]);
@@ -168,7 +179,7 @@ svg text{font-size:11px;fill:#556}.legend span{display:inline-block;margin-right
       showPanels();
       $('read-at').textContent = 'read at ' + new Date(s.readAt).toLocaleTimeString();
       $('problem').textContent = '';
-      renderPipeline(s); renderProjections(s); renderReconciliation(s); renderCutover(s); renderCharts(results[1]);
+      renderPipeline(s); renderProjections(s); renderReconciliation(s); renderBackfills(s); renderCutover(s); renderCharts(results[1]);
       document.body.setAttribute('data-loaded-at', s.readAt);
     }).catch(function (e) {
       if (e.auth) { sessionStorage.removeItem(KEY); showLogin('that token was refused'); return; }

@@ -22,8 +22,15 @@ export class QuarantineController {
   async list(
     @Query(new ZodValidationPipe(quarantineListQuery, 'query')) query: z.infer<typeof quarantineListQuery>,
   ) {
-    const entries = await this.deadLetters.list(query.projection ?? null, query.all === 'true');
-    return entries.map((e) => ({
+    const limit = Number(query.limit ?? 100);
+    const entries = await this.deadLetters.page(
+      query.projection ?? null,
+      query.all === 'true',
+      Number(query.afterId ?? 0),
+      limit + 1,
+    );
+    const page = entries.slice(0, limit);
+    const events = page.map((e) => ({
       id: e.id,
       projection: e.projection,
       topic: e.topic,
@@ -34,6 +41,7 @@ export class QuarantineController {
       status: e.status,
       quarantinedAt: e.quarantinedAt,
     }));
+    return { events, nextAfterId: entries.length > limit ? page[page.length - 1].id : null };
   }
 
   @Post('redrive')

@@ -7,18 +7,23 @@ import {
   Inject,
   NotFoundException,
   Param,
-  ParseIntPipe,
   Post,
   Query,
 } from '@nestjs/common';
 import type { Pool } from 'pg';
 import type { z } from 'zod';
 import { ReconciliationService } from '../../reconciliation/reconciliation.service';
-import { renderHtml, type ReconciliationReport } from '../../reconciliation/reconciliation-report';
+import {
+  REPORT_CONTENT_SECURITY_POLICY,
+  renderHtml,
+  type ReconciliationReport,
+} from '../../reconciliation/reconciliation-report';
 import { listReports, readReport } from '../../reconciliation/report-store';
 import type { Principal } from '../auth/admin-tokens';
 import { Caller, RequireRole } from '../http/access';
 import { AuditedActions, TARGET_POOL } from '../http/audited-action';
+import { JobRegistry, type Job } from '../jobs/job-registry';
+import { ParseRecordIdPipe } from '../http/record-id';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { reconcileBody, reportsQuery } from './reconcile.routes';
 
@@ -28,23 +33,25 @@ export class ReconcileController {
     @Inject(ReconciliationService) private readonly reconciliation: ReconciliationService,
     @Inject(AuditedActions) private readonly actions: AuditedActions,
     @Inject(TARGET_POOL) private readonly pool: Pool,
+    @Inject(JobRegistry) private readonly jobs: JobRegistry,
   ) {}
 
-  /** Synchronous: the response comes when every report is stored (the server has no request timeout). */
+  /** A job (202): a reconciliation can outlast the request timeout; GET /api/jobs/{id} gives the reports. */
   @Post()
-  @HttpCode(200)
+  @HttpCode(202)
   @RequireRole('operator')
   run(
     @Caller() caller: Principal,
     @Body(new ZodValidationPipe(reconcileBody)) body: z.infer<typeof reconcileBody>,
-  ) {
-    return this.actions.run(caller, 'reconcile', body.projection ?? '*', body, async () => {
+  ): Job {
+    const subject = body.projection ?? '*';
+    return this.jobs.start(caller.name, 'reconcile', subject, () => this.actions.run(caller, 'reconcile', subject, body, async () => {
       const reports = await this.reconciliation.run({
         projection: body.projection,
         threshold: body.threshold,
       });
       return { verdict: reports.some((r) => r.verdict === 'FAIL') ? 'FAIL' : 'PASS', reports };
-    });
+    }));
   }
 
   @Get('reports')
@@ -56,13 +63,14 @@ export class ReconcileController {
   }
 
   @Get('reports/:id')
-  report(@Param('id', ParseIntPipe) id: number): Promise<ReconciliationReport> {
+  report(@Param('id', ParseRecordIdPipe) id: number): Promise<ReconciliationReport> {
     return this.find(id);
   }
 
   @Get('reports/:id/html')
   @Header('Content-Type', 'text/html; charset=utf-8')
-  async html(@Param('id', ParseIntPipe) id: number): Promise<string> {
+  @Header('Content-Security-Policy', REPORT_CONTENT_SECURITY_POLICY)
+  async html(@Param('id', ParseRecordIdPipe) id: number): Promise<string> {
     return renderHtml(await this.find(id));
   }
 

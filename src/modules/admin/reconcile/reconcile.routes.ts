@@ -20,7 +20,7 @@ export const reconcileRoutes: ApiRoute[] = [
     method: 'post',
     path: '/api/reconcile',
     role: 'operator',
-    summary: 'run a reconciliation now and wait for it (can take minutes); returns the reports',
+    summary: 'start a reconciliation (202 with a job; GET /api/jobs/{id} gives { verdict, reports } when done)',
     body: reconcileBody,
   },
   {

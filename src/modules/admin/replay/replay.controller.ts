@@ -4,6 +4,7 @@ import { ReplayService } from '../../replay/replay.service';
 import type { Principal } from '../auth/admin-tokens';
 import { Caller, RequireRole } from '../http/access';
 import { AuditedActions, requireConfirmation } from '../http/audited-action';
+import { JobRegistry, type Job } from '../jobs/job-registry';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { backupsQuery, replayBody, restoreBody } from './replay.routes';
 
@@ -12,25 +13,27 @@ export class ReplayController {
   constructor(
     @Inject(ReplayService) private readonly replays: ReplayService,
     @Inject(AuditedActions) private readonly actions: AuditedActions,
+    @Inject(JobRegistry) private readonly jobs: JobRegistry,
   ) {}
 
-  /** Synchronous, like reconcile: the response is the replay's result. */
+  /** A job (202), like reconcile: GET /api/jobs/{id} gives the replay's result. */
   @Post('replay')
-  @HttpCode(200)
+  @HttpCode(202)
   @RequireRole('operator')
   replay(
     @Caller() caller: Principal,
     @Body(new ZodValidationPipe(replayBody)) body: z.infer<typeof replayBody>,
-  ) {
+  ): Job {
     requireConfirmation(body.confirm, body.projection);
-    return this.actions.run(caller, body.dryRun ? 'replay.dry-run' : 'replay', body.projection, body, () =>
+    const action = body.dryRun ? 'replay.dry-run' : 'replay';
+    return this.jobs.start(caller.name, action, body.projection, () => this.actions.run(caller, action, body.projection, body, () =>
       this.replays.replay({
         projection: body.projection,
         to: body.to,
         dryRun: body.dryRun,
         operator: caller.name,
       }),
-    );
+    ));
   }
 
   @Get('backups')

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { recordId } from '../http/record-id';
 import type { ApiRoute } from '../openapi/api-route';
 
 export const replayBody = z.object({
@@ -12,7 +13,7 @@ export const replayBody = z.object({
 });
 export const backupsQuery = z.object({ projection: z.string().min(1).optional() });
 export const restoreBody = z.object({
-  id: z.number().int().positive().describe('the backup id'),
+  id: recordId.describe('the backup id'),
   confirm: z.string().describe('"backup:<id>"'),
 });
 
@@ -22,7 +23,7 @@ export const replayRoutes: ApiRoute[] = [
     path: '/api/replay',
     role: 'operator',
     summary:
-      'rebuild a projection up to a position in a shadow schema and swap it in (stop its projector first: 409 otherwise); waits for the result',
+      'rebuild a projection up to a position in a shadow schema and swap it in (stop its projector first: the job fails with 409 otherwise); 202 with a job, polled at GET /api/jobs/{id}',
     body: replayBody,
     confirm: 'the projection name',
   },

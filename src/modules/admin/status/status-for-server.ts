@@ -28,7 +28,7 @@ class ConnectPerReadOffsets implements TopicOffsetsReader {
 
 /** The StatusService `tandem serve` samples, holding no Kafka connection between samples. */
 export function statusServiceForServer(config: TandemConfig, logger: Logger): StatusService {
-  const kafka = createKafka(config.kafka.brokers, `${config.kafka.clientId}-status`, logger);
+  const kafka = createKafka(config.kafka, `${config.kafka.clientId}-status`, logger);
   return new StatusService(config, logger, {
     source: new PostgresSourceSlotReader(config.source.url),
     topics: new ConnectPerReadOffsets(() => new KafkaTopicOffsetsReader(kafka)),

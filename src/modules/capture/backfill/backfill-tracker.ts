@@ -1,0 +1,176 @@
+import { changeEvent, keyOf, sourceInfo, tableTopic, type OutgoingRecord, type Row } from '../../../connectors/postgres-source/change-event';
+import type { Signal } from '../../../connectors/postgres-source/signal-table';
+import type { Lsn } from '../../../shared/lsn';
+
+import { cancelBackfill, finishChunk, requestBackfill, startBackfill, type Backfill } from './backfill-state';
+import type { WatermarkWindow } from './watermark-window';
+
+export interface BackfillTrackerOptions {
+  slot: string;
+  /** "schema.table" of the signal table. */
+  signalTable: string;
+  topicPrefix: string;
+  database: string;
+  /** Primary-key columns per "schema.table". */
+  keyColumns: Map<string, string[]>;
+  now: () => number;
+}
+
+/** The source transaction a signal arrived in. */
+export interface SignalContext {
+  walStart: Lsn;
+  finalLsn: Lsn;
+  commitTimeMicros: number;
+}
+
+export interface BackfillProgress {
+  backfills: Backfill[];
+  /** The tables capture streams and has read (or is reading) in full; a table missing here is backfilled on start. */
+  capturedTables: string[];
+}
+
+/**
+ * Capture's side of backfills, inside the stream: applies signals in stream order, feeds the open
+ * watermark windows every change of their table, and at a window's high watermark emits the chunk's
+ * surviving rows as `op: "r"` events. Everything it changes is committed with the stream's position
+ * (StreamRunner.flush), so it is exactly as durable as the events.
+ */
+export class BackfillTracker {
+  private progress: BackfillProgress;
+  /** Windows registered by this process's backfill worker, by id; open once their low watermark is seen. */
+  private readonly windows = new Map<string, { window: WatermarkWindow; open: boolean; closed: () => void }>();
+
+  constructor(
+    private readonly options: BackfillTrackerOptions,
+    start: BackfillProgress,
+  ) {
+    this.progress = { backfills: [...start.backfills], capturedTables: [...start.capturedTables] };
+  }
+
+  state(): BackfillProgress {
+    return { backfills: this.progress.backfills.map((b) => ({ ...b })), capturedTables: [...this.progress.capturedTables] };
+  }
+
+  isSignalTable(schema: string, table: string): boolean {
+    return `${schema}.${table}` === this.options.signalTable;
+  }
+
+  /** Resolves once the stream reached the window's high watermark (the chunk is then in the batch). */
+  register(window: WatermarkWindow): Promise<void> {
+    return new Promise((resolve) => this.windows.set(window.id, { window, open: false, closed: resolve }));
+  }
+
+  /** Forgets a window whose watermarks will never come (its worker failed). */
+  unregister(id: string): void {
+    this.windows.delete(id);
+  }
+
+  recordChange(dataCollection: string, key: string | null, op: 'c' | 'u' | 'd', after: Row | null): void {
+    if (key === null) return;
+    for (const entry of this.windows.values()) {
+      if (entry.open && entry.window.table === dataCollection) entry.window.recordChange(key, op, after);
+    }
+  }
+
+  recordTruncate(dataCollection: string): void {
+    for (const entry of this.windows.values()) {
+      if (entry.open && entry.window.table === dataCollection) entry.window.recordTruncate();
+    }
+  }
+
+  onSignal(signal: Signal, context: SignalContext, out: OutgoingRecord[]): void {
+    if (signal.data.slot !== this.options.slot) return;
+    const atMs = Math.floor(context.commitTimeMicros / 1000);
+    const { data } = signal;
+    switch (signal.type) {
+      case 'backfill': {
+        const table = String(data.table);
+        const origin = data.origin === 'auto' ? 'auto' : 'command';
+        if (origin === 'auto' && this.progress.capturedTables.includes(table)) return;
+        this.progress.backfills = requestBackfill(
+          this.progress.backfills,
+          {
+            id: signal.id,
+            table,
+            where: typeof data.where === 'string' ? data.where : null,
+            chunkSize: Number(data.chunkSize),
+            origin,
+          },
+          atMs,
+        );
+        if (!this.progress.capturedTables.includes(table)) this.progress.capturedTables = [...this.progress.capturedTables, table];
+        return;
+      }
+      case 'backfill-cancel':
+        this.progress.backfills = cancelBackfill(this.progress.backfills, String(data.backfill), atMs);
+        return;
+      case 'window-open': {
+        const entry = this.windows.get(String(data.window));
+        if (!entry) return;
+        entry.open = true;
+        this.progress.backfills = startBackfill(this.progress.backfills, entry.window.backfillId, atMs);
+        return;
+      }
+      case 'window-close':
+        this.closeWindow(String(data.window), context, atMs, out);
+        return;
+    }
+  }
+
+  private closeWindow(id: string, context: SignalContext, atMs: number, out: OutgoingRecord[]): void {
+    const entry = this.windows.get(id);
+    // A window of an earlier process (capture restarted between its watermarks): its chunk is read again.
+    if (!entry || !entry.open || !entry.window.attached) return;
+    this.windows.delete(id);
+    const { window } = entry;
+    const chunk = window.attached!;
+    const rows = window.close();
+    const active = this.progress.backfills.some((b) => b.id === window.backfillId && (b.status === 'queued' || b.status === 'running'));
+    if (active) {
+      this.emit(window.table, rows, context, out);
+      this.progress.backfills = finishChunk(
+        this.progress.backfills,
+        {
+          backfillId: window.backfillId,
+          lastKey: chunk.lastKey,
+          rowsRead: chunk.rows.length,
+          rowsEmitted: rows.length,
+          estimatedRows: chunk.estimatedRows,
+          last: chunk.last,
+        },
+        atMs,
+      );
+    }
+    entry.closed();
+  }
+
+  private emit(dataCollection: string, rows: Row[], context: SignalContext, out: OutgoingRecord[]): void {
+    const dot = dataCollection.indexOf('.');
+    const schema = dataCollection.slice(0, dot);
+    const table = dataCollection.slice(dot + 1);
+    const keyColumns = this.options.keyColumns.get(dataCollection) ?? [];
+    const topic = tableTopic(this.options.topicPrefix, schema, table);
+    // The LSN of a backfill read is the high watermark's: the row is the row's state at the high
+    // watermark and sits there in the log, so its LSN orders it exactly among the row's streamed
+    // events. Every earlier change of the key has a smaller LSN (the read replaces it, as it should:
+    // a projection's LSN guard applies it), every later change a larger one (which replaces the
+    // read). An LSN of when the chunk was read would be smaller than the in-window changes that
+    // came before the high watermark, so a consumer comparing LSNs could not tell it was current.
+    const source = sourceInfo({
+      serverName: this.options.topicPrefix,
+      database: this.options.database,
+      schema,
+      table,
+      snapshot: 'incremental',
+      commitTimeMicros: context.commitTimeMicros,
+      txId: null,
+      lsn: context.walStart,
+      commitLsn: context.finalLsn,
+      previousCommitLsn: null,
+    });
+    const now = this.options.now();
+    for (const row of rows) {
+      out.push({ topic, key: keyOf(keyColumns, row), value: JSON.stringify(changeEvent('r', null, row, source, null, now)) });
+    }
+  }
+}

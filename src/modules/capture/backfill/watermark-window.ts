@@ -1,0 +1,103 @@
+import type { Row } from '../../../connectors/postgres-source/change-event';
+import { UNAVAILABLE_VALUE_PLACEHOLDER } from '../../../connectors/postgres-source/value-converter';
+
+/** A chunk as read between the watermarks: rows in key order, by record key. */
+export interface ChunkRead {
+  rows: Array<{ key: string; row: Row }>;
+  /** The primary key of the last row read (PostgreSQL text form); null for an empty chunk. */
+  lastKey: string[] | null;
+  /** Rows matching the backfill when its first chunk was read; null on later chunks. */
+  estimatedRows: number | null;
+  /** Fewer rows than the chunk size came back: the backfill ends with this chunk. */
+  last: boolean;
+}
+
+/** What the stream saw of one key while the window was open: its newest state. */
+interface SeenChange {
+  deleted: boolean;
+  /** The newest row; an unchanged TOASTed column keeps the last value the window saw, or the placeholder. */
+  row: Row | null;
+}
+
+/**
+ * One chunk's watermark window (DBLog; Debezium's incremental snapshot). The low watermark opens it
+ * in the stream, the chunk is read after that, the high watermark closes it. Every change of the
+ * table the stream delivers in between is recorded by key; at the high watermark a chunk row is
+ * emitted only if the stream did not change that key inside the window, because:
+ * - the chunk read started after the low watermark committed and ended before the high one, so a
+ *   chunk row whose key the window never saw holds the row's state at the high watermark, and
+ *   emitting it there (the high watermark's place in the stream) is exact;
+ * - a key changed inside the window has a streamed event at least as new as the chunk's value; the
+ *   chunk row, read at an unknown point of the window, could be older, so it is dropped.
+ * One exception keeps a TOASTed value from being lost: when the newest in-window state of a key
+ * still carries the unchanged-TOAST placeholder (an UPDATE that left a large column alone, on a row
+ * the consumer may never have seen), that column was not changed anywhere in the window, so the
+ * chunk's value of it is current: the row is emitted with the placeholder filled from the chunk.
+ * A TRUNCATE inside the window empties the chunk.
+ */
+export class WatermarkWindow {
+  private readonly seen = new Map<string, SeenChange>();
+  private truncated = false;
+  private chunk: ChunkRead | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly backfillId: string,
+    /** "schema.table" */
+    readonly table: string,
+  ) {}
+
+  /** A change of the window's table, in stream order. */
+  recordChange(key: string, op: 'c' | 'u' | 'd', after: Row | null): void {
+    if (op === 'd' || after === null) {
+      this.seen.set(key, { deleted: true, row: null });
+      return;
+    }
+    const previous = this.seen.get(key);
+    const row = { ...after };
+    if (op === 'u' && previous?.row) {
+      for (const [column, value] of Object.entries(row)) {
+        if (value === UNAVAILABLE_VALUE_PLACEHOLDER && previous.row[column] !== undefined) row[column] = previous.row[column];
+      }
+    }
+    this.seen.set(key, { deleted: false, row });
+  }
+
+  recordTruncate(): void {
+    this.truncated = true;
+    this.seen.clear();
+  }
+
+  attach(chunk: ChunkRead): void {
+    this.chunk = chunk;
+  }
+
+  get attached(): ChunkRead | null {
+    return this.chunk;
+  }
+
+  /** The rows to emit at the high watermark, in key order (see the class comment). */
+  close(): Row[] {
+    if (!this.chunk) throw new Error(`window ${this.id} closed before its chunk was read`);
+    if (this.truncated) return [];
+    const emitted: Row[] = [];
+    for (const { key, row } of this.chunk.rows) {
+      const change = this.seen.get(key);
+      if (!change) emitted.push(row);
+      else if (!change.deleted && change.row && hasPlaceholder(change.row)) emitted.push(fillFrom(change.row, row));
+    }
+    return emitted;
+  }
+}
+
+function hasPlaceholder(row: Row): boolean {
+  return Object.values(row).some((value) => value === UNAVAILABLE_VALUE_PLACEHOLDER);
+}
+
+function fillFrom(newest: Row, chunkRow: Row): Row {
+  const row = { ...newest };
+  for (const [column, value] of Object.entries(row)) {
+    if (value === UNAVAILABLE_VALUE_PLACEHOLDER && chunkRow[column] !== undefined) row[column] = chunkRow[column];
+  }
+  return row;
+}

@@ -1,0 +1,62 @@
+import type { LogPosition } from './change-envelope';
+
+/**
+ * Failback: after a cutover the application writes to the target, and Tandem carries those writes
+ * back to the legacy tables through the projection's inverse (README, "Failback").
+ */
+
+/** A change of one target row, as failback capture read it from the target database. */
+export interface TargetChange {
+  /** The target table in the projection's schema, e.g. "users". */
+  table: string;
+  op: 'c' | 'u' | 'd' | 'r';
+  /**
+   * The old row. Failback captures the projection's tables under REPLICA IDENTITY FULL, so an
+   * update or delete carries the whole old row.
+   */
+  before: Record<string, unknown> | null;
+  /** The new row (null for a delete), values as capture writes them (README, "Column types"). */
+  after: Record<string, unknown> | null;
+  /** The target transaction's commit LSN: every legacy write is guarded by it. */
+  commitLsn: bigint;
+  commitTimeMs: number;
+  position: LogPosition;
+}
+
+/**
+ * A write to a legacy table ("schema.table"). An upsert writes only the columns it carries: on an
+ * update the legacy row keeps its other columns, on an insert they take their defaults. Every
+ * write is guarded by the target commit LSN, so a redelivered or older change does nothing.
+ */
+export type LegacyRowOperation =
+  | { op: 'upsert'; table: string; key: string[]; row: Record<string, unknown> }
+  | { op: 'delete'; table: string; match: Record<string, unknown> };
+
+/**
+ * An inverse that renders legacy rows from the target's current state with SQL: for documents
+ * assembled from many target rows (one changed entity re-renders its whole document).
+ */
+export interface RenderedInverse {
+  /** The legacy table written, "schema.table". */
+  table: string;
+  /** Its key columns. */
+  key: string[];
+  /** Pure: the legacy keys a target change touches (e.g. the user a persona belongs to). */
+  keysOf(change: TargetChange): Array<Record<string, unknown>>;
+  /**
+   * SQL over the target ({target} is the projection's schema, quoted): `$1` is a JSON array of
+   * keys; it returns one legacy row (columns named as in the legacy table) per key that still
+   * exists. A key it returns no row for is deleted from the legacy table.
+   */
+  sql: string;
+}
+
+/** How a projection's target changes flow back to the legacy tables: `apply` or `render`. */
+export interface ProjectionInverse {
+  /** The target tables (in the projection's schema) whose changes flow back. */
+  tables: string[];
+  /** Pure, like apply(): a target change → legacy row operations. */
+  apply?(change: TargetChange): LegacyRowOperation[];
+  /** Or legacy rows rendered by SQL over the target for the keys a change touches. */
+  render?: RenderedInverse;
+}

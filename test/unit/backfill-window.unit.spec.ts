@@ -1,0 +1,168 @@
+import { buildStatus } from '../../src/modules/status/status-model';
+import { renderStatus } from '../../src/modules/status/status.render';
+import { WatermarkWindow, type ChunkRead } from '../../src/modules/capture/backfill/watermark-window';
+import { BackfillTracker } from '../../src/modules/capture/backfill/backfill-tracker';
+import { cancelBackfill, currentBackfill, finishChunk, requestBackfill } from '../../src/modules/capture/backfill/backfill-state';
+import type { OutgoingRecord } from '../../src/connectors/postgres-source/change-event';
+
+const TOAST = '__debezium_unavailable_value';
+const key = (id: number) => JSON.stringify({ id });
+const chunk = (rows: Array<Record<string, unknown>>, last = false): ChunkRead => ({
+  rows: rows.map((row) => ({ key: key(row.id as number), row: row as never })),
+  lastKey: rows.length > 0 ? [String(rows[rows.length - 1].id)] : null,
+  estimatedRows: null,
+  last,
+});
+
+describe('watermark window', () => {
+  it('emits the chunk rows whose keys the stream did not change inside the window, in key order', () => {
+    const window = new WatermarkWindow('w', 'b', 'public.t');
+    window.recordChange(key(2), 'u', { id: 2, v: 'new' });
+    window.recordChange(key(4), 'd', null);
+    window.attach(chunk([{ id: 1, v: 'a' }, { id: 2, v: 'old' }, { id: 3, v: 'c' }, { id: 4, v: 'd' }]));
+    expect(window.close()).toEqual([{ id: 1, v: 'a' }, { id: 3, v: 'c' }]);
+  });
+
+  it('drops a key inserted, or deleted and inserted again, inside the window: the insert carries the whole row', () => {
+    const window = new WatermarkWindow('w', 'b', 'public.t');
+    window.recordChange(key(1), 'd', null);
+    window.recordChange(key(1), 'c', { id: 1, v: 'again' });
+    window.attach(chunk([{ id: 1, v: 'before' }]));
+    expect(window.close()).toEqual([]);
+  });
+
+  it('fills an unchanged TOASTed column from the chunk when the window never saw its value', () => {
+    const window = new WatermarkWindow('w', 'b', 'public.t');
+    window.recordChange(key(1), 'u', { id: 1, n: 2, doc: TOAST });
+    window.recordChange(key(1), 'u', { id: 1, n: 3, doc: TOAST });
+    window.attach(chunk([{ id: 1, n: 1, doc: 'large' }]));
+    expect(window.close()).toEqual([{ id: 1, n: 3, doc: 'large' }]);
+  });
+
+  it('keeps a TOASTed value the window saw change, and then drops the key (the stream told all of it)', () => {
+    const window = new WatermarkWindow('w', 'b', 'public.t');
+    window.recordChange(key(1), 'u', { id: 1, n: 2, doc: 'changed' });
+    window.recordChange(key(1), 'u', { id: 1, n: 3, doc: TOAST });
+    window.attach(chunk([{ id: 1, n: 1, doc: 'large' }]));
+    expect(window.close()).toEqual([]);
+  });
+
+  it('emits nothing after a TRUNCATE inside the window', () => {
+    const window = new WatermarkWindow('w', 'b', 'public.t');
+    window.recordTruncate();
+    window.attach(chunk([{ id: 1 }]));
+    expect(window.close()).toEqual([]);
+  });
+
+  it('cannot close before its chunk is read', () => {
+    expect(() => new WatermarkWindow('w', 'b', 'public.t').close()).toThrow(/before its chunk/);
+  });
+});
+
+describe('backfill state', () => {
+  const request = { table: 'public.t', where: null, chunkSize: 10, origin: 'command' as const };
+
+  it('runs backfills one after another, each from its last finished chunk', () => {
+    let backfills = requestBackfill([], { ...request, id: 'a' }, 1);
+    backfills = requestBackfill(backfills, { ...request, id: 'b' }, 2);
+    backfills = requestBackfill(backfills, { ...request, id: 'a' }, 3); // a repeated signal
+    expect(backfills.map((b) => b.id)).toEqual(['a', 'b']);
+    expect(currentBackfill(backfills)!.id).toBe('a');
+    backfills = finishChunk(backfills, { backfillId: 'a', lastKey: ['10'], rowsRead: 10, rowsEmitted: 9, estimatedRows: 15, last: false }, 4);
+    expect(currentBackfill(backfills)).toMatchObject({ id: 'a', lastKey: ['10'], rowsRead: 10, chunksDone: 1, estimatedRows: 15 });
+    backfills = finishChunk(backfills, { backfillId: 'a', lastKey: ['15'], rowsRead: 5, rowsEmitted: 5, estimatedRows: null, last: true }, 5);
+    expect(backfills[0]).toMatchObject({ status: 'done', rowsRead: 15, rowsEmitted: 14, chunksDone: 2, estimatedRows: 15 });
+    expect(currentBackfill(backfills)!.id).toBe('b');
+  });
+
+  it('ignores a chunk of a cancelled backfill', () => {
+    let backfills = cancelBackfill(requestBackfill([], { ...request, id: 'a' }, 1), 'a', 2);
+    backfills = finishChunk(backfills, { backfillId: 'a', lastKey: ['10'], rowsRead: 10, rowsEmitted: 10, estimatedRows: 10, last: false }, 3);
+    expect(backfills[0]).toMatchObject({ status: 'cancelled', chunksDone: 0 });
+    expect(currentBackfill(backfills)).toBeNull();
+  });
+});
+
+describe('backfill tracker', () => {
+  const options = {
+    slot: 's',
+    signalTable: 'public.tandem_signal',
+    topicPrefix: 'p',
+    database: 'db',
+    keyColumns: new Map([['public.t', ['id']]]),
+    now: () => 1000,
+  };
+  const at = (lsn: bigint) => ({ walStart: lsn, finalLsn: lsn + 8n, commitTimeMicros: 5_000_000 });
+
+  it('emits the surviving rows at the high watermark as op r, snapshot incremental, with its LSN, and records the chunk', async () => {
+    const tracker = new BackfillTracker(options, { backfills: [], capturedTables: ['public.t'] });
+    const out: OutgoingRecord[] = [];
+    tracker.onSignal({ id: 'b1', type: 'backfill', data: { slot: 's', table: 'public.t', where: null, chunkSize: 2 } }, at(100n), out);
+    const window = new WatermarkWindow('w1', 'b1', 'public.t');
+    const closed = tracker.register(window);
+    tracker.recordChange('public.t', key(1), 'u', { id: 1, v: 'before the window' });
+    tracker.onSignal({ id: 'w1:open', type: 'window-open', data: { slot: 's', window: 'w1' } }, at(200n), out);
+    tracker.recordChange('public.t', key(2), 'u', { id: 2, v: 'inside' });
+    tracker.recordChange('public.other', key(1), 'd', null);
+    window.attach({ ...chunk([{ id: 1, v: 'x' }, { id: 2, v: 'y' }]), estimatedRows: 3 });
+    tracker.onSignal({ id: 'w1:close', type: 'window-close', data: { slot: 's', window: 'w1' } }, at(300n), out);
+    await closed;
+    expect(out).toHaveLength(1);
+    expect(out[0].topic).toBe('p.public.t');
+    expect(out[0].key).toBe(key(1));
+    const event = JSON.parse(out[0].value!);
+    expect(event).toMatchObject({ op: 'r', before: null, after: { id: 1, v: 'x' }, transaction: null });
+    expect(event.source).toMatchObject({ snapshot: 'incremental', lsn: 300, commit_lsn: 308, table: 't', schema: 'public' });
+    expect(tracker.state().backfills[0]).toMatchObject({ status: 'running', lastKey: ['2'], rowsRead: 2, rowsEmitted: 1, chunksDone: 1, estimatedRows: 3 });
+  });
+
+  it('ignores watermarks of windows it did not open (an earlier process) and signals of another slot', () => {
+    const tracker = new BackfillTracker(options, { backfills: [], capturedTables: [] });
+    const out: OutgoingRecord[] = [];
+    tracker.onSignal({ id: 'x', type: 'backfill', data: { slot: 'other', table: 'public.t', chunkSize: 2 } }, at(1n), out);
+    tracker.onSignal({ id: 'w:close', type: 'window-close', data: { slot: 's', window: 'w' } }, at(2n), out);
+    expect(out).toEqual([]);
+    expect(tracker.state().backfills).toEqual([]);
+  });
+
+  it('backfills a table added to source.tables once, however often capture asked on start', () => {
+    const tracker = new BackfillTracker(options, { backfills: [], capturedTables: [] });
+    const auto = (id: string) => ({ id, type: 'backfill' as const, data: { slot: 's', table: 'public.t', chunkSize: 5, origin: 'auto' } });
+    tracker.onSignal(auto('auto:1'), at(1n), []);
+    tracker.onSignal(auto('auto:2'), at(2n), []);
+    expect(tracker.state().backfills.map((b) => b.id)).toEqual(['auto:1']);
+    expect(tracker.state().capturedTables).toEqual(['public.t']);
+  });
+});
+
+describe('backfill status', () => {
+  it('shows each backfill with rows read, chunks done and left, and its rate', () => {
+    const status = buildStatus(
+      {
+        at: new Date(0),
+        slot: { slot: 's', publication: 'p', currentWalLsn: '0/10', slotFound: true, active: true, confirmedFlushLsn: '0/10', restartLsn: '0/10', flushLagSeconds: null },
+        captureTopics: [],
+        projections: [],
+        reconciliations: [],
+        cutover: null,
+        backfills: [
+          {
+            id: 'b1',
+            data: { table: 'public.orders', where: "region = 'eu'", chunkSize: 1000, origin: 'command' },
+            progress: { status: 'running', rowsRead: 3000, rowsEmitted: 2990, chunksDone: 3, estimatedRows: 10_500, chunkSize: 1000, startedAtMs: 10_000, updatedAtMs: 13_000 },
+            createdAt: new Date(5_000),
+          },
+          { id: 'b2', data: { table: 'public.users', where: null, chunkSize: 500 }, progress: null, createdAt: new Date(6_000) },
+        ],
+      },
+      [],
+    );
+    expect(status.backfills).toEqual([
+      expect.objectContaining({ id: 'b1', table: 'public.orders', status: 'running', rowsRead: 3000, chunksDone: 3, chunksLeft: 8, rowsPerSecond: 1000 }),
+      expect.objectContaining({ id: 'b2', table: 'public.users', status: 'requested', rowsRead: 0, chunksLeft: null, rowsPerSecond: null }),
+    ]);
+    const text = renderStatus(status);
+    expect(text).toMatch(/BACKFILL\s+TABLE\s+STATE\s+ROWS READ\s+CHUNKS DONE\s+CHUNKS LEFT\s+ROWS\/S/);
+    expect(text).toMatch(/b1\s+public\.orders where region = 'eu'\s+running\s+3000\s+3\s+8\s+1000/);
+  });
+});

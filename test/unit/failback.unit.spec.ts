@@ -1,0 +1,124 @@
+import { planLegacyStatements } from '../../src/connectors/postgres-legacy/legacy-writer';
+import { decodeTargetChange } from '../../src/modules/failback/failback-decoder';
+import { usersProjection } from '../../src/projections/users/users.projection';
+import type { TargetChange } from '../../src/projections/framework/define-inverse';
+import type { ProjectionDefinition } from '../../src/projections/framework/define-projection';
+
+const users = usersProjection('legacy') as unknown as ProjectionDefinition<unknown>;
+const usersDefinition = usersProjection('legacy');
+
+function record(envelope: unknown, offset = 7n) {
+  return { topic: 'app.failback.users.users', partition: 0, offset, key: '{"id":"x"}', value: JSON.stringify(envelope) };
+}
+
+const targetRow = {
+  id: '5b0c1f7e-0000-5000-8000-000000000001',
+  source_user_id: '0d6f9a2e-1111-4222-8333-444455556666',
+  email: 'a@b.io',
+  name: 'Ada',
+  instance_name: 'root',
+  status: 'active',
+  meta: '{"plan": "pro"}',
+  created_at: '2024-05-01T10:00:00Z',
+  _source_key: 'application',
+  _source_lsn: '0',
+};
+
+const change = (op: TargetChange['op'], before: Record<string, unknown> | null, after: Record<string, unknown> | null): TargetChange => ({
+  table: 'users',
+  op,
+  before,
+  after,
+  commitLsn: 0x5000n,
+  commitTimeMs: 1,
+  position: { topic: 't', partition: 0, offset: 0n },
+});
+
+describe('users inverse', () => {
+  it('writes the legacy row back by its source id, the document as jsonb, and never the password', () => {
+    expect(usersDefinition.invert!.apply!(change('u', targetRow, targetRow))).toEqual([
+      {
+        op: 'upsert',
+        table: 'legacy.auth_users',
+        key: ['id'],
+        row: {
+          id: targetRow.source_user_id,
+          email: 'a@b.io',
+          display_name: 'Ada',
+          instance_name: 'root',
+          raw_user_meta_data: { plan: 'pro' },
+          created_at: '2024-05-01T10:00:00Z',
+        },
+      },
+    ]);
+  });
+
+  it('deletes by the old row\'s source id', () => {
+    expect(usersDefinition.invert!.apply!(change('d', targetRow, null))).toEqual([
+      { op: 'delete', table: 'legacy.auth_users', match: { id: targetRow.source_user_id } },
+    ]);
+  });
+});
+
+describe('failback decoding', () => {
+  const envelope = (schema: string, table: string, op = 'u') => ({
+    before: targetRow,
+    after: targetRow,
+    op,
+    ts_ms: 1,
+    source: { schema, table, commit_lsn: 20480, ts_ms: 5 },
+  });
+
+  it('reads a target change of a table the projection carries back', () => {
+    const decoded = decodeTargetChange(users, record(envelope('users', 'users')));
+    expect(decoded).toMatchObject({ kind: 'change', change: { table: 'users', op: 'u', commitLsn: 20480n, commitTimeMs: 5 } });
+  });
+
+  it('rejects, with the reason, a table it does not carry back, a TRUNCATE and a value that is not an event', () => {
+    expect(decodeTargetChange(users, record(envelope('users', 'tenant_mapping')))).toMatchObject({
+      kind: 'reject',
+      reason: 'users.tenant_mapping is not a table users carries back',
+    });
+    expect(decodeTargetChange(users, record(envelope('users', 'users', 't')))).toMatchObject({ kind: 'reject', reason: expect.stringMatching(/TRUNCATE/) });
+    expect(decodeTargetChange(users, { ...record(null), value: '{oops' })).toMatchObject({ kind: 'reject', reason: 'the event is not valid JSON' });
+  });
+
+  it('skips tombstones', () => {
+    expect(decodeTargetChange(users, { ...record(null), value: null })).toEqual({ kind: 'skip' });
+  });
+});
+
+describe('legacy writer', () => {
+  const upsert = (id: string, name: string) => ({ op: 'upsert' as const, table: 'legacy.auth_users', key: ['id'], row: { id, display_name: name } });
+
+  it('writes a run of one shape in one statement, guarded per row, and only the columns carried', () => {
+    const statements = planLegacyStatements('failback.users', [
+      { operation: upsert('1', 'a'), lsn: 10n },
+      { operation: upsert('2', 'b'), lsn: 10n },
+      { operation: upsert('1', 'c'), lsn: 12n },
+    ]);
+    expect(statements).toHaveLength(1);
+    const [statement] = statements;
+    expect(statement.text).toContain('INSERT INTO tandem.failback_versions');
+    expect(statement.text).toContain('WHERE v.lsn <= EXCLUDED.lsn');
+    expect(statement.text).toContain('INSERT INTO "legacy"."auth_users" AS stored ("id", "display_name")');
+    expect(statement.text).toContain('ON CONFLICT ("id") DO UPDATE SET "display_name" = EXCLUDED."display_name"');
+    // of one key, the change one-by-one writes would leave
+    expect(JSON.parse(statement.values[0] as string)).toEqual([
+      { key: ['1'], row: { id: '1', display_name: 'c' }, lsn: '12' },
+      { key: ['2'], row: { id: '2', display_name: 'b' }, lsn: '10' },
+    ]);
+    expect(statement.values.slice(1)).toEqual(['failback.users', 'legacy.auth_users']);
+  });
+
+  it('leaves an unchanged TOASTed value out, and starts a new statement when the shape changes', () => {
+    const statements = planLegacyStatements('failback.users', [
+      { operation: { ...upsert('1', 'a'), row: { id: '1', display_name: '__debezium_unavailable_value' } }, lsn: 10n },
+      { operation: { op: 'delete', table: 'legacy.auth_users', match: { id: '2' } }, lsn: 11n },
+    ]);
+    expect(statements).toHaveLength(2);
+    expect(statements[0].text).toContain('("id") SELECT input."id"');
+    expect(statements[0].text).toContain('DO NOTHING');
+    expect(statements[1].text).toContain('DELETE FROM "legacy"."auth_users" AS stored');
+  });
+});
