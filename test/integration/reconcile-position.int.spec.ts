@@ -94,7 +94,7 @@ describe('reconcile: differences settled by position', () => {
     const [definition] = projectionDefinitions(config, 'users');
     const source = new Pool({ connectionString: env.sourceUrl() });
     const targetPool = new Pool({ connectionString: target.url });
-    const kafka = createKafka(env.brokers(), 'tandem-test-position', logger);
+    const kafka = createKafka({ brokers: env.brokers() }, 'tandem-test-position', logger);
     try {
       const probe = new ProjectionPositionProbe(config, definition, source, targetPool, () => kafka);
       const mark = await probe.mark();

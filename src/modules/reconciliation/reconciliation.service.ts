@@ -58,7 +58,7 @@ export class ReconciliationService {
     const target = targetPool(this.config);
     let kafka: Kafka | null = null;
     const kafkaOnce = () =>
-      (kafka ??= createKafka(this.config.kafka.brokers, `${this.config.kafka.clientId}-reconcile`, this.logger));
+      (kafka ??= createKafka(this.config.kafka, `${this.config.kafka.clientId}-reconcile`, this.logger));
     try {
       await ensureTandemSchema(target);
       const reports: ReconciliationReport[] = [];
