@@ -2,7 +2,6 @@ import { createHash } from 'crypto';
 import {
   KEY_HASH_BITS,
   compareByBuckets,
-  firstLevelBits,
   nextLevelBits,
   type BucketOptions,
   type BucketScope,
@@ -112,27 +111,14 @@ describe('comparison by key-hash buckets', () => {
     expect(result.differences.every((d) => d.kind === 'missing')).toBe(true);
   });
 
-  it('sizes the first level by the estimated rows, so scattered differences are fetched right after it', async () => {
+  it('fetches the differing buckets right after the first level when they hold at most fetchRows rows', async () => {
     const targetRows = table(20_000);
     for (let i = 0; i < 30; i++) targetRows.set(`k${i * 661 + 17}`, { name: `changed${i}`, score: '0' });
-    const estimated = (side: ReturnType<typeof memorySide>) => Object.assign(side, { estimateRows: () => Promise.resolve(20_000) });
-    const source = estimated(memorySide(table(20_000)));
-    const target = estimated(memorySide(targetRows));
-    const result = await compareByBuckets(source, target, small);
+    const result = await compareByBuckets(memorySide(table(20_000)), memorySide(targetRows), { ...small, fetchRows: 12_000 });
     expect(result.differences).toHaveLength(30);
-    // 2^11 buckets of ~10 rows (≤ 2 × leafRows): the first level, then the rows; no refinement
-    expect(result.bucketsCompared).toBe(2048);
+    expect(result.differences.every((d) => d.kind === 'mismatched')).toBe(true);
+    // 30 of 64 buckets of ~310 rows: ~9,000 rows, fetched without a refinement scan
     expect(result.scans).toBe(2);
-  });
-
-  describe('first level', () => {
-    const options: BucketOptions = { firstBits: 10, fetchRows: 20_000, leafRows: 64, maxBuckets: 65_536 };
-    it('aims at buckets of at most 2 × leafRows rows, between firstBits and 16 bits', () => {
-      expect(firstLevelBits(1_000_000, options)).toBe(13); // 8,192 buckets of ~122 rows
-      expect(firstLevelBits(20_000, options)).toBe(10); // never fewer than firstBits
-      expect(firstLevelBits(0, options)).toBe(10);
-      expect(firstLevelBits(1e9, options)).toBe(16);
-    });
   });
 
   describe('next level', () => {

@@ -136,14 +136,6 @@ export class SqlComparisonReader implements ComparisonReader {
     }
   }
 
-  /** The planner's row estimate for the side (reads statistics, scans nothing). */
-  async estimateRows(): Promise<number> {
-    const { rows } = await this.pool.query<{ 'QUERY PLAN': Array<{ Plan: { 'Plan Rows': number } }> }>(
-      `EXPLAIN (FORMAT JSON) SELECT 1 FROM ${this.rowsFrom}`,
-    );
-    return rows[0]['QUERY PLAN'][0].Plan['Plan Rows'];
-  }
-
   /** The lookup by key in the key's own type; null when the key already is text. */
   private async nativeKeyLookup(): Promise<string | null> {
     this.keyLookup ??= (async () => {
