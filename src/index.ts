@@ -19,7 +19,7 @@ export {
   type TableComparison,
 } from './projections/framework/define-reconciliation';
 export { toastable, isUnavailable } from './projections/toastable';
-export type { LogPosition } from './projections/framework/change-envelope';
+export type { LogPosition } from './contracts/positions';
 export type {
   LegacyRowOperation,
   ProjectionInverse,

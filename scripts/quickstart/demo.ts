@@ -21,7 +21,8 @@ import { ReconciliationService } from '../../src/modules/reconciliation/reconcil
 import { renderHtml, renderMarkdown } from '../../src/modules/reconciliation/reconciliation-report';
 import { createKafka } from '../../src/connectors/kafka/kafka-client';
 import { loadCheckpoints } from '../../src/connectors/postgres-target/checkpoint-store';
-import { lagging, type PartitionEnd } from '../../src/modules/cutover/drain-gate';
+import { lagging } from '../../src/modules/cutover/drain-gate';
+import type { PartitionEnd } from '../../src/contracts/positions';
 import { sourcesOf } from '../../src/projections/framework/define-projection';
 import type { TandemConfig } from '../../src/modules/config/config.schema';
 import { createLogger } from '../../src/shared/logger';

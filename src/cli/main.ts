@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { TANDEM_VERSION } from '../contracts/version';
 import { registerCaptureCommand } from './commands/capture.command';
 import { registerProjectCommand } from './commands/project.command';
 import { registerDlqCommand } from './commands/dlq.command';
@@ -19,7 +20,7 @@ import { nameKafkaError } from '../shared/endpoint';
 
 const program = new Command('tandem')
   .description('Run a legacy PostgreSQL database and its replacement in tandem, through Kafka.')
-  .version('0.1.0')
+  .version(TANDEM_VERSION)
   .addHelpText(
     'after',
     `
@@ -54,13 +55,18 @@ registerRollbackCommand(program);
 registerServeCommand(program);
 registerStatusCommand(program);
 
+/** Exits once stdout and stderr are flushed: a pipe takes output asynchronously, and exit would cut long JSON short. */
+function exit(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
 program.parseAsync(process.argv).then(
-  () => process.exit(process.exitCode ?? 0),
+  () => exit(Number(process.exitCode ?? 0)),
   (thrown: Error) => {
     const error = nameKafkaError(thrown) as Error;
     // commander has already printed its own message (a missing option, an unknown command, --help)
-    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : ExitCode.invalidConfig);
+    if (error instanceof CommanderError) return exit(error.exitCode === 0 ? 0 : ExitCode.invalidConfig);
     process.stderr.write(`tandem: ${redactSecrets(error.message)}\n`);
-    process.exit(exitCodeFor(error));
+    exit(exitCodeFor(error));
   },
 );

@@ -1,5 +1,5 @@
 import { z, type ZodType } from 'zod';
-import { UNAVAILABLE_VALUE } from './framework/change-envelope';
+import { UNAVAILABLE_VALUE } from '../contracts/envelope';
 
 /**
  * A column that PostgreSQL may store out of line (TOAST): an update that does not touch it carries

@@ -1,20 +1,6 @@
 import type { Client, Pool } from 'pg';
-import { TandemError } from './errors';
+import { EndpointError, type Endpoint } from './errors';
 import { displayUrl } from './redact';
-
-/** The three services Tandem talks to; every connection failure says which one it concerns. */
-export type Endpoint = 'source' | 'target' | 'kafka';
-
-/** Could not reach or log in to an endpoint: the message starts with its name and address (no password). */
-export class EndpointError extends TandemError {
-  constructor(
-    readonly endpoint: Endpoint,
-    address: string | null,
-    cause: unknown,
-  ) {
-    super(`${endpoint}${address ? ` (${address})` : ''}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
-  }
-}
 
 /** Connects a client, naming the endpoint in a failure. */
 export async function connectNamed(client: Client, endpoint: Endpoint, url: string): Promise<void> {

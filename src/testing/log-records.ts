@@ -1,13 +1,11 @@
-import type { RawLogRecord } from '../projections/framework/change-envelope';
-import { changeEvent, sourceInfo } from '../connectors/postgres-source/change-event';
-import type { JsonValue } from '../connectors/postgres-source/value-converter';
+import type { LogRecord } from '../contracts/positions';
+import { changeEvent, sourceInfo, type Row } from '../contracts/envelope';
+import { sourceTopic } from '../contracts/names';
 import { keyOf, type TestChangeEvent } from './change-events';
 
 export const DEFAULT_PREFIX = 'legacy';
 const DEFAULT_COMMIT_TIME_MS = 1_700_000_000_000;
 const FIRST_LSN = 0x1000n;
-
-type Row = Record<string, JsonValue>;
 
 /**
  * Turns test events into the Kafka records capture would have produced (topic
@@ -20,7 +18,7 @@ export class LogRecordSequence {
 
   constructor(private readonly prefix = DEFAULT_PREFIX) {}
 
-  next(event: TestChangeEvent): RawLogRecord {
+  next(event: TestChangeEvent): LogRecord {
     const commitLsn = event.commitLsn === undefined ? this.lsn + 1n : BigInt(event.commitLsn);
     if (commitLsn > this.lsn) this.lsn = commitLsn;
     const [schema, table] = event.source.split('.');
@@ -41,7 +39,7 @@ export class LogRecordSequence {
     const transaction = transactionId === null ? null : { id: transactionId, total_order: 1, data_collection_order: 1 };
     const envelope = changeEvent(event.op, event.before as Row | null, event.after as Row | null, source, transaction, commitTimeMs);
     return {
-      topic: `${this.prefix}.${event.source}`,
+      topic: sourceTopic(this.prefix, event.source),
       partition: 0,
       offset: this.offset++,
       key: keyOf(event),

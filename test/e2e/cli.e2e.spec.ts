@@ -104,6 +104,22 @@ const pipelineStatus = z.strictObject({
       finishedAt: iso,
     }),
   ),
+  backfills: z.array(
+    z.strictObject({
+      id: z.string(),
+      table: z.string(),
+      where: z.string().nullable(),
+      origin: z.string(),
+      status: z.string(),
+      rowsRead: count,
+      rowsEmitted: count,
+      chunksDone: count,
+      chunksLeft: count.nullable(),
+      rowsPerSecond: z.number().nonnegative().nullable(),
+      requestedAt: iso,
+      error: z.string().nullable(),
+    }),
+  ),
   cutover: z
     .strictObject({
       id: count,

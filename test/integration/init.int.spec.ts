@@ -7,6 +7,7 @@ import { renderReadiness } from '../../src/modules/init/init-config';
 import { validateConfig } from '../../src/modules/config/load-config';
 import { ConfigError } from '../../src/shared/errors';
 import { env, sql, uniqueName } from '../support/services';
+import { TandemProcess } from '../support/capture-process';
 
 /** `tandem init` against the real source: what it writes, what it reports, and that it changes nothing. */
 describe('tandem init', () => {
@@ -53,8 +54,8 @@ describe('tandem init', () => {
     expect(text).toContain(`- ${schema}.lines`);
     expect(text).toMatch(/# key \(region, order_no, line\)/);
     expect(text).toContain(`# ${schema}.measures_2026 is a partition of ${schema}.measures`);
-    // the file is a valid configuration (the mirror entry is checked where mirror projections are)
-    expect(() => validateConfig({ ...raw, projections: [] }, out)).not.toThrow();
+    // the file is a valid configuration as written
+    expect(validateConfig(raw, out).projections).toEqual([{ name: 'legacy', mirror: { tables: raw.source.tables } }]);
 
     expect(isReady(readiness)).toBe(false); // audit_log has neither a key nor REPLICA IDENTITY FULL
     const report = renderReadiness(readiness);
@@ -88,6 +89,35 @@ describe('tandem init', () => {
       `SELECT (SELECT count(*) FROM pg_publication) AS publications, (SELECT count(*) FROM pg_replication_slots) AS slots,
               (SELECT relreplident FROM pg_class WHERE oid = '${schema}.audit_log'::regclass) AS identity`,
     )).toEqual(before);
+  });
+
+  it('writes one mirror per schema, each into the schema of the same name', async () => {
+    const other = `${schema}_b`;
+    await sql(`CREATE SCHEMA ${other}; CREATE TABLE ${other}.customers (id int PRIMARY KEY)`);
+    try {
+      const out = join(folder, 'two-schemas.yaml');
+      await runInit({ sourceUrl: env.sourceUrl(), schemas: [schema, other], brokers: ['k:9092'], out });
+      const { projections } = parse(readFileSync(out, 'utf8'));
+      expect(projections.map((p: any) => [p.name, p.mirror.tables.length])).toEqual([
+        [`legacy-${schema}`, 5],
+        [`legacy-${other}`, 1],
+      ]);
+    } finally {
+      await sql(`DROP SCHEMA ${other} CASCADE`);
+    }
+  });
+
+  it('the command: exit 3 when capture would refuse a table, with every problem in --json; the file written all the same', async () => {
+    const out = join(folder, 'cli.yaml');
+    const run = new TandemProcess(['init', '--source', env.sourceUrl(), '--schema', schema, '--out', out, '--json']);
+    expect(await run.exited).toBe(3);
+    const report = JSON.parse(run.stdout);
+    expect(report).toMatchObject({ file: out, ready: false, walLevel: 'logical', problems: [] });
+    expect(report.tables.filter((t: any) => t.problems.length > 0).map((t: any) => t.name)).toEqual(['audit_log']);
+    expect(readFileSync(out, 'utf8')).toContain(`- ${schema}.audit_log`);
+    const again = new TandemProcess(['init', '--source', env.sourceUrl(), '--schema', schema, '--out', out]);
+    expect(await again.exited).toBe(2);
+    expect(again.output).toContain(`--out ${out}: the file exists (use --force to overwrite it)`);
   });
 
   it('refuses to overwrite a file unless forced, and refuses a schema without tables', async () => {

@@ -6,6 +6,7 @@ import { readTopics } from '../support/kafka-reader';
 import { createLegacyChat, generateChat, type ChatGenerateResult } from '../../src/projections/chat/demo';
 import { CHAT_KEYS, CHAT_TABLES, type ChatTable } from '../../src/projections/chat/chat.schemas';
 import { TokenCipher } from '../../src/projections/chat/token-crypto';
+import { LEFT_OUT } from '../../src/projections/framework/sensitive-fields';
 
 /**
  * The chat recipe (seed 001) end to end: a generated legacy chat/RAG database (eight tables, a few
@@ -248,6 +249,52 @@ describe('projection: chat recipe', () => {
     expect((await q(`SELECT status FROM tandem.quarantine WHERE id = $1`, [entry.id]))[0].status).toBe('redriven');
   });
 
+  it('keeps OAuth tokens out of quarantine, the dead-letter topic and dlq list, and re-drives them from the change topic', async () => {
+    const userId = randomUUID();
+    const tokenId = randomUUID();
+    const access = `ya29.QUARANTINE-${randomBytes(8).toString('hex')}`;
+    const refresh = `1//QUARANTINE-${randomBytes(8).toString('hex')}`;
+    // The user is invalid at first (quarantined), so its token, valid itself, finds no parent.
+    await sql(`INSERT INTO ${schema}.users (id, email) VALUES ($1, 'not-an-email')`, [userId]);
+    await sql(`INSERT INTO ${schema}.oauth_tokens (id, user_id, provider, access_token, refresh_token) VALUES ($1, $2, 'google', $3, $4)`, [
+      tokenId,
+      userId,
+      access,
+      refresh,
+    ]);
+    const entry = await quarantineEntryFor(tokenId);
+    expect(entry.reason).toContain('missing parent');
+    const [stored] = await q(`SELECT event FROM tandem.quarantine WHERE id = $1`, [entry.id]);
+    expect(stored.event.after).toMatchObject({ id: tokenId, provider: 'google', access_token: LEFT_OUT, refresh_token: LEFT_OUT });
+    expect(JSON.stringify(stored.event)).not.toMatch(/QUARANTINE-/);
+
+    const dead = await readTopics(testKafka(), [`${name}.dlq.chat`], (records) => records.some((r) => r.value?.event?.after?.id === tokenId), {
+      timeoutMs: 30_000,
+      settleMs: 0,
+    });
+    const letter = dead.find((r) => r.value?.event?.after?.id === tokenId)!;
+    expect(letter.value.event.after.access_token).toBe(LEFT_OUT);
+    expect(JSON.stringify(dead.map((r) => r.value))).not.toMatch(/QUARANTINE-/);
+
+    const list = tandem(['dlq', 'list', '--config', config, '--projection', 'chat', '--json']);
+    expect(await list.exited).toBe(0);
+    expect(JSON.parse(list.stdout).some((e: { id: number }) => e.id === Number(entry.id))).toBe(true);
+    expect(list.output).not.toMatch(/QUARANTINE-/);
+
+    await sql(`UPDATE ${schema}.users SET email = $2 WHERE id = $1`, [userId, `${userId}@example.com`]);
+    await eventually(async () => (await q(`SELECT 1 FROM chat.users WHERE id = $1`, [userId])).length === 1, 30_000, 'the fixed user');
+    const dryRun = tandem(['dlq', 'redrive', '--config', config, '--projection', 'chat', '--id', String(entry.id), '--dry-run']);
+    expect(await dryRun.exited).toBe(0);
+    expect(dryRun.output).toContain('would apply');
+    expect(dryRun.output).not.toMatch(/QUARANTINE-/);
+    const redrive = tandem(['dlq', 'redrive', '--config', config, '--projection', 'chat', '--id', String(entry.id)]);
+    expect(await redrive.exited).toBe(0);
+    const [token] = await q(`SELECT access_token, refresh_token FROM chat.oauth_tokens WHERE id = $1`, [tokenId]);
+    expect(cipher.decrypt(tokenId, 'access_token', token.access_token)).toBe(access);
+    expect(cipher.decrypt(tokenId, 'refresh_token', token.refresh_token)).toBe(refresh);
+    expect((await q(`SELECT status FROM tandem.quarantine WHERE id = $1`, [entry.id]))[0].status).toBe('redriven');
+  });
+
   it('keeps an unchanged (TOASTed) embedding on update, and cascades deletes of a conversation', async () => {
     const [chunk] = await q(`SELECT id::text, token_count, embedding::text AS embedding FROM chat.document_chunks ORDER BY id LIMIT 1`);
     await sql(`UPDATE ${schema}.document_chunks SET token_count = token_count + 1000 WHERE id = $1`, [chunk.id]);
@@ -286,7 +333,7 @@ describe('projection: chat recipe', () => {
   it('never prints a token or the key, in logs or in quarantine reasons', async () => {
     const tokens = (await sql(`SELECT access_token, refresh_token FROM ${schema}.oauth_tokens`)).flatMap((row) => [row.access_token, row.refresh_token]).filter(Boolean);
     tokens.push('ya29.LEAK-CHECK-access', '1//LEAK-CHECK-refresh');
-    const reasons = (await q(`SELECT reason FROM tandem.quarantine`)).map((row) => row.reason).join('\n');
+    const reasons = (await q(`SELECT reason, event::text AS event FROM tandem.quarantine`)).map((row) => `${row.reason}\n${row.event}`).join('\n');
     const logs = outputs.map((child) => child.output).join('\n');
     expect(logs).toContain('event quarantined'); // the projector did log its quarantines
     for (const secret of [...tokens, key, keyHex]) {

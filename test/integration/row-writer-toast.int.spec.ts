@@ -5,7 +5,7 @@ import { ensureTandemSchema } from '../../src/connectors/postgres-target/tandem-
 import { applyMigrations } from '../../src/connectors/postgres-target/migrations';
 import { applyBatch, type BatchItem } from '../../src/projections/framework/batch-applier';
 import { defineProjection, type ProjectionEvent } from '../../src/projections/framework/define-projection';
-import { UNAVAILABLE_VALUE } from '../../src/projections/framework/change-envelope';
+import { UNAVAILABLE_VALUE } from '../../src/contracts/envelope';
 
 type Doc = { id: number; title: string; body: string };
 

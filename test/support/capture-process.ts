@@ -14,6 +14,7 @@ export interface CaptureTestConfig {
   tables: string[];
   chunkSize?: number;
   parallelism?: number;
+  snapshotMode?: 'initial' | 'never';
   heartbeatIntervalMs?: number;
   maxBatchEvents?: number;
   targetUrl?: string;
@@ -32,7 +33,7 @@ export function writeConfig(config: CaptureTestConfig): string {
         publication: config.publication,
         slot: config.slot,
         tables: config.tables,
-        snapshot: { chunkSize: config.chunkSize ?? 5000, parallelism: config.parallelism ?? 2 },
+        snapshot: { mode: config.snapshotMode ?? 'initial', chunkSize: config.chunkSize ?? 5000, parallelism: config.parallelism ?? 2 },
         heartbeatIntervalMs: config.heartbeatIntervalMs ?? 1000,
       },
       kafka: {
@@ -71,7 +72,8 @@ export class TandemProcess {
       this.stdout += chunk.toString();
     });
     this.child.stderr!.on('data', (chunk) => (this.output += chunk.toString()));
-    this.exited = new Promise((resolvePromise) => this.child.on('exit', (code) => resolvePromise(code)));
+    // 'close', not 'exit': the exit can come before the last output has been read.
+    this.exited = new Promise((resolvePromise) => this.child.on('close', (code) => resolvePromise(code)));
   }
 
   static capture(configFile: string, ...extra: string[]): TandemProcess {

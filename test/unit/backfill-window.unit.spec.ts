@@ -3,7 +3,7 @@ import { renderStatus } from '../../src/modules/status/status.render';
 import { WatermarkWindow, type ChunkRead } from '../../src/modules/capture/backfill/watermark-window';
 import { BackfillTracker } from '../../src/modules/capture/backfill/backfill-tracker';
 import { cancelBackfill, currentBackfill, finishChunk, requestBackfill } from '../../src/modules/capture/backfill/backfill-state';
-import type { OutgoingRecord } from '../../src/connectors/postgres-source/change-event';
+import type { ProducedRecord } from '../../src/contracts/positions';
 
 const TOAST = '__debezium_unavailable_value';
 const key = (id: number) => JSON.stringify({ id });
@@ -12,6 +12,8 @@ const chunk = (rows: Array<Record<string, unknown>>, last = false): ChunkRead =>
   lastKey: rows.length > 0 ? [String(rows[rows.length - 1].id)] : null,
   estimatedRows: null,
   last,
+  after: null,
+  runningXids: [],
 });
 
 describe('watermark window', () => {
@@ -96,7 +98,7 @@ describe('backfill tracker', () => {
 
   it('emits the surviving rows at the high watermark as op r, snapshot incremental, with its LSN, and records the chunk', async () => {
     const tracker = new BackfillTracker(options, { backfills: [], capturedTables: ['public.t'] });
-    const out: OutgoingRecord[] = [];
+    const out: ProducedRecord[] = [];
     tracker.onSignal({ id: 'b1', type: 'backfill', data: { slot: 's', table: 'public.t', where: null, chunkSize: 2 } }, at(100n), out);
     const window = new WatermarkWindow('w1', 'b1', 'public.t');
     const closed = tracker.register(window);
@@ -116,9 +118,46 @@ describe('backfill tracker', () => {
     expect(tracker.state().backfills[0]).toMatchObject({ status: 'running', lastKey: ['2'], rowsRead: 2, rowsEmitted: 1, chunksDone: 1, estimatedRows: 3 });
   });
 
+  it('reads a chunk again when its snapshot missed a transaction the stream delivered before the window opened', async () => {
+    const tracker = new BackfillTracker(options, { backfills: [], capturedTables: ['public.t'] });
+    const out: ProducedRecord[] = [];
+    tracker.onSignal({ id: 'b1', type: 'backfill', data: { slot: 's', table: 'public.t', where: null, chunkSize: 2 } }, at(100n), out);
+    const run = async (windowId: string, runningXids: number[]) => {
+      const window = new WatermarkWindow(windowId, 'b1', 'public.t');
+      const closed = tracker.register(window);
+      tracker.noteTransaction(77); // committed before the low watermark, in the stream
+      tracker.noteTransaction(90); // the low watermark's own transaction
+      tracker.onSignal({ id: `${windowId}:open`, type: 'window-open', data: { slot: 's', window: windowId } }, at(200n), out);
+      tracker.noteTransaction(78); // inside the window
+      window.attach({ ...chunk([{ id: 1, v: 'x' }]), runningXids });
+      tracker.onSignal({ id: `${windowId}:close`, type: 'window-close', data: { slot: 's', window: windowId } }, at(300n), out);
+      await closed;
+    };
+    await run('w1', [78, 77]); // the snapshot still saw 77 as running: its row may be older than the stream's
+    expect(out).toEqual([]);
+    expect(tracker.state().backfills[0]).toMatchObject({ chunksDone: 0, lastKey: null });
+    await run('w2', [78]); // 78 is inside the window: handled by the window itself
+    expect(out).toHaveLength(1);
+    expect(tracker.state().backfills[0]).toMatchObject({ chunksDone: 1, lastKey: ['1'] });
+  });
+
+  it('takes a chunk read ahead only when it starts right after the recorded progress', async () => {
+    const tracker = new BackfillTracker(options, { backfills: [], capturedTables: ['public.t'] });
+    const out: ProducedRecord[] = [];
+    tracker.onSignal({ id: 'b1', type: 'backfill', data: { slot: 's', table: 'public.t', where: null, chunkSize: 1 } }, at(100n), out);
+    const window = new WatermarkWindow('w', 'b1', 'public.t');
+    const closed = tracker.register(window);
+    tracker.onSignal({ id: 'w:open', type: 'window-open', data: { slot: 's', window: 'w' } }, at(200n), out);
+    window.attach({ ...chunk([{ id: 2 }]), after: ['1'] }); // read after a chunk ending at 1 that was never taken
+    tracker.onSignal({ id: 'w:close', type: 'window-close', data: { slot: 's', window: 'w' } }, at(300n), out);
+    await closed;
+    expect(out).toEqual([]);
+    expect(tracker.state().backfills[0]).toMatchObject({ chunksDone: 0, lastKey: null });
+  });
+
   it('ignores watermarks of windows it did not open (an earlier process) and signals of another slot', () => {
     const tracker = new BackfillTracker(options, { backfills: [], capturedTables: [] });
-    const out: OutgoingRecord[] = [];
+    const out: ProducedRecord[] = [];
     tracker.onSignal({ id: 'x', type: 'backfill', data: { slot: 'other', table: 'public.t', chunkSize: 2 } }, at(1n), out);
     tracker.onSignal({ id: 'w:close', type: 'window-close', data: { slot: 's', window: 'w' } }, at(2n), out);
     expect(out).toEqual([]);

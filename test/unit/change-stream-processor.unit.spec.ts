@@ -1,5 +1,6 @@
 import { PgoutputDecoder } from '../../src/connectors/postgres-source/pgoutput-decoder';
-import { ChangeStreamProcessor, type RoutedRecord } from '../../src/modules/capture/change-stream-processor';
+import { ChangeStreamProcessor } from '../../src/modules/capture/change-stream-processor';
+import type { ProducedRecord } from '../../src/contracts/positions';
 import type { StreamPosition } from '../../src/modules/capture/capture-state';
 import { pgoutput } from '../support/pgoutput-builder';
 
@@ -26,7 +27,7 @@ function setup(start: StreamPosition = { lastCommitLsn: null, partial: null, ack
     },
     start,
   );
-  const out: RoutedRecord[] = [];
+  const out: ProducedRecord[] = [];
   const feed = (...messages: Buffer[]) => {
     for (const message of messages) processor.handle(decoder.decode(message), 0x1000n, out);
   };
@@ -46,7 +47,7 @@ const threeInserts = (lsn: bigint, xid: number, firstId: number) => [
   pgoutput.commit(lsn, lsn + 0x30n),
 ];
 
-const values = (out: RoutedRecord[]) =>
+const values = (out: ProducedRecord[]) =>
   out.map((record) => (record.value === null ? null : JSON.parse(record.value)));
 
 describe('ChangeStreamProcessor', () => {

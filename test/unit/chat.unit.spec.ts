@@ -1,14 +1,14 @@
 import { randomBytes } from 'crypto';
 import { inspect } from 'util';
-import { ConfigError } from '../../src/shared/errors';
+import { ConfigError, TokenDecryptError } from '../../src/shared/errors';
 import { insert, projectionSpec, read, remove, truncate, update, type TestChangeEvent } from '../../src/testing';
 import type { ProjectionDefinition } from '../../src/projections/framework/define-projection';
-import { UNAVAILABLE_VALUE } from '../../src/projections/framework/change-envelope';
+import { UNAVAILABLE_VALUE } from '../../src/contracts/envelope';
 import { chatRecipe } from '../../src/projections/chat';
 import { chatProjection, vectorText } from '../../src/projections/chat/chat.projection';
 import { CHAT_MIGRATIONS } from '../../src/projections/chat/chat.migrations';
 import { CHAT_INPUT, CHAT_RELATIONS, CHAT_TABLES, EMBEDDING_DIMENSIONS } from '../../src/projections/chat/chat.schemas';
-import { ENCRYPTED_TOKEN_PATTERN, TokenCipher, TokenDecryptError, parseTokenKey } from '../../src/projections/chat/token-crypto';
+import { ENCRYPTED_TOKEN_PATTERN, TokenCipher, parseTokenKey } from '../../src/projections/chat/token-crypto';
 
 const KEY = randomBytes(32);
 const cipher = new TokenCipher(KEY);

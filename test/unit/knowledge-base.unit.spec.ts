@@ -12,7 +12,7 @@ import {
 } from '../../src/testing';
 import { deterministicUuid } from '../../src/projections/framework/define-projection';
 import { planStatements } from '../../src/connectors/postgres-target/row-writer';
-import { ImportValidationError } from '../../src/connectors/file-source/file-readers';
+import { ImportValidationError } from '../../src/shared/errors';
 import { knowledgeBaseRecipe } from '../../src/projections/knowledge-base';
 import { knowledgeBaseProjection } from '../../src/projections/knowledge-base/knowledge-base.projection';
 import { knowledgeBaseImporter } from '../../src/projections/knowledge-base/knowledge-base.import';

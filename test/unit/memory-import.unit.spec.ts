@@ -1,8 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { ImportValidationError } from '../../src/connectors/file-source/file-readers';
-import { ConfigError } from '../../src/shared/errors';
+import { ConfigError, ImportValidationError } from '../../src/shared/errors';
 import { createMemoryImporter, pairFiles, scopeFromEnv } from '../../src/projections/memory/memory.import';
 import { npyBuffer, randomVector, writeNpy } from '../support/npy';
 

@@ -89,6 +89,22 @@ module.exports = defineProjection({ name: 'y', migrations: [], input: { 'shop.or
     expect(definitions.map((d) => [d.name, d.schema])).toEqual([['esm', 'x'], ['cjs', 'y']]);
   });
 
+  it("resolves 'tandem/…' subpaths by package.json exports, and refuses the others", () => {
+    write(
+      'subpaths/p.ts',
+      `import { defineProjection, z } from 'tandem';
+import { insert } from 'tandem/testing';
+import { name } from 'tandem/package.json';
+const sample = insert('shop.orders', { id: 1 });
+export default defineProjection({ name, migrations: [], input: { [sample.source]: z.object({}) }, apply: () => [] });\n`,
+    );
+    write('subpaths/internal.ts', `import { RECIPES } from 'tandem/projections/recipes';\nexport default RECIPES;\n`);
+    const config = loadConfig(configWith(`  - { name: subpaths, module: ./subpaths/p.ts }`));
+    expect(projectionDefinitions(config)[0]).toMatchObject({ schema: 'tandem', input: { 'shop.orders': expect.anything() } });
+    const internal = loadConfig(configWith(`  - { name: internal, module: ./subpaths/internal.ts }`));
+    expect(() => projectionDefinitions(internal)).toThrow(/failed to load: 'tandem\/projections\/recipes' is not exported by tandem/);
+  });
+
   it('stops with the path and the reason when the module does not compile, throws, or exports something else', () => {
     const cases: Array<[string, string, RegExp]> = [
       ['bad/syntax.js', 'module.exports = {{;', /failed to load: .*Unexpected token/],
@@ -124,5 +140,15 @@ module.exports = defineProjection({ name: 'y', migrations: [], input: { 'shop.or
     expect(invalid(`  - { name: a, module: ./a.py }`)).toThrow(/projections\.0\.module: must name a \.ts, \.js or \.mjs file/);
     expect(invalid(`  - { name: Bad Name, module: ./a.ts }`)).toThrow(/projections\.0\.name: must start with a lower-case letter/);
     expect(invalid(`  - { name: users, module: ./a.ts }\n  - { recipe: users }`)).toThrow(/projections\.1: the name "users" is already used by projections\.0/);
+  });
+});
+
+describe('examples/shop/tandem.yaml', () => {
+  it('is a valid configuration: a mirror beside the module, whose module loads from the example folder', () => {
+    const config = loadConfig(join(__dirname, '..', '..', 'examples', 'shop', 'tandem.yaml'), {});
+    expect(config.projections.map((entry) => ('name' in entry ? entry.name : entry.recipe))).toEqual(['shop-mirror', 'orders-model']);
+    const [mirror, orders] = projectionDefinitions(config);
+    expect([mirror.name, mirror.schema]).toEqual(['shop-mirror', 'shop']);
+    expect([orders.name, orders.schema, Object.keys(orders.input)]).toEqual(['orders-model', 'sales', ['shop.orders']]);
   });
 });

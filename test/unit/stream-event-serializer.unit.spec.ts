@@ -1,9 +1,5 @@
-import {
-  changeEvent,
-  sourceInfo,
-  StreamEventSerializer,
-  type Row,
-} from '../../src/connectors/postgres-source/change-event';
+import { StreamEventSerializer } from '../../src/connectors/postgres-source/change-event';
+import { changeEvent, sourceInfo, type Row } from '../../src/contracts/envelope';
 
 describe('StreamEventSerializer', () => {
   const context = {

@@ -1,4 +1,5 @@
-import { converterFor, UNAVAILABLE_VALUE_PLACEHOLDER } from '../../src/connectors/postgres-source/value-converter';
+import { converterFor } from '../../src/connectors/postgres-source/value-converter';
+import { UNAVAILABLE_VALUE } from '../../src/contracts/envelope';
 import { parseArrayLiteral } from '../../src/connectors/postgres-source/array-literal';
 
 const convert = (type: string, text: string) => converterFor({ name: type })(text);
@@ -46,6 +47,6 @@ describe('column value representation', () => {
   });
 
   it('uses Debezium’s placeholder for unavailable TOAST values', () => {
-    expect(UNAVAILABLE_VALUE_PLACEHOLDER).toBe('__debezium_unavailable_value');
+    expect(UNAVAILABLE_VALUE).toBe('__debezium_unavailable_value');
   });
 });

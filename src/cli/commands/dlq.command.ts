@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../modules/config/load-config';
-import { projectionDefinitions, targetPool } from '../../modules/projection/projection.service';
-import { DeadLetterService } from '../../modules/projection/dead-letter.service';
+import { projectionDefinitions, resolveProjectionDefinitions, targetPool } from '../../modules/projection/projection.service';
+import { DeadLetterService, deadLetterService } from '../../modules/projection/dead-letter.service';
+import { createLogger } from '../../shared/logger';
 import { examples } from '../help';
 
 export function registerDlqCommand(program: Command): void {
@@ -83,10 +84,10 @@ export function registerDlqCommand(program: Command): void {
         json?: boolean;
       }) => {
         const config = loadConfig(options.config);
-        const [definition] = projectionDefinitions(config, options.projection);
         const pool = targetPool(config);
         try {
-          const results = await new DeadLetterService(pool, config.kafka.topicPrefix).redrive(
+          const [definition] = await resolveProjectionDefinitions(config, options.projection, pool);
+          const results = await deadLetterService(pool, config, createLogger('tandem').child({ module: 'dlq' })).redrive(
             definition,
             options.id?.map(Number) ?? null,
             options.dryRun,

@@ -1,17 +1,5 @@
 import { readFileSync } from 'fs';
-import { basename } from 'path';
-import { TandemError } from '../../shared/errors';
-
-/** A file that cannot be imported: names the file, the record and the reason. Nothing is written. */
-export class ImportValidationError extends TandemError {
-  constructor(
-    readonly file: string,
-    readonly record: string | null,
-    readonly reason: string,
-  ) {
-    super(`${basename(file)}${record === null ? '' : `, ${record}`}: ${reason}`);
-  }
-}
+import { ImportValidationError } from '../../shared/errors';
 
 export function readText(file: string): string {
   try {

@@ -1,16 +1,9 @@
 import type { Consumer, Kafka } from 'kafkajs';
 import { retryTransient } from './retry';
+import type { LogRecord } from '../../contracts/positions';
 
 /** The max.message.bytes of the topics Tandem creates (topic-admin.ts). */
 const MAX_BATCH_BYTES = 16 * 1024 * 1024;
-
-export interface LogRecord {
-  topic: string;
-  partition: number;
-  offset: bigint;
-  key: string | null;
-  value: string | null;
-}
 
 export interface PartitionBatch {
   topic: string;

@@ -1,5 +1,6 @@
 import type { KafkaConnection } from './kafka-connection';
-import type { PositionRecord, ProducedRecord } from './transactional-producer';
+import type { PositionRecord } from './transactional-producer';
+import type { ProducedRecord } from '../../contracts/positions';
 
 /** What the producer thread is started with. */
 export interface ProducerThreadSetup {

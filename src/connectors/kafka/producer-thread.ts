@@ -1,7 +1,8 @@
 import { join } from 'path';
 import { Worker } from 'worker_threads';
 import type { Logger } from '../../shared/logger';
-import type { PositionRecord, ProducedRecord, RecordCommitter } from './transactional-producer';
+import type { PositionRecord, RecordCommitter } from './transactional-producer';
+import type { ProducedRecord } from '../../contracts/positions';
 import type {
   ProducerThreadReply,
   ProducerThreadRequest,

@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { EndpointError } from '../../shared/endpoint';
+import { EndpointError } from '../../shared/errors';
 
 export interface TopicSpec {
   topic: string;

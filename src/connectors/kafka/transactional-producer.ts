@@ -2,12 +2,7 @@ import { type Kafka, type Message, type Producer, type TopicMessages, type Trans
 import { KeyHashPartitioner } from './key-hash-partitioner';
 import { isRetriable, retryTransient } from './retry';
 
-export interface ProducedRecord {
-  topic: string;
-  key: string | null;
-  value: string | null;
-  partition?: number;
-}
+import type { ProducedRecord } from '../../contracts/positions';
 
 /** A record that says where its producer stands, committed with the records it describes. */
 export interface PositionRecord {

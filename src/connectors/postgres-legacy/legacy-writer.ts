@@ -1,6 +1,6 @@
 import type { ClientBase } from 'pg';
 import type { LegacyRowOperation } from '../../projections/framework/define-inverse';
-import { UNAVAILABLE_VALUE } from '../../projections/framework/change-envelope';
+import { UNAVAILABLE_VALUE } from '../../contracts/envelope';
 import { ident, type SqlStatement } from '../postgres-target/sql';
 
 /** A legacy row operation and the target commit LSN it carries. */

@@ -79,23 +79,20 @@ export async function checkCondition(client: Client, table: SourceTable, where: 
 }
 
 /**
- * Takes the snapshot a chunk is read in (the caller has begun a REPEATABLE READ transaction), after
- * the low watermark has committed. PostgreSQL writes a commit to the WAL a moment before the
- * transaction becomes visible to new snapshots; a transaction caught in that moment would come
- * before the low watermark in the stream and yet be missing from the chunk. Such a transaction is
- * already marked committed (or aborted) while the snapshot still lists it as running, so the
- * snapshot is taken again until it lists none. (A transaction between writing its commit record and
- * marking it in the commit log cannot be told apart from one still running; that moment is shorter
- * still, and what is left of the race is the same one Debezium's and DBLog's watermarks have.)
+ * Begins the REPEATABLE READ transaction a chunk is read in, after the low watermark committed, and
+ * returns the transactions its snapshot sees as running (low 32 bits of their ids, as pgoutput gives
+ * them), which capture checks against the stream (BackfillTracker.committedUnseen). A snapshot that
+ * lists a transaction already marked committed or aborted (one between its commit and its
+ * visibility) is taken again first, so that check seldom has to drop a chunk.
  */
-export async function takeChunkSnapshot(client: Client): Promise<void> {
+export async function takeChunkSnapshot(client: Client): Promise<number[]> {
   for (let attempt = 0; ; attempt++) {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const { rows } = await client.query<{ settling: number }>(
-      `SELECT count(*)::int AS settling FROM pg_snapshot_xip(pg_current_snapshot()) AS x
-        WHERE pg_xact_status(x) IN ('committed', 'aborted')`,
+    const { rows } = await client.query<{ xid: string; settled: boolean }>(
+      `SELECT x::text AS xid, pg_xact_status(x) IN ('committed', 'aborted') AS settled
+         FROM pg_snapshot_xip(pg_current_snapshot()) AS x`,
     );
-    if (rows[0].settling === 0 || attempt >= 100) return;
+    if (!rows.some((row) => row.settled) || attempt >= 100) return rows.map((row) => Number(BigInt(row.xid) % 2n ** 32n));
     await client.query('ROLLBACK');
     await new Promise((resolve) => setTimeout(resolve, 2));
   }

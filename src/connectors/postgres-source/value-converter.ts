@@ -1,18 +1,12 @@
 import { parseArrayLiteral, type ArrayLiteral } from './array-literal';
 import type { TypeInfo } from './pg-types';
+import type { JsonValue } from '../../contracts/envelope';
 
 /**
  * Turns a column's PostgreSQL text form (as pgoutput and the snapshot read it, with
  * DateStyle=ISO and TimeZone=UTC) into its JSON representation in change events.
  * The representations are documented in the README ("Column types").
  */
-export type JsonValue = null | boolean | number | string | JsonValue[];
-
-/**
- * An UPDATE that leaves a TOASTed column unchanged does not carry its value. Debezium's default
- * placeholder is kept so that existing sinks recognise it; the projector keeps the stored value.
- */
-export const UNAVAILABLE_VALUE_PLACEHOLDER = '__debezium_unavailable_value';
 
 export type Converter = (text: string) => JsonValue;
 

@@ -1,13 +1,12 @@
 import { createHash } from 'crypto';
 import type { Pool } from 'pg';
-import { TandemError } from '../../shared/errors';
+import { MigrationError } from '../../shared/errors';
 import { ident } from './sql';
 import type { Migration } from '../../contracts/migration';
 
 
-export class MigrationError extends TandemError {}
 
-const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex').slice(0, 16);
+export const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex').slice(0, 16);
 
 /**
  * Applies a projection's pending migrations in order, each in its own transaction with

@@ -10,20 +10,22 @@ export interface QuarantineEntry {
   /** The raw event value as read from Kafka (parsed JSON when it parses, else the text). */
   event: unknown;
   reason: string;
+  /** 'waiting': refused for a row it refers to that has not arrived yet; the projector retries it. */
+  status?: 'quarantined' | 'waiting';
 }
 
-export interface QuarantinedEvent extends QuarantineEntry {
+export interface QuarantinedEvent extends Omit<QuarantineEntry, 'status'> {
   id: number;
-  status: 'quarantined' | 'redriven';
+  status: 'quarantined' | 'redriven' | 'waiting';
   quarantinedAt: Date;
 }
 
 /** Written in the same transaction as the batch the event belonged to. */
 export async function addToQuarantine(client: ClientBase, entry: QuarantineEntry): Promise<void> {
   await client.query(
-    `INSERT INTO tandem.quarantine (projection, topic, partition, "offset", source_key, commit_lsn, event, reason)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
-     ON CONFLICT (projection, topic, partition, "offset") DO UPDATE SET reason = EXCLUDED.reason, status = 'quarantined'`,
+    `INSERT INTO tandem.quarantine (projection, topic, partition, "offset", source_key, commit_lsn, event, reason, status)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
+     ON CONFLICT (projection, topic, partition, "offset") DO UPDATE SET reason = EXCLUDED.reason, status = EXCLUDED.status`,
     [
       entry.projection,
       entry.topic,
@@ -33,11 +35,33 @@ export async function addToQuarantine(client: ClientBase, entry: QuarantineEntry
       entry.commitLsn === null ? null : entry.commitLsn.toString(),
       JSON.stringify(entry.event ?? null),
       entry.reason,
+      entry.status ?? 'quarantined',
     ],
   );
 }
 
-export async function listQuarantine(pool: Pool, projection: string | null, status: 'quarantined' | 'redriven' | null = 'quarantined'): Promise<QuarantinedEvent[]> {
+/** The (topic, source key) pairs that have an event waiting: their later events wait behind it. */
+export async function waitingKeys(client: ClientBase, projection: string): Promise<Set<string>> {
+  const { rows } = await client.query<{ topic: string; source_key: string | null }>(
+    `SELECT DISTINCT topic, source_key FROM tandem.quarantine WHERE projection = $1 AND status = 'waiting'`,
+    [projection],
+  );
+  return new Set(rows.map((row) => waitingKey(row.topic, row.source_key)));
+}
+
+export const waitingKey = (topic: string, key: string | null) => `${topic}\u0000${key ?? ''}`;
+
+/** A waiting event that waited too long becomes an ordinary quarantined one, with the reason. */
+/** A waiting event becomes an ordinary quarantined one, with its reason and the event as quarantine may keep it. */
+export async function stopWaiting(client: ClientBase | Pool, id: number, reason: string, event: unknown): Promise<void> {
+  await client.query(`UPDATE tandem.quarantine SET status = 'quarantined', reason = $2, event = $3::jsonb WHERE id = $1`, [
+    id,
+    reason,
+    JSON.stringify(event ?? null),
+  ]);
+}
+
+export async function listQuarantine(pool: Pool, projection: string | null, status: 'quarantined' | 'redriven' | 'waiting' | null = 'quarantined'): Promise<QuarantinedEvent[]> {
   const { rows } = await pool.query(
     `SELECT id, projection, topic, partition, "offset"::text AS "offset", source_key, commit_lsn::text AS commit_lsn, event, reason, status, quarantined_at
        FROM tandem.quarantine

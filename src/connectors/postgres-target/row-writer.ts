@@ -2,8 +2,8 @@ import type { ClientBase } from 'pg';
 import { ident, qualified, type SqlStatement } from './sql';
 import { batchedDeleteStatement, conditionalUpsertStatement, conflictAction } from './batched-statements';
 import type { RowOperation, VersionBound, WriteCondition } from '../../contracts/row-operation';
+import { UNAVAILABLE_VALUE } from '../../contracts/envelope';
 
-const UNAVAILABLE_VALUE = '__debezium_unavailable_value';
 
 export interface SourcedOperation {
   operation: RowOperation;

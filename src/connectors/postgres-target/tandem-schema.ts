@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS tandem.quarantine (
   commit_lsn bigint,
   event jsonb,
   reason text NOT NULL,
-  status text NOT NULL DEFAULT 'quarantined' CHECK (status IN ('quarantined', 'redriven')),
+  status text NOT NULL DEFAULT 'quarantined' CHECK (status IN ('quarantined', 'redriven', 'waiting')),
   quarantined_at timestamptz NOT NULL DEFAULT now(),
   redriven_at timestamptz,
   UNIQUE (projection, topic, partition, "offset")
@@ -42,7 +42,15 @@ ${CHECKPOINTS_DDL}CREATE TABLE IF NOT EXISTS tandem.id_map (
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (projection, entity, source_id)
 );
-${QUARANTINE_DDL}CREATE TABLE IF NOT EXISTS tandem.reconciliations (
+${QUARANTINE_DDL}-- 'waiting': an event refused for a row it refers to that has not arrived yet (retried by the projector)
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'quarantine_status_check' AND conrelid = 'tandem.quarantine'::regclass
+                   AND pg_get_constraintdef(oid) LIKE '%waiting%') THEN
+    ALTER TABLE tandem.quarantine DROP CONSTRAINT IF EXISTS quarantine_status_check;
+    ALTER TABLE tandem.quarantine ADD CONSTRAINT quarantine_status_check CHECK (status IN ('quarantined', 'redriven', 'waiting'));
+  END IF;
+END $$;
+CREATE TABLE IF NOT EXISTS tandem.reconciliations (
   id bigserial PRIMARY KEY,
   projection text NOT NULL,
   source_lsn pg_lsn NOT NULL,
@@ -139,6 +147,16 @@ CREATE TABLE IF NOT EXISTS tandem.replays (
   reason text,
   started_at timestamptz NOT NULL DEFAULT now(),
   finished_at timestamptz
+);
+-- a mirror projection's tables and the columns its sources gained, in order: its migrations are rendered from them
+CREATE TABLE IF NOT EXISTS tandem.mirror_steps (
+  projection text NOT NULL,
+  version int NOT NULL,
+  kind text NOT NULL CHECK (kind IN ('table', 'column')),
+  source_table text NOT NULL,
+  spec jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (projection, version)
 );
 CREATE TABLE IF NOT EXISTS tandem.projection_migrations (
   projection text NOT NULL,

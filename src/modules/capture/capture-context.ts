@@ -2,24 +2,16 @@ import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import type { RecordCommitter } from '../../connectors/kafka/transactional-producer';
+import { ColumnPolicy } from '../../connectors/postgres-source/column-policy';
 import { serializeState, type CaptureState } from './capture-state';
+import { captureNames } from '../../contracts/names';
 
-/** Names capture uses in Kafka for one source slot. */
-export function captureNames(config: TandemConfig) {
-  const { topicPrefix } = config.kafka;
-  const { slot } = config.source;
-  return {
-    stateTopic: '__tandem_capture_state',
-    stateKey: `${topicPrefix}/${slot}`,
-    stateGroup: `tandem-capture-position.${topicPrefix}.${slot}`,
-    transactionalId: `tandem-capture.${topicPrefix}.${slot}`,
-    heartbeatTopic: `__tandem_heartbeat.${topicPrefix}`,
-  };
-}
+/** Names capture uses in Kafka for the configured slot (contracts/names.ts). */
+export const captureNamesOf = (config: TandemConfig) => captureNames(config.kafka.topicPrefix, config.source.slot);
 
 /** What the snapshot and the stream share: the config, Kafka, and the state they commit with their events. */
 export class CaptureContext {
-  readonly names: ReturnType<typeof captureNames>;
+  readonly names: ReturnType<typeof captureNamesOf>;
 
   constructor(
     readonly config: TandemConfig,
@@ -27,8 +19,10 @@ export class CaptureContext {
     readonly producer: RecordCommitter,
     readonly logger: Logger,
     public state: CaptureState,
+    /** Columns left out of Kafka or masked (source.columns). */
+    readonly columns: ColumnPolicy = ColumnPolicy.none,
   ) {
-    this.names = captureNames(config);
+    this.names = captureNamesOf(config);
   }
 
   /** Produces `records` and the new state in one Kafka transaction; the state is kept only once committed. */

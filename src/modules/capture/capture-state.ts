@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { formatLsn, parseLsn, type Lsn } from '../../shared/lsn';
-import type { KeyKind, KeyRange } from '../../connectors/postgres-source/key-range';
+import { rangeContains, type KeyKind, type KeyRange, type KeyTuple } from '../../connectors/postgres-source/key-range';
+import type { Row } from '../../contracts/envelope';
 import { backfillSchema, type Backfill } from './backfill/backfill-state';
 
 /**
@@ -149,4 +150,13 @@ export function pruneSnapshot(state: CaptureState): CaptureState {
     if (chunks.length > 0) tables[name] = { ...table, chunks };
   }
   return { ...state, snapshot: { ...snapshot, tables } };
+}
+
+/** True when a resumed snapshot chunk already holds this streamed change (see pruneSnapshot). */
+export function seenBySnapshot(snapshot: SnapshotProgress | null, dataCollection: string, keyColumns: string[], row: Row, commitLsn: Lsn): boolean {
+  const table = snapshot?.tables[dataCollection];
+  if (!table) return false;
+  const key: KeyTuple = keyColumns.map((column) => String(row[column]));
+  const chunk = table.chunks.find((candidate) => rangeContains(table.keyKinds, candidate, key));
+  return chunk !== undefined && chunk.doneAtLsn !== null && commitLsn < chunk.doneAtLsn;
 }

@@ -10,14 +10,15 @@ import { readSlot } from '../../connectors/postgres-source/replication-slot';
 import { createSlotWithSnapshot } from '../../connectors/postgres-source/replication-slot';
 import { LeaderLock } from '../../connectors/postgres-source/leader-lock';
 import { TypeRegistry } from '../../connectors/postgres-source/pg-types';
-import { tableTopic, transactionTopic } from '../../connectors/postgres-source/change-event';
+import { tableTopic, transactionTopic } from '../../contracts/names';
 import { createKafka } from '../../connectors/kafka/kafka-client';
 import { CHANGE_TOPIC_CONFIG, COMPACTED_TOPIC_CONFIG, ensureTopics, probeKafka } from '../../connectors/kafka/topic-admin';
 import type { RecordCommitter } from '../../connectors/kafka/transactional-producer';
 import { ThreadedTransactionalProducer } from '../../connectors/kafka/producer-thread';
 import { readPositionRecord } from '../../connectors/kafka/position-reader';
 import { deserializeState, type CaptureState } from './capture-state';
-import { CaptureContext, captureNames } from './capture-context';
+import { columnPolicyOf } from '../config/column-policy';
+import { CaptureContext, captureNamesOf } from './capture-context';
 import { SnapshotRunner } from './snapshot-runner';
 import { StreamRunner } from './stream-runner';
 import { BackfillTracker } from './backfill/backfill-tracker';
@@ -85,6 +86,7 @@ export class CaptureService {
     try {
       await checkSourcePreconditions(client);
       const tables = await describeTables(client, config.source.tables, new TypeRegistry());
+      columnPolicyOf(config, process.env, keyColumnsByTable(tables)); // source.columns and its key, checked as capture would
       const slot = await readSlot(client, config.source.slot);
       const publication = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [config.source.publication]);
       const kafka = await probeKafka(createKafka(config.kafka, config.kafka.clientId, this.logger), config.kafka.brokers);
@@ -116,6 +118,7 @@ export class CaptureService {
       await checkSourcePreconditions(lockClient);
       const types = new TypeRegistry();
       const tables = await describeTables(lockClient, config.source.tables, types);
+      const columns = columnPolicyOf(config, process.env, keyColumnsByTable(tables));
 
       const lock = new LeaderLock(lockClient, `${config.source.slot}`);
       this.statusValue.role = 'standby';
@@ -123,11 +126,11 @@ export class CaptureService {
       if (!leader) return;
       logger.info({ slot: config.source.slot }, 'leading capture for this slot');
 
-      const signalTable = await prepareSignalTable(lockClient, config, types);
-      await ensurePublication(lockClient, config.source.publication, [...tables, signalTable]);
+      const signalTable = await prepareSignalTable(lockClient, config, types, logger);
+      await ensurePublication(lockClient, config.source.publication, signalTable ? [...tables, signalTable] : tables);
       const kafka = createKafka(config.kafka, config.kafka.clientId, logger);
       await this.ensureCaptureTopics(kafka, tables);
-      const names = captureNames(config);
+      const names = captureNamesOf(config);
       producer = new ThreadedTransactionalProducer(
         { connection: config.kafka, clientId: config.kafka.clientId, transactionalId: names.transactionalId },
         logger,
@@ -135,7 +138,14 @@ export class CaptureService {
       await producer.connect();
 
       const state = await this.prepareState(lockClient, kafka, options);
-      const context = new CaptureContext(config, kafka, producer, logger, withCapturedTables(state ?? emptyState(config.source.slot), tables));
+      const context = new CaptureContext(
+        config,
+        kafka,
+        producer,
+        logger,
+        withCapturedTables(state ?? emptyState(config.source.slot), tables),
+        columns,
+      );
       const added = state ? tablesToBackfill(config, context.state) : [];
 
       statusTimer = setInterval(() => void this.reportSlot(lockClient), config.capture.statusIntervalMs);
@@ -155,7 +165,8 @@ export class CaptureService {
       if (this.signal.stopped) return;
 
       await this.waitForSlotRelease(lockClient);
-      await requestNewTables(lockClient, config, added, logger);
+      if (signalTable) await requestNewTables(lockClient, config, added, logger);
+      else if (added.length > 0) logger.warn({ tables: added }, 'tables added to source.tables stream their changes but are not backfilled (no signal table)');
       this.statusValue.role = 'streaming';
       const tracker = new BackfillTracker(
         {
@@ -170,7 +181,7 @@ export class CaptureService {
       );
       this.stream = new StreamRunner(context, types, keyColumnsByTable(tables), tracker);
       const workerStop = { stopped: false };
-      const worker = new BackfillWorker(
+      const worker = !signalTable ? Promise.resolve() : new BackfillWorker(
         { url: config.source.url, slot: config.source.slot, signalTable: config.source.signalTable, tables: new Map(tables.map((t) => [tableName(t), t])), types, logger },
         tracker,
         workerStop,
@@ -198,7 +209,7 @@ export class CaptureService {
 
   private async ensureCaptureTopics(kafka: Kafka, tables: SourceTable[]): Promise<void> {
     const { topicPrefix, partitions, replicationFactor } = this.config.kafka;
-    const names = captureNames(this.config);
+    const names = captureNamesOf(this.config);
     await ensureTopics(
       kafka,
       [
@@ -214,7 +225,7 @@ export class CaptureService {
   /** The stored state, checked against the slot; null when capture starts from nothing. */
   private async prepareState(client: Client, kafka: Kafka, options: CaptureOptions): Promise<CaptureState | null> {
     const { slot } = this.config.source;
-    const names = captureNames(this.config);
+    const names = captureNamesOf(this.config);
     const slotInfo = await readSlot(client, slot);
     if (options.resnapshot) {
       if (slotInfo.exists) await client.query('SELECT pg_drop_replication_slot($1)', [slot]);

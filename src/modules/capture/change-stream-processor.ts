@@ -1,22 +1,13 @@
 import type { Lsn } from '../../shared/lsn';
-import {
-  fillUnchangedToast,
-  keyOf,
-  sameKey,
-  StreamEventSerializer,
-  tableTopic,
-  transactionMarker,
-  tupleToRow,
-  type Operation,
-  type OutgoingRecord,
-  type Row,
-} from '../../connectors/postgres-source/change-event';
+import type { ColumnPolicy } from '../../connectors/postgres-source/column-policy';
+import { fillUnchangedToast, keyOf, sameKey, StreamEventSerializer, tupleToRow } from '../../connectors/postgres-source/change-event';
+import { transactionMarker, type Operation, type Row } from '../../contracts/envelope';
+import { tableTopic } from '../../contracts/names';
+import type { ProducedRecord } from '../../contracts/positions';
 import type { PgoutputMessage, RawTuple, Relation } from '../../connectors/postgres-source/pgoutput-decoder';
 import type { TypeRegistry } from '../../connectors/postgres-source/pg-types';
-import { rangeContains, type KeyTuple } from '../../connectors/postgres-source/key-range';
-import type { SnapshotProgress, StreamPosition } from './capture-state';
+import { seenBySnapshot, type SnapshotProgress, type StreamPosition } from './capture-state';
 import { DecodeError } from '../../shared/errors';
-import { parseSignal } from '../../connectors/postgres-source/signal-table';
 import type { BackfillTracker } from './backfill/backfill-tracker';
 
 export interface ProcessorOptions {
@@ -26,14 +17,11 @@ export interface ProcessorOptions {
   types: TypeRegistry;
   /** Primary-key columns per "schema.table", read from the catalog. */
   keyColumns: Map<string, string[]>;
+  /** Columns left out or masked (source.columns); none when absent. */
+  columns?: ColumnPolicy;
   now: () => number;
   /** Transactions written under a replication origin named so are not captured (failback's writes: no loops). */
   skipOriginPrefix?: string;
-}
-
-/** A record placed on every partition of its topic (a TRUNCATE must reach every partition's reader). */
-export interface RoutedRecord extends OutgoingRecord {
-  partition?: number;
 }
 
 interface OpenTransaction {
@@ -77,9 +65,7 @@ export class ChangeStreamProcessor {
     return { ...this.position, partial: this.position.partial && { ...this.position.partial } };
   }
 
-  inTransaction(): boolean {
-    return this.tx !== null;
-  }
+  inTransaction = (): boolean => this.tx !== null;
 
   /** A heartbeat with nothing in flight: everything before `lsn` is durable, acknowledge it. */
   advanceIdle(lsn: Lsn): void {
@@ -87,7 +73,7 @@ export class ChangeStreamProcessor {
     if (this.position.ackLsn === null || lsn > this.position.ackLsn) this.position.ackLsn = lsn;
   }
 
-  handle(message: PgoutputMessage, walStart: Lsn, out: RoutedRecord[]): void {
+  handle(message: PgoutputMessage, walStart: Lsn, out: ProducedRecord[]): void {
     if ('relation' in message && this.backfill?.isSignalTable(message.relation.schema, message.relation.table)) {
       if (message.tag === 'insert') this.signal(message.relation, message.after, walStart, out);
       return; // the signal table's own changes are never produced
@@ -144,6 +130,7 @@ export class ChangeStreamProcessor {
   }
 
   private begin(xid: number, finalLsn: Lsn, commitTimeMicros: number): void {
+    this.backfill?.noteTransaction(xid);
     const { lastCommitLsn, partial } = this.position;
     const alreadyProduced = lastCommitLsn !== null && finalLsn <= lastCommitLsn;
     this.tx = {
@@ -162,7 +149,7 @@ export class ChangeStreamProcessor {
     };
   }
 
-  private commit(endLsn: Lsn, out: RoutedRecord[]): void {
+  private commit(endLsn: Lsn, out: ProducedRecord[]): void {
     const tx = this.requireTransaction();
     if (!tx.alreadyProduced && tx.begun) {
       this.push(out, transactionMarker(this.options.topicPrefix, this.transactionId(tx), tx.commitTimeMicros, tx.perTable));
@@ -180,7 +167,7 @@ export class ChangeStreamProcessor {
   }
 
   /** Appends a record unless an earlier run already produced it. */
-  private push(out: RoutedRecord[], record: RoutedRecord): void {
+  private push(out: ProducedRecord[], record: ProducedRecord): void {
     const tx = this.requireTransaction();
     const index = tx.nextIndex++;
     if (index >= tx.skipBelow) out.push(record);
@@ -194,7 +181,7 @@ export class ChangeStreamProcessor {
 
   private row(relation: Relation, tuple: RawTuple): Row {
     try {
-      return tupleToRow(relation.columns, tuple, this.options.types);
+      return tupleToRow(relation.columns, tuple, this.options.types, this.options.columns?.of(relation.schema, relation.table) ?? null);
     } catch (error) {
       throw new DecodeError(`${relation.schema}.${relation.table}: ${(error as Error).message}`, {
         cause: error,
@@ -210,7 +197,7 @@ export class ChangeStreamProcessor {
       : relation.columns.filter((c) => c.isKey).map((c) => c.name);
   }
 
-  private beginMarker(out: RoutedRecord[], tx: OpenTransaction): void {
+  private beginMarker(out: ProducedRecord[], tx: OpenTransaction): void {
     if (tx.begun) return;
     tx.begun = true;
     this.push(out, transactionMarker(this.options.topicPrefix, this.transactionId(tx), tx.commitTimeMicros, null));
@@ -219,7 +206,7 @@ export class ChangeStreamProcessor {
   private emitChange(
     relation: Relation,
     walStart: Lsn,
-    out: RoutedRecord[],
+    out: ProducedRecord[],
     build: (
       emit: (op: 'c' | 'u' | 'd', before: Row | null, after: Row | null) => void,
       keyColumns: string[],
@@ -233,7 +220,7 @@ export class ChangeStreamProcessor {
 
     build((op, before, after) => {
       const keyRow = (after ?? before) as Row;
-      if (this.seenBySnapshot(dataCollection, keyColumns, keyRow, tx.finalLsn)) return;
+      if (seenBySnapshot(this.snapshotFilter, dataCollection, keyColumns, keyRow, tx.finalLsn)) return;
       this.beginMarker(out, tx);
       const key = keyOf(keyColumns, keyRow);
       this.backfill?.recordChange(dataCollection, key, op, after);
@@ -242,7 +229,7 @@ export class ChangeStreamProcessor {
     }, keyColumns);
   }
 
-  private emitTruncate(relation: Relation, walStart: Lsn, out: RoutedRecord[]): void {
+  private emitTruncate(relation: Relation, walStart: Lsn, out: ProducedRecord[]): void {
     const tx = this.requireTransaction();
     if (tx.alreadyProduced || tx.skipped) return;
     this.backfill?.recordTruncate(`${relation.schema}.${relation.table}`);
@@ -255,11 +242,9 @@ export class ChangeStreamProcessor {
   }
 
   /** A row inserted into the signal table, applied once: an already produced transaction was applied before. */
-  private signal(relation: Relation, tuple: RawTuple, walStart: Lsn, out: RoutedRecord[]): void {
+  private signal(relation: Relation, tuple: RawTuple, walStart: Lsn, out: ProducedRecord[]): void {
     const tx = this.requireTransaction();
-    const signal = parseSignal(this.row(relation, tuple));
-    if (tx.alreadyProduced || !signal) return;
-    this.backfill!.onSignal(signal, { walStart, finalLsn: tx.finalLsn, commitTimeMicros: tx.commitTimeMicros }, out);
+    if (!tx.alreadyProduced) this.backfill!.onSignalRow(this.row(relation, tuple), { walStart, finalLsn: tx.finalLsn, commitTimeMicros: tx.commitTimeMicros }, out);
   }
 
   /** The next change event (JSON) of the open transaction, numbered in its total and per-table order. */
@@ -301,14 +286,5 @@ export class ChangeStreamProcessor {
       collectionOrder,
       this.options.now(),
     );
-  }
-
-  /** True when a resumed snapshot chunk already holds this change (see pruneSnapshot). */
-  private seenBySnapshot(dataCollection: string, keyColumns: string[], row: Row, commitLsn: Lsn): boolean {
-    const table = this.snapshotFilter?.tables[dataCollection];
-    if (!table) return false;
-    const key: KeyTuple = keyColumns.map((column) => String(row[column]));
-    const chunk = table.chunks.find((candidate) => rangeContains(table.keyKinds, candidate, key));
-    return chunk !== undefined && chunk.doneAtLsn !== null && commitLsn < chunk.doneAtLsn;
   }
 }

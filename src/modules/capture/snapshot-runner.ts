@@ -6,14 +6,10 @@ import {
 } from '../../connectors/postgres-source/replication-slot';
 import { beginInSnapshot, planChunks, readRange } from '../../connectors/postgres-source/snapshot-reader';
 import { tableName, type SourceTable } from '../../connectors/postgres-source/source-catalog';
-import {
-  changeEvent,
-  keyOf,
-  sourceInfo,
-  tableTopic,
-  tupleToRow,
-  type OutgoingRecord,
-} from '../../connectors/postgres-source/change-event';
+import { keyOf, tupleToRow } from '../../connectors/postgres-source/change-event';
+import { changeEvent, sourceInfo } from '../../contracts/envelope';
+import { tableTopic } from '../../contracts/names';
+import type { ProducedRecord } from '../../contracts/positions';
 import type { TypeRegistry } from '../../connectors/postgres-source/pg-types';
 import type { Lsn } from '../../shared/lsn';
 import { createProgress } from '../../shared/progress';
@@ -152,7 +148,7 @@ export class SnapshotRunner {
     client: Client,
     { table, index }: PendingChunk,
     snapshotLsn: Lsn,
-  ): Promise<OutgoingRecord[]> {
+  ): Promise<ProducedRecord[]> {
     const { config } = this.context;
     const range = this.context.state.snapshot!.tables[tableName(table)].chunks[index];
     const columns = table.columns.map((column) => ({
@@ -163,7 +159,7 @@ export class SnapshotRunner {
     }));
     const topic = tableTopic(config.kafka.topicPrefix, table.schema, table.table);
     const database = new URL(config.source.url).pathname.slice(1);
-    const records: OutgoingRecord[] = [];
+    const records: ProducedRecord[] = [];
     const now = Date.now();
     const source = sourceInfo({
       serverName: config.kafka.topicPrefix,
@@ -177,9 +173,10 @@ export class SnapshotRunner {
       commitLsn: snapshotLsn,
       previousCommitLsn: null,
     });
+    const rules = this.context.columns.of(table.schema, table.table);
     for await (const rows of readRange(client, table, range, 1000)) {
       for (const tuple of rows) {
-        const row = tupleToRow(columns, tuple, this.types);
+        const row = tupleToRow(columns, tuple, this.types, rules);
         records.push({
           topic,
           key: keyOf(table.keyColumns, row),
@@ -192,7 +189,7 @@ export class SnapshotRunner {
 
   private async commitChunk(
     { table, index }: PendingChunk,
-    records: OutgoingRecord[],
+    records: ProducedRecord[],
     snapshotLsn: Lsn,
   ): Promise<void> {
     const state = this.context.state;

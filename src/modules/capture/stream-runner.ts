@@ -4,7 +4,8 @@ import type { Lsn } from '../../shared/lsn';
 import { formatLsn } from '../../shared/lsn';
 import { CaptureStateError } from '../../shared/errors';
 import { failbackOriginPrefix } from '../../contracts/failback-names';
-import { ChangeStreamProcessor, type RoutedRecord } from './change-stream-processor';
+import { ChangeStreamProcessor } from './change-stream-processor';
+import type { ProducedRecord } from '../../contracts/positions';
 import { pruneSnapshot } from './capture-state';
 import type { CaptureContext } from './capture-context';
 import type { BackfillTracker } from './backfill/backfill-tracker';
@@ -32,7 +33,7 @@ export interface StreamStatus {
 export class StreamRunner {
   private readonly processor: ChangeStreamProcessor;
   private readonly stream: ReplicationStream;
-  private batch: RoutedRecord[] = [];
+  private batch: ProducedRecord[] = [];
   private batchStartedAt = 0;
   private lastHeartbeatAt = Date.now();
   private timer: NodeJS.Timeout | null = null;
@@ -55,6 +56,7 @@ export class StreamRunner {
         partitions: config.kafka.partitions,
         types,
         keyColumns,
+        columns: context.columns,
         now: Date.now,
         skipOriginPrefix: failbackOriginPrefix(config.kafka.topicPrefix),
       },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { identifier, positiveInt, postgresUrl } from './config-fields';
+import { maskKeyEnvSchema, sourceColumnsSchema } from './column-policy.schema';
 import { kafkaSaslSchema, kafkaSslSchema } from './kafka-security.schema';
 import { projectionEntriesSchema } from './projection-entry.schema';
 import { strictDeep } from './strict-schema';
@@ -22,6 +23,9 @@ const configObject = z.object({
     heartbeatIntervalMs: positiveInt.default(10_000),
     /** Where `tandem backfill` signals the running capture (created by capture; see README, Backfill). */
     signalTable: z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'must be schema.table').default('public.tandem_signal'),
+    /** Columns left out of Kafka or masked there (column-policy.schema.ts). */
+    columns: sourceColumnsSchema,
+    maskKeyEnv: maskKeyEnvSchema,
   }),
   kafka: z.object({
     brokers: z.array(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port')).min(1, 'list at least one broker'),
@@ -40,6 +44,11 @@ const configObject = z.object({
     .object({
       /** Events per target transaction at most (Kafka fetch batches are split). */
       maxBatchEvents: positiveInt.default(2000),
+      /**
+       * How long an event refused for a row it refers to (a mirror's foreign key) waits for that row
+       * before it is quarantined.
+       */
+      orderingWaitMs: positiveInt.default(600_000),
     })
     .prefault({}),
   /** tandem cutover: the legacy roles whose writes a freeze refuses (ALTER ROLE … SET default_transaction_read_only). */

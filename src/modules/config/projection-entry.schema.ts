@@ -2,11 +2,13 @@ import { z } from 'zod';
 import { RECIPE_NAMES } from '../../projections/recipes';
 import { identifier } from './config-fields';
 import { strictDeep } from './strict-schema';
+import { mirrorSchema } from '../../projections/mirror/mirror-config';
 
 /**
  * One entry of `projections:`, one of these kinds, told apart by which key it has:
  *   { recipe: users, sourceSchema: public }                                 a built-in recipe
  *   { name: orders-model, module: ./projections/orders.ts, options: {…} }  a module of the user's own
+ *   { name: shop, mirror: { schema: shop_new, tables: [...] } }              a declarative mirror (src/projections/mirror)
  * Each kind is a strict object: an unknown key is an error naming the key.
  */
 
@@ -36,11 +38,19 @@ const moduleEntry = strictDeep(
   }),
 );
 
+const mirrorEntry = strictDeep(
+  z.object({
+    name: projectionName,
+    mirror: mirrorSchema,
+  }),
+);
+
 export type RecipeEntry = z.infer<typeof recipeEntry>;
 export type ModuleEntry = z.infer<typeof moduleEntry>;
-export type ProjectionEntry = RecipeEntry | ModuleEntry;
+export type MirrorEntry = z.infer<typeof mirrorEntry>;
+export type ProjectionEntry = RecipeEntry | ModuleEntry | MirrorEntry;
 
-const KINDS = { recipe: recipeEntry, module: moduleEntry } as const;
+const KINDS = { recipe: recipeEntry, module: moduleEntry, mirror: mirrorEntry } as const;
 type Kind = keyof typeof KINDS;
 const KIND_NAMES = Object.keys(KINDS) as Kind[];
 
@@ -64,6 +74,10 @@ export const projectionEntrySchema = z.unknown().transform((value, ctx): Project
     ctx.addIssue({ ...issue, path: issue.path } as Parameters<typeof ctx.addIssue>[0]);
   return z.NEVER;
 });
+
+export function isMirrorEntry(entry: ProjectionEntry): entry is MirrorEntry {
+  return 'mirror' in entry;
+}
 
 export function isModuleEntry(entry: ProjectionEntry): entry is ModuleEntry {
   return 'module' in entry;

@@ -3,22 +3,22 @@ import { Client, type Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
-import { ConfigError } from '../../shared/errors';
+import { ConfigError, CutoverGateError } from '../../shared/errors';
 import { createKafka } from '../../connectors/kafka/kafka-client';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { loadCheckpoints } from '../../connectors/postgres-target/checkpoint-store';
-import { CutoverGateError } from './cutover-gate-error';
-import { drainToFreeze } from './drain';
-import { sourcesOf, type ProjectionDefinition } from '../../projections/framework/define-projection';
-import { projectionDefinitions, targetPool } from '../projection/projection.service';
+import { topicsOf, type ProjectionDefinition } from '../../projections/framework/define-projection';
+import { advanceSequences } from '../../connectors/postgres-target/sequences';
+import { resolveProjectionDefinitions, targetPool } from '../projection/projection.service';
 import { ReconciliationService } from '../reconciliation/reconciliation.service';
 import { copyToBackup } from '../replay/schema-ops';
-import { describeLag, endOffsets, lagging } from '../projection/drain-gate';
+import { describeLag, lagging } from './drain-gate';
+import { endOffsets } from '../../connectors/kafka/offsets';
+import { drainToFreeze } from './drain';
 import { currentLsn, freezeRoles, frozenRoles, missingRoles, slotConfirmedLsn, unfreezeRoles } from './legacy-freeze';
 import { audit } from './operator-audit';
 import { prepareFailback } from './failback-setup';
 
-export { CutoverGateError };
 
 export type CutoverState = 'parallel' | 'frozen' | 'drained' | 'verified' | 'committed' | 'aborted';
 const ACTIVE: CutoverState[] = ['parallel', 'frozen', 'drained', 'verified'];
@@ -117,7 +117,7 @@ export class CutoverService {
   private async planChecks(options: { projection?: string }): Promise<{ definitions: ProjectionDefinition<unknown>[]; roles: string[]; checks: string[] }> {
     await ensureTandemSchema(this.pool);
     const roles = this.roles();
-    const definitions = projectionDefinitions(this.config, options.projection);
+    const definitions = await resolveProjectionDefinitions(this.config, options.projection, this.pool);
     if (definitions.length === 0) throw new ConfigError('projections: a cutover needs at least one projection');
     const active = await this.pool.query<{ id: string; state: string }>('SELECT id, state FROM tandem.cutovers WHERE state = ANY($1)', [ACTIVE]);
     if (active.rows.length > 0) {
@@ -150,7 +150,7 @@ export class CutoverService {
   async start(id: number | undefined, options: CutoverOptions & { commit?: boolean }): Promise<CutoverRecord> {
     const cutover = await this.resolve(id);
     if (cutover.state !== 'parallel') throw new CutoverGateError(`cutover ${cutover.id} is ${cutover.state}; start needs a planned (parallel) cutover`);
-    const definitions = projectionDefinitions(this.config).filter((d) => cutover.projections.includes(d.name));
+    const definitions = (await resolveProjectionDefinitions(this.config, undefined, this.pool)).filter((d) => cutover.projections.includes(d.name));
     try {
       await this.withSource(async (client) => {
         // frozen
@@ -212,7 +212,12 @@ export class CutoverService {
       await this.abortWith(cutover.id, options.operator, reason);
       throw new CutoverGateError(reason);
     }
-    const definitions = projectionDefinitions(this.config).filter((d) => cutover.projections.includes(d.name));
+    const definitions = (await resolveProjectionDefinitions(this.config, undefined, this.pool)).filter((d) => cutover.projections.includes(d.name));
+    for (const definition of definitions) {
+      if (!definition.advanceSequencesAtCutover) continue;
+      const advanced = await advanceSequences(this.pool, definition.schema);
+      if (Object.keys(advanced).length > 0) this.logger.info({ projection: definition.name, sequences: advanced }, 'sequences set past the copied rows');
+    }
     const backupIds: number[] = [];
     for (const definition of definitions) backupIds.push(await copyToBackup(this.pool, definition, options.operator, `before commit of cutover ${cutover.id}`));
     // Before the application switches: from here on every target write of the projections that
@@ -314,7 +319,7 @@ export class CutoverService {
   }
 
   private topicsOf(definition: ProjectionDefinition<unknown>): string[] {
-    return sourcesOf(definition).map((source) => `${this.config.kafka.topicPrefix}.${source}`);
+    return topicsOf(definition, this.config.kafka.topicPrefix);
   }
 }
 

@@ -2,9 +2,11 @@ import type { Client, Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
 import { parseLsn } from '../../shared/lsn';
 import { loadCheckpoints } from '../../connectors/postgres-target/checkpoint-store';
-import { describeLag, endOffsets, lagging, type PartitionEnd } from '../projection/drain-gate';
+import { endOffsets } from '../../connectors/kafka/offsets';
+import type { PartitionEnd } from '../../contracts/positions';
+import { CutoverGateError } from '../../shared/errors';
+import { describeLag, lagging } from './drain-gate';
 import { slotConfirmedLsn } from './legacy-freeze';
-import { CutoverGateError } from './cutover-gate-error';
 
 /** How often the drained gate looks again: the freeze window waits on it, so it looks often (two small queries). */
 const DRAIN_POLL_MS = 50;

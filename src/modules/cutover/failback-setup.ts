@@ -1,6 +1,6 @@
 import { Client, type Pool } from 'pg';
 import type { TandemConfig } from '../config/config.schema';
-import { TandemError } from '../../shared/errors';
+import { FailbackRefusedError } from '../../shared/errors';
 import { failbackNames } from '../../contracts/failback-names';
 import { ensureFailbackSchema } from '../../connectors/postgres-legacy/failback-schema';
 import { projectionDefinitions } from '../projection/projection.service';
@@ -57,8 +57,6 @@ export async function dropTargetCapture(client: Client, slot: string, publicatio
   await client.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(publication)}`);
 }
 
-/** Failback cannot start (or a rollback through it cannot): the reason names the projection or gate. */
-export class FailbackRefusedError extends TandemError {}
 
 /**
  * Makes a committed (or committing) cutover's projections fail back: target capture prepared,

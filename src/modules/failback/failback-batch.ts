@@ -4,15 +4,15 @@ import { executeLegacyStatements, planLegacyStatements, type GuardedOperation } 
 import { saveCheckpoints, type Checkpoint } from '../../connectors/postgres-target/checkpoint-store';
 import { addToQuarantine } from '../../connectors/postgres-target/quarantine-store';
 import { isDataError } from '../../projections/framework/batch-applier';
-import type { RawLogRecord } from '../../projections/framework/change-envelope';
+import type { LogRecord } from '../../contracts/positions';
 
 /** One record of a failback batch: its legacy writes, or the reason it goes to quarantine. */
 export type FailbackUnit =
-  | { record: RawLogRecord; operations: GuardedOperation[]; commitTimeMs: number }
-  | { record: RawLogRecord; reject: string; value: unknown };
+  | { record: LogRecord; operations: GuardedOperation[]; commitTimeMs: number }
+  | { record: LogRecord; reject: string; value: unknown };
 
 export interface FailbackRejected {
-  record: RawLogRecord;
+  record: LogRecord;
   reason: string;
   value: unknown;
 }

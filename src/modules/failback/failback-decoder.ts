@@ -1,5 +1,6 @@
 import type { ZodError } from 'zod';
-import { changeEnvelopeSchema, type RawLogRecord } from '../../projections/framework/change-envelope';
+import { changeEnvelopeSchema } from '../../contracts/envelope';
+import { type LogRecord } from '../../contracts/positions';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import type { LegacyRowOperation, TargetChange } from '../../projections/framework/define-inverse';
 
@@ -9,7 +10,7 @@ export type DecodedChange =
   | { kind: 'reject'; reason: string; value: unknown };
 
 export interface FailbackItem {
-  record: RawLogRecord;
+  record: LogRecord;
   decoded: DecodedChange;
 }
 
@@ -18,7 +19,7 @@ function describe(error: ZodError): string {
 }
 
 /** Pure: one record of a failback topic → the target change it carries, or why it cannot be used. */
-export function decodeTargetChange(definition: ProjectionDefinition<unknown>, record: RawLogRecord): DecodedChange {
+export function decodeTargetChange(definition: ProjectionDefinition<unknown>, record: LogRecord): DecodedChange {
   if (record.value === null) return { kind: 'skip' }; // tombstone after a delete
   let parsed: unknown;
   try {

@@ -3,12 +3,13 @@ import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import { createKafka } from '../../connectors/kafka/kafka-client';
 import { failbackNames } from '../../contracts/failback-names';
-import { tableTopic } from '../../connectors/postgres-source/change-event';
+import { tableTopic } from '../../contracts/names';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { projectionDefinitions, targetPool } from '../projection/projection.service';
 import { CaptureService, type CaptureStatus } from '../capture/capture.service';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
-import { FailbackRefusedError, dropTargetCapture, failbackTables, prepareFailback, withClient } from '../cutover/failback-setup';
+import { dropTargetCapture, failbackTables, prepareFailback, withClient } from '../cutover/failback-setup';
+import { FailbackRefusedError } from '../../shared/errors';
 import { cutoverSummary, failbackStore, type FailbackRecord } from '../cutover/failback-store';
 import { FailbackApplier, type FailbackApplierStatus } from './failback-applier';
 

@@ -6,7 +6,8 @@ import { CHANGE_TOPIC_CONFIG, ensureTopics } from '../../connectors/kafka/topic-
 import { TransactionalProducer } from '../../connectors/kafka/transactional-producer';
 import { createProgress } from '../../shared/progress';
 import { RECIPES } from '../../projections/recipes';
-import { importEvent, importTopic } from './import-envelope';
+import { importEvent } from './import-envelope';
+import { importTopic, importTransactionalId } from '../../contracts/names';
 
 export interface ImportSummary {
   recipe: string;
@@ -43,7 +44,7 @@ export class ImportService {
       Object.keys(perTable).map((table) => ({ topic: importTopic(topicPrefix, table), partitions, config: CHANGE_TOPIC_CONFIG })),
       replicationFactor,
     );
-    const producer = new TransactionalProducer(kafka, `tandem-import.${topicPrefix}.${recipeName}`);
+    const producer = new TransactionalProducer(kafka, importTransactionalId(topicPrefix, recipeName));
     await producer.connect();
     const progress = createProgress(`import ${recipeName}`, records.length, this.logger);
     try {

@@ -79,13 +79,11 @@ export function renderInitConfig(input: InitConfigInput): string {
     '#   applicationRoles: [app]',
     '',
     'projections:',
-    `  # A copy of every table above in the target: same columns, types, keys and indexes, created`,
-    '  # from the source catalog. Rename tables or columns, leave columns out or filter rows per table:',
+    '  # A copy of every table above in the target, in the schema of the same name (one mirror per',
+    '  # schema): same columns, types, keys and indexes, created from the source catalog. Rename tables',
+    '  # or columns, leave columns out or filter rows per table (`schema:` sets the target schema):',
     '  #   - { from: schema.table, to: new_name, columns: { old: new }, exclude: [col], where: "SQL" }',
-    `  - name: ${name}`,
-    '    mirror:',
-    '      tables:',
-    ...names.map((n) => `        - ${n}`),
+    ...mirrorEntries(name, names),
     '  # A projection of your own (a module whose default export is made with defineProjection from',
     "  # 'tandem'; see examples/shop/projections/orders.ts in Tandem's repository):",
     '  # - name: orders-model',
@@ -96,8 +94,26 @@ export function renderInitConfig(input: InitConfigInput): string {
   return lines.join('\n');
 }
 
+/**
+ * One mirror per source schema: a mirror writes into one target schema (by default its tables'
+ * own), so tables of two schemas (perhaps of the same name) stay apart.
+ */
+function mirrorEntries(name: string, tables: string[]): string[] {
+  const bySchema = new Map<string, string[]>();
+  for (const table of tables) {
+    const schema = table.slice(0, table.indexOf('.'));
+    bySchema.set(schema, [...(bySchema.get(schema) ?? []), table]);
+  }
+  return [...bySchema].flatMap(([schema, list]) => [
+    `  - name: ${bySchema.size === 1 ? name : nameFrom(`${name}-${schema}`)}`,
+    '    mirror:',
+    '      tables:',
+    ...list.map((table) => `        - ${table}`),
+  ]);
+}
+
 /** The readiness report printed by `tandem init`: per table what capture needs, and the fixes. */
-export function renderReadiness(readiness: SourceReadiness): string {
+export function renderReadiness(readiness: SourceReadiness, file = 'tandem.yaml'): string {
   const tables = readiness.tables;
   const width = Math.max(10, ...tables.map((t) => t.schema.length + t.name.length + 1)) + 2;
   const lines = [`wal_level=${readiness.walLevel}, role ${readiness.role}${readiness.canReplicate ? ' (REPLICATION)' : ''}`];
@@ -114,6 +130,11 @@ export function renderReadiness(readiness: SourceReadiness): string {
     for (const problem of table.problems) lines.push(`  ✗ ${problem.reason}`, `      fix: ${problem.fix}`);
   }
   const blocking = readiness.problems.length + tables.reduce((n, t) => n + t.problems.length, 0);
-  lines.push('', blocking === 0 ? 'capture can start: tandem capture --config <file>' : `${blocking} thing(s) to fix before capture can start (Tandem never changes the source)`);
+  lines.push(
+    '',
+    blocking === 0
+      ? `capture can start: review ${file} (source.slot, cutover.applicationRoles, projections), then tandem capture --config ${file}`
+      : `${blocking} thing(s) to fix before capture can start (Tandem never changes the source): run the fixes, then tandem init --force`,
+  );
   return lines.join('\n');
 }

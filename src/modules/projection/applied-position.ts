@@ -2,10 +2,11 @@ import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { TandemConfig } from '../config/config.schema';
 import { loadCheckpoints } from '../../connectors/postgres-target/checkpoint-store';
-import { consumerGroupOf } from '../../projections/framework/projection-runner';
-import { sourcesOf, type ProjectionDefinition } from '../../projections/framework/define-projection';
+import { projectionGroup } from '../../contracts/names';
+import { activeMembers, endOffsets } from '../../connectors/kafka/offsets';
+import { topicsOf, type ProjectionDefinition } from '../../projections/framework/define-projection';
 import { parseLsn } from '../../shared/lsn';
-import { activeMembers, endOffsets, lagging } from './drain-gate';
+import { lagging } from './drain-gate';
 
 /**
  * Where a projection stands against a source position:
@@ -57,16 +58,13 @@ export class ProjectionPositionProbe implements PositionProbe {
     let existing: string[];
     try {
       const topics = new Set(await admin.listTopics());
-      const prefix = this.config.kafka.topicPrefix;
-      existing = sourcesOf(this.definition)
-        .map((source) => `${prefix}.${source}`)
-        .filter((topic) => topics.has(topic));
+      existing = topicsOf(this.definition, this.config.kafka.topicPrefix).filter((topic) => topics.has(topic));
     } finally {
       await admin.disconnect();
     }
     const behind = lagging(await endOffsets(kafka, existing), await loadCheckpoints(this.target, this.definition.name));
     if (behind.length === 0) return { state: 'applied', detail: `${this.definition.name} applied everything up to ${lsn}` };
-    const group = consumerGroupOf(this.config.kafka.topicPrefix, this.definition.name);
+    const group = projectionGroup(this.config.kafka.topicPrefix, this.definition.name);
     const members = await activeMembers(kafka, group);
     const detail = `${this.definition.name} is ${behind.length} partition(s) behind ${lsn}`;
     return members > 0

@@ -10,7 +10,8 @@ import type { BatchItem } from '../../projections/framework/batch-applier';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { RECIPES } from '../../projections/recipes';
 import { loadModuleProjection } from '../../projections/user-modules/load-projection-module';
-import { isModuleEntry } from '../config/projection-entry.schema';
+import { mirrorOutline, resolveMirrorProjection } from '../../projections/mirror/mirror-projection';
+import { isMirrorEntry, isModuleEntry, type ProjectionEntry } from '../config/projection-entry.schema';
 
 export interface ProjectOptions {
   /** Only this projection (default: every projection in the config). */
@@ -21,14 +22,58 @@ export interface ProjectOptions {
   onBatchApplied?: (batch: AppliedBatch) => void;
 }
 
-/** Builds the configured projections' definitions; an unknown name or missing setting stops here. */
+/**
+ * The configured projections' definitions, as far as the configuration alone tells: recipes whole, a
+ * mirror as an outline (name, schema, source tables) whose tables are not resolved yet; whatever
+ * writes, reconciles or replays uses resolveProjectionDefinitions. An unknown name stops here.
+ */
 export function projectionDefinitions(config: TandemConfig, only?: string): ProjectionDefinition<unknown>[] {
-  const definitions = config.projections.map((entry, index) => {
-    if (isModuleEntry(entry)) return loadModuleProjection(entry);
-    const factory = RECIPES[entry.recipe];
-    if (!factory) throw new ConfigError(`projections.${index}.recipe: no recipe named "${entry.recipe}"`);
-    return factory.projection({ sourceSchema: entry.sourceSchema, env: process.env });
-  });
+  return select(config.projections.map((entry, index) => outlineOf(entry, index)), only);
+}
+
+/** The configured projections' definitions, each whole: a mirror's tables resolved (mirror-projection.ts). */
+export async function resolveProjectionDefinitions(
+  config: TandemConfig,
+  only?: string,
+  target?: Pool,
+  /** A dry run: a mirror records nothing in the target. */
+  options: { dryRun?: boolean } = {},
+): Promise<ProjectionDefinition<unknown>[]> {
+  const selected = new Set(projectionDefinitions(config, only).map((definition) => definition.name));
+  const definitions: ProjectionDefinition<unknown>[] = [];
+  for (const [index, entry] of config.projections.entries()) {
+    const outline = outlineOf(entry, index);
+    if (!selected.has(outline.name)) continue;
+    if (!isMirrorEntry(entry)) {
+      definitions.push(outline);
+      continue;
+    }
+    const pool = target ?? targetPool(config);
+    try {
+      definitions.push(
+        await resolveMirrorProjection(entry, `projections.${index}`, {
+          sourceUrl: config.source.url,
+          targetUrl: config.target!.url,
+          target: pool,
+          record: !options.dryRun,
+        }),
+      );
+    } finally {
+      if (!target) await pool.end();
+    }
+  }
+  return definitions;
+}
+
+function outlineOf(entry: ProjectionEntry, index: number): ProjectionDefinition<unknown> {
+  if (isMirrorEntry(entry)) return mirrorOutline(entry, `projections.${index}`);
+  if (isModuleEntry(entry)) return loadModuleProjection(entry);
+  const factory = RECIPES[entry.recipe];
+  if (!factory) throw new ConfigError(`projections.${index}.recipe: no recipe named "${entry.recipe}"`);
+  return factory.projection({ sourceSchema: entry.sourceSchema, env: process.env });
+}
+
+function select(definitions: ProjectionDefinition<unknown>[], only?: string): ProjectionDefinition<unknown>[] {
   if (!only) return definitions;
   const selected = definitions.filter((definition) => definition.name === only);
   if (selected.length === 0) {
@@ -66,9 +111,9 @@ export class ProjectionService {
   }
 
   async start(options: ProjectOptions = {}): Promise<void> {
-    const definitions = projectionDefinitions(this.config, options.projection);
-    if (definitions.length === 0) throw new ConfigError('projections: list at least one projection to run');
+    if (projectionDefinitions(this.config, options.projection).length === 0) throw new ConfigError('projections: list at least one projection to run');
     this.pool = targetPool(this.config, this.logger);
+    const definitions = await resolveProjectionDefinitions(this.config, options.projection, this.pool, { dryRun: options.plan !== undefined });
     const kafka: Kafka = createKafka(this.config.kafka, `${this.config.kafka.clientId}-projector`, this.logger);
     for (const definition of definitions) {
       const runner = new ProjectionRunner({
@@ -77,6 +122,7 @@ export class ProjectionService {
         partitions: this.config.kafka.partitions,
         replicationFactor: this.config.kafka.replicationFactor,
         maxBatchEvents: this.config.projector.maxBatchEvents,
+        orderingWaitMs: this.config.projector.orderingWaitMs,
         kafka,
         pool: this.pool,
         logger: this.logger,

@@ -23,6 +23,8 @@ export interface TableReport {
   /** Wall time of the comparison, and of the re-checks after it (waits included). */
   compareMs: number;
   reverifyMs: number;
+  /** Columns not compared because capture excludes or masks what they are computed from (source.columns). */
+  notCompared?: Array<{ column: string; reason: string }>;
 }
 
 export interface ReconciliationReport {
@@ -76,6 +78,10 @@ export function renderMarkdown(report: ReconciliationReport): string {
     }
     for (const entry of table.quarantinedSample)
       lines.push(`- quarantined ${markdownCode(entry.key)}: ${markdownText(entry.reason)}`);
+  }
+  for (const table of report.tables) {
+    for (const { column, reason } of table.notCompared ?? [])
+      lines.push('', `${markdownText(table.table)}.${markdownText(column)} not compared: ${markdownText(reason)}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -152,6 +158,9 @@ export function renderHtml(report: ReconciliationReport): string {
       ...t.quarantinedSample.map(
         (q) =>
           `<li>${escapeHtml(t.table)}: quarantined <code>${escapeHtml(q.key)}</code>: ${escapeHtml(q.reason)}</li>`,
+      ),
+      ...(t.notCompared ?? []).map(
+        (n) => `<li>${escapeHtml(t.table)}.${escapeHtml(n.column)} not compared: ${escapeHtml(n.reason)}</li>`,
       ),
     ])
     .join('');

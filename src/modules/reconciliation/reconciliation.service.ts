@@ -6,7 +6,7 @@ import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-sche
 import { listQuarantine, type QuarantinedEvent } from '../../connectors/postgres-target/quarantine-store';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import type { TableComparison } from '../../projections/framework/define-reconciliation';
-import { projectionDefinitions, targetPool } from '../projection/projection.service';
+import { resolveProjectionDefinitions, targetPool } from '../projection/projection.service';
 import { compareByBuckets, type Difference } from './bucket-comparison';
 import { SqlComparisonReader, sharedRowHash } from './sql-reader';
 import { settleDifferences } from './settle-differences';
@@ -15,6 +15,9 @@ import { createKafka } from '../../connectors/kafka/kafka-client';
 import type { Kafka } from 'kafkajs';
 import { verdictOf, type ReconciliationReport, type TableReport } from './reconciliation-report';
 import { createProgress } from '../../shared/progress';
+import type { ColumnPolicy } from '../../connectors/postgres-source/column-policy';
+import { columnPolicyOf } from '../config/column-policy';
+import { applyColumnRules } from './column-rules';
 
 export interface ReconcileOptions {
   projection?: string;
@@ -41,21 +44,27 @@ const SETTLE_SLACK_MS = 5000;
  * quarantined events as quarantined, not missing.
  */
 export class ReconciliationService {
+  /** Capture's excluded and masked columns (source.columns), which reconcile honours. */
+  private readonly columns: ColumnPolicy;
+
   constructor(
     private readonly config: TandemConfig,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.columns = columnPolicyOf(config);
+  }
 
   async run(options: ReconcileOptions = {}): Promise<ReconciliationReport[]> {
-    const definitions = projectionDefinitions(this.config, options.projection).filter(
-      (d) => d.reconcile && d.reconcile.length > 0,
-    );
+    const target = targetPool(this.config);
+    const definitions = (await resolveProjectionDefinitions(this.config, options.projection, target).catch(async (error) => {
+      await target.end();
+      throw error;
+    })).filter((d) => d.reconcile && d.reconcile.length > 0);
     const source = namePoolEndpoint(
       new Pool({ connectionString: this.config.source.url, max: 4, application_name: 'tandem-reconcile' }),
       'source',
       this.config.source.url,
     );
-    const target = targetPool(this.config);
     let kafka: Kafka | null = null;
     const kafkaOnce = () =>
       (kafka ??= createKafka(this.config.kafka, `${this.config.kafka.clientId}-reconcile`, this.logger));
@@ -92,7 +101,8 @@ export class ReconciliationService {
   ): Promise<ReconciliationReport> {
     const startedAt = new Date().toISOString();
     const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-    const quarantined = await listQuarantine(target, definition.name);
+    // events still waiting for a row they refer to count as quarantined too
+    const quarantined = [...(await listQuarantine(target, definition.name)), ...(await listQuarantine(target, definition.name, 'waiting'))];
     const tables: TableReport[] = [];
     const progress = createProgress(
       `reconcile ${definition.name}`,
@@ -159,8 +169,9 @@ export class ReconciliationService {
       source: comparison.sourceTable?.split('.')[0] ?? 'public',
     };
     const hash = await sharedRowHash(sourcePool, targetPool);
-    const source = new SqlComparisonReader(sourcePool, comparison.source, placeholders, hash);
-    const target = new SqlComparisonReader(targetPool, comparison.target, placeholders, hash);
+    const ruled = applyColumnRules(comparison, this.columnRulesOf(comparison, placeholders.source));
+    const source = new SqlComparisonReader(sourcePool, ruled.source, placeholders, hash, ruled.sourceParams);
+    const target = new SqlComparisonReader(targetPool, ruled.target, placeholders, hash);
     const result = await compareByBuckets(source, target);
     const compareMs = Date.now() - comparedFrom;
 
@@ -209,6 +220,16 @@ export class ReconciliationService {
       reverifyRounds,
       compareMs,
       reverifyMs,
+      ...(ruled.notCompared.length > 0 ? { notCompared: ruled.notCompared } : {}),
     };
+  }
+
+  /** Capture's rules for the legacy table a comparison reads (its sourceTable, else the table in its FROM). */
+  private columnRulesOf(comparison: TableComparison, sourceSchema: string) {
+    const table =
+      comparison.sourceTable ?? /^\s*\{source\}\.("?)(\w+)\1\s*$/.exec(comparison.source.from)?.[2];
+    if (!table) return null;
+    const [schema, name] = table.includes('.') ? table.split('.') : [sourceSchema, table];
+    return this.columns.of(schema, name);
   }
 }

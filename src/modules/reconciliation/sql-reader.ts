@@ -49,7 +49,6 @@ export class SqlComparisonReader implements ComparisonReader {
   private readonly base: string;
   private readonly columnNames: string[];
   private readonly outputColumns: string;
-  private readonly rowsFrom: string;
   private readonly nativeKey: string;
   private keyLookup: Promise<string | null> | null = null;
 
@@ -58,13 +57,15 @@ export class SqlComparisonReader implements ComparisonReader {
     side: ComparisonSide,
     placeholders: Record<string, string>,
     private readonly hash: RowHash = 'md5',
+    /** Values the side's expressions refer to as $1, $2, … (the HMAC pads of masked columns). */
+    private readonly params: readonly unknown[] = [],
   ) {
+    // only the known placeholders: a row filter may hold an array literal such as '{vip}'
     const fill = (text: string) =>
-      text.replace(/\{(\w+)\}/g, (_, name: string) => ident(placeholders[name] ?? name));
+      text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in placeholders ? ident(placeholders[name]) : whole));
     this.columnNames = Object.keys(side.columns);
     this.outputColumns = ['k', 'h', ...this.columnNames.map((_, i) => `c${i}`)].join(', ');
     this.nativeKey = `(${fill(side.key)})`;
-    this.rowsFrom = `${fill(side.from)}${side.where ? ` WHERE ${fill(side.where)}` : ''}`;
     const rowFilter = side.where ? `(${fill(side.where)})` : 'true';
     const key = `${this.nativeKey}::text`;
     const values = this.columnNames.map((name) => `(${fill(side.columns[name])})::text`);
@@ -97,7 +98,7 @@ export class SqlComparisonReader implements ComparisonReader {
   }
 
   async summarize(scope: BucketScope, bits: number): Promise<Map<string, BucketSummary>> {
-    const values: unknown[] = [];
+    const values: unknown[] = [...this.params];
     const where = this.scopeClause(scope, values);
     const bucket = SqlComparisonReader.bucketOf(bits);
     const rowHash = this.hash === 'md5' ? hash60('md5', 'h') : 'h';
@@ -113,7 +114,7 @@ export class SqlComparisonReader implements ComparisonReader {
   }
 
   async rows(scope: BucketScope): Promise<Map<string, RowDigest>> {
-    const values: unknown[] = [];
+    const values: unknown[] = [...this.params];
     const where = this.scopeClause(scope, values);
     const { rows } = await this.pool.query<{ k: string; h: string }>(`SELECT k, h FROM (${this.base}) q WHERE ${where}`, values);
     return new Map(rows.map((row) => [row.k, { hash: row.h, values: {} }]));
@@ -125,26 +126,29 @@ export class SqlComparisonReader implements ComparisonReader {
    * can have) make the lookup fall back to comparing text.
    */
   async rowsByKey(keys: string[]): Promise<Map<string, RowDigest>> {
-    const byText = `SELECT ${this.outputColumns} FROM (${this.base}) q WHERE k = ANY($1::text[]) AND w`;
+    const keysParam = `$${this.params.length + 1}::text[]`;
+    const byText = `SELECT ${this.outputColumns} FROM (${this.base}) q WHERE k = ANY(${keysParam}) AND w`;
+    const values = [...this.params, keys];
     const native = await this.nativeKeyLookup();
-    if (native === null) return this.digests(byText, [keys]);
+    if (native === null) return this.digests(byText, values);
     try {
-      return await this.digests(native, [keys]);
+      return await this.digests(native, values);
     } catch (error) {
       if ((error as { code?: string }).code !== INVALID_TEXT_REPRESENTATION) throw error;
-      return this.digests(byText, [keys]);
+      return this.digests(byText, values);
     }
   }
 
   /** The lookup by key in the key's own type; null when the key already is text. */
   private async nativeKeyLookup(): Promise<string | null> {
     this.keyLookup ??= (async () => {
-      const { fields } = await this.pool.query(`SELECT ${this.nativeKey} AS kn FROM ${this.rowsFrom} LIMIT 0`);
+      const { fields } = await this.pool.query(`SELECT kn FROM (${this.base}) q LIMIT 0`, [...this.params]);
       const { rows } = await this.pool.query<{ type: string }>('SELECT format_type($1::oid, NULL) AS type', [
         fields[0].dataTypeID,
       ]);
       const type = rows[0].type;
-      return type === 'text' ? null : `SELECT ${this.outputColumns} FROM (${this.base}) q WHERE kn = ANY($1::text[]::${type}[]) AND w`;
+      const keysParam = `$${this.params.length + 1}::text[]`;
+      return type === 'text' ? null : `SELECT ${this.outputColumns} FROM (${this.base}) q WHERE kn = ANY(${keysParam}::${type}[]) AND w`;
     })();
     return this.keyLookup;
   }

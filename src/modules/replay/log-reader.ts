@@ -1,9 +1,9 @@
 import { randomUUID } from 'crypto';
 import type { Kafka } from 'kafkajs';
-import type { LogRecord } from '../../connectors/kafka/log-consumer';
 import { retryTransient } from '../../connectors/kafka/retry';
 import { partitionId } from '../../connectors/postgres-target/checkpoint-store';
-import { endOffsets, type PartitionEnd } from '../cutover/drain-gate';
+import { endOffsets } from '../../connectors/kafka/offsets';
+import type { LogRecord, PartitionEnd } from '../../contracts/positions';
 import { belongs, eventPosition, type Cut } from './position';
 
 export interface CutReadResult {

@@ -1,5 +1,6 @@
 import { formatLsn, parseLsn } from '../../shared/lsn';
 import { ArgumentError } from '../../shared/errors';
+import { commitOf } from '../../contracts/envelope';
 import { partitionId } from '../../connectors/postgres-target/checkpoint-store';
 
 /** POSITION of `tandem replay --to` (DESIGN.md, "Position"). */
@@ -103,11 +104,7 @@ export function belongs(cut: Cut, record: { topic: string; partition: number; of
 export function eventPosition(value: string | null): { commitLsn: bigint | null; commitMs: number | null } | null {
   if (value === null) return null;
   try {
-    const source = (JSON.parse(value) as { source?: { commit_lsn?: unknown; ts_ms?: unknown } }).source;
-    return {
-      commitLsn: typeof source?.commit_lsn === 'number' ? BigInt(source.commit_lsn) : null,
-      commitMs: typeof source?.ts_ms === 'number' ? source.ts_ms : null,
-    };
+    return commitOf(JSON.parse(value));
   } catch {
     return { commitLsn: null, commitMs: null };
   }

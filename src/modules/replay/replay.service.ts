@@ -3,19 +3,20 @@ import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
-import { TandemError } from '../../shared/errors';
+import { ReplayRefusedError } from '../../shared/errors';
 import { createKafka } from '../../connectors/kafka/kafka-client';
-import type { LogRecord } from '../../connectors/kafka/log-consumer';
+import type { LogRecord } from '../../contracts/positions';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { ident } from '../../connectors/postgres-target/sql';
 import { partitionId, type Checkpoint } from '../../connectors/postgres-target/checkpoint-store';
 import { applyBatch } from '../../projections/framework/batch-applier';
 import { buildDeferredIndexes } from '../../projections/framework/deferred-indexes';
 import { decodeRecord } from '../../projections/framework/event-decoder';
-import { chunkByTransaction, consumerGroupOf } from '../../projections/framework/projection-runner';
-import { sourcesOf, type ProjectionDefinition } from '../../projections/framework/define-projection';
-import { projectionDefinitions, targetPool } from '../projection/projection.service';
-import { activeMembers, endOffsets } from '../cutover/drain-gate';
+import { chunkByTransaction } from '../../projections/framework/projection-runner';
+import { projectionGroup, replayGroupPrefix } from '../../contracts/names';
+import { topicsOf, type ProjectionDefinition } from '../../projections/framework/define-projection';
+import { resolveProjectionDefinitions, targetPool } from '../projection/projection.service';
+import { activeMembers, endOffsets } from '../../connectors/kafka/offsets';
 import { createProgress } from '../../shared/progress';
 import { audit } from '../cutover/operator-audit';
 import { readToCut, type CutReadResult } from './log-reader';
@@ -32,8 +33,6 @@ import {
   type StateSummary,
 } from './schema-ops';
 
-/** Replay, backup restore or rollback refused (projector running, unknown position, a failed check). */
-export class ReplayRefusedError extends TandemError {}
 
 export interface ReplayOptions {
   projection: string;
@@ -99,9 +98,9 @@ export class ReplayService {
     const started = Date.now();
     const position = parsePosition(options.to); // a malformed position is refused before anything is checked
     await ensureTandemSchema(this.pool);
-    const [definition] = projectionDefinitions(this.config, options.projection);
+    const [definition] = await resolveProjectionDefinitions(this.config, options.projection, this.pool);
     const prefix = this.config.kafka.topicPrefix;
-    const group = consumerGroupOf(prefix, definition.name);
+    const group = projectionGroup(prefix, definition.name);
     const members = await activeMembers(this.kafka, group);
     if (members > 0) {
       throw new ReplayRefusedError(
@@ -130,7 +129,7 @@ export class ReplayService {
     try {
       if (!options.dryRun) await createFromMigrations(this.pool, definition, shadow);
       if (options.exportFile) exportStream = createWriteStream(options.exportFile, { flags: 'w' });
-      const topics = sourcesOf(definition).map((source) => `${prefix}.${source}`);
+      const topics = topicsOf(definition, prefix);
       // The whole log as the total (a cut before its end finishes early; transaction markers count too).
       const logSize = (await endOffsets(this.kafka, topics)).reduce(
         (sum, p) => sum + Number(p.end - p.low),
@@ -139,7 +138,7 @@ export class ReplayService {
       const progress = createProgress(`${kind} ${definition.name}`, logSize, this.logger);
       const read = await readToCut({
         kafka: this.kafka,
-        groupPrefix: `tandem-replay.${prefix}.${definition.name}`,
+        groupPrefix: replayGroupPrefix(prefix, definition.name),
         topics,
         cut,
         inside: async (records) => {
@@ -307,8 +306,8 @@ export class ReplayService {
       throw new ReplayRefusedError(
         `backup ${backupId} is no longer there (restored ${backup.restoredAt ?? 'or dropped'})`,
       );
-    const [definition] = projectionDefinitions(this.config, backup.projection);
-    const group = consumerGroupOf(this.config.kafka.topicPrefix, definition.name);
+    const [definition] = await resolveProjectionDefinitions(this.config, backup.projection, this.pool);
+    const group = projectionGroup(this.config.kafka.topicPrefix, definition.name);
     if ((await activeMembers(this.kafka, group)) > 0)
       throw new ReplayRefusedError(`projection ${definition.name} is running: stop tandem project first`);
     const { rows } = await this.pool.query(
@@ -384,7 +383,7 @@ export class ReplayService {
   }
 
   async backupSchemaName(projection: string, id: number): Promise<string> {
-    const [definition] = projectionDefinitions(this.config, projection);
+    const [definition] = await resolveProjectionDefinitions(this.config, projection, this.pool);
     return backupSchemaOf(definition.schema, id);
   }
 

@@ -2,6 +2,7 @@ import type { ClientBase, Pool } from 'pg';
 import { applyMigrations } from '../../connectors/postgres-target/migrations';
 import { loadCheckpoints, saveCheckpoints, type Checkpoint } from '../../connectors/postgres-target/checkpoint-store';
 import { ident, qualified } from '../../connectors/postgres-target/sql';
+import { advanceSequences } from '../../connectors/postgres-target/sequences';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { audit } from '../cutover/operator-audit';
 
@@ -159,6 +160,8 @@ export async function swapIn(pool: Pool, request: SwapRequest): Promise<number |
     await saveCheckpoints(client, definition.name, request.checkpoints);
     await audit(client, request.operator, `${request.kind}.swap`, definition.name, { incoming, backupId, note: request.note });
     await client.query('COMMIT');
+    // a rebuilt or restored schema's sequences start anew: past the rows again, for the application
+    if (definition.advanceSequencesAtCutover) await advanceSequences(pool, live);
     return backupId;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -184,12 +187,20 @@ export async function copyToBackup(pool: Pool, definition: ProjectionDefinition<
     // rows are copied in any table order: foreign keys and triggers are not fired for the copy
     await client.query('SET LOCAL session_replication_role = replica');
     for (const table of await tablesOf(client, live)) {
-      const { rows: columns } = await client.query<{ attname: string }>(
-        `SELECT a.attname FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`,
-        [qualified(live, table)],
+      const { rows: columns } = await client.query<{ attname: string; own_type: string | null; dims: number }>(
+        `SELECT a.attname, CASE WHEN tn.nspname = $2 THEN coalesce(et.typname, t.typname) END AS own_type, a.attndims AS dims
+           FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+           LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
+           JOIN pg_namespace tn ON tn.oid = coalesce(et.typnamespace, t.typnamespace)
+          WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`,
+        [qualified(live, table), live],
       );
       const list = columns.map((c) => ident(c.attname)).join(', ');
-      await client.query(`INSERT INTO ${qualified(schema, table)} (${list}) OVERRIDING SYSTEM VALUE SELECT ${list} FROM ${qualified(live, table)}`);
+      // a type of the projection's own schema (an enum) has its copy in the backup schema: cast through text
+      const values = columns
+        .map((c) => (c.own_type === null ? ident(c.attname) : `${ident(c.attname)}::text::${qualified(schema, c.own_type)}${'[]'.repeat(Math.max(c.dims, 0))}`))
+        .join(', ');
+      await client.query(`INSERT INTO ${qualified(schema, table)} (${list}) OVERRIDING SYSTEM VALUE SELECT ${values} FROM ${qualified(live, table)}`);
     }
     const snapshotId = await snapshotCheckpoints(client, definition.name, note);
     await client.query(

@@ -1,5 +1,7 @@
 import type { Admin, Kafka } from 'kafkajs';
-import type { PartitionEnd, TopicOffsetsReader } from './status-readers';
+import type { PartitionEnd } from '../../contracts/positions';
+import { topicEnds } from '../../connectors/kafka/offsets';
+import type { TopicOffsetsReader } from './status-readers';
 
 /** Topic end offsets through one admin connection kept open between reads (a status watcher reads often). */
 export class KafkaTopicOffsetsReader implements TopicOffsetsReader {
@@ -20,12 +22,7 @@ export class KafkaTopicOffsetsReader implements TopicOffsetsReader {
     const admin = await this.connected();
     try {
       const existing = new Set(await admin.listTopics());
-      const result: PartitionEnd[] = [];
-      for (const topic of topics.filter((t) => existing.has(t))) {
-        for (const o of await admin.fetchTopicOffsets(topic))
-          result.push({ topic, partition: o.partition, low: BigInt(o.low), end: BigInt(o.high) });
-      }
-      return result.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+      return await topicEnds(admin, topics.filter((t) => existing.has(t)));
     } catch (error) {
       // A broken connection is not reused: the next read connects again.
       await this.close();

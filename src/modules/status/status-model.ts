@@ -1,6 +1,7 @@
 import { formatLsn, parseLsn } from '../../shared/lsn';
 import type { PipelineStatus, ProjectionStatus, SourceSlotStatus } from './pipeline-status';
-import type { CheckpointReading, PartitionEnd, PipelineReading } from './status-readers';
+import type { CheckpointReading, PipelineReading } from './status-readers';
+import { recordsBehind, type PartitionEnd } from '../../contracts/positions';
 import { listing } from '../capture/backfill/backfill-requests';
 
 /**
@@ -67,15 +68,9 @@ export function ratePerSecond(
   return round(Number(delta) / ((newest.at - base.at) / 1000));
 }
 
-/**
- * Lag in records of one partition. Tandem's topics are written by transactional producers, so a
- * partition's last offset is a commit marker: a checkpoint at end − 2 has applied everything
- * (the same rule as the cutover's drained gate).
- */
+/** Lag in records of one partition (the rule: contracts/positions.ts). */
 export function partitionLag(end: PartitionEnd, applied: bigint | null): number {
-  if (end.end <= end.low) return 0;
-  if (applied === null) return Number(end.end - end.low);
-  return Math.max(0, Number(end.end - 2n - applied));
+  return recordsBehind(end.low, end.end, applied);
 }
 
 /**

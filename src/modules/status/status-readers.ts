@@ -1,8 +1,7 @@
-import type { PartitionEnd } from '../cutover/drain-gate';
+import type { PartitionEnd } from '../../contracts/positions';
 import type { CutoverSummary, ReconciliationSummary } from './pipeline-status';
 import type { BackfillRequestRow } from '../../connectors/postgres-source/signal-table';
 
-export type { PartitionEnd };
 
 /** The source slot as PostgreSQL reports it (pg_replication_slots, pg_stat_replication). */
 export interface SlotReading {

@@ -1,7 +1,8 @@
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import { createKafka } from '../../connectors/kafka/kafka-client';
-import { sourcesOf } from '../../projections/framework/define-projection';
+import { topicsOf } from '../../projections/framework/define-projection';
+import { sourceTopic } from '../../contracts/names';
 import { projectionDefinitions } from '../projection/projection.service';
 import type { PipelineStatus } from './pipeline-status';
 import type { PipelineReading, StatusReaders } from './status-readers';
@@ -38,7 +39,7 @@ export class StatusService {
     const prefix = config.kafka.topicPrefix;
     this.projections = projectionDefinitions(config).map((definition) => ({
       name: definition.name,
-      topics: sourcesOf(definition).map((source) => `${prefix}.${source}`),
+      topics: topicsOf(definition, prefix),
     }));
     this.readers = readers ?? {
       source: new PostgresSourceSlotReader(config.source.url),
@@ -108,7 +109,7 @@ export class StatusService {
     const [slot, captureTopics, projections, reconciliations, cutover, backfills] = await Promise.all([
       source.readSlot(this.config.source.slot, this.config.source.publication),
       topics.endOffsets(
-        this.config.source.tables.map((table) => `${this.config.kafka.topicPrefix}.${table}`),
+        this.config.source.tables.map((table) => sourceTopic(this.config.kafka.topicPrefix, table)),
       ),
       Promise.all(
         this.projections.map(async (projection) => ({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UNAVAILABLE_VALUE } from '../framework/change-envelope';
+import { UNAVAILABLE_VALUE } from '../../contracts/envelope';
 
 /**
  * The legacy `user_app_state` row and the JSONB document in its `state` column (seed 002).

@@ -1,6 +1,6 @@
 import { z, type ZodType } from 'zod';
 import { defineProjection, type ProjectionDefinition, type ProjectionEvent, type RowOperation } from '../framework/define-projection';
-import { UNAVAILABLE_VALUE } from '../framework/change-envelope';
+import { UNAVAILABLE_VALUE } from '../../contracts/envelope';
 import { isUnavailable } from '../toastable';
 import { CHAT_MIGRATIONS } from './chat.migrations';
 import { chatReconciliation } from './chat.reconcile';
@@ -167,6 +167,7 @@ export function chatProjection({ sourceSchema = 'public', cipher }: ChatProjecti
     input,
     output: chatOutput,
     reconcile: chatReconciliation(sourceSchema),
+    sensitive: { [`${sourceSchema}.oauth_tokens`]: ['access_token', 'refresh_token'] },
     apply(event: ProjectionEvent<ChatSourceRow>): RowOperation[] {
       const table = tableOf.get(event.source);
       if (!table) throw new Error(`the chat projection does not read ${event.source}`);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UNAVAILABLE_VALUE } from '../framework/change-envelope';
+import { UNAVAILABLE_VALUE } from '../../contracts/envelope';
 
 /**
  * Seed 001: the chat/RAG application's eight tables, validated as its "strict Zod schemas" did

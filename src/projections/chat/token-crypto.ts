@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
-import { ConfigError, TandemError } from '../../shared/errors';
+import { ConfigError, TokenDecryptError } from '../../shared/errors';
 
 /**
  * OAuth tokens at rest (seed 001, "Secure token handling"): the chat projection stores
@@ -28,8 +28,6 @@ const TAG_BYTES = 16;
 
 export type TokenField = 'access_token' | 'refresh_token';
 
-/** A value that does not decrypt. Never carries the value or the key. */
-export class TokenDecryptError extends TandemError {}
 
 /** Parses the 32-byte key: 64 hex characters, or base64 (standard or URL-safe, padding optional). */
 export function parseTokenKey(text: string | undefined): Buffer {

@@ -5,19 +5,21 @@ import {
   type SourcedOperation,
 } from '../../connectors/postgres-target/row-writer';
 import { saveCheckpoints, type Checkpoint } from '../../connectors/postgres-target/checkpoint-store';
-import { addToQuarantine } from '../../connectors/postgres-target/quarantine-store';
-import type { RawLogRecord } from './change-envelope';
+import { addToQuarantine, waitingKey, waitingKeys } from '../../connectors/postgres-target/quarantine-store';
+import type { LogRecord } from '../../contracts/positions';
+import { commitOf } from '../../contracts/envelope';
 import type { DecodedRecord } from './event-decoder';
 import type { ProjectionDefinition } from './define-projection';
+import { scrubSecrets, sensitiveValuesOfRecord, withoutSensitiveFields } from './sensitive-fields';
 import { interleaveEvents } from './statement-interleaving';
 
 export interface BatchItem {
-  record: RawLogRecord;
+  record: LogRecord;
   decoded: DecodedRecord<unknown>;
 }
 
 export interface Quarantined {
-  record: RawLogRecord;
+  record: LogRecord;
   reason: string;
   value: unknown;
 }
@@ -25,6 +27,8 @@ export interface Quarantined {
 export interface BatchResult {
   applied: number;
   quarantined: Quarantined[];
+  /** Events set aside until the row they refer to arrives (ProjectionDefinition.retryOrderingConflicts). */
+  waiting: Quarantined[];
 }
 
 /** The operations of a batch in the order they are written (see ProjectionDefinition.interleaveEvents). */
@@ -63,47 +67,56 @@ export async function applyBatch(
   beforeCommit?: (client: PoolClient, quarantined: Quarantined[]) => Promise<void>,
 ): Promise<BatchResult> {
   const rejected: Quarantined[] = items.flatMap((item) =>
-    item.decoded.kind === 'reject'
-      ? [{ record: item.record, reason: item.decoded.reason, value: item.decoded.value }]
-      : [],
+    item.decoded.kind === 'reject' ? [quarantined(definition, item.record, item.decoded.reason, item.decoded.value)] : [],
   );
-  const applicable = items.filter((item) => item.decoded.kind === 'apply');
   const client = await pool.connect();
   try {
     try {
       await client.query('BEGIN');
+      const { ready, waiting } = await behindWaiting(client, definition, items);
+      const prepared = await prepareItems(client, definition, ready);
       await executeStatements(
         client,
-        planStatements(definition.name, definition.schema, batchOperations(definition, applicable)),
+        planStatements(definition.name, definition.schema, batchOperations(definition, prepared)),
       );
-      await finish(client, definition, rejected, checkpoints, beforeCommit);
-      return { applied: applicable.length, quarantined: rejected };
+      await finish(client, definition, rejected, waiting, checkpoints, beforeCommit);
+      return { applied: ready.length, quarantined: rejected, waiting };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       if (!isDataError(error)) throw error;
     }
     await client.query('BEGIN');
     const failed: Quarantined[] = [];
-    for (const item of applicable) {
+    const { ready, waiting } = await behindWaiting(client, definition, items);
+    const setAsideBefore = waiting.length;
+    const parked = new Set<string>();
+    for (const item of ready) {
+      const key = waitingKey(item.record.topic, item.record.key);
+      if (parked.has(key)) {
+        waiting.push(setAside(item, 'an earlier event of the same row is waiting'));
+        continue;
+      }
       await client.query('SAVEPOINT tandem_event');
       try {
+        const [prepared] = await prepareItems(client, definition, [item]);
         await executeStatements(
           client,
-          planStatements(definition.name, definition.schema, sourcedOperations(item)),
+          planStatements(definition.name, definition.schema, sourcedOperations(prepared)),
         );
         await client.query('RELEASE SAVEPOINT tandem_event');
       } catch (error) {
         if (!isDataError(error)) throw error;
         await client.query('ROLLBACK TO SAVEPOINT tandem_event');
-        failed.push({
-          record: item.record,
-          reason: describePgError(error),
-          value: safeJson(item.record.value),
-        });
+        if (definition.retryOrderingConflicts && isOrderingConflict(error) && item.record.key !== null) {
+          waiting.push(setAside(item, `waits for the row it refers to: ${describePgError(error)}`));
+          parked.add(key);
+          continue;
+        }
+        failed.push(quarantined(definition, item.record, describePgError(error), safeJson(item.record.value)));
       }
     }
-    await finish(client, definition, [...rejected, ...failed], checkpoints, beforeCommit);
-    return { applied: applicable.length - failed.length, quarantined: [...rejected, ...failed] };
+    await finish(client, definition, [...rejected, ...failed], waiting, checkpoints, beforeCommit);
+    return { applied: ready.length - failed.length - (waiting.length - setAsideBefore), quarantined: [...rejected, ...failed], waiting };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
@@ -112,21 +125,90 @@ export async function applyBatch(
   }
 }
 
+/**
+ * A rejected event as quarantine, the dead-letter topic and the log get it: the projection's
+ * sensitive columns left out of the event and masked in the reason (sensitive-fields.ts).
+ */
+function quarantined(
+  definition: ProjectionDefinition<unknown>,
+  record: LogRecord,
+  reason: string,
+  value: unknown,
+): Quarantined {
+  const secrets = sensitiveValuesOfRecord(definition, record);
+  return {
+    record,
+    reason: scrubSecrets(reason, secrets),
+    value: withoutSensitiveFields(definition, record.topic, value),
+  };
+}
+
+/**
+ * The applicable items, less those of a row that already has an event waiting (they wait behind it,
+ * so the row's events still apply in order).
+ */
+async function behindWaiting(
+  client: PoolClient,
+  definition: ProjectionDefinition<unknown>,
+  items: BatchItem[],
+): Promise<{ ready: BatchItem[]; waiting: Quarantined[] }> {
+  const applicable = items.filter((item) => item.decoded.kind === 'apply');
+  if (!definition.retryOrderingConflicts) return { ready: applicable, waiting: [] };
+  const keys = await waitingKeys(client, definition.name);
+  if (keys.size === 0) return { ready: applicable, waiting: [] };
+  const behind = (item: BatchItem) => keys.has(waitingKey(item.record.topic, item.record.key));
+  return {
+    ready: applicable.filter((item) => !behind(item)),
+    waiting: applicable.filter(behind).map((item) => setAside(item, 'an earlier event of the same row is waiting')),
+  };
+}
+
+const setAside = (item: BatchItem, reason: string): Quarantined => ({ record: item.record, reason, value: safeJson(item.record.value) });
+
+/** A foreign key or unique index refused the write: the other row's event may not have arrived yet. */
+export function isOrderingConflict(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  return code === '23503' || code === '23505';
+}
+
+/** The items with the operations the projection's beforeWrite step returns for them (if it has one). */
+export async function prepareItems(
+  client: PoolClient,
+  definition: ProjectionDefinition<unknown>,
+  items: BatchItem[],
+): Promise<BatchItem[]> {
+  if (!definition.beforeWrite || items.length === 0) return items;
+  const events = items.map((item) => {
+    if (item.decoded.kind !== 'apply') throw new Error('only applicable items are prepared');
+    return { event: item.decoded.event, operations: item.decoded.operations };
+  });
+  const operations = await definition.beforeWrite(client, definition.schema, events);
+  return items.map((item, index) => ({
+    record: item.record,
+    decoded: { ...(item.decoded as Extract<BatchItem['decoded'], { kind: 'apply' }>), operations: operations[index] },
+  }));
+}
+
 async function finish(
   client: PoolClient,
   definition: ProjectionDefinition<unknown>,
   quarantined: Quarantined[],
+  waiting: Quarantined[],
   checkpoints: Checkpoint[],
   beforeCommit?: (client: PoolClient, quarantined: Quarantined[]) => Promise<void>,
 ) {
-  for (const entry of quarantined) {
+  for (const [entry, status] of [
+    ...quarantined.map((entry) => [entry, 'quarantined'] as const),
+    ...waiting.map((entry) => [entry, 'waiting'] as const),
+  ]) {
     await addToQuarantine(client, {
+      status,
       projection: definition.name,
       topic: entry.record.topic,
       partition: entry.record.partition,
       offset: entry.record.offset,
       sourceKey: entry.record.key,
-      commitLsn: commitLsnOf(entry.value),
+      commitLsn: commitOf(entry.value).commitLsn,
       event: entry.value,
       reason: entry.reason,
     });
@@ -159,7 +241,3 @@ function safeJson(value: string | null): unknown {
   }
 }
 
-function commitLsnOf(value: unknown): bigint | null {
-  const lsn = (value as { source?: { commit_lsn?: unknown } } | null)?.source?.commit_lsn;
-  return typeof lsn === 'number' ? BigInt(lsn) : null;
-}

@@ -1,4 +1,4 @@
-import type { LogPosition } from './change-envelope';
+import type { LogPosition } from '../../contracts/positions';
 
 /**
  * Failback: after a cutover the application writes to the target, and Tandem carries those writes

@@ -1,9 +1,11 @@
 import { createHash } from 'crypto';
+import type { ClientBase } from 'pg';
 import type { ZodType } from 'zod';
-import type { LogPosition } from './change-envelope';
+import type { LogPosition } from '../../contracts/positions';
 import type { TableComparison } from './define-reconciliation';
 import type { ProjectionInverse } from './define-inverse';
 import type { Migration } from '../../contracts/migration';
+import { sourceTopic } from '../../contracts/names';
 import type { RowOperation } from '../../contracts/row-operation';
 
 export type { Migration, RowOperation };
@@ -60,11 +62,42 @@ export interface ProjectionDefinition<Row = Record<string, unknown>> {
    */
   deferredIndexes?: Array<{ name: string; sql: string }>;
   /**
+   * Runs inside each batch's target transaction before its operations are written, and returns each
+   * event's operations, possibly changed: a mirror adds a column the source gained, converts values
+   * by the target's column types and applies its row filter here. `schema` is the schema being
+   * written (the live one, or a replay's shadow). Not called by a dry run.
+   */
+  beforeWrite?(db: ClientBase, schema: string, events: Array<BeforeWriteEvent<Row>>): Promise<RowOperation[][]>;
+  /**
+   * A write refused by a foreign key or a unique index (a row whose referenced row arrives on another
+   * partition, later) waits and is retried rather than quarantined; quarantined only after
+   * `projector.orderingWaitMs`.
+   */
+  retryOrderingConflicts?: boolean;
+  /**
+   * The projection's tables become the application's: `cutover commit` (and a replay's or restore's
+   * swap) sets every sequence and identity of its tables past the highest value in them.
+   */
+  advanceSequencesAtCutover?: boolean;
+  /**
    * How the target's changes flow back to the legacy tables after a cutover (tandem failback):
    * a pure `apply` per target change, or legacy rows rendered by SQL over the target. A projection
    * without one cannot fail back.
    */
   invert?: ProjectionInverse;
+  /**
+   * Source columns holding secrets, per source table ("schema.table" → column names), e.g.
+   * `{ 'public.oauth_tokens': ['access_token', 'refresh_token'] }`. A rejected event keeps them out
+   * of quarantine (tandem.quarantine), the dead-letter topic, `tandem dlq list`, rejection reasons,
+   * logs and `--dry-run` output: each value is replaced by a placeholder, and a re-drive reads the
+   * event again from its change topic. Declare every column the projection reads that must stay secret.
+   */
+  sensitive?: Record<string, readonly string[]>;
+}
+
+export interface BeforeWriteEvent<Row> {
+  event: ProjectionEvent<Row>;
+  operations: RowOperation[];
 }
 
 export function defineProjection<Row>(
@@ -76,6 +109,11 @@ export function defineProjection<Row>(
 /** Source tables ("schema.table"), each read from the topic `<prefix>.<schema>.<table>`. */
 export function sourcesOf(definition: ProjectionDefinition<unknown>): string[] {
   return Object.keys(definition.input);
+}
+
+/** The topics a projection reads. */
+export function topicsOf(definition: ProjectionDefinition<unknown>, prefix: string): string[] {
+  return sourcesOf(definition).map((source) => sourceTopic(prefix, source));
 }
 
 /**

@@ -1,5 +1,7 @@
 import type { ZodError } from 'zod';
-import { changeEnvelopeSchema, type RawLogRecord } from './change-envelope';
+import { changeEnvelopeSchema } from '../../contracts/envelope';
+import type { LogRecord } from '../../contracts/positions';
+import { sourceOfTopic } from '../../contracts/names';
 import type { ProjectionDefinition, ProjectionEvent, RowOperation } from './define-projection';
 
 export type DecodedRecord<Row> =
@@ -11,16 +13,11 @@ function describe(error: ZodError): string {
   return error.issues.map((issue) => `${issue.path.join('.') || '(row)'}: ${issue.message}`).join('; ');
 }
 
-/** The source table ("schema.table") a topic carries, given the topic prefix. */
-export function sourceOfTopic(prefix: string, topic: string): string {
-  return topic.startsWith(`${prefix}.`) ? topic.slice(prefix.length + 1) : topic;
-}
-
 /**
  * Turns one Kafka record into the row operations of a projection, or into a rejection that names
  * the reason. Pure: no I/O; the runner writes and quarantines.
  */
-export function decodeRecord<Row>(definition: ProjectionDefinition<Row>, prefix: string, record: RawLogRecord): DecodedRecord<Row> {
+export function decodeRecord<Row>(definition: ProjectionDefinition<Row>, prefix: string, record: LogRecord): DecodedRecord<Row> {
   if (record.value === null) return { kind: 'skip' }; // tombstone: the delete event before it did the work
   let parsed: unknown;
   try {

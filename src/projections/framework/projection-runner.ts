@@ -13,8 +13,11 @@ import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-sche
 import { applyMigrations } from '../../connectors/postgres-target/migrations';
 import { decodeRecord } from './event-decoder';
 import { applyBatch, type BatchItem, type Quarantined } from './batch-applier';
-import { sourcesOf, type ProjectionDefinition } from './define-projection';
+import { topicsOf, type ProjectionDefinition } from './define-projection';
+import { deadLetterTopic, dryRunGroup, projectionGroup } from '../../contracts/names';
+import { coversEnd } from '../../contracts/positions';
 import { buildDeferredIndexes } from './deferred-indexes';
+import { retryWaiting } from './ordering-wait';
 
 export interface ProjectionRunnerOptions {
   definition: ProjectionDefinition<unknown>;
@@ -23,6 +26,8 @@ export interface ProjectionRunnerOptions {
   replicationFactor: number;
   /** Events per target transaction at most. */
   maxBatchEvents: number;
+  /** How long an event set aside for a row it refers to waits before it is quarantined (retryOrderingConflicts). */
+  orderingWaitMs?: number;
   kafka: Kafka;
   pool: Pool;
   logger: Logger;
@@ -49,11 +54,6 @@ export interface ProjectionStatus {
   lag: Record<string, number>;
 }
 
-/** One consumer group per projection and topic prefix (two deployments may share a Kafka cluster). */
-export const consumerGroupOf = (prefix: string, projection: string) =>
-  `tandem-projection.${prefix}.${projection}`;
-export const deadLetterTopic = (prefix: string, projection: string) => `${prefix}.dlq.${projection}`;
-
 /**
  * Runs one projection: a consumer-group member that reads its source topics from its own
  * checkpoints, applies each batch in one target transaction (rows + quarantine + checkpoint), and
@@ -64,6 +64,8 @@ export class ProjectionRunner {
   private producer: Producer | null = null;
   private checkpoints = new Map<string, Checkpoint>();
   private deferredIndexesBuilt = false;
+  /** Per partition: the last offset handed to this runner and the partition's end when it was read. */
+  private readonly readUpTo = new Map<string, { offset: bigint; end: bigint }>();
   readonly statusValue: ProjectionStatus;
 
   constructor(private readonly options: ProjectionRunnerOptions) {
@@ -77,7 +79,7 @@ export class ProjectionRunner {
   }
 
   get topics(): string[] {
-    return sourcesOf(this.options.definition).map((source) => `${this.options.topicPrefix}.${source}`);
+    return topicsOf(this.options.definition, this.options.topicPrefix);
   }
 
   /** Applies the target migrations; with plan (dry run) only checks that they could be read. */
@@ -111,8 +113,8 @@ export class ProjectionRunner {
     }
     // A dry run reads on its own: it must not take partitions from the running projector's group.
     const group = this.options.plan
-      ? `tandem-dry-run.${this.options.topicPrefix}.${definition.name}.${randomUUID()}`
-      : consumerGroupOf(this.options.topicPrefix, definition.name);
+      ? dryRunGroup(this.options.topicPrefix, definition.name, randomUUID())
+      : projectionGroup(this.options.topicPrefix, definition.name);
     this.consumer = new LogConsumer(kafka, group, this.topics, {
       deleteGroupOnStop: this.options.plan !== undefined,
     });
@@ -146,15 +148,15 @@ export class ProjectionRunner {
       decoded: decodeRecord(definition, topicPrefix, record),
     }));
     const last = batch.records[batch.records.length - 1];
-    this.statusValue.lag[partitionId(batch.topic, batch.partition)] = Number(
-      batch.highWatermark - last.offset - 1n,
-    );
+    const partition = partitionId(batch.topic, batch.partition);
+    this.statusValue.lag[partition] = Number(batch.highWatermark - last.offset - 1n);
+    this.readUpTo.set(partition, { offset: last.offset, end: batch.highWatermark });
     for (const chunk of chunkByTransaction(items, this.options.maxBatchEvents)) {
       if (this.options.plan) this.options.plan(chunk);
       else await this.applyChunk(batch.topic, batch.partition, chunk);
       await batch.heartbeat();
     }
-    if (!this.options.plan && !this.deferredIndexesBuilt && this.caughtUp()) {
+    if (!this.options.plan && !this.deferredIndexesBuilt && this.caughtUp() && (await this.everyPartitionCaughtUp())) {
       const built = await buildDeferredIndexes(this.options.pool, this.options.definition);
       this.deferredIndexesBuilt = true;
       if (built.length > 0)
@@ -165,9 +167,33 @@ export class ProjectionRunner {
     }
   }
 
-  /** Every partition read so far is at its end (a lag of 1 is the transaction marker after the last record). */
+  /**
+   * Every partition of every source topic is applied to its end, whichever member applied it (by the
+   * checkpoints in the target): partitions this member has not read yet count too, so deferred
+   * indexes and a mirror's foreign keys are not built while another table is still loading.
+   */
+  private async everyPartitionCaughtUp(): Promise<boolean> {
+    const checkpoints = await this.loadCheckpoints();
+    const admin = this.options.kafka.admin();
+    await admin.connect();
+    try {
+      for (const topic of this.topics) {
+        for (const offsets of await admin.fetchTopicOffsets(topic)) {
+          const [low, high] = [BigInt(offsets.low), BigInt(offsets.high)];
+          if (high === low) continue;
+          const applied = checkpoints.get(partitionId(topic, offsets.partition))?.offset ?? low - 1n;
+          if (!coversEnd(applied, high)) return false;
+        }
+      }
+      return true;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Every partition read so far is at its end (contracts/positions.ts). */
   private caughtUp(): boolean {
-    return Object.values(this.statusValue.lag).every((lag) => lag <= 1);
+    return [...this.readUpTo.values()].every(({ offset, end }) => coversEnd(offset, end));
   }
 
   private async applyChunk(topic: string, partition: number, items: BatchItem[]): Promise<void> {
@@ -196,6 +222,12 @@ export class ProjectionRunner {
     this.statusValue.eventsApplied += result.applied;
     this.statusValue.eventsQuarantined += result.quarantined.length;
     this.statusValue.lastBatchAt = Date.now();
+    if (result.waiting.length > 0)
+      logger.info({ projection: definition.name, events: result.waiting.length }, 'events wait for rows they refer to (retried after each batch)');
+    if (definition.retryOrderingConflicts) {
+      const retried = await retryWaiting(pool, definition, this.options.topicPrefix, this.options.orderingWaitMs ?? 600_000);
+      if (retried.gaveUp > 0) logger.warn({ projection: definition.name, events: retried.gaveUp }, 'events quarantined after waiting for rows they refer to');
+    }
     if (result.quarantined.length > 0) {
       for (const entry of result.quarantined) {
         logger.warn(

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { basename, extname } from 'path';
-import { ImportValidationError, readJsonArray, readText } from '../../connectors/file-source/file-readers';
+import { readJsonArray, readText } from '../../connectors/file-source/file-readers';
+import { ImportValidationError } from '../../shared/errors';
 import type { ImportRecord, RecipeImporter } from '../framework/define-import';
 import { importedDocKey, sha256Hex } from './knowledge-base.ids';
 import { IMPORT_DOCS_TABLE, IMPORT_PROMPT_TABLE } from './knowledge-base.projection';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineProjection, type ProjectionEvent, type RowOperation } from '../framework/define-projection';
-import { UNAVAILABLE_VALUE } from '../framework/change-envelope';
+import { UNAVAILABLE_VALUE } from '../../contracts/envelope';
 import { isUnavailable, toastable } from '../toastable';
 import { KNOWLEDGE_BASE_MIGRATIONS } from './knowledge-base.migrations';
 import { knowledgeBaseReconciliation } from './knowledge-base.reconcile';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { basename, extname } from 'path';
-import { ImportValidationError, readJsonArray, readNpy, type NpyMatrix } from '../../connectors/file-source/file-readers';
-import { ConfigError } from '../../shared/errors';
+import { readJsonArray, readNpy, type NpyMatrix } from '../../connectors/file-source/file-readers';
+import { ConfigError, ImportValidationError } from '../../shared/errors';
 import type { ImportRecord, RecipeImporter } from '../framework/define-import';
 import { DEFAULT_KIND, EMBEDDING_DIMENSIONS, IMPORT_TABLE, embeddingProblem } from './memory.schemas';
 

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { pgUuid } from '../pg-uuid';
 import { basename } from 'path';
-import { ImportValidationError, readCsv, readJsonArray } from '../../connectors/file-source/file-readers';
+import { readCsv, readJsonArray } from '../../connectors/file-source/file-readers';
+import { ImportValidationError } from '../../shared/errors';
 import type { ImportRecord, RecipeImporter } from '../framework/define-import';
 
 /** nakamoto_users.json (seed 000): the auth-users export. */

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Inject, NotFoundException, Post, Query } from '@nestjs/common';
 import type { z } from 'zod';
-import { CutoverGateError, CutoverService, type CutoverRecord } from '../../cutover/cutover.service';
+import { CutoverService, type CutoverRecord } from '../../cutover/cutover.service';
+import { CutoverGateError } from '../../../shared/errors';
 import type { Principal } from '../auth/admin-tokens';
 import { Caller, RequireRole } from '../http/access';
 import { AuditedActions, requireConfirmation } from '../http/audited-action';

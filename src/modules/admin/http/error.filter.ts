@@ -1,9 +1,7 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import { ConfigError, TandemError } from '../../../shared/errors';
+import { TandemError } from '../../../shared/errors';
 import { withoutConnectionStrings } from '../../../shared/redact';
 import type { Logger } from '../../../shared/logger';
-import { CutoverGateError } from '../../cutover/cutover.service';
-import { ReplayRefusedError } from '../../replay/replay.service';
 import { InvalidRequestError, type FieldIssue } from './zod-validation.pipe';
 
 interface ErrorBody {
@@ -33,13 +31,9 @@ export function describeError(error: unknown): ErrorBody {
       error: withoutConnectionStrings(Array.isArray(message) ? message.join('; ') : String(message)),
     };
   }
-  if (error instanceof CutoverGateError || error instanceof ReplayRefusedError)
-    return { statusCode: 409, error: withoutConnectionStrings(error.message) };
-  // A request naming what the configuration does not have (an unknown projection, a missing setting).
-  if (error instanceof ConfigError)
-    return { statusCode: 400, error: withoutConnectionStrings(error.message) };
+  // Each TandemError carries its status (shared/errors.ts): 409 refused, 400 bad request or config, 422 failed.
   if (error instanceof TandemError)
-    return { statusCode: 422, error: withoutConnectionStrings(error.message) };
+    return { statusCode: error.httpStatus, error: withoutConnectionStrings(error.message) };
   return { statusCode: 500, error: 'internal error: see the tandem serve log' };
 }
 

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { TANDEM_CONFIG } from '../../config/config.module';
 import type { TandemConfig } from '../../config/config.schema';
 import { DeadLetterService } from '../../projection/dead-letter.service';
-import { projectionDefinitions } from '../../projection/projection.service';
+import { projectionDefinitions, resolveProjectionDefinitions } from '../../projection/projection.service';
 import type { Principal } from '../auth/admin-tokens';
 import { Caller, RequireRole } from '../http/access';
 import { AuditedActions, requireConfirmation } from '../http/audited-action';
@@ -52,8 +52,9 @@ export class QuarantineController {
     @Body(new ZodValidationPipe(redriveBody)) body: z.infer<typeof redriveBody>,
   ) {
     requireConfirmation(body.confirm, body.projection);
-    const [definition] = projectionDefinitions(this.config, body.projection);
+    projectionDefinitions(this.config, body.projection); // an unknown name is refused before the action is audited
     return this.actions.run(caller, 'quarantine.redrive', body.projection, body, async () => {
+      const [definition] = await resolveProjectionDefinitions(this.config, body.projection);
       const results = await this.deadLetters.redrive(definition, body.ids ?? null);
       return {
         results,

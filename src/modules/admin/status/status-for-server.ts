@@ -3,7 +3,8 @@ import type { Logger } from '../../../shared/logger';
 import { createKafka } from '../../../connectors/kafka/kafka-client';
 import { KafkaTopicOffsetsReader } from '../../status/kafka-offsets-reader';
 import { PostgresSourceSlotReader, PostgresTandemStateReader } from '../../status/postgres-status-readers';
-import type { PartitionEnd, TopicOffsetsReader } from '../../status/status-readers';
+import type { TopicOffsetsReader } from '../../status/status-readers';
+import type { PartitionEnd } from '../../../contracts/positions';
 import { StatusService } from '../../status/status.service';
 
 /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'crypto';
 import type { Client } from 'pg';
 import type { TandemConfig } from '../../config/config.schema';
-import { ConfigError } from '../../../shared/errors';
+import { ConfigError, NoCaptureRunningError } from '../../../shared/errors';
 import { connectSource } from '../../../connectors/postgres-source/session';
 import { captureIsRunning } from '../../../connectors/postgres-source/leader-lock';
 import { describeTables } from '../../../connectors/postgres-source/source-catalog';
@@ -9,8 +9,6 @@ import { TypeRegistry } from '../../../connectors/postgres-source/pg-types';
 import { checkCondition } from '../../../connectors/postgres-source/chunk-reader';
 import { readBackfillRequests, signalTableExists, writeSignal } from '../../../connectors/postgres-source/signal-table';
 
-/** No capture leads the slot, so nobody would act on a request (exit 2). */
-export class NoCaptureRunningError extends ConfigError {}
 
 export interface BackfillListing {
   id: string;

@@ -6,9 +6,21 @@ import { ensureSignalTable, writeSignal } from '../../../connectors/postgres-sou
 import type { TypeRegistry } from '../../../connectors/postgres-source/pg-types';
 import type { CaptureState } from '../capture-state';
 
-/** Creates the signal table when it is missing; returns it, for the publication. */
-export async function prepareSignalTable(client: Client, config: TandemConfig, types: TypeRegistry): Promise<SourceTable> {
-  await ensureSignalTable(client, config.source.signalTable);
+/**
+ * Creates the signal table when it is missing; returns it, for the publication. A role that may not
+ * create it (PostgreSQL 15 grants no CREATE on schema public) still captures, without backfills.
+ */
+export async function prepareSignalTable(client: Client, config: TandemConfig, types: TypeRegistry, logger: Logger): Promise<SourceTable | null> {
+  try {
+    await ensureSignalTable(client, config.source.signalTable);
+  } catch (error) {
+    if ((error as { code?: string }).code !== '42501') throw error;
+    logger.warn(
+      { signalTable: config.source.signalTable, reason: (error as Error).message },
+      'capture may not create the signal table: backfills are off. Create it for capture (see README, Backfill) or set source.signalTable to a schema it may write',
+    );
+    return null;
+  }
   const [signalTable] = await describeTables(client, [config.source.signalTable], types);
   return signalTable;
 }

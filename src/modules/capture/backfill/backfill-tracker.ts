@@ -1,9 +1,14 @@
-import { changeEvent, keyOf, sourceInfo, tableTopic, type OutgoingRecord, type Row } from '../../../connectors/postgres-source/change-event';
-import type { Signal } from '../../../connectors/postgres-source/signal-table';
+import { keyOf } from '../../../connectors/postgres-source/change-event';
+import { changeEvent, sourceInfo, type Row } from '../../../contracts/envelope';
+import { tableTopic } from '../../../contracts/names';
+import { type ProducedRecord } from '../../../contracts/positions';
+import { parseSignal, type Signal } from '../../../connectors/postgres-source/signal-table';
 import type { Lsn } from '../../../shared/lsn';
 
 import { cancelBackfill, finishChunk, requestBackfill, startBackfill, type Backfill } from './backfill-state';
 import type { WatermarkWindow } from './watermark-window';
+
+const RECENT_TRANSACTIONS = 100_000;
 
 export interface BackfillTrackerOptions {
   slot: string;
@@ -38,7 +43,10 @@ export interface BackfillProgress {
 export class BackfillTracker {
   private progress: BackfillProgress;
   /** Windows registered by this process's backfill worker, by id; open once their low watermark is seen. */
-  private readonly windows = new Map<string, { window: WatermarkWindow; open: boolean; closed: () => void }>();
+  private readonly windows = new Map<string, { window: WatermarkWindow; openedAt: number | null; closed: () => void }>();
+  /** The ids of the last transactions streamed, with their place in the stream (see closeWindow). */
+  private readonly recentXids = new Map<number, number>();
+  private streamed = 0;
 
   constructor(
     private readonly options: BackfillTrackerOptions,
@@ -57,7 +65,7 @@ export class BackfillTracker {
 
   /** Resolves once the stream reached the window's high watermark (the chunk is then in the batch). */
   register(window: WatermarkWindow): Promise<void> {
-    return new Promise((resolve) => this.windows.set(window.id, { window, open: false, closed: resolve }));
+    return new Promise((resolve) => this.windows.set(window.id, { window, openedAt: null, closed: resolve }));
   }
 
   /** Forgets a window whose watermarks will never come (its worker failed). */
@@ -68,17 +76,31 @@ export class BackfillTracker {
   recordChange(dataCollection: string, key: string | null, op: 'c' | 'u' | 'd', after: Row | null): void {
     if (key === null) return;
     for (const entry of this.windows.values()) {
-      if (entry.open && entry.window.table === dataCollection) entry.window.recordChange(key, op, after);
+      if (entry.openedAt !== null && entry.window.table === dataCollection) entry.window.recordChange(key, op, after);
     }
   }
 
   recordTruncate(dataCollection: string): void {
     for (const entry of this.windows.values()) {
-      if (entry.open && entry.window.table === dataCollection) entry.window.recordTruncate();
+      if (entry.openedAt !== null && entry.window.table === dataCollection) entry.window.recordTruncate();
     }
   }
 
-  onSignal(signal: Signal, context: SignalContext, out: OutgoingRecord[]): void {
+  /** Every transaction the stream delivers, in order (its BEGIN). */
+  noteTransaction(xid: number): void {
+    this.streamed += 1;
+    this.recentXids.delete(xid);
+    this.recentXids.set(xid, this.streamed);
+    if (this.recentXids.size > RECENT_TRANSACTIONS) this.recentXids.delete(this.recentXids.keys().next().value!);
+  }
+
+  /** A row inserted into the signal table; a row that is not a signal is ignored. */
+  onSignalRow(row: Row, context: SignalContext, out: ProducedRecord[]): void {
+    const signal = parseSignal(row);
+    if (signal) this.onSignal(signal, context, out);
+  }
+
+  onSignal(signal: Signal, context: SignalContext, out: ProducedRecord[]): void {
     if (signal.data.slot !== this.options.slot) return;
     const atMs = Math.floor(context.commitTimeMicros / 1000);
     const { data } = signal;
@@ -107,7 +129,7 @@ export class BackfillTracker {
       case 'window-open': {
         const entry = this.windows.get(String(data.window));
         if (!entry) return;
-        entry.open = true;
+        entry.openedAt = this.streamed;
         this.progress.backfills = startBackfill(this.progress.backfills, entry.window.backfillId, atMs);
         return;
       }
@@ -117,16 +139,20 @@ export class BackfillTracker {
     }
   }
 
-  private closeWindow(id: string, context: SignalContext, atMs: number, out: OutgoingRecord[]): void {
+  private closeWindow(id: string, context: SignalContext, atMs: number, out: ProducedRecord[]): void {
     const entry = this.windows.get(id);
     // A window of an earlier process (capture restarted between its watermarks): its chunk is read again.
-    if (!entry || !entry.open || !entry.window.attached) return;
+    if (!entry || entry.openedAt === null || !entry.window.attached) return;
     this.windows.delete(id);
     const { window } = entry;
     const chunk = window.attached!;
     const rows = window.close();
-    const active = this.progress.backfills.some((b) => b.id === window.backfillId && (b.status === 'queued' || b.status === 'running'));
-    if (active) {
+    const backfill = this.progress.backfills.find((b) => b.id === window.backfillId);
+    // A chunk is taken only right after the recorded progress: one read ahead of a chunk that was not taken is not.
+    const active = backfill !== undefined && (backfill.status === 'queued' || backfill.status === 'running') && JSON.stringify(backfill.lastKey) === JSON.stringify(chunk.after);
+    if (active && this.committedUnseen(chunk.runningXids, entry.openedAt)) {
+      this.rereads += 1;
+    } else if (active) {
       this.emit(window.table, rows, context, out);
       this.progress.backfills = finishChunk(
         this.progress.backfills,
@@ -144,7 +170,27 @@ export class BackfillTracker {
     entry.closed();
   }
 
-  private emit(dataCollection: string, rows: Row[], context: SignalContext, out: OutgoingRecord[]): void {
+  /** Chunks read again because their snapshot missed a transaction streamed before their window (see below). */
+  rereads = 0;
+
+  /**
+   * PostgreSQL writes a commit to the WAL a moment before the transaction becomes visible to new
+   * snapshots. A transaction caught in that moment comes before the low watermark in the stream and
+   * yet is missing from the chunk read after it, so the chunk could hold an older row than the
+   * stream already delivered. The chunk's snapshot lists such a transaction as running, while the
+   * stream delivered it before the window opened: then the chunk is dropped and read again in a new
+   * window (rare: the moment is short). The stream's last RECENT_TRANSACTIONS transactions are kept
+   * for this check; one caught in that moment for longer than it takes that many others to commit
+   * would go unseen.
+   */
+  private committedUnseen(runningXids: number[], openedAt: number): boolean {
+    return runningXids.some((xid) => {
+      const at = this.recentXids.get(xid);
+      return at !== undefined && at < openedAt;
+    });
+  }
+
+  private emit(dataCollection: string, rows: Row[], context: SignalContext, out: ProducedRecord[]): void {
     const dot = dataCollection.indexOf('.');
     const schema = dataCollection.slice(0, dot);
     const table = dataCollection.slice(dot + 1);

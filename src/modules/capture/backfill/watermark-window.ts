@@ -1,5 +1,5 @@
-import type { Row } from '../../../connectors/postgres-source/change-event';
-import { UNAVAILABLE_VALUE_PLACEHOLDER } from '../../../connectors/postgres-source/value-converter';
+import type { Row } from '../../../contracts/envelope';
+import { UNAVAILABLE_VALUE } from '../../../contracts/envelope';
 
 /** A chunk as read between the watermarks: rows in key order, by record key. */
 export interface ChunkRead {
@@ -10,6 +10,10 @@ export interface ChunkRead {
   estimatedRows: number | null;
   /** Fewer rows than the chunk size came back: the backfill ends with this chunk. */
   last: boolean;
+  /** The key the chunk starts after: the previous chunk's last key (null for the first chunk). */
+  after: string[] | null;
+  /** Transactions the chunk's snapshot saw as running (low 32 bits of their ids, as pgoutput gives them). */
+  runningXids: number[];
 }
 
 /** What the stream saw of one key while the window was open: its newest state. */
@@ -57,7 +61,7 @@ export class WatermarkWindow {
     const row = { ...after };
     if (op === 'u' && previous?.row) {
       for (const [column, value] of Object.entries(row)) {
-        if (value === UNAVAILABLE_VALUE_PLACEHOLDER && previous.row[column] !== undefined) row[column] = previous.row[column];
+        if (value === UNAVAILABLE_VALUE && previous.row[column] !== undefined) row[column] = previous.row[column];
       }
     }
     this.seen.set(key, { deleted: false, row });
@@ -91,13 +95,13 @@ export class WatermarkWindow {
 }
 
 function hasPlaceholder(row: Row): boolean {
-  return Object.values(row).some((value) => value === UNAVAILABLE_VALUE_PLACEHOLDER);
+  return Object.values(row).some((value) => value === UNAVAILABLE_VALUE);
 }
 
 function fillFrom(newest: Row, chunkRow: Row): Row {
   const row = { ...newest };
   for (const [column, value] of Object.entries(row)) {
-    if (value === UNAVAILABLE_VALUE_PLACEHOLDER && chunkRow[column] !== undefined) row[column] = chunkRow[column];
+    if (value === UNAVAILABLE_VALUE && chunkRow[column] !== undefined) row[column] = chunkRow[column];
   }
   return row;
 }
