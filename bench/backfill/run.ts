@@ -79,7 +79,7 @@ async function main() {
     const configFile = writeCaptureConfig(n);
     const loadBefore = load();
     const capture = new Capture(configFile);
-    await capture.waitStreaming();
+    await capture.waitReady(1_800_000); // a snapshot of a million rows on a loaded machine takes minutes
     // Joined once capture made the topic; it reads from the beginning.
     const counter = await TopicCounter.start(kafka, n.topic, (timestamp, value) => {
       if ((phase === 'quiet' || phase === 'backfill') && value.includes('"op":"u"')) latencies[phase].push(timestamp - JSON.parse(value.toString()).source.ts_ms);

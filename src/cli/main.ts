@@ -10,6 +10,7 @@ import { registerCutoverCommand } from './commands/cutover.command';
 import { registerReplayCommand } from './commands/replay.command';
 import { registerBackupCommand } from './commands/backup.command';
 import { registerRollbackCommand } from './commands/rollback.command';
+import { registerFailbackCommand } from './commands/failback.command';
 import { registerServeCommand } from './commands/serve.command';
 import { registerStatusCommand } from './commands/status.command';
 import { registerBackfillCommand } from './commands/backfill.command';
@@ -52,6 +53,7 @@ registerCutoverCommand(program);
 registerReplayCommand(program);
 registerBackupCommand(program);
 registerRollbackCommand(program);
+registerFailbackCommand(program);
 registerServeCommand(program);
 registerStatusCommand(program);
 

@@ -213,13 +213,15 @@ export class ChangeStreamProcessor {
     ) => void,
   ): void {
     const tx = this.requireTransaction();
-    if (tx.alreadyProduced || tx.skipped) return;
+    if (tx.alreadyProduced) return;
     const keyColumns = this.keyColumnsOf(relation);
     const topic = tableTopic(this.options.topicPrefix, relation.schema, relation.table);
     const dataCollection = `${relation.schema}.${relation.table}`;
 
     build((op, before, after) => {
       const keyRow = (after ?? before) as Row;
+      // A failback write is not captured, and a backfill window must not re-read its row either (its value came from the target).
+      if (tx.skipped) return this.backfill?.recordChange(dataCollection, keyOf(keyColumns, keyRow), 'd', null);
       if (seenBySnapshot(this.snapshotFilter, dataCollection, keyColumns, keyRow, tx.finalLsn)) return;
       this.beginMarker(out, tx);
       const key = keyOf(keyColumns, keyRow);

@@ -88,3 +88,24 @@ export class DrainedPositionProbe implements PositionProbe {
     return Promise.resolve({ state: 'applied', detail: `drained to the freeze position ${this.lsn}` });
   }
 }
+
+/**
+ * Where there is no position to read (failback, target → legacy: its applier's progress is not
+ * recorded against a target LSN yet), the clock stands in: pending for `waitMs` after the mark.
+ */
+export class ClockProbe implements PositionProbe {
+  constructor(private readonly waitMs: number) {}
+
+  mark(): Promise<string> {
+    return Promise.resolve(String(Date.now()));
+  }
+
+  state(mark: string): Promise<{ state: AppliedState; detail: string }> {
+    const waited = Date.now() - Number(mark);
+    return Promise.resolve(
+      waited >= this.waitMs
+        ? { state: 'applied', detail: `read again after ${this.waitMs} ms (no position to read in this direction)` }
+        : { state: 'pending', detail: `waiting ${this.waitMs} ms` },
+    );
+  }
+}

@@ -30,9 +30,11 @@ export interface TableReport {
 export interface ReconciliationReport {
   id: number | null;
   projection: string;
+  /** forward: legacy → target (counts: source = legacy); failback: target → legacy (source = target). */
+  direction?: 'forward' | 'failback';
   startedAt: string;
   finishedAt: string;
-  /** The source LSN the comparison is valid at (taken before it started). */
+  /** The origin side's LSN the comparison is valid at (taken before it started): legacy's, or the target's in failback. */
   sourceLsn: string;
   threshold: number;
   mismatchRatio: number;
@@ -54,9 +56,9 @@ const percent = (ratio: number) => `${(ratio * 100).toFixed(4)} %`;
 
 export function renderMarkdown(report: ReconciliationReport): string {
   const lines = [
-    `# Reconciliation of ${markdownCode(report.projection)}: ${markdownText(report.verdict)}`,
+    `# Reconciliation of ${markdownCode(report.projection)}${report.direction === 'failback' ? ' (failback: target → legacy)' : ''}: ${markdownText(report.verdict)}`,
     '',
-    `Valid at source LSN ${markdownCode(report.sourceLsn)}, ${markdownText(report.startedAt)} → ${markdownText(report.finishedAt)}. Mismatch ratio ${markdownText(percent(report.mismatchRatio))} (threshold ${markdownText(percent(report.threshold))}).`,
+    `Valid at ${report.direction === 'failback' ? 'target' : 'source'} LSN ${markdownCode(report.sourceLsn)}, ${markdownText(report.startedAt)} → ${markdownText(report.finishedAt)}. Mismatch ratio ${markdownText(percent(report.mismatchRatio))} (threshold ${markdownText(percent(report.threshold))}).`,
     '',
     '| table | source | target | matched | missing | extra | mismatched | quarantined |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

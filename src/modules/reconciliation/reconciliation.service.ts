@@ -10,7 +10,7 @@ import { resolveProjectionDefinitions, targetPool } from '../projection/projecti
 import { compareByBuckets, type Difference } from './bucket-comparison';
 import { SqlComparisonReader, sharedRowHash } from './sql-reader';
 import { settleDifferences } from './settle-differences';
-import { DrainedPositionProbe, ProjectionPositionProbe, type PositionProbe } from '../projection/applied-position';
+import { ClockProbe, DrainedPositionProbe, ProjectionPositionProbe, type PositionProbe } from '../projection/applied-position';
 import { createKafka } from '../../connectors/kafka/kafka-client';
 import type { Kafka } from 'kafkajs';
 import { verdictOf, type ReconciliationReport, type TableReport } from './reconciliation-report';
@@ -30,6 +30,12 @@ export interface ReconcileOptions {
    * nothing is in flight, so differences are settled without asking capture or Kafka.
    */
   drainedTo?: string;
+  /**
+   * forward (default): legacy → target. failback: target → legacy after a cutover, with the same
+   * specs: a row the target holds and legacy lacks is missing, the position is the target's LSN,
+   * and the counts read "source" for the target.
+   */
+  direction?: 'forward' | 'failback';
 }
 
 const DEFAULT_SAMPLE = 20;
@@ -37,6 +43,8 @@ const DEFAULT_SAMPLE = 20;
 const SETTLE_POLL_MS = 200;
 /** Beyond capture's heartbeat (an idle source's position is confirmed once per heartbeat), how long to wait for a projection that is behind. */
 const SETTLE_SLACK_MS = 5000;
+/** Failback (target → legacy) has no position reconciliation can read yet: differences are read again after this wait. */
+const FAILBACK_SETTLE_WAIT_MS = 3000;
 
 /**
  * `tandem reconcile`: compares each projection's legacy rows with its target rows inside the two
@@ -79,9 +87,12 @@ export class ReconciliationService {
             target,
             options.threshold ?? 0.001,
             options.sample ?? DEFAULT_SAMPLE,
+            options.direction ?? 'forward',
             options.drainedTo !== undefined
               ? new DrainedPositionProbe(options.drainedTo)
-              : new ProjectionPositionProbe(this.config, definition, source, target, kafkaOnce),
+              : options.direction === 'failback'
+                ? new ClockProbe(FAILBACK_SETTLE_WAIT_MS)
+                : new ProjectionPositionProbe(this.config, definition, source, target, kafkaOnce),
           ),
         );
       return reports;
@@ -97,12 +108,18 @@ export class ReconciliationService {
     target: Pool,
     threshold: number,
     sample: number,
+    direction: 'forward' | 'failback',
     probe: PositionProbe,
   ): Promise<ReconciliationReport> {
     const startedAt = new Date().toISOString();
-    const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-    // events still waiting for a row they refer to count as quarantined too
-    const quarantined = [...(await listQuarantine(target, definition.name)), ...(await listQuarantine(target, definition.name, 'waiting'))];
+    const origin = direction === 'failback' ? target : source;
+    const { rows } = await origin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    // events still waiting for a row they refer to count as quarantined too; failback's quarantine
+    // (legacy database) names target keys, which explain no legacy row
+    const quarantined =
+      direction === 'failback'
+        ? []
+        : [...(await listQuarantine(target, definition.name)), ...(await listQuarantine(target, definition.name, 'waiting'))];
     const tables: TableReport[] = [];
     const progress = createProgress(
       `reconcile ${definition.name}`,
@@ -112,7 +129,7 @@ export class ReconciliationService {
       'tables',
     );
     for (const comparison of definition.reconcile!) {
-      tables.push(await this.compareTable(definition, comparison, source, target, quarantined, sample, probe));
+      tables.push(await this.compareTable(definition, comparison, source, target, quarantined, sample, direction, probe));
       progress.increment(1);
     }
     progress.stop();
@@ -120,6 +137,7 @@ export class ReconciliationService {
     const report: ReconciliationReport = {
       id: null,
       projection: definition.name,
+      direction,
       startedAt,
       finishedAt: new Date().toISOString(),
       sourceLsn: rows[0].lsn,
@@ -161,6 +179,7 @@ export class ReconciliationService {
     targetPool: Pool,
     quarantined: QuarantinedEvent[],
     sample: number,
+    direction: 'forward' | 'failback',
     probe: PositionProbe,
   ): Promise<TableReport> {
     const comparedFrom = Date.now();
@@ -170,8 +189,9 @@ export class ReconciliationService {
     };
     const hash = await sharedRowHash(sourcePool, targetPool);
     const ruled = applyColumnRules(comparison, this.columnRulesOf(comparison, placeholders.source));
-    const source = new SqlComparisonReader(sourcePool, ruled.source, placeholders, hash, ruled.sourceParams);
-    const target = new SqlComparisonReader(targetPool, ruled.target, placeholders, hash);
+    const legacy = new SqlComparisonReader(sourcePool, ruled.source, placeholders, hash, ruled.sourceParams);
+    const projected = new SqlComparisonReader(targetPool, ruled.target, placeholders, hash);
+    const [source, target] = direction === 'failback' ? [projected, legacy] : [legacy, projected];
     const result = await compareByBuckets(source, target);
     const compareMs = Date.now() - comparedFrom;
 

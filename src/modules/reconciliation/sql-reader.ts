@@ -8,6 +8,7 @@ import {
   type ComparisonReader,
   type RowDigest,
 } from './bucket-comparison';
+import { withTransaction } from '../../shared/transaction';
 
 const SEPARATOR = 'chr(31)';
 const INVALID_TEXT_REPRESENTATION = '22P02';
@@ -153,19 +154,8 @@ export class SqlComparisonReader implements ComparisonReader {
     return this.keyLookup;
   }
 
-  private async inTransaction<T>(settings: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query(`BEGIN; ${settings}`);
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+  private inTransaction<T>(settings: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    return withTransaction(this.pool, work, { begin: `BEGIN; ${settings}` });
   }
 
   private async digests(text: string, values: unknown[]): Promise<Map<string, RowDigest>> {

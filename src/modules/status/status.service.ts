@@ -8,6 +8,8 @@ import type { PipelineStatus } from './pipeline-status';
 import type { PipelineReading, StatusReaders } from './status-readers';
 import { PostgresSourceSlotReader, PostgresTandemStateReader } from './postgres-status-readers';
 import { KafkaTopicOffsetsReader } from './kafka-offsets-reader';
+import { FailbackLagReader } from '../failback/failback-lag';
+import { failbackNames } from '../../contracts/failback-names';
 import { StatusSampler, type StatusPoint } from './status-sampler';
 import { DEFAULT_STATUS_OPTIONS, type StatusModelOptions } from './status-model';
 
@@ -37,16 +39,25 @@ export class StatusService {
     private readonly options: StatusServiceOptions = {},
   ) {
     const prefix = config.kafka.topicPrefix;
-    this.projections = projectionDefinitions(config).map((definition) => ({
+    const definitions = projectionDefinitions(config);
+    this.projections = definitions.map((definition) => ({
       name: definition.name,
       topics: topicsOf(definition, prefix),
     }));
+    const kafka = createKafka(config.kafka, `${config.kafka.clientId}-status`, logger);
     this.readers = readers ?? {
       source: new PostgresSourceSlotReader(config.source.url),
-      topics: new KafkaTopicOffsetsReader(
-        createKafka(config.kafka, `${config.kafka.clientId}-status`, logger),
-      ),
+      topics: new KafkaTopicOffsetsReader(kafka),
       state: config.target ? new PostgresTandemStateReader(config.target.url) : null,
+      failback: config.target
+        ? new FailbackLagReader(
+            config.target.url,
+            config.source.url,
+            kafka,
+            failbackNames(config.kafka.topicPrefix, config.source.slot, config.source.publication),
+            definitions,
+          )
+        : undefined,
     };
     this.sampler = new StatusSampler(options.horizonMs, {
       ...DEFAULT_STATUS_OPTIONS,
@@ -98,6 +109,7 @@ export class StatusService {
       this.readers.source.close(),
       this.readers.topics.close(),
       this.readers.state?.close(),
+      this.readers.failback?.close(),
     ]);
   }
 
@@ -106,7 +118,7 @@ export class StatusService {
     const names = this.projections.map((p) => p.name);
     const newest = this.options.newestReasons ?? 5;
     const at = new Date();
-    const [slot, captureTopics, projections, reconciliations, cutover, backfills] = await Promise.all([
+    const [slot, captureTopics, projections, reconciliations, cutover, backfills, failback] = await Promise.all([
       source.readSlot(this.config.source.slot, this.config.source.publication),
       topics.endOffsets(
         this.config.source.tables.map((table) => sourceTopic(this.config.kafka.topicPrefix, table)),
@@ -122,8 +134,9 @@ export class StatusService {
       state ? state.lastReconciliations(names) : Promise.resolve([]),
       state ? state.latestCutover() : Promise.resolve(null),
       source.readBackfills ? source.readBackfills(this.config.source.signalTable, this.config.source.slot) : Promise.resolve([]),
+      this.readers.failback ? this.readers.failback.read() : Promise.resolve(null),
     ]);
-    return { at, slot, captureTopics, projections, reconciliations, cutover, backfills };
+    return { at, slot, captureTopics, projections, reconciliations, cutover, backfills, failback };
   }
 }
 

@@ -5,6 +5,7 @@ import { isDataError, prepareItems, sourcedOperations } from './batch-applier';
 import type { ProjectionDefinition } from './define-projection';
 import { decodeRecord } from './event-decoder';
 import { scrubSecrets, sensitiveValuesOfRecord, withoutSensitiveFields } from './sensitive-fields';
+import { withTransaction } from '../../shared/transaction';
 
 export interface WaitRetryResult {
   applied: number;
@@ -45,24 +46,20 @@ export async function retryWaiting(pool: Pool, definition: ProjectionDefinition<
       await quarantine(item.decoded.kind === 'reject' ? item.decoded.reason : 'nothing to apply');
       continue;
     }
-    const client = await pool.connect();
     try {
-      await client.query('BEGIN');
-      const [prepared] = await prepareItems(client, definition, [item]);
-      await executeStatements(client, planStatements(definition.name, definition.schema, sourcedOperations(prepared)));
-      await markRedriven(client, entry.id);
-      await client.query('COMMIT');
+      await withTransaction(pool, async (client) => {
+        const [prepared] = await prepareItems(client, definition, [item]);
+        await executeStatements(client, planStatements(definition.name, definition.schema, sourcedOperations(prepared)));
+        await markRedriven(client, entry.id);
+      });
       result.applied++;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
       if (!isDataError(error)) throw error;
       blocked.add(key);
       if (Date.now() - entry.quarantinedAt.getTime() > maxWaitMs) {
         await quarantine(`waited ${Math.round(maxWaitMs / 1000)} s for the row it refers to: ${(error as Error).message}`);
         result.gaveUp++;
       }
-    } finally {
-      client.release();
     }
   }
   return result;

@@ -13,6 +13,7 @@ import { readMirrorSource, specFromSource, type MirrorSource } from './mirror-so
 import { MirrorSpecError, type MirrorTableSpec } from './mirror-spec';
 import { hasStatementSeparator } from './sql-tokens';
 import { columnStepName, mappingOf, mirrorBeforeWrite, type ColumnStep } from './mirror-write-step';
+import { withTransaction } from '../../shared/transaction';
 
 export interface MirrorEntry {
   name: string;
@@ -155,22 +156,14 @@ async function addTables(projection: string, mappings: MirrorTableMapping[], at:
       steps.push({ version: ++version, kind: 'table', sourceTable: mapping.from, spec: await newSpec(source, mapping, at, connections) });
     return steps;
   }
-  const client = await connections.target.connect();
-  try {
-    await client.query('BEGIN');
+  await withTransaction(connections.target, async (client) => {
     await lockMirrorSteps(client, projection);
     const steps = await loadMirrorSteps(client, projection);
     for (const mapping of mappings) {
       if (tableStep(steps, mapping.from)) continue;
       await appendMirrorStep(client, projection, { kind: 'table', sourceTable: mapping.from, spec: await newSpec(source, mapping, at, connections) });
     }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
   return loadMirrorSteps(connections.target, projection);
 }
 
