@@ -110,6 +110,7 @@ export function registerCutoverCommand(program: Command): void {
     .option('--drain-timeout <ms>', 'how long the drained gate waits', '60000')
     .option('--commit', 'commit right after the verified gate, in this process (the shortest write-freeze window)')
     .option('--threshold <ratio>', 'largest accepted reconciliation mismatch ratio', '0')
+    .option('--accept-quarantined', 'the verified gate does not count quarantined rows (recorded in the reports)')
     .addHelpText(
       'after',
       examples(
@@ -121,7 +122,7 @@ export function registerCutoverCommand(program: Command): void {
         EXIT_CODES,
       ),
     )
-    .action((id: string | undefined, options: Common & { drainTimeout: string; threshold: string; commit?: boolean }) =>
+    .action((id: string | undefined, options: Common & { drainTimeout: string; threshold: string; acceptQuarantined?: boolean; commit?: boolean }) =>
       withService(options, async (service, operator) =>
         print(
           options,
@@ -130,6 +131,7 @@ export function registerCutoverCommand(program: Command): void {
             drainTimeoutMs: Number(options.drainTimeout),
             threshold: Number(options.threshold),
             commit: options.commit === true,
+            acceptQuarantined: options.acceptQuarantined,
           }),
         ),
       ),

@@ -13,7 +13,8 @@ import { settleDifferences } from './settle-differences';
 import { ClockProbe, DrainedPositionProbe, ProjectionPositionProbe, type PositionProbe } from '../projection/applied-position';
 import { createKafka } from '../../connectors/kafka/kafka-client';
 import type { Kafka } from 'kafkajs';
-import { verdictOf, type ReconciliationReport, type TableReport } from './reconciliation-report';
+import type { ReconciliationReport, TableReport } from './reconciliation-report';
+import { quarantineKind, verdictOf } from './verdict';
 import { createProgress } from '../../shared/progress';
 import type { ColumnPolicy } from '../../connectors/postgres-source/column-policy';
 import { columnPolicyOf } from '../config/column-policy';
@@ -23,6 +24,8 @@ export interface ReconcileOptions {
   projection?: string;
   /** Largest accepted share of missing + extra + mismatched rows (default 0.1 %, the seeds' rollback trigger). */
   threshold?: number;
+  /** Quarantined rows do not count against the threshold (recorded in the report). */
+  acceptQuarantined?: boolean;
   /** Differences listed per table in the report (default 20); the counts always cover all of them. */
   sample?: number;
   /**
@@ -86,6 +89,7 @@ export class ReconciliationService {
             source,
             target,
             options.threshold ?? 0.001,
+            options.acceptQuarantined ?? false,
             options.sample ?? DEFAULT_SAMPLE,
             options.direction ?? 'forward',
             options.drainedTo !== undefined
@@ -107,6 +111,7 @@ export class ReconciliationService {
     source: Pool,
     target: Pool,
     threshold: number,
+    acceptQuarantined: boolean,
     sample: number,
     direction: 'forward' | 'failback',
     probe: PositionProbe,
@@ -133,7 +138,8 @@ export class ReconciliationService {
       progress.increment(1);
     }
     progress.stop();
-    const { mismatchRatio, verdict } = verdictOf(tables, threshold);
+    const outcome = verdictOf(tables, threshold, acceptQuarantined);
+    const { mismatchRatio, verdict } = outcome;
     const report: ReconciliationReport = {
       id: null,
       projection: definition.name,
@@ -142,8 +148,7 @@ export class ReconciliationService {
       finishedAt: new Date().toISOString(),
       sourceLsn: rows[0].lsn,
       threshold,
-      mismatchRatio,
-      verdict,
+      ...outcome,
       tables,
     };
     const stored = await target.query<{ id: string }>(
@@ -230,6 +235,7 @@ export class ReconciliationService {
       extra: count('extra'),
       mismatched: count('mismatched'),
       quarantined: explained.length,
+      quarantinedByReason: countBy(explained.map((d) => quarantineKind(quarantineReasons.get(d.key)!))),
       sample: open.slice(0, sample),
       quarantinedSample: explained
         .slice(0, sample)
@@ -252,4 +258,10 @@ export class ReconciliationService {
     const [schema, name] = table.includes('.') ? table.split('.') : [sourceSchema, table];
     return this.columns.of(schema, name);
   }
+}
+
+function countBy(values: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
 }

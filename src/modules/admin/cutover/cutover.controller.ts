@@ -57,6 +57,7 @@ export class CutoverController {
         drainTimeoutMs: body.drainTimeoutMs,
         threshold: body.threshold,
         commit: body.commit,
+        acceptQuarantined: body.acceptQuarantined,
       }),
     ));
   }

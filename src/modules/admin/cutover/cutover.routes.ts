@@ -17,6 +17,7 @@ export const startBody = z.object({
   threshold: z.number().min(0).max(1).default(0),
   /** Commit right after the verified gate, in the same job (tandem cutover start --commit). */
   commit: z.boolean().default(false),
+  acceptQuarantined: z.boolean().default(false),
   confirm: confirmCutover,
 });
 export const commitBody = z.object({ id: cutoverId, confirm: confirmCutover });
