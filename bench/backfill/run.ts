@@ -7,9 +7,9 @@
  *              same table for S seconds: Kafka record timestamp − source.ts_ms of each update event
  *   backfill   the same updates while `tandem backfill` re-reads the whole table (chunks of 5,000):
  *              backfill rows/s (first low watermark to last high watermark, as capture recorded them)
- *              and the update events' latency during it
+ *              and the update events' latency during it (--chunk-size: rows per backfill chunk)
  *
- *   npm run bench:backfill -- [--rows 1000000] [--rate 1000] [--seconds 20]
+ *   npm run bench:backfill -- [--rows 1000000] [--rate 1000] [--seconds 20] [--chunk-size 5000]
  */
 import { mkdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
@@ -25,6 +25,8 @@ const options = {
   rows: Number(arg('rows', '1000000')),
   rate: Number(arg('rate', '1000')),
   seconds: Number(arg('seconds', '20')),
+  /** Rows per backfill chunk (tandem backfill --chunk-size); the snapshot keeps the default 5,000. */
+  chunkSize: Number(arg('chunk-size', '5000')),
 };
 
 /** Single-row UPDATEs of random rows at `rate` per second until `until()` is true (at least `minSeconds`). */
@@ -77,7 +79,7 @@ async function main() {
     const configFile = writeCaptureConfig(n);
     const loadBefore = load();
     const capture = new Capture(configFile);
-    await capture.waitStreaming();
+    await capture.waitReady(1_800_000); // a snapshot of a million rows on a loaded machine takes minutes
     // Joined once capture made the topic; it reads from the beginning.
     const counter = await TopicCounter.start(kafka, n.topic, (timestamp, value) => {
       if ((phase === 'quiet' || phase === 'backfill') && value.includes('"op":"u"')) latencies[phase].push(timestamp - JSON.parse(value.toString()).source.ts_ms);
@@ -95,7 +97,7 @@ async function main() {
     const requests = await BackfillRequests.open(loadConfig(configFile));
     let finished: BackfillListing | undefined;
     const backfillStart = Date.now();
-    const id = await requests.request(`public.${n.table}`, null, null);
+    const id = await requests.request(`public.${n.table}`, null, options.chunkSize);
     log(`backfill ${id}: ${options.rate} updates/s while it runs`);
     const updating = steadyUpdates(n.table, options.rate, () => finished !== undefined, 1);
     while (!finished) {
@@ -136,7 +138,7 @@ async function main() {
         `| ${fmt(options.rows)} rows | rows/s | ratio to the snapshot |`,
         '| --- | --- | --- |',
         `| initial snapshot (parallelism 2, chunks of 5,000) | ${fmt(result.snapshot.rowsPerSecond)} | 1 |`,
-        `| backfill while ${fmt(during.rate)} updates/s stream (one reader, chunks of 5,000) | ${fmt(finished.rowsPerSecond ?? 0)} | ${((finished.rowsPerSecond ?? 0) / result.snapshot.rowsPerSecond).toFixed(2)} |`,
+        `| backfill while ${fmt(during.rate)} updates/s stream (one reader, chunks of ${fmt(options.chunkSize)}) | ${fmt(finished.rowsPerSecond ?? 0)} | ${((finished.rowsPerSecond ?? 0) / result.snapshot.rowsPerSecond).toFixed(2)} |`,
         '',
         '| stream of single-row updates | updates/s | events | p50 | p99 | max |',
         '| --- | --- | --- | --- | --- | --- |',

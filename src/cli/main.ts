@@ -10,6 +10,7 @@ import { registerCutoverCommand } from './commands/cutover.command';
 import { registerReplayCommand } from './commands/replay.command';
 import { registerBackupCommand } from './commands/backup.command';
 import { registerRollbackCommand } from './commands/rollback.command';
+import { registerFailbackCommand } from './commands/failback.command';
 import { registerServeCommand } from './commands/serve.command';
 import { registerStatusCommand } from './commands/status.command';
 import { registerBackfillCommand } from './commands/backfill.command';
@@ -52,16 +53,22 @@ registerCutoverCommand(program);
 registerReplayCommand(program);
 registerBackupCommand(program);
 registerRollbackCommand(program);
+registerFailbackCommand(program);
 registerServeCommand(program);
 registerStatusCommand(program);
 
+/** Exits once stdout and stderr are flushed: a pipe takes output asynchronously, and exit would cut long JSON short. */
+function exit(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
 program.parseAsync(process.argv).then(
-  () => process.exit(process.exitCode ?? 0),
+  () => exit(Number(process.exitCode ?? 0)),
   (thrown: Error) => {
     const error = nameKafkaError(thrown) as Error;
     // commander has already printed its own message (a missing option, an unknown command, --help)
-    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : ExitCode.invalidConfig);
+    if (error instanceof CommanderError) return exit(error.exitCode === 0 ? 0 : ExitCode.invalidConfig);
     process.stderr.write(`tandem: ${redactSecrets(error.message)}\n`);
-    process.exit(exitCodeFor(error));
+    exit(exitCodeFor(error));
   },
 );

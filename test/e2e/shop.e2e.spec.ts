@@ -50,17 +50,18 @@ describe('examples/shop: a schema of its own, from init to a committed cutover',
     }
   };
   const onTarget = (text: string, values: unknown[] = []) => targetQuery(target.url, text, values);
-  const salesHash = async () => {
+  /** The rows of a target schema, hashed (what replay compares). */
+  const schemaHash = async (schema: string) => {
     const client = new Client({ connectionString: target.url });
     await client.connect();
     try {
-      return (await summarize(client, 'sales')).hash;
+      return (await summarize(client, schema)).hash;
     } finally {
       await client.end();
     }
   };
-  const projectedLines = (n: number) =>
-    eventually(async () => Number((await onTarget('SELECT count(*) AS n FROM sales.order_items'))[0].n) === n, 60_000, `${n} order lines`);
+  const count = async (table: string) => Number((await onTarget(`SELECT count(*) AS n FROM ${table}`))[0].n);
+  const projected = (table: string, n: number) => eventually(async () => (await count(table).catch(() => -1)) === n, 60_000, `${n} rows in ${table}`);
 
   beforeAll(async () => {
     source = await createSourceDatabase(name);
@@ -97,12 +98,13 @@ describe('examples/shop: a schema of its own, from init to a committed cutover',
     const config = parse(readFileSync(join(folder, 'tandem.yaml'), 'utf8'));
     expect(config.source.tables).toEqual(['shop.customers', 'shop.orders']);
     expect(config.kafka.topicPrefix).toBe(name);
+    expect(config.projections).toEqual([{ name, mirror: { tables: ['shop.customers', 'shop.orders'] } }]);
 
     // What the walk-through has the user edit: a slot name of their own, the application's role for
     // the freeze, the password through the environment, and the module projection of the orders.
     config.source.slot = name;
     config.cutover = { applicationRoles: [role] };
-    config.projections = [{ name: 'orders-model', module: './projections/orders.ts', options: { currency: 'EUR' } }];
+    config.projections.push({ name: 'orders-model', module: './projections/orders.ts', options: { currency: 'EUR' } });
     writeFileSync(join(folder, 'tandem.yaml'), stringify(config));
   });
 
@@ -117,7 +119,7 @@ describe('examples/shop: a schema of its own, from init to a committed cutover',
     );
   });
 
-  it('capture and project: the snapshot and live writes reach the module projection; reconcile PASS', async () => {
+  it('capture and project: the snapshot and live writes reach the mirror and the module projection; reconcile PASS', async () => {
     capture = new TandemProcess(['capture', '--config', 'tandem.yaml'], passwords(), folder);
     await capture.waitForLog(/streaming changes/);
     const dry = await tandem('project', '--config', 'tandem.yaml', '--dry-run', '--json');
@@ -129,7 +131,9 @@ describe('examples/shop: a schema of its own, from init to a committed cutover',
     expect(await onTarget(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'sales'`)).toEqual([{ n: 0 }]);
 
     projector = new TandemProcess(['project', '--config', 'tandem.yaml'], passwords(), folder);
-    await projectedLines(4);
+    await projected('sales.order_items', 4);
+    await projected('shop.orders', 4);
+    await projected('shop.customers', 4);
     // live writes of the legacy application: an order placed, one changed, one deleted, a customer's
     // TOASTed notes left untouched by an update
     await app(`INSERT INTO shop.orders (region, order_no, customer_id, status, total, items)
@@ -137,12 +141,35 @@ describe('examples/shop: a schema of its own, from init to a committed cutover',
     await app(`UPDATE shop.orders SET status = 'shipped', items = items || '[{"sku": "BAG-1", "quantity": 1, "unit_price": "0.00"}]' WHERE region = 'eu' AND order_no = 1`);
     await app(`DELETE FROM shop.orders WHERE region = 'us' AND order_no = 1`);
     await app(`UPDATE shop.customers SET tags = tags || '{returning}' WHERE id = 3`);
-    await projectedLines(6);
+    await app(`INSERT INTO shop.customers (email, name, referred_by) VALUES ('eve@example.com', 'Eve', 4)`);
+    await projected('sales.order_items', 6);
+    await projected('shop.customers', 5);
+    // the mirror: the enum, the array, the TOASTed notes kept through an update that left them out,
+    // and (once caught up) the self-referencing foreign key
+    const [chen] = await onTarget(`SELECT tags, length(notes) AS notes FROM shop.customers WHERE id = 3`);
+    expect(chen).toEqual({ tags: ['wholesale', 'eu', 'returning'], notes: expect.any(Number) });
+    expect(chen.notes).toBeGreaterThan(10_000);
+    expect(await onTarget(`SELECT status::text, pg_typeof(status)::text AS type FROM shop.orders WHERE region = 'eu' AND order_no = 1`)).toEqual([
+      { status: 'shipped', type: 'shop.order_status' },
+    ]);
+    await eventually(
+      async () => (await onTarget(`SELECT 1 FROM pg_constraint WHERE conrelid = 'shop.customers'::regclass AND contype = 'f'`)).length === 1,
+      30_000,
+      'the self-referencing foreign key',
+    );
 
     const reconcile = await tandem('reconcile', '--config', 'tandem.yaml', '--json');
     expect(reconcile.code).toBe(0);
-    expect(reconcile.json).toEqual([expect.objectContaining({ projection: 'orders-model', verdict: 'PASS' })]);
-    expect(reconcile.json[0].tables.map((t: any) => [t.table, t.sourceCount, t.matched])).toEqual([
+    expect(reconcile.json.map((r: any) => [r.projection, r.verdict])).toEqual([
+      [name, 'PASS'],
+      ['orders-model', 'PASS'],
+    ]);
+    const matched = (report: any) => report.tables.map((t: any) => [t.table, t.sourceCount, t.matched]);
+    expect(matched(reconcile.json[0])).toEqual([
+      [expect.stringMatching(/customers$/), 5, 5],
+      [expect.stringMatching(/orders$/), 4, 4],
+    ]);
+    expect(matched(reconcile.json[1])).toEqual([
       ['orders', 4, 4],
       ['order_items', 6, 6],
     ]);
@@ -150,19 +177,25 @@ describe('examples/shop: a schema of its own, from init to a committed cutover',
 
   it('reconcile names drift injected in the target, by table, key and column', async () => {
     await onTarget(`UPDATE sales.order_items SET quantity = 40 WHERE region = 'eu' AND order_no = 3 AND line = 2`);
+    await onTarget(`UPDATE shop.customers SET name = 'Mallory' WHERE id = 2`);
     try {
       const reconcile = await tandem('reconcile', '--config', 'tandem.yaml', '--json');
       expect(reconcile.code).toBe(6);
-      const items = reconcile.json[0].tables.find((t: any) => t.table === 'order_items');
+      expect(reconcile.json.map((r: any) => r.verdict)).toEqual(['FAIL', 'FAIL']);
+      const customers = reconcile.json[0].tables.find((t: any) => /customers$/.test(t.table));
+      expect(customers).toMatchObject({ mismatched: 1, missing: 0, extra: 0 });
+      expect(customers.sample).toEqual([expect.objectContaining({ kind: 'mismatched', columns: { name: ['Bob', 'Mallory'] } })]);
+      const items = reconcile.json[1].tables.find((t: any) => t.table === 'order_items');
       expect(items).toMatchObject({ mismatched: 1, missing: 0, extra: 0 });
       expect(items.sample).toEqual([{ key: 'eu/3/2', kind: 'mismatched', columns: { quantity: ['4', '40'] } }]);
     } finally {
       await onTarget(`UPDATE sales.order_items SET quantity = 4 WHERE region = 'eu' AND order_no = 3 AND line = 2`);
+      await onTarget(`UPDATE shop.customers SET name = 'Bob' WHERE id = 2`);
     }
   });
 
   let cutoverId: number;
-  let atCutover: string;
+  const atCutover: Record<string, string> = {};
 
   it('cuts over: freeze, drain, verify, commit; then the application writes the target tables with its own SQL', async () => {
     expect((await tandem('cutover', 'plan', '--config', 'tandem.yaml', '--json', '--operator', 'ann')).code).toBe(0);
@@ -171,33 +204,43 @@ describe('examples/shop: a schema of its own, from init to a committed cutover',
     await expect(app(`UPDATE shop.orders SET status = 'paid' WHERE region = 'us' AND order_no = 2`)).rejects.toThrow(/read-only transaction/);
     const committed = await tandem('cutover', 'commit', '--config', 'tandem.yaml', '--json', '--operator', 'ann');
     expect(committed.code).toBe(0);
-    expect(committed.json).toMatchObject({ state: 'committed', projections: ['orders-model'] });
+    expect(committed.json).toMatchObject({ state: 'committed', projections: [name, 'orders-model'] });
     cutoverId = committed.json.id;
-    atCutover = await salesHash();
+    atCutover.shop = await schemaHash('shop');
+    atCutover.sales = await schemaHash('sales');
 
-    // The new application's own statements: no Tandem column in its way.
+    // The new application's own statements: no Tandem column in its way, the identity past the copied ids.
+    const [eve] = await onTarget(`INSERT INTO shop.customers (email, name, referred_by) VALUES ('finn@example.com', 'Finn', 5) RETURNING id`);
+    expect(Number(eve.id)).toBeGreaterThan(5);
+    await onTarget(`INSERT INTO shop.orders (region, order_no, customer_id, status, total, items) VALUES ('us', 3, ${eve.id}, 'paid', 12.00, '[]')`);
+    await onTarget(`UPDATE shop.customers SET notes = 'moved' WHERE id = 3`);
+    await onTarget(`DELETE FROM shop.orders WHERE region = 'us' AND order_no = 2`);
     await onTarget(`INSERT INTO sales.orders (region, order_no, customer_id, status, total, currency, placed_at)
                     VALUES ('us', 3, 1, 'pending', 12.00, 'EUR', now())`);
     await onTarget(`INSERT INTO sales.order_items (region, order_no, line, sku, quantity, unit_price) VALUES ('us', 3, 1, 'TEA-1', 1, 12.00)`);
     await onTarget(`UPDATE sales.orders SET status = 'paid' WHERE region = 'eu' AND order_no = 3`);
     await onTarget(`DELETE FROM sales.orders WHERE region = 'us' AND order_no = 2`);
-    expect(await salesHash()).not.toBe(atCutover);
+    expect(await schemaHash('shop')).not.toBe(atCutover.shop);
+    expect(await schemaHash('sales')).not.toBe(atCutover.sales);
   });
 
-  it('replays the projection to the cutover position: hash-equal to the snapshot taken there', async () => {
+  it('replays both projections to the cutover position: hash-equal to the snapshots taken there', async () => {
     await projector?.stop();
     projector = null;
     const admin = testKafka().admin();
     await admin.connect();
     try {
-      await eventually(async () => (await admin.describeGroups([`tandem-projection.${name}.orders-model`])).groups[0].members.length === 0, 30_000, 'an empty consumer group');
+      const groups = [`tandem-projection.${name}.${name}`, `tandem-projection.${name}.orders-model`];
+      await eventually(async () => (await admin.describeGroups(groups)).groups.every((g) => g.members.length === 0), 30_000, 'empty consumer groups');
     } finally {
       await admin.disconnect();
     }
-    const replay = await tandem('replay', '--config', 'tandem.yaml', '--projection', 'orders-model', '--to', `cutover:${cutoverId}`, '--json', '--operator', 'ann');
-    expect(replay.code).toBe(0);
-    expect(replay.json).toMatchObject({ state: { hash: atCutover } });
-    expect(await salesHash()).toBe(atCutover);
+    for (const [projection, schema] of [[name, 'shop'], ['orders-model', 'sales']]) {
+      const replay = await tandem('replay', '--config', 'tandem.yaml', '--projection', projection, '--to', `cutover:${cutoverId}`, '--json', '--operator', 'ann');
+      expect(replay.code).toBe(0);
+      expect(replay.json).toMatchObject({ state: { hash: atCutover[schema] } });
+      expect(await schemaHash(schema)).toBe(atCutover[schema]);
+    }
   });
 });
 

@@ -1,4 +1,10 @@
+import { execFileSync } from 'child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
+import https from 'https';
+import { tmpdir } from 'os';
+import { join } from 'path';
 import { Pool } from 'pg';
+import { parse, stringify } from 'yaml';
 import { applyMigrations } from '../../src/connectors/postgres-target/migrations';
 import { usersProjection } from '../../src/projections/users/users.projection';
 import { AdminServer, OPERATOR_TOKEN, VIEWER_TOKEN } from '../support/admin-server';
@@ -161,6 +167,29 @@ describe('admin API hardening (in process)', () => {
       expect(open.log.join('\n')).toMatch(/"level":"warn".*listens beyond this machine without TLS/);
     } finally {
       await open.stop();
+    }
+    // With admin.tls it speaks HTTPS (HSTS on every answer) and has nothing to warn about.
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-tls-'));
+    const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const raw = parse(readFileSync(config, 'utf8'));
+    const tlsConfig = join(dir, 'tandem.yaml');
+    writeFileSync(tlsConfig, stringify({ ...raw, admin: { ...raw.admin, tls: { cert, key } } }));
+    const secure = await AdminServer.inProcess(tlsConfig, '0.0.0.0');
+    try {
+      expect(secure.baseUrl).toMatch(/^https:/);
+      expect(secure.log.join('\n')).not.toMatch(/without TLS/);
+      const answer = await new Promise<{ status: number; hsts: unknown }>((resolve, reject) =>
+        https
+          .get(`${secure.baseUrl}/api/openapi.json`, { ca: readFileSync(cert) }, (response) => {
+            response.resume();
+            resolve({ status: response.statusCode!, hsts: response.headers['strict-transport-security'] });
+          })
+          .on('error', reject),
+      );
+      expect(answer).toEqual({ status: 200, hsts: 'max-age=31536000' });
+    } finally {
+      await secure.stop();
     }
     expect(['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]'].every(isLoopbackHost)).toBe(true);
     expect(['0.0.0.0', '::', '10.0.0.5', 'tandem.internal', '192.168.1.2'].some(isLoopbackHost)).toBe(false);

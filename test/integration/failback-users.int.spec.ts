@@ -2,8 +2,8 @@ import { randomBytes, randomUUID } from 'crypto';
 import { readFileSync, writeFileSync } from 'fs';
 import { parse, stringify } from 'yaml';
 import { writeConfig } from '../support/capture-process';
-import { createTargetDatabase, targetQuery } from '../support/target-db';
-import { dropSlot, eventually, sql, testKafka, uniqueName } from '../support/services';
+import { createTargetDatabase, targetQuery, targetQuery as targetQueryAs } from '../support/target-db';
+import { dropSlot, env, eventually, sql, testKafka, uniqueName } from '../support/services';
 import { loadConfig } from '../../src/modules/config/load-config';
 import type { TandemConfig } from '../../src/modules/config/config.schema';
 import { createLogger } from '../../src/shared/logger';
@@ -12,6 +12,10 @@ import { ProjectionService } from '../../src/modules/projection/projection.servi
 import { CutoverService } from '../../src/modules/cutover/cutover.service';
 import { FailbackService } from '../../src/modules/failback/failback.service';
 import { ReconciliationService } from '../../src/modules/reconciliation/reconciliation.service';
+import { rollbackThroughFailback } from '../../src/modules/failback/failback-rollback';
+import { StatusService } from '../../src/modules/status/status.service';
+import { renderStatus } from '../../src/modules/status/status.render';
+import { TandemMetrics } from '../../src/modules/metrics/tandem-metrics';
 
 /**
  * Failback of the users recipe, in process on the real services: cutover commit prepares it, the
@@ -22,6 +26,7 @@ describe('failback: users', () => {
   const name = uniqueName('fb');
   const schema = name;
   const role = `${name}_app`;
+  const newRole = `${name}_new`; // the application on the target
   const logger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'warn');
   let target: Awaited<ReturnType<typeof createTargetDatabase>>;
   let config: TandemConfig;
@@ -56,6 +61,7 @@ describe('failback: users', () => {
     await sql(`CREATE ROLE ${role} LOGIN PASSWORD 'app'`);
     await sql(`GRANT USAGE ON SCHEMA ${schema} TO ${role}`);
     await sql(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${schema}.auth_users TO ${role}`);
+    await sql(`CREATE ROLE ${newRole} LOGIN PASSWORD 'new'`);
     const file = writeConfig({
       prefix: name,
       slot: name,
@@ -64,19 +70,33 @@ describe('failback: users', () => {
       targetUrl: target.url,
       projections: [{ recipe: 'users', sourceSchema: schema }],
     });
-    writeFileSync(file, stringify({ ...parse(readFileSync(file, 'utf8')), cutover: { applicationRoles: [role] }, failback: {} }));
+    writeFileSync(file, stringify({ ...parse(readFileSync(file, 'utf8')), cutover: { applicationRoles: [role] }, failback: { applicationRoles: [newRole] } }));
     config = loadConfig(file, {}); // the file names this suite's own target database
     capture = new CaptureService(config, logger);
     captureRun = capture.run();
+    let captureFailure: Error | null = null;
+    captureRun.catch((error: Error) => (captureFailure = error));
+    // as the CLI tests do: the projector starts once capture created its topics and streams
+    await eventually(async () => {
+      if (captureFailure) throw captureFailure;
+      return capture.status().role === 'streaming';
+    }, 60_000, 'capture streaming');
     projector = new ProjectionService(config, logger);
     await projector.start();
-    await eventually(async () => Number((await appTarget('SELECT count(*) AS n FROM users.users'))[0].n) === 200, 60_000, '200 users projected');
+    await eventually(
+      async () => {
+        if (captureFailure) throw captureFailure;
+        return Number((await appTarget('SELECT count(*) AS n FROM users.users'))[0].n) === 200;
+      },
+      60_000,
+      '200 users projected',
+    );
   });
 
   afterAll(async () => {
     await failback?.stop().catch(() => undefined);
     await failbackRun?.catch(() => undefined);
-    await failback?.end(cutoverId).catch(() => undefined);
+    if ((await failback?.record(cutoverId).catch(() => null))?.state === 'active') await failback.end(cutoverId).catch(() => undefined);
     await failback?.close().catch(() => undefined);
     await projector?.stop();
     await capture?.stop();
@@ -86,6 +106,10 @@ describe('failback: users', () => {
     await sql(`DROP OWNED BY ${role}`).catch(() => undefined);
     await sql(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
     await target?.drop();
+    for (const r of [newRole]) {
+      await sql(`ALTER ROLE ${r} RESET ALL`).catch(() => undefined);
+      await sql(`DROP ROLE IF EXISTS ${r}`).catch(() => undefined);
+    }
   });
 
   it('cutover commit prepares failback: the target slot and publication exist before the switch', async () => {
@@ -99,6 +123,7 @@ describe('failback: users', () => {
     } finally {
       await cutovers.close();
     }
+    await appTarget(`GRANT USAGE ON SCHEMA users TO ${newRole}; GRANT SELECT, INSERT, UPDATE, DELETE ON users.users TO ${newRole}`);
     const [slot] = await appTarget(`SELECT slot_name, plugin FROM pg_replication_slots WHERE slot_name = $1`, [`${name}_failback`]);
     expect(slot).toMatchObject({ plugin: 'pgoutput' });
     const published = await appTarget('SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1', [`${name}_failback`]);
@@ -118,6 +143,7 @@ describe('failback: users', () => {
     );
     failback = new FailbackService(config, logger);
     failbackRun = failback.run(await failback.record(cutoverId));
+    failbackRun.catch(() => undefined); // ends with an error when the rollback drops its slot
 
     const [renamed] = await appTarget(`UPDATE users.users SET name = 'Renamed', email = 'renamed@example.com' WHERE email = 'user1@example.com' RETURNING source_user_id`);
     const [deleted] = await appTarget(`DELETE FROM users.users WHERE email = 'user2@example.com' RETURNING source_user_id`);
@@ -142,6 +168,22 @@ describe('failback: users', () => {
     // …and produced no event for them.
     expect(await endOffsets(forwardTopic())).toBe(forwardBefore);
 
+    // tandem status and /metrics show the failback and its lag
+    const status = new StatusService(config, logger);
+    try {
+      const read = await eventually(async () => {
+        const current = await status.read();
+        return current.failback?.caughtUp ? current : undefined;
+      }, 30_000, 'failback caught up in tandem status');
+      expect(read.failback).toMatchObject({ cutoverId, slot: { active: true }, projections: [{ projection: 'users', behindRecords: 0, quarantined: 0 }] });
+      expect(renderStatus(read)).toMatch(/failback of cutover #\d+: capture streaming.*caught up/);
+      const metrics = new TandemMetrics();
+      metrics.observe(read);
+      expect(await metrics.registry.metrics()).toMatch(/tandem_failback_lag_records\{projection="users"\} 0/);
+    } finally {
+      await status.close();
+    }
+
     const reconciliation = new ReconciliationService(config, logger);
     const [report] = await reconciliation.run({ projection: 'users', threshold: 0 });
     expect(report.verdict === 'PASS' ? 'PASS' : JSON.stringify(report.tables)).toBe('PASS');
@@ -153,6 +195,7 @@ describe('failback: users', () => {
     await appTarget(`UPDATE users.users SET name = name || ' (2)' WHERE email LIKE 'user1_@example.com'`); // user10..user19
     failback = new FailbackService(config, logger);
     failbackRun = failback.run(await failback.record(cutoverId));
+    failbackRun.catch(() => undefined); // ends with an error when the rollback drops its slot
     await eventually(
       async () => Number((await sql(`SELECT count(*) AS n FROM ${schema}.auth_users WHERE display_name LIKE '% (2)'`))[0].n) === 10,
       60_000,
@@ -162,5 +205,35 @@ describe('failback: users', () => {
     expect(Number(n)).toBe(0);
     const [{ total }] = await sql(`SELECT count(*) AS total FROM ${schema}.auth_users`);
     expect(Number(total)).toBe(200); // 200 + 1 inserted − 1 deleted
+  });
+
+  it('rolls back: freezes the target, drains failback, reconciles both ways, and gives the legacy application its writes back', async () => {
+    const [last] = await appTarget(`UPDATE users.users SET name = 'Last Write' WHERE email = 'user4@example.com' RETURNING source_user_id`);
+    await eventually(async () => (await failback.readLag(cutoverId)).caughtUp, 30_000, 'failback caught up');
+    const rolledBack = await rollbackThroughFailback(failback, config, logger, cutoverId, { operator: 'alice' });
+    expect(rolledBack).toMatchObject({ state: 'rolled-back', rollback: { operator: 'alice', freezeLsn: expect.stringMatching(/\//) } });
+    process.stdout.write(`rollback of cutover ${cutoverId}: write-freeze window ${String(rolledBack.rollback!.freezeWindowMs)} ms\n`);
+    expect((await legacyUser(String(last.source_user_id))).display_name).toBe('Last Write');
+
+    // the legacy application writes again; the new one is read-only
+    const legacyApp = new URL(env.sourceUrl());
+    legacyApp.username = role;
+    legacyApp.password = 'app';
+    const backId = randomUUID();
+    await targetQueryAs(legacyApp.toString(), `INSERT INTO ${schema}.auth_users (id, email) VALUES ($1, 'back@example.com')`, [backId]);
+    // …and it flows forward to the target again
+    await eventually(async () => (await appTarget('SELECT 1 FROM users.users WHERE source_user_id = $1', [backId])).length === 1, 30_000, 'the legacy write projected');
+    const newApp = new URL(target.url);
+    newApp.username = newRole;
+    newApp.password = 'new';
+    await expect(targetQueryAs(newApp.toString(), `UPDATE users.users SET name = 'x' WHERE false`)).rejects.toThrow(/read-only transaction/);
+
+    const reconciliation = new ReconciliationService(config, logger);
+    const [forward] = await reconciliation.run({ projection: 'users', threshold: 0 });
+    const [backward] = await reconciliation.run({ projection: 'users', threshold: 0, direction: 'failback' });
+    expect([forward.verdict, backward.verdict]).toEqual(['PASS', 'PASS']);
+    expect(backward.direction).toBe('failback');
+    // the failback slot is gone: it holds no WAL after the rollback
+    expect(await appTarget('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [`${name}_failback`])).toEqual([]);
   });
 });

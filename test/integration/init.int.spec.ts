@@ -7,6 +7,7 @@ import { renderReadiness } from '../../src/modules/init/init-config';
 import { validateConfig } from '../../src/modules/config/load-config';
 import { ConfigError } from '../../src/shared/errors';
 import { env, sql, uniqueName } from '../support/services';
+import { TandemProcess } from '../support/capture-process';
 
 /** `tandem init` against the real source: what it writes, what it reports, and that it changes nothing. */
 describe('tandem init', () => {
@@ -104,6 +105,19 @@ describe('tandem init', () => {
     } finally {
       await sql(`DROP SCHEMA ${other} CASCADE`);
     }
+  });
+
+  it('the command: exit 3 when capture would refuse a table, with every problem in --json; the file written all the same', async () => {
+    const out = join(folder, 'cli.yaml');
+    const run = new TandemProcess(['init', '--source', env.sourceUrl(), '--schema', schema, '--out', out, '--json']);
+    expect(await run.exited).toBe(3);
+    const report = JSON.parse(run.stdout);
+    expect(report).toMatchObject({ file: out, ready: false, walLevel: 'logical', problems: [] });
+    expect(report.tables.filter((t: any) => t.problems.length > 0).map((t: any) => t.name)).toEqual(['audit_log']);
+    expect(readFileSync(out, 'utf8')).toContain(`- ${schema}.audit_log`);
+    const again = new TandemProcess(['init', '--source', env.sourceUrl(), '--schema', schema, '--out', out]);
+    expect(await again.exited).toBe(2);
+    expect(again.output).toContain(`--out ${out}: the file exists (use --force to overwrite it)`);
   });
 
   it('refuses to overwrite a file unless forced, and refuses a schema without tables', async () => {

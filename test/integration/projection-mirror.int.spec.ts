@@ -4,6 +4,7 @@ import { ProjectionService } from '../../src/modules/projection/projection.servi
 import { ReconciliationService } from '../../src/modules/reconciliation/reconciliation.service';
 import { CutoverService } from '../../src/modules/cutover/cutover.service';
 import { ReplayService } from '../../src/modules/replay/replay.service';
+import { runMirrorSchemaDiff } from '../../src/modules/schema-diff/schema-diff.service';
 import { createLogger } from '../../src/shared/logger';
 import { createTargetDatabase, targetQuery } from '../support/target-db';
 import { dropSlot, env, eventually, sql, uniqueName, withSource } from '../support/services';
@@ -147,7 +148,8 @@ describe('projection: declarative mirror', () => {
     expect(indexes.map((row) => row.indexname)).toContain('orders_customer');
     const [fk] = await tq(`SELECT pg_get_constraintdef(oid) AS def, convalidated FROM pg_constraint WHERE conrelid = '${dst}.categories'::regclass AND contype = 'f'`);
     expect(fk.def).toMatch(new RegExp(`^FOREIGN KEY \\(parent_id\\) REFERENCES ${dst}\\.categories\\(id\\)`));
-    // enforced from now on, also where validation found a child that had arrived before its parent
+    // built once every partition of every table is loaded, so validation finds every parent
+    expect(fk.convalidated).toBe(true);
     await expect(tq(`INSERT INTO ${dst}.categories (id, parent_id, name) VALUES (99, 98, 'orphan')`)).rejects.toThrow(/foreign key/);
   });
 
@@ -263,4 +265,18 @@ describe('projection: declarative mirror', () => {
       await cutovers.close();
     }
   }, 120_000);
+
+  it('schema-diff reports the source DDL the mirror does not follow: a dropped, a retyped and a not yet seen column', async () => {
+    expect((await runMirrorSchemaDiff(config, 'shop')).differences).toEqual([]);
+    await sql(`ALTER TABLE ${src}.customers DROP COLUMN tier`);
+    await sql(`ALTER TABLE ${src}.categories ALTER COLUMN name TYPE varchar(80)`);
+    await sql(`ALTER TABLE ${src}.categories ADD COLUMN slug text`);
+    const report = await runMirrorSchemaDiff(config, 'shop');
+    expect(report.identical).toBe(false);
+    expect(report.differences.map((d) => [d.kind, d.targetTable, d.name, d.source, d.target])).toEqual([
+      ['type_changed', `${dst}.categories`, 'name', 'character varying(80)', 'text'],
+      ['missing_column', `${dst}.categories`, 'slug', 'text NULL (added on its first event)', null],
+      ['new_column', `${dst}.clients`, 'tier', null, 'text'],
+    ]);
+  });
 });

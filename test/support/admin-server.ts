@@ -66,7 +66,8 @@ export class AdminServer {
       await status.close();
       return 0;
     };
-    return new AdminServer(`http://127.0.0.1:${running.port}`, stop, log, running.server);
+    const scheme = config.admin.tls ? 'https' : 'http';
+    return new AdminServer(`${scheme}://127.0.0.1:${running.port}`, stop, log, running.server);
   }
 
   static async start(

@@ -72,7 +72,8 @@ export class TandemProcess {
       this.stdout += chunk.toString();
     });
     this.child.stderr!.on('data', (chunk) => (this.output += chunk.toString()));
-    this.exited = new Promise((resolvePromise) => this.child.on('exit', (code) => resolvePromise(code)));
+    // 'close', not 'exit': the exit can come before the last output has been read.
+    this.exited = new Promise((resolvePromise) => this.child.on('close', (code) => resolvePromise(code)));
   }
 
   static capture(configFile: string, ...extra: string[]): TandemProcess {

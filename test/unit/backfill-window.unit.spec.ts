@@ -4,6 +4,9 @@ import { WatermarkWindow, type ChunkRead } from '../../src/modules/capture/backf
 import { BackfillTracker } from '../../src/modules/capture/backfill/backfill-tracker';
 import { cancelBackfill, currentBackfill, finishChunk, requestBackfill } from '../../src/modules/capture/backfill/backfill-state';
 import type { ProducedRecord } from '../../src/contracts/positions';
+import { PgoutputDecoder } from '../../src/connectors/postgres-source/pgoutput-decoder';
+import { ChangeStreamProcessor } from '../../src/modules/capture/change-stream-processor';
+import { pgoutput } from '../support/pgoutput-builder';
 
 const TOAST = '__debezium_unavailable_value';
 const key = (id: number) => JSON.stringify({ id });
@@ -12,6 +15,7 @@ const chunk = (rows: Array<Record<string, unknown>>, last = false): ChunkRead =>
   lastKey: rows.length > 0 ? [String(rows[rows.length - 1].id)] : null,
   estimatedRows: null,
   last,
+  after: null,
   runningXids: [],
 });
 
@@ -140,6 +144,20 @@ describe('backfill tracker', () => {
     expect(tracker.state().backfills[0]).toMatchObject({ chunksDone: 1, lastKey: ['1'] });
   });
 
+  it('takes a chunk read ahead only when it starts right after the recorded progress', async () => {
+    const tracker = new BackfillTracker(options, { backfills: [], capturedTables: ['public.t'] });
+    const out: ProducedRecord[] = [];
+    tracker.onSignal({ id: 'b1', type: 'backfill', data: { slot: 's', table: 'public.t', where: null, chunkSize: 1 } }, at(100n), out);
+    const window = new WatermarkWindow('w', 'b1', 'public.t');
+    const closed = tracker.register(window);
+    tracker.onSignal({ id: 'w:open', type: 'window-open', data: { slot: 's', window: 'w' } }, at(200n), out);
+    window.attach({ ...chunk([{ id: 2 }]), after: ['1'] }); // read after a chunk ending at 1 that was never taken
+    tracker.onSignal({ id: 'w:close', type: 'window-close', data: { slot: 's', window: 'w' } }, at(300n), out);
+    await closed;
+    expect(out).toEqual([]);
+    expect(tracker.state().backfills[0]).toMatchObject({ chunksDone: 0, lastKey: null });
+  });
+
   it('ignores watermarks of windows it did not open (an earlier process) and signals of another slot', () => {
     const tracker = new BackfillTracker(options, { backfills: [], capturedTables: [] });
     const out: ProducedRecord[] = [];
@@ -189,5 +207,70 @@ describe('backfill status', () => {
     const text = renderStatus(status);
     expect(text).toMatch(/BACKFILL\s+TABLE\s+STATE\s+ROWS READ\s+CHUNKS DONE\s+CHUNKS LEFT\s+ROWS\/S/);
     expect(text).toMatch(/b1\s+public\.orders where region = 'eu'\s+running\s+3000\s+3\s+8\s+1000/);
+  });
+});
+
+describe('backfill through the change stream', () => {
+  const T = 16390;
+  const SIGNAL = 16391;
+  const setup = () => {
+    const decoder = new PgoutputDecoder();
+    decoder.types.learn(3802, 'jsonb');
+    decoder.types.learn(1184, 'timestamptz');
+    const keyColumns = new Map([['public.t', ['id']]]);
+    const tracker = new BackfillTracker(
+      { slot: 's', signalTable: 'public.tandem_signal', topicPrefix: 'p', database: 'db', keyColumns, now: () => 1 },
+      { backfills: [], capturedTables: ['public.t'] },
+    );
+    const processor = new ChangeStreamProcessor(
+      { topicPrefix: 'p', database: 'db', partitions: 3, types: decoder.types, keyColumns, now: () => 1, skipOriginPrefix: 'tandem_failback.' },
+      { lastCommitLsn: null, partial: null, ackLsn: null },
+      null,
+      tracker,
+    );
+    const out: ProducedRecord[] = [];
+    const feed = (...messages: Buffer[]) => {
+      for (const message of messages) processor.handle(decoder.decode(message), 0x1000n, out);
+    };
+    feed(
+      pgoutput.relation(T, 'public', 't', 'd', [{ name: 'id', typeOid: 23, key: true }, { name: 'v', typeOid: 25 }]),
+      pgoutput.relation(SIGNAL, 'public', 'tandem_signal', 'd', [
+        { name: 'id', typeOid: 25, key: true },
+        { name: 'type', typeOid: 25 },
+        { name: 'data', typeOid: 3802 },
+        { name: 'progress', typeOid: 3802 },
+        { name: 'created_at', typeOid: 1184 },
+      ]),
+    );
+    let lsn = 0x10000n;
+    let xid = 500;
+    const tx = (...changes: Buffer[]) => {
+      lsn += 0x100n;
+      xid += 1;
+      return [pgoutput.begin(lsn, xid), ...changes, pgoutput.commit(lsn, lsn + 0x30n)];
+    };
+    const signal = (id: string, type: string, data: object) =>
+      tx(pgoutput.insert(SIGNAL, [id, type, JSON.stringify({ slot: 's', ...data }), null, '2026-12-05 00:00:00+00']));
+    return { tracker, processor, out, feed, tx, signal };
+  };
+
+  it('reads signals from the stream, never produces them, and drops keys changed inside the window (a failback write too)', async () => {
+    const { tracker, out, feed, tx, signal } = setup();
+    feed(...signal('b1', 'backfill', { table: 'public.t', where: null, chunkSize: 10 }));
+    expect(tracker.state().backfills).toHaveLength(1);
+    const window = new WatermarkWindow('w', 'b1', 'public.t');
+    const closed = tracker.register(window);
+    feed(...tx(pgoutput.update(T, ['1', 'before the window'])));
+    feed(...signal('w:open', 'window-open', { window: 'w' }));
+    feed(...tx(pgoutput.update(T, ['2', 'streamed inside'])));
+    const [begin, ...rest] = tx(pgoutput.update(T, ['3', 'failback wrote this']));
+    feed(begin, pgoutput.origin('tandem_failback.users'), ...rest);
+    window.attach({ ...chunk([{ id: 1, v: 'a' }, { id: 2, v: 'old' }, { id: 3, v: 'old' }, { id: 4, v: 'd' }], true), runningXids: [] });
+    feed(...signal('w:close', 'window-close', { window: 'w' }));
+    await closed;
+    const reads = out.filter((r) => r.value !== null && JSON.parse(r.value).op === 'r');
+    expect(reads.map((r) => r.key)).toEqual([key(1), key(4)]);
+    expect(out.some((r) => r.topic.includes('tandem_signal'))).toBe(false);
+    expect(tracker.state().backfills[0]).toMatchObject({ status: 'done', rowsRead: 4, rowsEmitted: 2 });
   });
 });

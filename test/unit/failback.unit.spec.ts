@@ -1,6 +1,9 @@
+import { validateConfig } from '../../src/modules/config/load-config';
+import { prepareFailback } from '../../src/modules/cutover/failback-setup';
 import { planLegacyStatements } from '../../src/connectors/postgres-legacy/legacy-writer';
 import { decodeTargetChange } from '../../src/modules/failback/failback-decoder';
 import { usersProjection } from '../../src/projections/users/users.projection';
+import { memoryProjection } from '../../src/projections/memory/memory.projection';
 import type { TargetChange } from '../../src/projections/framework/define-inverse';
 import type { ProjectionDefinition } from '../../src/projections/framework/define-projection';
 
@@ -120,5 +123,54 @@ describe('legacy writer', () => {
     expect(statements[0].text).toContain('("id") SELECT input."id"');
     expect(statements[0].text).toContain('DO NOTHING');
     expect(statements[1].text).toContain('DELETE FROM "legacy"."auth_users" AS stored');
+  });
+});
+
+describe('failback start', () => {
+  it('refuses a projection without an inverse, by name, before touching a database', async () => {
+    const config = validateConfig(
+      {
+        source: { url: 'postgres://u@127.0.0.1:1/legacy', tables: ['public.kb_documents'] },
+        kafka: { brokers: ['127.0.0.1:1'], topicPrefix: 'app' },
+        target: { url: 'postgres://u@127.0.0.1:1/target' },
+        projections: [{ recipe: 'knowledge-base' }, { recipe: 'users' }],
+      },
+      'test',
+    );
+    await expect(
+      prepareFailback(config, null as never, { id: 1, projections: ['knowledge-base', 'users'] }, 'alice', { requireAll: true }),
+    ).rejects.toThrow('failback: projection(s) knowledge-base declare no inverse (invert), so their target writes cannot flow back to the legacy tables');
+  });
+});
+
+describe('memory inverse', () => {
+  const memory = memoryProjection('legacy_app');
+  const node = {
+    id: '7c9e6679-7425-40de-944b-e07fc1f90ae7',
+    user_id: '0d6f9a2e-1111-4222-8333-444455556666',
+    tenant_id: null,
+    kind: 'qa_pair',
+    content: 'hello',
+    metadata: '{"tag": "x"}',
+    embedding: [0.5, -1],
+    created_at: '2024-05-01T10:00:00Z',
+    updated_at: null,
+    origin: 'legacy_app.memory_nodes',
+  };
+
+  it('writes the node back column for column, the metadata as jsonb, an empty timestamp left to its default', () => {
+    expect(memory.invert!.apply!({ ...change('c', null, node), table: 'nodes' })).toEqual([
+      {
+        op: 'upsert',
+        table: 'legacy_app.memory_nodes',
+        key: ['id'],
+        row: { id: node.id, user_id: node.user_id, tenant_id: null, kind: 'qa_pair', content: 'hello', metadata: { tag: 'x' }, embedding: [0.5, -1], created_at: node.created_at },
+      },
+    ]);
+  });
+
+  it('does not carry back nodes imported from the file store, and deletes by id', () => {
+    expect(memory.invert!.apply!({ ...change('u', null, { ...node, origin: 'import.nodes' }), table: 'nodes' })).toEqual([]);
+    expect(memory.invert!.apply!({ ...change('d', node, null), table: 'nodes' })).toEqual([{ op: 'delete', table: 'legacy_app.memory_nodes', match: { id: node.id } }]);
   });
 });

@@ -142,3 +142,13 @@ export default defineProjection({ name, migrations: [], input: { [sample.source]
     expect(invalid(`  - { name: users, module: ./a.ts }\n  - { recipe: users }`)).toThrow(/projections\.1: the name "users" is already used by projections\.0/);
   });
 });
+
+describe('examples/shop/tandem.yaml', () => {
+  it('is a valid configuration: a mirror beside the module, whose module loads from the example folder', () => {
+    const config = loadConfig(join(__dirname, '..', '..', 'examples', 'shop', 'tandem.yaml'), {});
+    expect(config.projections.map((entry) => ('name' in entry ? entry.name : entry.recipe))).toEqual(['shop-mirror', 'orders-model']);
+    const [mirror, orders] = projectionDefinitions(config);
+    expect([mirror.name, mirror.schema]).toEqual(['shop-mirror', 'shop']);
+    expect([orders.name, orders.schema, Object.keys(orders.input)]).toEqual(['orders-model', 'sales', ['shop.orders']]);
+  });
+});

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../modules/config/load-config';
 import { projectionDefinitions, resolveProjectionDefinitions, targetPool } from '../../modules/projection/projection.service';
-import { DeadLetterService } from '../../modules/projection/dead-letter.service';
+import { DeadLetterService, deadLetterService } from '../../modules/projection/dead-letter.service';
+import { createLogger } from '../../shared/logger';
 import { examples } from '../help';
 
 export function registerDlqCommand(program: Command): void {
@@ -86,7 +87,7 @@ export function registerDlqCommand(program: Command): void {
         const pool = targetPool(config);
         try {
           const [definition] = await resolveProjectionDefinitions(config, options.projection, pool);
-          const results = await new DeadLetterService(pool, config.kafka.topicPrefix).redrive(
+          const results = await deadLetterService(pool, config, createLogger('tandem').child({ module: 'dlq' })).redrive(
             definition,
             options.id?.map(Number) ?? null,
             options.dryRun,

@@ -20,6 +20,7 @@ export function registerInitCommand(program: Command): void {
     .option('--brokers <list>', 'Kafka brokers, comma-separated (default: TANDEM_KAFKA_BROKERS, else 127.0.0.1:9092)')
     .option('-o, --out <file>', 'the file to write', 'tandem.yaml')
     .option('--force', 'overwrite the file if it exists')
+    .option('--json', 'print what capture needs as JSON: { file, ready, walLevel, role, canReplicate, problems, tables }')
     .addHelpText(
       'after',
       examples(
@@ -27,6 +28,7 @@ export function registerInitCommand(program: Command): void {
           'tandem init --source postgres://app@legacy-db:5432/app --schema shop',
           'tandem init --source postgres://app@legacy-db/app --target postgres://tandem@new-db/app --out shop.yaml',
           'TANDEM_SOURCE_URL=postgres://app:pw@legacy-db/app tandem init --schema shop --schema billing --force',
+          'tandem init --source postgres://app@legacy-db/app --out /tmp/check.yaml --force --json   # readiness for scripts',
         ],
         'No password is written into the file (set TANDEM_SOURCE_URL / TANDEM_TARGET_URL, PGPASSWORD or ~/.pgpass).\n' +
           'Exit codes: 0 written and the source is ready for capture, 3 written but something must be fixed first\n' +
@@ -34,7 +36,7 @@ export function registerInitCommand(program: Command): void {
       ),
     )
     .action(
-      async (options: { source?: string; schema?: string[]; target?: string; brokers?: string; out: string; force?: boolean }) => {
+      async (options: { source?: string; schema?: string[]; target?: string; brokers?: string; out: string; force?: boolean; json?: boolean }) => {
         const sourceUrl = options.source ?? process.env.TANDEM_SOURCE_URL;
         if (!sourceUrl) throw new ConfigError('init: --source (or TANDEM_SOURCE_URL) is required');
         const brokers = (options.brokers ?? process.env.TANDEM_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
@@ -47,8 +49,13 @@ export function registerInitCommand(program: Command): void {
           out,
           force: options.force,
         });
-        process.stdout.write(`wrote ${out}\n\n${renderReadiness(readiness, options.out)}\n`);
-        if (!isReady(readiness)) process.exitCode = ExitCode.sourceNotReady;
+        const ready = isReady(readiness);
+        process.stdout.write(
+          options.json
+            ? `${JSON.stringify({ file: out, ready, ...readiness }, null, 2)}\n`
+            : `wrote ${out}\n\n${renderReadiness(readiness, options.out)}\n`,
+        );
+        if (!ready) process.exitCode = ExitCode.sourceNotReady;
       },
     );
 }

@@ -6,6 +6,7 @@ import { ReconciliationService } from '../../modules/reconciliation/reconciliati
 import { renderHtml, renderMarkdown } from '../../modules/reconciliation/reconciliation-report';
 import { createLogger } from '../../shared/logger';
 import { ExitCode } from '../exit-codes';
+import { ConfigError } from '../../shared/errors';
 import { examples } from '../help';
 
 export function registerReconcileCommand(program: Command): void {
@@ -20,12 +21,14 @@ export function registerReconcileCommand(program: Command): void {
     .option('--threshold <ratio>', 'largest accepted mismatch ratio (quarantined rows count as differences)', '0.001')
     .option('--accept-quarantined', 'do not count quarantined rows against the threshold (recorded in the report)')
     .option('--json', 'print the reports as JSON')
+    .option('--direction <direction>', 'forward (legacy → target) or failback (target → legacy, after a cutover)', 'forward')
     .addHelpText(
       'after',
       examples(
         [
           'tandem reconcile --config tandem.yaml',
           'tandem reconcile --config tandem.yaml --projection users --report reports/ --threshold 0.001 --json',
+          'tandem reconcile --config tandem.yaml --direction failback --threshold 0',
         ],
         'Exit codes: 0 every verdict PASS, 6 a verdict FAIL.',
       ),
@@ -38,7 +41,10 @@ export function registerReconcileCommand(program: Command): void {
         threshold: string;
         acceptQuarantined?: boolean;
         json?: boolean;
+        direction: string;
       }) => {
+        if (options.direction !== 'forward' && options.direction !== 'failback')
+          throw new ConfigError(`--direction: "${options.direction}" is not forward or failback`);
         const config = loadConfig(options.config);
         const reports = await new ReconciliationService(
           config,
@@ -47,6 +53,7 @@ export function registerReconcileCommand(program: Command): void {
           projection: options.projection,
           threshold: Number(options.threshold),
           acceptQuarantined: options.acceptQuarantined,
+          direction: options.direction,
         });
         for (const report of reports) {
           if (options.report) {

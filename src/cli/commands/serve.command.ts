@@ -27,7 +27,7 @@ export function registerServeCommand(program: Command): void {
     .option('--host <address>', 'listen on this address (default admin.host, 127.0.0.1)')
     .addHelpText(
       'after',
-      '\nTokens: TANDEM_ADMIN_TOKENS="name:role:token,…" (role viewer or operator), TANDEM_VIEWER_TOKEN, TANDEM_OPERATOR_TOKEN\nor admin.tokensFile; none or a bad one: exit 2. Status page: http://HOST:PORT/#token=TOKEN',
+      '\nTokens: TANDEM_ADMIN_TOKENS="name:role:token,…" (role viewer or operator), TANDEM_VIEWER_TOKEN, TANDEM_OPERATOR_TOKEN\nor admin.tokensFile; none or a bad one: exit 2. Status page: http://HOST:PORT/#token=TOKEN (https with admin.tls)',
     )
     .action(async (options: { config: string; port?: string; host?: string }) => {
       const config = loadConfig(options.config);
@@ -44,10 +44,9 @@ export function registerServeCommand(program: Command): void {
       }
       const status = statusServiceForServer(config, logger.child({ module: 'status' }));
       const server = await startAdminServer({ config, tokens, status, port, host, logger });
-      const bound = server.port;
       logger.info(
-        { host, port: bound, tokens: tokens.principals },
-        `admin API and status page on http://${host}:${bound}/`,
+        { host, port: server.port, tokens: tokens.principals },
+        `admin API and status page on ${server.url}`,
       );
 
       const signal = await untilSignal();

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { withTransaction } from '../../shared/transaction';
 
 /**
  * A read-only snapshot of a PostgreSQL database's schema, as `tandem schema-diff` compares it:
@@ -101,107 +102,106 @@ export async function readCatalog(url: string, options: ReadCatalogOptions = {})
 
 /** Reads the catalog through an open connection (its search_path is emptied for the duration of one read-only transaction). */
 export async function readCatalogWith(client: Client, options: ReadCatalogOptions = {}): Promise<Catalog> {
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  try {
-    // Empty search_path (pg_catalog is still searched implicitly): definitions and types name every
-    // other schema, the same way on both databases.
-    await client.query(`SELECT set_config('search_path', '', true)`);
-    const requested = options.schemas?.filter((name) => !isExcludedSchema(name)) ?? null;
-    const { rows: info } = await client.query<{ database: string; version: string }>(
-      `SELECT current_database() AS database, current_setting('server_version') AS version`,
-    );
-    const { rows: schemaRows } = await client.query<{ name: string; quoted: string }>(
-      `SELECT n.nspname AS name, quote_ident(n.nspname) AS quoted
-         FROM pg_namespace n
-        WHERE n.nspname <> ALL ($1::text[])
-          AND n.nspname NOT LIKE 'pg\\_%'
-          AND ($2::text[] IS NULL OR n.nspname = ANY ($2::text[]))
-          -- schemas created by an extension are the extension's, not the application's
-          AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                           WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
-        ORDER BY n.nspname COLLATE "C"`,
-      [EXCLUDED_SCHEMAS, requested],
-    );
-    const schemaNames = schemaRows.map((row) => row.name);
+  const { info, schemaRows, tableRows, columnRows, indexRows, constraintRows } = await withTransaction(
+    client,
+    async () => {
+      // Empty search_path (pg_catalog is still searched implicitly): definitions and types name every
+      // other schema, the same way on both databases.
+      await client.query(`SELECT set_config('search_path', '', true)`);
+      const requested = options.schemas?.filter((name) => !isExcludedSchema(name)) ?? null;
+      const { rows: info } = await client.query<{ database: string; version: string }>(
+        `SELECT current_database() AS database, current_setting('server_version') AS version`,
+      );
+      const { rows: schemaRows } = await client.query<{ name: string; quoted: string }>(
+        `SELECT n.nspname AS name, quote_ident(n.nspname) AS quoted
+           FROM pg_namespace n
+          WHERE n.nspname <> ALL ($1::text[])
+            AND n.nspname NOT LIKE 'pg\\_%'
+            AND ($2::text[] IS NULL OR n.nspname = ANY ($2::text[]))
+            -- schemas created by an extension are the extension's, not the application's
+            AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                             WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
+          ORDER BY n.nspname COLLATE "C"`,
+        [EXCLUDED_SCHEMAS, requested],
+      );
+      const schemaNames = schemaRows.map((row) => row.name);
 
-    const { rows: tableRows } = await client.query<{ oid: number; schema: string; name: string; qualified: string; partitioned: boolean }>(
-      `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name,
-              quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qualified, c.relkind = 'p' AS partitioned
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY ($1::text[])
-          AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                           WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-        ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`,
-      [schemaNames],
-    );
-    const oids = tableRows.map((row) => row.oid);
+      const { rows: tableRows } = await client.query<{ oid: number; schema: string; name: string; qualified: string; partitioned: boolean }>(
+        `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name,
+                quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qualified, c.relkind = 'p' AS partitioned
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY ($1::text[])
+            AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                             WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+          ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`,
+        [schemaNames],
+      );
+      const oids = tableRows.map((row) => row.oid);
 
-    const { rows: columnRows } = await client.query<{
-      table: number;
-      name: string;
-      type: string;
-      not_null: boolean;
-      default: string | null;
-      identity: string;
-      generated: string;
-      position: number;
-    }>(
-      `SELECT a.attrelid::int AS "table", a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
-              a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS "default",
-              a.attidentity AS identity, a.attgenerated AS generated, a.attnum::int AS position
-         FROM pg_attribute a
-         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-        WHERE a.attrelid = ANY ($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
-        ORDER BY a.attrelid, a.attnum`,
-      [oids],
-    );
-    const { rows: indexRows } = await client.query<{ table: number; name: string; definition: string; unique: boolean; constraint: string | null }>(
-      `SELECT i.indrelid::int AS "table", ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
-              i.indisunique AS unique,
-              (SELECT con.conname FROM pg_constraint con
-                WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
-                LIMIT 1) AS "constraint"
-         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-        WHERE i.indrelid = ANY ($1::oid[])
-        ORDER BY ic.relname COLLATE "C"`,
-      [oids],
-    );
-    const { rows: constraintRows } = await client.query<{ table: number; name: string; type: string; definition: string }>(
-      `SELECT con.conrelid::int AS "table", con.conname AS name, con.contype::text AS type,
-              pg_get_constraintdef(con.oid) AS definition
-         FROM pg_constraint con
-        WHERE con.conrelid = ANY ($1::oid[]) AND con.contype IN ('p', 'u', 'f', 'c', 'x')
-        ORDER BY con.conname COLLATE "C"`,
-      [oids],
-    );
-    await client.query('COMMIT');
-
-    const tables = new Map<number, CatalogTable>(
-      tableRows.map((row) => [
-        row.oid,
-        { schema: row.schema, name: row.name, qualified: row.qualified, partitioned: row.partitioned, columns: [], indexes: [], constraints: [] },
-      ]),
-    );
-    for (const row of columnRows) {
-      tables.get(row.table)?.columns.push({
-        name: row.name,
-        type: row.type,
-        nullable: !row.not_null,
-        default: columnDefault(row),
-        position: row.position,
-      });
-    }
-    for (const row of indexRows) {
-      tables.get(row.table)?.indexes.push({ name: row.name, definition: row.definition, unique: row.unique, constraint: row.constraint });
-    }
-    for (const row of constraintRows) {
-      tables.get(row.table)?.constraints.push({ name: row.name, type: CONSTRAINT_TYPES[row.type], definition: row.definition });
-    }
-    return { database: info[0].database, serverVersion: info[0].version, schemas: schemaRows, tables: [...tables.values()] };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+      const { rows: columnRows } = await client.query<{
+        table: number;
+        name: string;
+        type: string;
+        not_null: boolean;
+        default: string | null;
+        identity: string;
+        generated: string;
+        position: number;
+      }>(
+        `SELECT a.attrelid::int AS "table", a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+                a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS "default",
+                a.attidentity AS identity, a.attgenerated AS generated, a.attnum::int AS position
+           FROM pg_attribute a
+           LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+          WHERE a.attrelid = ANY ($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+          ORDER BY a.attrelid, a.attnum`,
+        [oids],
+      );
+      const { rows: indexRows } = await client.query<{ table: number; name: string; definition: string; unique: boolean; constraint: string | null }>(
+        `SELECT i.indrelid::int AS "table", ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
+                i.indisunique AS unique,
+                (SELECT con.conname FROM pg_constraint con
+                  WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+                  LIMIT 1) AS "constraint"
+           FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+          WHERE i.indrelid = ANY ($1::oid[])
+          ORDER BY ic.relname COLLATE "C"`,
+        [oids],
+      );
+      const { rows: constraintRows } = await client.query<{ table: number; name: string; type: string; definition: string }>(
+        `SELECT con.conrelid::int AS "table", con.conname AS name, con.contype::text AS type,
+                pg_get_constraintdef(con.oid) AS definition
+           FROM pg_constraint con
+          WHERE con.conrelid = ANY ($1::oid[]) AND con.contype IN ('p', 'u', 'f', 'c', 'x')
+          ORDER BY con.conname COLLATE "C"`,
+        [oids],
+      );
+      return { info, schemaRows, tableRows, columnRows, indexRows, constraintRows };
+    },
+    { begin: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' },
+  );
+  const tables = new Map<number, CatalogTable>(
+    tableRows.map((row) => [
+      row.oid,
+      { schema: row.schema, name: row.name, qualified: row.qualified, partitioned: row.partitioned, columns: [], indexes: [], constraints: [] },
+    ]),
+  );
+  for (const row of columnRows) {
+    tables.get(row.table)?.columns.push({
+      name: row.name,
+      type: row.type,
+      nullable: !row.not_null,
+      default: columnDefault(row),
+      position: row.position,
+    });
   }
+  for (const row of indexRows) {
+    tables.get(row.table)?.indexes.push({ name: row.name, definition: row.definition, unique: row.unique, constraint: row.constraint });
+  }
+  for (const row of constraintRows) {
+    tables.get(row.table)?.constraints.push({ name: row.name, type: CONSTRAINT_TYPES[row.type], definition: row.definition });
+  }
+  return { database: info[0].database, serverVersion: info[0].version, schemas: schemaRows, tables: [...tables.values()] };
 }
 
 function columnDefault(row: { default: string | null; identity: string; generated: string }): string | null {

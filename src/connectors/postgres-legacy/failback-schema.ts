@@ -1,5 +1,6 @@
 import type { ClientBase } from 'pg';
 import { CHECKPOINTS_DDL, QUARANTINE_DDL } from '../postgres-target/tandem-schema';
+import { withTransaction } from '../../shared/transaction';
 
 /**
  * What failback keeps in the legacy database, schema "tandem": its checkpoints and quarantine
@@ -19,17 +20,12 @@ ${CHECKPOINTS_DDL}${QUARANTINE_DDL}CREATE TABLE IF NOT EXISTS tandem.failback_ve
 
 /** Creates failback's tables and its replication origin in the legacy database (idempotent). */
 export async function ensureFailbackSchema(client: ClientBase, origin: string): Promise<void> {
-  await client.query('BEGIN');
-  try {
+  await withTransaction(client, async () => {
     await client.query("SELECT pg_advisory_xact_lock(hashtextextended('tandem.failback-schema', 0))");
     await client.query(FAILBACK_SCHEMA_SQL);
     await client.query(
       'SELECT pg_replication_origin_create($1) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_origin WHERE roname = $1)',
       [origin],
     );
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  });
 }

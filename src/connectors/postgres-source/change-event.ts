@@ -4,6 +4,7 @@ import { UNAVAILABLE_VALUE, type Operation, type Row, type SourceContext } from 
 import { converterFor, type Converter } from './value-converter';
 import { UNCHANGED_TOAST, type RawTuple, type RelationColumn } from './pgoutput-decoder';
 import type { TypeRegistry } from './pg-types';
+import { maskText, type TableColumnRules } from './column-policy';
 
 /** Converters by type OID, per registry; only for OIDs the registry knows (an unknown one may be learned later). */
 const convertersByRegistry = new WeakMap<TypeRegistry, Map<number, Converter>>();
@@ -19,15 +20,26 @@ function converterOf(types: TypeRegistry, oid: number): Converter {
   return converter;
 }
 
-/** Converts one tuple into a row object; an unchanged TOASTed value becomes the documented placeholder. */
-export function tupleToRow(columns: RelationColumn[], tuple: RawTuple, types: TypeRegistry): Row {
+/**
+ * Converts one tuple into a row object; an unchanged TOASTed value becomes the documented
+ * placeholder. With column rules, excluded columns are left out and masked ones become the keyed
+ * hash of their text (as PostgreSQL sent it), before any conversion.
+ */
+export function tupleToRow(
+  columns: RelationColumn[],
+  tuple: RawTuple,
+  types: TypeRegistry,
+  rules: TableColumnRules | null = null,
+): Row {
   const row: Row = {};
   for (let i = 0; i < columns.length; i++) {
     const column = columns[i];
     const raw = tuple[i];
     if (raw === undefined) continue; // a column added after this tuple was written
+    if (rules?.exclude.has(column.name)) continue;
     if (raw === null) row[column.name] = null;
     else if (raw === UNCHANGED_TOAST) row[column.name] = UNAVAILABLE_VALUE;
+    else if (rules?.mask.has(column.name)) row[column.name] = maskText(rules.key!, raw);
     else {
       try {
         row[column.name] = converterOf(types, column.typeOid)(raw);

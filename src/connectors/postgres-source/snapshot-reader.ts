@@ -2,6 +2,7 @@ import type { Client } from 'pg';
 import { rangesFromBounds, type KeyRange, type KeyTuple } from './key-range';
 import { RAW_TEXT_TYPES, qualifiedName, quoteIdent } from './session';
 import type { SourceTable } from './source-catalog';
+import { withTransaction } from '../../shared/transaction';
 
 /**
  * Reads tables for the initial snapshot inside an exported snapshot, by primary-key range.
@@ -27,10 +28,11 @@ function boundTerms(table: SourceTable, firstParameter: number): string {
     .join(', ');
 }
 
-/** Opens a repeatable-read transaction that sees exactly the exported snapshot. */
-export async function beginInSnapshot(client: Client, snapshotName: string): Promise<void> {
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  await client.query(`SET TRANSACTION SNAPSHOT '${snapshotName.replace(/'/g, "''")}'`);
+/** Runs `work` in a read-only repeatable-read transaction that sees exactly the exported snapshot. */
+export function inSnapshot<T>(client: Client, snapshotName: string, work: () => Promise<T>): Promise<T> {
+  return withTransaction(client, work, {
+    begin: `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '${snapshotName.replace(/'/g, "''")}'`,
+  });
 }
 
 /** Splits a table into ranges of about `chunkSize` rows; one open range when the key order is not reproducible. */

@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { MigrationError } from '../../shared/errors';
 import { ident } from './sql';
 import type { Migration } from '../../contracts/migration';
+import { withTransaction } from '../../shared/transaction';
 
 
 
@@ -14,10 +15,8 @@ export const checksum = (sql: string) => createHash('sha256').update(sql).digest
  * migration whose text changed stops start-up: migrations are append-only.
  */
 export async function applyMigrations(pool: Pool, projection: string, schema: string, steps: Migration[]): Promise<number[]> {
-  const client = await pool.connect();
-  const applied: number[] = [];
-  try {
-    await client.query('BEGIN');
+  return withTransaction(pool, async (client) => {
+    const applied: number[] = [];
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tandem.migrate:${projection}`]);
     const done = await client.query<{ version: number; checksum: string }>(
       'SELECT version, checksum FROM tandem.projection_migrations WHERE projection = $1',
@@ -45,12 +44,6 @@ export async function applyMigrations(pool: Pool, projection: string, schema: st
       ]);
       applied.push(step.version);
     }
-    await client.query('COMMIT');
     return applied;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -52,8 +52,13 @@ export async function waitingKeys(client: ClientBase, projection: string): Promi
 export const waitingKey = (topic: string, key: string | null) => `${topic}\u0000${key ?? ''}`;
 
 /** A waiting event that waited too long becomes an ordinary quarantined one, with the reason. */
-export async function stopWaiting(client: ClientBase | Pool, id: number, reason: string): Promise<void> {
-  await client.query(`UPDATE tandem.quarantine SET status = 'quarantined', reason = $2 WHERE id = $1`, [id, reason]);
+/** A waiting event becomes an ordinary quarantined one, with its reason and the event as quarantine may keep it. */
+export async function stopWaiting(client: ClientBase | Pool, id: number, reason: string, event: unknown): Promise<void> {
+  await client.query(`UPDATE tandem.quarantine SET status = 'quarantined', reason = $2, event = $3::jsonb WHERE id = $1`, [
+    id,
+    reason,
+    JSON.stringify(event ?? null),
+  ]);
 }
 
 export async function listQuarantine(pool: Pool, projection: string | null, status: 'quarantined' | 'redriven' | 'waiting' | null = 'quarantined'): Promise<QuarantinedEvent[]> {

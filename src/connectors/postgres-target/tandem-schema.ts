@@ -1,4 +1,5 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
+import { withTransaction } from '../../shared/transaction';
 
 /** Checkpoints and quarantine: also kept in the legacy database by failback (failback-schema.ts). */
 export const CHECKPOINTS_DDL = `
@@ -170,16 +171,8 @@ CREATE TABLE IF NOT EXISTS tandem.projection_migrations (
 
 /** Creates Tandem's own tables; safe to run concurrently from several projectors. */
 export async function ensureTandemSchema(pool: Pool): Promise<void> {
-  const client: PoolClient = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await withTransaction(pool, async (client) => {
     await client.query("SELECT pg_advisory_xact_lock(hashtextextended('tandem.schema', 0))");
     await client.query(TANDEM_SCHEMA_SQL);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { readFileSync } from 'fs';
 import type { Server } from 'http';
 import type { AddressInfo } from 'net';
 import {
@@ -9,6 +10,7 @@ import {
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
+import { ConfigError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import type { TandemConfig } from '../config/config.schema';
 import { AdminAppModule } from './admin-app.module';
@@ -26,6 +28,8 @@ export const MAX_BODY_BYTES = 64 * 1024;
 export const SERVER_TIMEOUTS = { requestTimeoutMs: 60_000, headersTimeoutMs: 20_000, keepAliveTimeoutMs: 5_000 };
 
 export interface RunningAdminServer {
+  /** Where it listens, e.g. https://0.0.0.0:8443/. */
+  url: string;
   /** The port bound (the one asked for, or a free one for 0). */
   port: number;
   server: Server;
@@ -52,6 +56,18 @@ function bodyError(error: unknown): unknown {
   return new HttpException(`the request body cannot be read (${String(e.type ?? 'bad request')})`, e.status);
 }
 
+/** The PEM files of admin.tls, read at start-up (an unreadable one names its field, never its content). */
+function readTlsFiles(tls: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
+  const read = (field: 'cert' | 'key') => {
+    try {
+      return readFileSync(tls[field]);
+    } catch (error) {
+      throw new ConfigError(`admin.tls.${field}: cannot read ${tls[field]} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  return { cert: read('cert'), key: read('key') };
+}
+
 /** Loopback addresses: reachable only from this machine. */
 export function isLoopbackHost(host: string): boolean {
   const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
@@ -71,16 +87,18 @@ export async function startAdminServer(options: {
   host: string;
   logger: Logger;
 }): Promise<RunningAdminServer> {
+  const tls = options.config.admin.tls;
   const app = await NestFactory.create<NestExpressApplication>(
     AdminAppModule.forRoot(options.config, options.tokens, options.status),
     new ExpressAdapter(),
-    { logger: false, bodyParser: false },
+    { logger: false, bodyParser: false, ...(tls ? { httpsOptions: readTlsFiles(tls) } : {}) },
   );
   app.getHttpAdapter().getInstance().disable('x-powered-by');
   app.use((_request: Request, response: { setHeader(name: string, value: string): void }, next: Next) => {
     response.setHeader('X-Content-Type-Options', 'nosniff');
     response.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
     response.setHeader('Referrer-Policy', 'no-referrer');
+    if (tls) response.setHeader('Strict-Transport-Security', 'max-age=31536000');
     next();
   });
   app.use((request: Request, _response: unknown, next: Next) => {
@@ -97,12 +115,13 @@ export async function startAdminServer(options: {
   server.headersTimeout = SERVER_TIMEOUTS.headersTimeoutMs;
   server.keepAliveTimeout = SERVER_TIMEOUTS.keepAliveTimeoutMs;
   server.setTimeout(SERVER_TIMEOUTS.requestTimeoutMs);
-  if (!isLoopbackHost(options.host))
+  if (!tls && !isLoopbackHost(options.host))
     options.logger.warn(
       { host: options.host },
-      'the admin API listens beyond this machine without TLS: bearer tokens cross the network in clear; put it behind a TLS-terminating proxy or listen on 127.0.0.1',
+      'the admin API listens beyond this machine without TLS: bearer tokens cross the network in clear; set admin.tls, put it behind a TLS-terminating proxy, or listen on 127.0.0.1',
     );
   return {
+    url: `${tls ? 'https' : 'http'}://${options.host}:${(server.address() as AddressInfo).port}/`,
     port: (server.address() as AddressInfo).port,
     server,
     close: async () => {

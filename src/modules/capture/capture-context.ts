@@ -2,6 +2,7 @@ import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import type { RecordCommitter } from '../../connectors/kafka/transactional-producer';
+import { ColumnPolicy } from '../../connectors/postgres-source/column-policy';
 import { serializeState, type CaptureState } from './capture-state';
 import { captureNames } from '../../contracts/names';
 
@@ -18,6 +19,8 @@ export class CaptureContext {
     readonly producer: RecordCommitter,
     readonly logger: Logger,
     public state: CaptureState,
+    /** Columns left out of Kafka or masked (source.columns). */
+    readonly columns: ColumnPolicy = ColumnPolicy.none,
   ) {
     this.names = captureNamesOf(config);
   }

@@ -17,6 +17,7 @@ import type { RecordCommitter } from '../../connectors/kafka/transactional-produ
 import { ThreadedTransactionalProducer } from '../../connectors/kafka/producer-thread';
 import { readPositionRecord } from '../../connectors/kafka/position-reader';
 import { deserializeState, type CaptureState } from './capture-state';
+import { columnPolicyOf } from '../config/column-policy';
 import { CaptureContext, captureNamesOf } from './capture-context';
 import { SnapshotRunner } from './snapshot-runner';
 import { StreamRunner } from './stream-runner';
@@ -85,6 +86,7 @@ export class CaptureService {
     try {
       await checkSourcePreconditions(client);
       const tables = await describeTables(client, config.source.tables, new TypeRegistry());
+      columnPolicyOf(config, process.env, keyColumnsByTable(tables)); // source.columns and its key, checked as capture would
       const slot = await readSlot(client, config.source.slot);
       const publication = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [config.source.publication]);
       const kafka = await probeKafka(createKafka(config.kafka, config.kafka.clientId, this.logger, 2), config.kafka.brokers);
@@ -116,6 +118,7 @@ export class CaptureService {
       await checkSourcePreconditions(lockClient);
       const types = new TypeRegistry();
       const tables = await describeTables(lockClient, config.source.tables, types);
+      const columns = columnPolicyOf(config, process.env, keyColumnsByTable(tables));
 
       const lock = new LeaderLock(lockClient, `${config.source.slot}`);
       this.statusValue.role = 'standby';
@@ -135,7 +138,14 @@ export class CaptureService {
       await producer.connect();
 
       const state = await this.prepareState(lockClient, kafka, options);
-      const context = new CaptureContext(config, kafka, producer, logger, withCapturedTables(state ?? emptyState(config.source.slot), tables));
+      const context = new CaptureContext(
+        config,
+        kafka,
+        producer,
+        logger,
+        withCapturedTables(state ?? emptyState(config.source.slot), tables),
+        columns,
+      );
       const added = state ? tablesToBackfill(config, context.state) : [];
 
       statusTimer = setInterval(() => void this.reportSlot(lockClient), config.capture.statusIntervalMs);

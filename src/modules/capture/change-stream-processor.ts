@@ -1,4 +1,5 @@
 import type { Lsn } from '../../shared/lsn';
+import type { ColumnPolicy } from '../../connectors/postgres-source/column-policy';
 import { fillUnchangedToast, keyOf, sameKey, StreamEventSerializer, tupleToRow } from '../../connectors/postgres-source/change-event';
 import { transactionMarker, type Operation, type Row } from '../../contracts/envelope';
 import { tableTopic } from '../../contracts/names';
@@ -16,6 +17,8 @@ export interface ProcessorOptions {
   types: TypeRegistry;
   /** Primary-key columns per "schema.table", read from the catalog. */
   keyColumns: Map<string, string[]>;
+  /** Columns left out or masked (source.columns); none when absent. */
+  columns?: ColumnPolicy;
   now: () => number;
   /** Transactions written under a replication origin named so are not captured (failback's writes: no loops). */
   skipOriginPrefix?: string;
@@ -178,7 +181,7 @@ export class ChangeStreamProcessor {
 
   private row(relation: Relation, tuple: RawTuple): Row {
     try {
-      return tupleToRow(relation.columns, tuple, this.options.types);
+      return tupleToRow(relation.columns, tuple, this.options.types, this.options.columns?.of(relation.schema, relation.table) ?? null);
     } catch (error) {
       throw new DecodeError(`${relation.schema}.${relation.table}: ${(error as Error).message}`, {
         cause: error,
@@ -210,13 +213,15 @@ export class ChangeStreamProcessor {
     ) => void,
   ): void {
     const tx = this.requireTransaction();
-    if (tx.alreadyProduced || tx.skipped) return;
+    if (tx.alreadyProduced) return;
     const keyColumns = this.keyColumnsOf(relation);
     const topic = tableTopic(this.options.topicPrefix, relation.schema, relation.table);
     const dataCollection = `${relation.schema}.${relation.table}`;
 
     build((op, before, after) => {
       const keyRow = (after ?? before) as Row;
+      // A failback write is not captured, and a backfill window must not re-read its row either (its value came from the target).
+      if (tx.skipped) return this.backfill?.recordChange(dataCollection, keyOf(keyColumns, keyRow), 'd', null);
       if (seenBySnapshot(this.snapshotFilter, dataCollection, keyColumns, keyRow, tx.finalLsn)) return;
       this.beginMarker(out, tx);
       const key = keyOf(keyColumns, keyRow);

@@ -4,7 +4,7 @@ import {
   createSlotWithSnapshot,
   type ExportedSnapshot,
 } from '../../connectors/postgres-source/replication-slot';
-import { beginInSnapshot, planChunks, readRange } from '../../connectors/postgres-source/snapshot-reader';
+import { inSnapshot, planChunks, readRange } from '../../connectors/postgres-source/snapshot-reader';
 import { tableName, type SourceTable } from '../../connectors/postgres-source/source-catalog';
 import { keyOf, tupleToRow } from '../../connectors/postgres-source/change-event';
 import { changeEvent, sourceInfo } from '../../contracts/envelope';
@@ -44,17 +44,17 @@ export class SnapshotRunner {
       const planner = await connectSource(config.source.url);
       let state: CaptureState;
       try {
-        await beginInSnapshot(planner, exported.snapshotName);
         const tables: NonNullable<CaptureState['snapshot']>['tables'] = {};
-        for (const table of this.tables) {
-          const { ranges } = await planChunks(planner, table, config.source.snapshot.chunkSize);
-          tables[tableName(table)] = {
-            keyColumns: table.keyColumns,
-            keyKinds: table.keyKinds ?? [],
-            chunks: ranges.map((range) => ({ ...range, doneAtLsn: null })),
-          };
-        }
-        await planner.query('COMMIT');
+        await inSnapshot(planner, exported.snapshotName, async () => {
+          for (const table of this.tables) {
+            const { ranges } = await planChunks(planner, table, config.source.snapshot.chunkSize);
+            tables[tableName(table)] = {
+              keyColumns: table.keyColumns,
+              keyKinds: table.keyKinds ?? [],
+              chunks: ranges.map((range) => ({ ...range, doneAtLsn: null })),
+            };
+          }
+        });
         state = {
           slot: config.source.slot,
           stream: { lastCommitLsn: null, partial: null, ackLsn: null },
@@ -118,16 +118,16 @@ export class SnapshotRunner {
       async () => {
         const client = await connectSource(config.source.url);
         try {
-          await beginInSnapshot(client, exported.snapshotName);
-          for (let next = pending.shift(); next && !this.signal.stopped; next = pending.shift()) {
-            const records = await this.readChunk(client, next, exported.consistentLsn);
-            // Chunks are read in parallel but committed one at a time: each commit writes the whole state.
-            const commit = committing.then(() => this.commitChunk(next!, records, exported.consistentLsn));
-            committing = commit.catch(() => undefined);
-            await commit;
-            progress.increment(records.length);
-          }
-          await client.query('COMMIT');
+          await inSnapshot(client, exported.snapshotName, async () => {
+            for (let next = pending.shift(); next && !this.signal.stopped; next = pending.shift()) {
+              const records = await this.readChunk(client, next, exported.consistentLsn);
+              // Chunks are read in parallel but committed one at a time: each commit writes the whole state.
+              const commit = committing.then(() => this.commitChunk(next!, records, exported.consistentLsn));
+              committing = commit.catch(() => undefined);
+              await commit;
+              progress.increment(records.length);
+            }
+          });
         } finally {
           await client.end();
         }
@@ -173,9 +173,10 @@ export class SnapshotRunner {
       commitLsn: snapshotLsn,
       previousCommitLsn: null,
     });
+    const rules = this.context.columns.of(table.schema, table.table);
     for await (const rows of readRange(client, table, range, 1000)) {
       for (const tuple of rows) {
-        const row = tupleToRow(columns, tuple, this.types);
+        const row = tupleToRow(columns, tuple, this.types, rules);
         records.push({
           topic,
           key: keyOf(table.keyColumns, row),

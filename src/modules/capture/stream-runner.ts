@@ -51,6 +51,7 @@ export class StreamRunner {
         partitions: config.kafka.partitions,
         types,
         keyColumns,
+        columns: context.columns,
         now: Date.now,
         skipOriginPrefix: failbackOriginPrefix(config.kafka.topicPrefix),
       },

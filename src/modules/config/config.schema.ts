@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { identifier, positiveInt, postgresUrl } from './config-fields';
+import { maskKeyEnvSchema, sourceColumnsSchema } from './column-policy.schema';
+import { adminTlsSchema } from './admin-tls.schema';
 import { kafkaSaslSchema, kafkaSslSchema } from './kafka-security.schema';
 import { projectionEntriesSchema } from './projection-entry.schema';
 import { strictDeep } from './strict-schema';
@@ -22,6 +24,9 @@ const configObject = z.object({
     heartbeatIntervalMs: positiveInt.default(10_000),
     /** Where `tandem backfill` signals the running capture (created by capture; see README, Backfill). */
     signalTable: z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'must be schema.table').default('public.tandem_signal'),
+    /** Columns left out of Kafka or masked there (column-policy.schema.ts). */
+    columns: sourceColumnsSchema,
+    maskKeyEnv: maskKeyEnvSchema,
   }),
   kafka: z.object({
     brokers: z.array(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port')).min(1, 'list at least one broker'),
@@ -59,7 +64,8 @@ const configObject = z.object({
       /** Prepare failback inside `tandem cutover commit` (needs wal_level=logical on the target). */
       atCommit: z.boolean().default(true),
       applicationRoles: z.array(identifier).default([]),
-      maxLagSeconds: positiveInt.default(60),
+      /** Failback records not yet applied to legacy above which `tandem rollback` refuses to start. */
+      maxLagRecords: z.number().int().min(0).default(1000),
     })
     .optional(),
   /** tandem serve: the admin API, status page and /metrics (tokens: TANDEM_ADMIN_TOKENS or tokensFile). */
@@ -71,6 +77,8 @@ const configObject = z.object({
       tokensFile: z.string().min(1).optional(),
       /** How often the status page's charts get a sample (kept for 10 minutes). */
       sampleIntervalMs: positiveInt.default(2000),
+      /** HTTPS instead of HTTP (admin-tls.schema.ts). */
+      tls: adminTlsSchema.optional(),
     })
     .prefault({}),
   capture: z

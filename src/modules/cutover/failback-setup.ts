@@ -51,9 +51,25 @@ async function applicationDefaults(client: Client, schema: string, table: string
   }
 }
 
-/** Drops what prepareTargetCapture created (the slot first: it holds WAL). */
+/**
+ * Drops what prepareTargetCapture created (the slot first: it holds WAL). A failback capture still
+ * streaming from the slot is disconnected (it then stops: its slot is gone).
+ */
 export async function dropTargetCapture(client: Client, slot: string, publication: string): Promise<void> {
-  await client.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()', [slot]);
+  for (let attempt = 1; ; attempt++) {
+    const { rows } = await client.query<{ pid: number | null }>(
+      'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()',
+      [slot],
+    );
+    if (rows.length === 0) break;
+    if (rows[0].pid === null) {
+      await client.query('SELECT pg_drop_replication_slot($1)', [slot]);
+      break;
+    }
+    if (attempt > 50) throw new Error(`replication slot ${slot} stays in use by process ${rows[0].pid}`);
+    await client.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   await client.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(publication)}`);
 }
 

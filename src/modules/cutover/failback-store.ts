@@ -65,10 +65,15 @@ export const failbackStore = {
 };
 
 /** The state and projections of a cutover (read here so that failback does not depend on the cutover module). */
-export async function cutoverSummary(pool: Pool, id?: number): Promise<{ id: number; state: string; projections: string[] } | null> {
+export async function cutoverSummary(
+  pool: Pool,
+  id?: number,
+): Promise<{ id: number; state: string; projections: string[]; applicationRoles: string[] } | null> {
+  const columns = 'id, state, projections, application_roles';
   const { rows } = await pool.query(
-    id === undefined ? 'SELECT id, state, projections FROM tandem.cutovers ORDER BY id DESC LIMIT 1' : 'SELECT id, state, projections FROM tandem.cutovers WHERE id = $1',
+    id === undefined ? `SELECT ${columns} FROM tandem.cutovers ORDER BY id DESC LIMIT 1` : `SELECT ${columns} FROM tandem.cutovers WHERE id = $1`,
     id === undefined ? [] : [id],
   );
-  return rows.length === 0 ? null : { id: Number(rows[0].id), state: rows[0].state, projections: rows[0].projections };
+  if (rows.length === 0) return null;
+  return { id: Number(rows[0].id), state: rows[0].state, projections: rows[0].projections, applicationRoles: rows[0].application_roles };
 }

@@ -5,6 +5,7 @@ import { saveCheckpoints, type Checkpoint } from '../../connectors/postgres-targ
 import { addToQuarantine } from '../../connectors/postgres-target/quarantine-store';
 import { isDataError } from '../../projections/framework/batch-applier';
 import type { LogRecord } from '../../contracts/positions';
+import { withTransaction } from '../../shared/transaction';
 
 /** One record of a failback batch: its legacy writes, or the reason it goes to quarantine. */
 export type FailbackUnit =
@@ -35,16 +36,17 @@ export async function applyFailbackBatch(
   );
   const writes = units.filter((unit): unit is Extract<FailbackUnit, { operations: GuardedOperation[] }> => 'operations' in unit);
   try {
-    await begin(client, writes);
-    await executeLegacyStatements(client, planLegacyStatements(name, writes.flatMap((unit) => unit.operations)));
-    await finish(client, name, rejected, checkpoint);
-    return { applied: writes.length, quarantined: rejected };
+    return await withTransaction(client, async () => {
+      await markOrigin(client, writes);
+      await executeLegacyStatements(client, planLegacyStatements(name, writes.flatMap((unit) => unit.operations)));
+      await finish(client, name, rejected, checkpoint);
+      return { applied: writes.length, quarantined: rejected };
+    });
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
     if (!isDataError(error)) throw error;
   }
-  try {
-    await begin(client, writes);
+  return withTransaction(client, async () => {
+    await markOrigin(client, writes);
     const failed: FailbackRejected[] = [];
     for (const unit of writes) {
       await client.query('SAVEPOINT tandem_change');
@@ -60,14 +62,11 @@ export async function applyFailbackBatch(
     }
     await finish(client, name, [...rejected, ...failed], checkpoint);
     return { applied: writes.length - failed.length, quarantined: [...rejected, ...failed] };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  });
 }
 
-async function begin(client: Client, writes: Array<{ operations: GuardedOperation[]; commitTimeMs: number }>): Promise<void> {
-  await client.query('BEGIN');
+/** Marks the open transaction's writes with the replication origin's position (forward capture skips them). */
+async function markOrigin(client: Client, writes: Array<{ operations: GuardedOperation[]; commitTimeMs: number }>): Promise<void> {
   const lsns = writes.flatMap((unit) => unit.operations.map((operation) => operation.lsn));
   if (lsns.length === 0) return;
   const highest = lsns.reduce((a, b) => (a > b ? a : b));
@@ -89,7 +88,6 @@ async function finish(client: Client, name: string, quarantined: FailbackRejecte
     });
   }
   await saveCheckpoints(client, name, [checkpoint]);
-  await client.query('COMMIT');
 }
 
 function parse(value: string | null): unknown {

@@ -1,17 +1,18 @@
-import type { Pool } from 'pg';
+import { Pool } from 'pg';
+import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import { createKafka } from '../../connectors/kafka/kafka-client';
 import { failbackNames } from '../../contracts/failback-names';
-import { tableTopic } from '../../contracts/names';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
-import { projectionDefinitions, targetPool } from '../projection/projection.service';
+import { projectionDefinitions, targetPool as createTargetPool } from '../projection/projection.service';
 import { CaptureService, type CaptureStatus } from '../capture/capture.service';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { dropTargetCapture, failbackTables, prepareFailback, withClient } from '../cutover/failback-setup';
 import { FailbackRefusedError } from '../../shared/errors';
 import { cutoverSummary, failbackStore, type FailbackRecord } from '../cutover/failback-store';
 import { FailbackApplier, type FailbackApplierStatus } from './failback-applier';
+import { failbackTopics, readFailbackLag, type FailbackLag } from './failback-lag';
 
 /** The configuration of failback's capture: the same capture, pointed at the target's failback slot. */
 export function failbackCaptureConfig(config: TandemConfig, tables: string[]): TandemConfig {
@@ -37,12 +38,27 @@ export class FailbackService {
   private readonly pool: Pool;
   private capture: CaptureService | null = null;
   private appliers: FailbackApplier[] = [];
+  private kafkaClient: Kafka | null = null;
 
   constructor(
     private readonly config: TandemConfig,
     private readonly logger: Logger,
   ) {
-    this.pool = targetPool(config, logger);
+    this.pool = createTargetPool(config, logger);
+  }
+
+  get targetPool(): Pool {
+    return this.pool;
+  }
+
+  /** A pool on the legacy database; the caller ends it. */
+  legacyPool(): Pool {
+    return new Pool({ connectionString: this.config.source.url, max: 2, application_name: 'tandem-failback' });
+  }
+
+  get kafka(): Kafka {
+    this.kafkaClient ??= createKafka(this.config.kafka, `${this.config.kafka.clientId}-failback`, this.logger);
+    return this.kafkaClient;
   }
 
   get names() {
@@ -69,7 +85,7 @@ export class FailbackService {
     const definitions = this.definitionsOf(record);
     const tables = failbackTables(definitions);
     const captureConfig = failbackCaptureConfig(this.config, tables);
-    const kafka = createKafka(this.config.kafka, `${this.config.kafka.clientId}-failback`, this.logger);
+    const kafka = this.kafka;
     const running: Array<Promise<void>> = [];
     if (parts.capture) {
       this.capture = new CaptureService(captureConfig, this.logger.child({ module: 'failback-capture' }));
@@ -80,7 +96,7 @@ export class FailbackService {
         const applier = new FailbackApplier({
           definition,
           names: this.names,
-          topics: definition.invert!.tables.map((table) => tableTopic(this.names.topicPrefix, definition.schema, table)),
+          topics: failbackTopics(this.names, definition),
           partitions: this.config.kafka.partitions,
           replicationFactor: this.config.kafka.replicationFactor,
           maxBatchEvents: this.config.projector.maxBatchEvents,
@@ -94,7 +110,13 @@ export class FailbackService {
       }
       running.push(new Promise<void>((resolve) => (this.resolveApply = resolve)));
     }
-    await Promise.all(running);
+    try {
+      await Promise.all(running);
+    } finally {
+      // capture failed (or stopped): the appliers stop with it
+      for (const applier of this.appliers.splice(0)) await applier.stop().catch(() => undefined);
+      this.resolveApply?.();
+    }
   }
 
   private resolveApply: (() => void) | null = null;
@@ -124,6 +146,17 @@ export class FailbackService {
     const record = cutoverId === undefined ? await failbackStore.latest(this.pool) : await failbackStore.get(this.pool, cutoverId);
     if (!record) throw new FailbackRefusedError(cutoverId === undefined ? 'failback: none recorded yet' : `failback: cutover ${cutoverId} has no failback`);
     return record;
+  }
+
+  /** How far the legacy database is behind the target (tandem failback status, the rollback gate). */
+  async readLag(cutoverId?: number): Promise<FailbackLag> {
+    const record = await this.record(cutoverId);
+    const legacy = this.legacyPool();
+    try {
+      return await readFailbackLag(record, this.definitionsOf(record), this.names, { target: this.pool, legacy }, this.kafka);
+    } finally {
+      await legacy.end();
+    }
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Client } from 'pg';
 import { qualifiedName } from '../../connectors/postgres-source/session';
+import { withTransaction } from '../../shared/transaction';
 
 /**
  * What capture needs from the source, read (never changed) for `tandem init`: the same conditions
@@ -41,50 +42,50 @@ export async function readCaptureReadiness(
   tables: Array<{ schema: string; name: string }>,
   publication: string,
 ): Promise<SourceReadiness> {
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  try {
-    const { rows: settings } = await client.query<{ wal_level: string; role: string; can_replicate: boolean }>(
-      `SELECT current_setting('wal_level') AS wal_level, current_user AS role,
-              (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user) AS can_replicate`,
-    );
-    const { rows } = await client.query<{
-      schema: string;
-      name: string;
-      identity: string;
-      can_select: boolean;
-      can_publish: boolean;
-      partition_of: string | null;
-      key: string[] | null;
-    }>(
-      `SELECT n.nspname AS schema, c.relname AS name, c.relreplident::text AS identity,
-              has_table_privilege(c.oid, 'SELECT') AS can_select,
-              -- adding a table to a publication takes its owner (or a superuser), unless it is in already
-              (pg_has_role(c.relowner, 'USAGE') OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-                OR EXISTS (SELECT 1 FROM pg_publication_tables pt
-                            WHERE pt.pubname = $3 AND pt.schemaname = n.nspname AND pt.tablename = c.relname)) AS can_publish,
-              (SELECT pn.nspname || '.' || p.relname FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhparent
-                 JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE h.inhrelid = c.oid AND c.relispartition) AS partition_of,
-              (SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey::int2[], a.attnum))
-                 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-                WHERE i.indrelid = c.oid AND i.indisprimary) AS key
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         JOIN unnest($1::text[], $2::text[]) AS wanted(schema, name) ON wanted.schema = n.nspname AND wanted.name = c.relname
-        WHERE c.relkind IN ('r', 'p')
-        ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`,
-      [tables.map((t) => t.schema), tables.map((t) => t.name), publication],
-    );
-    await client.query('COMMIT');
-    const { wal_level: walLevel, role, can_replicate: canReplicate } = settings[0];
-    const problems: Problem[] = [];
-    if (walLevel !== 'logical')
-      problems.push({ reason: `wal_level is "${walLevel}"; capture needs logical`, fix: 'ALTER SYSTEM SET wal_level = logical; -- then restart PostgreSQL' });
-    if (!canReplicate)
-      problems.push({ reason: `the role ${role} has no REPLICATION privilege`, fix: `ALTER ROLE ${quoteRole(role)} WITH REPLICATION;` });
-    return { walLevel, role, canReplicate, problems, tables: rows.map((row) => tableReadiness(row, role, publication)) };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  const { settings, rows } = await withTransaction(
+    client,
+    async () => {
+      const { rows: settings } = await client.query<{ wal_level: string; role: string; can_replicate: boolean }>(
+        `SELECT current_setting('wal_level') AS wal_level, current_user AS role,
+                (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user) AS can_replicate`,
+      );
+      const { rows } = await client.query<{
+        schema: string;
+        name: string;
+        identity: string;
+        can_select: boolean;
+        can_publish: boolean;
+        partition_of: string | null;
+        key: string[] | null;
+      }>(
+        `SELECT n.nspname AS schema, c.relname AS name, c.relreplident::text AS identity,
+                has_table_privilege(c.oid, 'SELECT') AS can_select,
+                -- adding a table to a publication takes its owner (or a superuser), unless it is in already
+                (pg_has_role(c.relowner, 'USAGE') OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+                  OR EXISTS (SELECT 1 FROM pg_publication_tables pt
+                              WHERE pt.pubname = $3 AND pt.schemaname = n.nspname AND pt.tablename = c.relname)) AS can_publish,
+                (SELECT pn.nspname || '.' || p.relname FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhparent
+                   JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE h.inhrelid = c.oid AND c.relispartition) AS partition_of,
+                (SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey::int2[], a.attnum))
+                   FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+                  WHERE i.indrelid = c.oid AND i.indisprimary) AS key
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           JOIN unnest($1::text[], $2::text[]) AS wanted(schema, name) ON wanted.schema = n.nspname AND wanted.name = c.relname
+          WHERE c.relkind IN ('r', 'p')
+          ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`,
+        [tables.map((t) => t.schema), tables.map((t) => t.name), publication],
+      );
+      return { settings, rows };
+    },
+    { begin: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' },
+  );
+  const { wal_level: walLevel, role, can_replicate: canReplicate } = settings[0];
+  const problems: Problem[] = [];
+  if (walLevel !== 'logical')
+    problems.push({ reason: `wal_level is "${walLevel}"; capture needs logical`, fix: 'ALTER SYSTEM SET wal_level = logical; -- then restart PostgreSQL' });
+  if (!canReplicate)
+    problems.push({ reason: `the role ${role} has no REPLICATION privilege`, fix: `ALTER ROLE ${quoteRole(role)} WITH REPLICATION;` });
+  return { walLevel, role, canReplicate, problems, tables: rows.map((row) => tableReadiness(row, role, publication)) };
 }
 
 function tableReadiness(

@@ -81,6 +81,18 @@ export class TandemMetrics {
     ['state'],
   );
 
+  readonly failbackLagRecords = this.gauge(
+    'tandem_failback_lag_records',
+    'Target changes in the failback topics not yet applied to the legacy database',
+    ['projection'],
+  );
+  readonly failbackCaptureLagBytes = this.gauge(
+    'tandem_failback_capture_lag_bytes',
+    'Target WAL the failback slot has not confirmed (pg_current_wal_lsn() - confirmed_flush_lsn)',
+    ['slot'],
+  );
+  readonly failbackStreaming = this.gauge('tandem_failback_streaming', '1 while failback capture holds its target slot', ['slot']);
+
   readonly batchApplySeconds = new Histogram<'projection'>({
     name: 'tandem_batch_apply_seconds',
     help: 'Time to apply one batch to the target (rows and checkpoint in one transaction); filled by the projector process',
@@ -110,6 +122,9 @@ export class TandemMetrics {
       this.reconciliationMismatchRatio,
       this.reconciliationPassed,
       this.cutoverState,
+      this.failbackLagRecords,
+      this.failbackCaptureLagBytes,
+      this.failbackStreaming,
     ]) {
       gauge.reset();
     }
@@ -148,6 +163,12 @@ export class TandemMetrics {
         { projection: reconciliation.projection },
         reconciliation.verdict === 'PASS' ? 1 : 0,
       );
+    }
+    const failback = status.failback;
+    if (failback) {
+      set(this.failbackCaptureLagBytes, { slot: failback.slot.name }, failback.slot.behindBytes);
+      set(this.failbackStreaming, { slot: failback.slot.name }, failback.slot.active ? 1 : 0);
+      for (const p of failback.projections) set(this.failbackLagRecords, { projection: p.projection }, p.behindRecords);
     }
     if (status.cutover)
       for (const state of CUTOVER_STATES)

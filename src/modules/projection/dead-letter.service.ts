@@ -7,7 +7,16 @@ import {
   type QuarantineSummary,
 } from '../../connectors/postgres-target/quarantine-store';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
+import { createKafka } from '../../connectors/kafka/kafka-client';
+import { positionKey, readRecordsAt, type RecordPosition } from '../../connectors/kafka/record-reader';
+import type { Logger } from '../../shared/logger';
+import type { TandemConfig } from '../config/config.schema';
 import { applyBatch } from '../../projections/framework/batch-applier';
+import {
+  hasLeftOutFields,
+  scrubSecrets,
+  sensitiveValuesOfRecord,
+} from '../../projections/framework/sensitive-fields';
 import { decodeRecord } from '../../projections/framework/event-decoder';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 
@@ -20,11 +29,22 @@ export interface RedriveResult {
   operations?: number;
 }
 
+/** Reads events again from their change topics (for those stored with sensitive fields left out). */
+export type RecordReader = (positions: RecordPosition[]) => Promise<Map<string, string | null>>;
+
+/** The DeadLetterService of a configuration: its target pool, and Kafka for re-reading events. */
+export function deadLetterService(pool: Pool, config: TandemConfig, logger: Logger): DeadLetterService {
+  const reader: RecordReader = (positions) =>
+    readRecordsAt(createKafka(config.kafka, `${config.kafka.clientId}-dlq`, logger), positions);
+  return new DeadLetterService(pool, config.kafka.topicPrefix, reader);
+}
+
 /** Lists quarantined events and re-applies them after a fix (`tandem dlq list|redrive`). */
 export class DeadLetterService {
   constructor(
     private readonly pool: Pool,
     private readonly topicPrefix: string,
+    private readonly readRecords: RecordReader | null = null,
   ) {}
 
   async list(projection: string | null, includeRedriven = false): Promise<QuarantinedEvent[]> {
@@ -44,21 +64,33 @@ export class DeadLetterService {
    */
   async redrive(definition: ProjectionDefinition<unknown>, ids: number[] | null, dryRun = false): Promise<RedriveResult[]> {
     const entries = (await this.list(definition.name)).filter((entry) => ids === null || ids.includes(entry.id));
+    const reread = await this.reread(entries.filter((entry) => hasLeftOutFields(entry.event)));
     const results: RedriveResult[] = [];
     for (const entry of entries) {
-      const record = {
-        topic: entry.topic,
-        partition: entry.partition,
-        offset: entry.offset,
-        key: entry.sourceKey,
-        value: typeof entry.event === 'string' ? entry.event : JSON.stringify(entry.event),
-      };
+      const value = hasLeftOutFields(entry.event)
+        ? reread.get(positionKey(entry))
+        : typeof entry.event === 'string'
+          ? entry.event
+          : JSON.stringify(entry.event);
+      if (value === undefined) {
+        results.push({
+          id: entry.id,
+          outcome: dryRun ? 'still invalid' : 'quarantined again',
+          reason: `its sensitive fields were left out of quarantine and ${entry.topic}[${entry.partition}]@${entry.offset} is no longer in Kafka`,
+        });
+        continue;
+      }
+      const record = { topic: entry.topic, partition: entry.partition, offset: entry.offset, key: entry.sourceKey, value };
       const item = { record, decoded: decodeRecord(definition, this.topicPrefix, record) };
       if (dryRun) {
         const { decoded } = item;
         results.push(
           decoded.kind === 'reject'
-            ? { id: entry.id, outcome: 'still invalid', reason: decoded.reason }
+            ? {
+                id: entry.id,
+                outcome: 'still invalid',
+                reason: scrubSecrets(decoded.reason, sensitiveValuesOfRecord(definition, record)),
+              }
             : { id: entry.id, outcome: 'would apply', operations: decoded.kind === 'apply' ? decoded.operations.length : 0 },
         );
         continue;
@@ -73,5 +105,11 @@ export class DeadLetterService {
       );
     }
     return results;
+  }
+
+  private async reread(entries: QuarantinedEvent[]): Promise<Map<string, string | null>> {
+    if (entries.length === 0) return new Map();
+    if (!this.readRecords) throw new Error('re-driving events with sensitive fields needs a Kafka reader');
+    return this.readRecords(entries);
   }
 }

@@ -5,6 +5,7 @@ import {
   type BatchItem,
 } from '../../projections/framework/batch-applier';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
+import { scrubSecrets, sensitiveValuesOfRecord } from '../../projections/framework/sensitive-fields';
 
 export interface DryRunSummary {
   events: number;
@@ -23,16 +24,14 @@ export class DryRunReport {
 
   add(definition: ProjectionDefinition<unknown>, items: BatchItem[]): void {
     this.summary.events += items.length;
+    // The projection's sensitive source values never print, in a reason or a parameter.
+    const secrets = items.flatMap((item) => sensitiveValuesOfRecord(definition, item.record));
     for (const item of items) {
       if (item.decoded.kind === 'reject') {
         const { topic, partition, offset } = item.record;
-        this.summary.quarantined.push({
-          topic,
-          partition,
-          offset: offset.toString(),
-          reason: item.decoded.reason,
-        });
-        this.write(`-- would quarantine ${topic}[${partition}]@${offset}: ${item.decoded.reason}`);
+        const reason = scrubSecrets(item.decoded.reason, secrets);
+        this.summary.quarantined.push({ topic, partition, offset: offset.toString(), reason });
+        this.write(`-- would quarantine ${topic}[${partition}]@${offset}: ${reason}`);
         continue;
       }
       for (const { operation } of sourcedOperations(item)) {
@@ -56,7 +55,7 @@ export class DryRunReport {
     )) {
       this.write(`${statement.text.replace(/\s+/g, ' ')};`);
       statement.values.forEach((value, index) => {
-        const text = typeof value === 'string' ? value : JSON.stringify(value);
+        const text = scrubSecrets(typeof value === 'string' ? value : JSON.stringify(value), secrets);
         this.write(
           `--   $${index + 1} = ${text.length > MAX_PARAMETER_CHARS ? `${text.slice(0, MAX_PARAMETER_CHARS)}… (${text.length} chars)` : text}`,
         );

@@ -32,7 +32,13 @@ export function projectionDefinitions(config: TandemConfig, only?: string): Proj
 }
 
 /** The configured projections' definitions, each whole: a mirror's tables resolved (mirror-projection.ts). */
-export async function resolveProjectionDefinitions(config: TandemConfig, only?: string, target?: Pool): Promise<ProjectionDefinition<unknown>[]> {
+export async function resolveProjectionDefinitions(
+  config: TandemConfig,
+  only?: string,
+  target?: Pool,
+  /** A dry run: a mirror records nothing in the target. */
+  options: { dryRun?: boolean } = {},
+): Promise<ProjectionDefinition<unknown>[]> {
   const selected = new Set(projectionDefinitions(config, only).map((definition) => definition.name));
   const definitions: ProjectionDefinition<unknown>[] = [];
   for (const [index, entry] of config.projections.entries()) {
@@ -49,6 +55,7 @@ export async function resolveProjectionDefinitions(config: TandemConfig, only?: 
           sourceUrl: config.source.url,
           targetUrl: config.target!.url,
           target: pool,
+          record: !options.dryRun,
         }),
       );
     } finally {
@@ -106,7 +113,7 @@ export class ProjectionService {
   async start(options: ProjectOptions = {}): Promise<void> {
     if (projectionDefinitions(this.config, options.projection).length === 0) throw new ConfigError('projections: list at least one projection to run');
     this.pool = targetPool(this.config, this.logger);
-    const definitions = await resolveProjectionDefinitions(this.config, options.projection, this.pool);
+    const definitions = await resolveProjectionDefinitions(this.config, options.projection, this.pool, { dryRun: options.plan !== undefined });
     const kafka: Kafka = createKafka(this.config.kafka, `${this.config.kafka.clientId}-projector`, this.logger);
     for (const definition of definitions) {
       const runner = new ProjectionRunner({

@@ -26,14 +26,18 @@ export interface TableReport {
   /** Wall time of the comparison, and of the re-checks after it (waits included). */
   compareMs: number;
   reverifyMs: number;
+  /** Columns not compared because capture excludes or masks what they are computed from (source.columns). */
+  notCompared?: Array<{ column: string; reason: string }>;
 }
 
 export interface ReconciliationReport extends Verdict {
   id: number | null;
   projection: string;
+  /** forward: legacy → target (counts: source = legacy); failback: target → legacy (source = target). */
+  direction?: 'forward' | 'failback';
   startedAt: string;
   finishedAt: string;
-  /** The source LSN the comparison is valid at (taken before it started). */
+  /** The origin side's LSN the comparison is valid at (taken before it started): legacy's, or the target's in failback. */
   sourceLsn: string;
   threshold: number;
   tables: TableReport[];
@@ -41,9 +45,9 @@ export interface ReconciliationReport extends Verdict {
 
 export function renderMarkdown(report: ReconciliationReport): string {
   const lines = [
-    `# Reconciliation of ${markdownCode(report.projection)}: ${markdownText(report.verdict)}`,
+    `# Reconciliation of ${markdownCode(report.projection)}${report.direction === 'failback' ? ' (failback: target → legacy)' : ''}: ${markdownText(report.verdict)}`,
     '',
-    `Valid at source LSN ${markdownCode(report.sourceLsn)}, ${markdownText(report.startedAt)} → ${markdownText(report.finishedAt)}. ${markdownText(describeVerdict(report))}.`,
+    `Valid at ${report.direction === 'failback' ? 'target' : 'source'} LSN ${markdownCode(report.sourceLsn)}, ${markdownText(report.startedAt)} → ${markdownText(report.finishedAt)}. ${markdownText(describeVerdict(report))}.`,
     '',
     '| table | source | target | matched | missing | extra | mismatched | quarantined |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -65,6 +69,10 @@ export function renderMarkdown(report: ReconciliationReport): string {
     }
     for (const entry of table.quarantinedSample)
       lines.push(`- quarantined ${markdownCode(entry.key)}: ${markdownText(entry.reason)}`);
+  }
+  for (const table of report.tables) {
+    for (const { column, reason } of table.notCompared ?? [])
+      lines.push('', `${markdownText(table.table)}.${markdownText(column)} not compared: ${markdownText(reason)}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -134,6 +142,9 @@ export function renderHtml(report: ReconciliationReport): string {
       ...t.quarantinedSample.map(
         (q) =>
           `<li>${escapeHtml(t.table)}: quarantined <code>${escapeHtml(q.key)}</code>: ${escapeHtml(q.reason)}</li>`,
+      ),
+      ...(t.notCompared ?? []).map(
+        (n) => `<li>${escapeHtml(t.table)}.${escapeHtml(n.column)} not compared: ${escapeHtml(n.reason)}</li>`,
       ),
     ])
     .join('');

@@ -12,6 +12,9 @@ import { SqlComparisonReader, sharedRowHash } from './sql-reader';
 import type { ReconciliationReport, TableReport } from './reconciliation-report';
 import { quarantineKind, verdictOf } from './verdict';
 import { createProgress } from '../../shared/progress';
+import type { ColumnPolicy } from '../../connectors/postgres-source/column-policy';
+import { columnPolicyOf } from '../config/column-policy';
+import { applyColumnRules } from './column-rules';
 
 export interface ReconcileOptions {
   projection?: string;
@@ -21,6 +24,12 @@ export interface ReconcileOptions {
   acceptQuarantined?: boolean;
   /** Differences listed per table in the report (default 20); the counts always cover all of them. */
   sample?: number;
+  /**
+   * forward (default): legacy → target. failback: target → legacy after a cutover, with the same
+   * specs: a row the target holds and legacy lacks is missing, the position is the target's LSN,
+   * and the counts read "source" for the target.
+   */
+  direction?: 'forward' | 'failback';
 }
 
 const DEFAULT_SAMPLE = 20;
@@ -34,10 +43,15 @@ const REVERIFY_WAIT_MS = 1500;
  * quarantined events as quarantined, not missing.
  */
 export class ReconciliationService {
+  /** Capture's excluded and masked columns (source.columns), which reconcile honours. */
+  private readonly columns: ColumnPolicy;
+
   constructor(
     private readonly config: TandemConfig,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.columns = columnPolicyOf(config);
+  }
 
   async run(options: ReconcileOptions = {}): Promise<ReconciliationReport[]> {
     const target = targetPool(this.config);
@@ -62,6 +76,7 @@ export class ReconciliationService {
             options.threshold ?? 0.001,
             options.acceptQuarantined ?? false,
             options.sample ?? DEFAULT_SAMPLE,
+            options.direction ?? 'forward',
           ),
         );
       return reports;
@@ -78,11 +93,17 @@ export class ReconciliationService {
     threshold: number,
     acceptQuarantined: boolean,
     sample: number,
+    direction: 'forward' | 'failback',
   ): Promise<ReconciliationReport> {
     const startedAt = new Date().toISOString();
-    const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-    // events still waiting for a row they refer to count as quarantined too
-    const quarantined = [...(await listQuarantine(target, definition.name)), ...(await listQuarantine(target, definition.name, 'waiting'))];
+    const origin = direction === 'failback' ? target : source;
+    const { rows } = await origin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    // events still waiting for a row they refer to count as quarantined too; failback's quarantine
+    // (legacy database) names target keys, which explain no legacy row
+    const quarantined =
+      direction === 'failback'
+        ? []
+        : [...(await listQuarantine(target, definition.name)), ...(await listQuarantine(target, definition.name, 'waiting'))];
     const tables: TableReport[] = [];
     const progress = createProgress(
       `reconcile ${definition.name}`,
@@ -92,7 +113,7 @@ export class ReconciliationService {
       'tables',
     );
     for (const comparison of definition.reconcile!) {
-      tables.push(await this.compareTable(definition, comparison, source, target, quarantined, sample));
+      tables.push(await this.compareTable(definition, comparison, source, target, quarantined, sample, direction));
       progress.increment(1);
     }
     progress.stop();
@@ -101,6 +122,7 @@ export class ReconciliationService {
     const report: ReconciliationReport = {
       id: null,
       projection: definition.name,
+      direction,
       startedAt,
       finishedAt: new Date().toISOString(),
       sourceLsn: rows[0].lsn,
@@ -141,6 +163,7 @@ export class ReconciliationService {
     targetPool: Pool,
     quarantined: QuarantinedEvent[],
     sample: number,
+    direction: 'forward' | 'failback',
   ): Promise<TableReport> {
     const comparedFrom = Date.now();
     const placeholders = {
@@ -148,8 +171,10 @@ export class ReconciliationService {
       source: comparison.sourceTable?.split('.')[0] ?? 'public',
     };
     const hash = await sharedRowHash(sourcePool, targetPool);
-    const source = new SqlComparisonReader(sourcePool, comparison.source, placeholders, hash);
-    const target = new SqlComparisonReader(targetPool, comparison.target, placeholders, hash);
+    const ruled = applyColumnRules(comparison, this.columnRulesOf(comparison, placeholders.source));
+    const legacy = new SqlComparisonReader(sourcePool, ruled.source, placeholders, hash, ruled.sourceParams);
+    const projected = new SqlComparisonReader(targetPool, ruled.target, placeholders, hash);
+    const [source, target] = direction === 'failback' ? [projected, legacy] : [legacy, projected];
     const result = await compareByBuckets(source, target);
     const compareMs = Date.now() - comparedFrom;
 
@@ -194,7 +219,17 @@ export class ReconciliationService {
       reverifyRounds,
       compareMs,
       reverifyMs,
+      ...(ruled.notCompared.length > 0 ? { notCompared: ruled.notCompared } : {}),
     };
+  }
+
+  /** Capture's rules for the legacy table a comparison reads (its sourceTable, else the table in its FROM). */
+  private columnRulesOf(comparison: TableComparison, sourceSchema: string) {
+    const table =
+      comparison.sourceTable ?? /^\s*\{source\}\.("?)(\w+)\1\s*$/.exec(comparison.source.from)?.[2];
+    if (!table) return null;
+    const [schema, name] = table.includes('.') ? table.split('.') : [sourceSchema, table];
+    return this.columns.of(schema, name);
   }
 }
 

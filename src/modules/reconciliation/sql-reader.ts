@@ -8,6 +8,7 @@ import {
   type ComparisonReader,
   type RowDigest,
 } from './bucket-comparison';
+import { withTransaction } from '../../shared/transaction';
 
 const SEPARATOR = 'chr(31)';
 
@@ -54,6 +55,8 @@ export class SqlComparisonReader implements ComparisonReader {
     side: ComparisonSide,
     placeholders: Record<string, string>,
     private readonly hash: RowHash = 'md5',
+    /** Values the side's expressions refer to as $1, $2, … (the HMAC pads of masked columns). */
+    private readonly params: readonly unknown[] = [],
   ) {
     // only the known placeholders: a row filter may hold an array literal such as '{vip}'
     const fill = (text: string) =>
@@ -83,7 +86,7 @@ export class SqlComparisonReader implements ComparisonReader {
   }
 
   async summarize(scope: BucketScope, bits: number): Promise<Map<string, BucketSummary>> {
-    const values: unknown[] = [];
+    const values: unknown[] = [...this.params];
     const where = this.scopeClause(scope, values);
     const bucket = SqlComparisonReader.bucketOf(bits);
     const rowHash = this.hash === 'md5' ? hash60('md5', 'h') : 'h';
@@ -99,28 +102,20 @@ export class SqlComparisonReader implements ComparisonReader {
   }
 
   async rows(scope: BucketScope): Promise<Map<string, RowDigest>> {
-    const values: unknown[] = [];
+    const values: unknown[] = [...this.params];
     const where = this.scopeClause(scope, values);
     return this.digests(`SELECT ${this.outputColumns} FROM (${this.base}) q WHERE ${where}`, values);
   }
 
   async rowsByKey(keys: string[]): Promise<Map<string, RowDigest>> {
-    return this.digests(`SELECT ${this.outputColumns} FROM (${this.base}) q WHERE k = ANY($1)`, [keys]);
+    return this.digests(`SELECT ${this.outputColumns} FROM (${this.base}) q WHERE k = ANY($${this.params.length + 1})`, [
+      ...this.params,
+      keys,
+    ]);
   }
 
-  private async inTransaction<T>(settings: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query(`BEGIN; ${settings}`);
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+  private inTransaction<T>(settings: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    return withTransaction(this.pool, work, { begin: `BEGIN; ${settings}` });
   }
 
   private async digests(text: string, values: unknown[]): Promise<Map<string, RowDigest>> {

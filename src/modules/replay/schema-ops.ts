@@ -5,6 +5,7 @@ import { ident, qualified } from '../../connectors/postgres-target/sql';
 import { advanceSequences } from '../../connectors/postgres-target/sequences';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { audit } from '../cutover/operator-audit';
+import { withTransaction } from '../../shared/transaction';
 
 export const shadowSchemaOf = (schema: string, replayId: number) => `${schema}__shadow_${replayId}`;
 export const backupSchemaOf = (schema: string, backupId: number) => `${schema}__backup_${backupId}`;
@@ -138,9 +139,7 @@ async function lockWithoutDeadlock(client: ClientBase, tables: string[]): Promis
 export async function swapIn(pool: Pool, request: SwapRequest): Promise<number | null> {
   const { definition, incoming } = request;
   const live = definition.schema;
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  const backupId = await withTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tandem.swap:${definition.name}`]);
     let backupId: number | null = null;
     if (await schemaExists(client, live)) {
@@ -159,16 +158,11 @@ export async function swapIn(pool: Pool, request: SwapRequest): Promise<number |
     await client.query('DELETE FROM tandem.checkpoints WHERE projection = $1', [definition.name]);
     await saveCheckpoints(client, definition.name, request.checkpoints);
     await audit(client, request.operator, `${request.kind}.swap`, definition.name, { incoming, backupId, note: request.note });
-    await client.query('COMMIT');
-    // a rebuilt or restored schema's sequences start anew: past the rows again, for the application
-    if (definition.advanceSequencesAtCutover) await advanceSequences(pool, live);
     return backupId;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
+  // a rebuilt or restored schema's sequences start anew: past the rows again, for the application
+  if (definition.advanceSequencesAtCutover) await advanceSequences(pool, live);
+  return backupId;
 }
 
 /**
@@ -181,40 +175,40 @@ export async function copyToBackup(pool: Pool, definition: ProjectionDefinition<
   const backupId = Number(rows[0].id);
   const schema = backupSchemaOf(live, backupId);
   await createFromMigrations(pool, definition, schema);
-  const client = await pool.connect();
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-    // rows are copied in any table order: foreign keys and triggers are not fired for the copy
-    await client.query('SET LOCAL session_replication_role = replica');
-    for (const table of await tablesOf(client, live)) {
-      const { rows: columns } = await client.query<{ attname: string; own_type: string | null; dims: number }>(
-        `SELECT a.attname, CASE WHEN tn.nspname = $2 THEN coalesce(et.typname, t.typname) END AS own_type, a.attndims AS dims
-           FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-           LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
-           JOIN pg_namespace tn ON tn.oid = coalesce(et.typnamespace, t.typnamespace)
-          WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`,
-        [qualified(live, table), live],
-      );
-      const list = columns.map((c) => ident(c.attname)).join(', ');
-      // a type of the projection's own schema (an enum) has its copy in the backup schema: cast through text
-      const values = columns
-        .map((c) => (c.own_type === null ? ident(c.attname) : `${ident(c.attname)}::text::${qualified(schema, c.own_type)}${'[]'.repeat(Math.max(c.dims, 0))}`))
-        .join(', ');
-      await client.query(`INSERT INTO ${qualified(schema, table)} (${list}) OVERRIDING SYSTEM VALUE SELECT ${values} FROM ${qualified(live, table)}`);
-    }
-    const snapshotId = await snapshotCheckpoints(client, definition.name, note);
-    await client.query(
-      `INSERT INTO tandem.backups (id, projection, schema_name, kind, checkpoint_snapshot_id, operator, note) VALUES ($1, $2, $3, 'cutover', $4, $5, $6)`,
-      [backupId, definition.name, schema, snapshotId, operator, note],
+    return await withTransaction(
+      pool,
+      async (client) => {
+        // rows are copied in any table order: foreign keys and triggers are not fired for the copy
+        await client.query('SET LOCAL session_replication_role = replica');
+        for (const table of await tablesOf(client, live)) {
+          const { rows: columns } = await client.query<{ attname: string; own_type: string | null; dims: number }>(
+            `SELECT a.attname, CASE WHEN tn.nspname = $2 THEN coalesce(et.typname, t.typname) END AS own_type, a.attndims AS dims
+               FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+               LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
+               JOIN pg_namespace tn ON tn.oid = coalesce(et.typnamespace, t.typnamespace)
+              WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`,
+            [qualified(live, table), live],
+          );
+          const list = columns.map((c) => ident(c.attname)).join(', ');
+          // a type of the projection's own schema (an enum) has its copy in the backup schema: cast through text
+          const values = columns
+            .map((c) => (c.own_type === null ? ident(c.attname) : `${ident(c.attname)}::text::${qualified(schema, c.own_type)}${'[]'.repeat(Math.max(c.dims, 0))}`))
+            .join(', ');
+          await client.query(`INSERT INTO ${qualified(schema, table)} (${list}) OVERRIDING SYSTEM VALUE SELECT ${values} FROM ${qualified(live, table)}`);
+        }
+        const snapshotId = await snapshotCheckpoints(client, definition.name, note);
+        await client.query(
+          `INSERT INTO tandem.backups (id, projection, schema_name, kind, checkpoint_snapshot_id, operator, note) VALUES ($1, $2, $3, 'cutover', $4, $5, $6)`,
+          [backupId, definition.name, schema, snapshotId, operator, note],
+        );
+        await audit(client, operator, 'backup.take', definition.name, { backupId, schema, note });
+        return backupId;
+      },
+      { begin: 'BEGIN ISOLATION LEVEL REPEATABLE READ' },
     );
-    await audit(client, operator, 'backup.take', definition.name, { backupId, schema, note });
-    await client.query('COMMIT');
-    return backupId;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
     await pool.query(`DROP SCHEMA IF EXISTS ${ident(schema)} CASCADE`).catch(() => undefined);
     throw error;
-  } finally {
-    client.release();
   }
 }

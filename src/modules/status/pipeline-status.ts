@@ -1,4 +1,5 @@
 import type { BackfillListing } from '../capture/backfill/backfill-requests';
+import type { FailbackLag } from '../failback/failback-lag';
 /**
  * What `tandem status`, the admin API's /api/status, the status page and /metrics all show: one read of
  * the pipeline's state. Built by StatusService (status.service.ts) from the source database (slot), Kafka
@@ -15,6 +16,8 @@ export interface PipelineStatus {
   cutover: CutoverSummary | null;
   /** Backfills of the slot (tandem backfill), oldest first: table, rows read, chunks done and left, rate. */
   backfills: BackfillListing[];
+  /** The latest cutover's failback while it runs (tandem failback): capture and apply lag; null otherwise. */
+  failback: FailbackLag | null;
 }
 
 export interface KafkaReachability {

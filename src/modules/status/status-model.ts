@@ -109,6 +109,7 @@ export function buildStatus(
     lastReconciliations: reading.reconciliations,
     cutover: reading.cutover,
     backfills: (reading.backfills ?? []).map((row) => listing(row.id, row.data, row.progress, row.createdAt)),
+    failback: reading.failback ?? null,
   };
 }
 

@@ -1,4 +1,5 @@
 import type { PartitionEnd } from '../../contracts/positions';
+import type { FailbackLag } from '../failback/failback-lag';
 import type { CutoverSummary, KafkaReachability, ReconciliationSummary } from './pipeline-status';
 import type { BackfillRequestRow } from '../../connectors/postgres-source/signal-table';
 
@@ -54,8 +55,16 @@ export interface TandemStateReader {
   close(): Promise<void>;
 }
 
+/** Reads the active failback's lag (failback-lag.ts); null when none is active. */
+export interface FailbackReader {
+  read(): Promise<FailbackLag | null>;
+  close(): Promise<void>;
+}
+
 export interface StatusReaders {
   source: SourceSlotReader;
+  /** Absent without a target database. */
+  failback?: FailbackReader;
   topics: TopicOffsetsReader;
   /** null when the configuration has no target database. */
   state: TandemStateReader | null;
@@ -78,4 +87,5 @@ export interface PipelineReading {
   reconciliations: ReconciliationSummary[];
   cutover: CutoverSummary | null;
   backfills?: BackfillRequestRow[];
+  failback?: FailbackLag | null;
 }

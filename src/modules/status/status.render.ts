@@ -116,5 +116,13 @@ export function renderStatus(status: PipelineStatus): string {
       ? `cutover #${c.id}: ${c.state} (operator ${c.operator}, ${c.updatedAt}${c.freezeLsn ? `, freeze LSN ${c.freezeLsn}` : ''})`
       : 'cutover: none recorded',
   );
+  const f = status.failback;
+  if (f) {
+    lines.push(
+      `failback of cutover #${f.cutoverId}: capture ${f.slot.active ? 'streaming' : 'NOT RUNNING'}` +
+        `${f.slot.behindBytes === null ? '' : `, ${f.slot.behindBytes} bytes of target WAL unconfirmed`}; ${f.caughtUp ? 'caught up' : 'behind'}`,
+      ...f.projections.map((p) => `  ${p.projection}: ${p.behindRecords} records to apply to legacy, ${p.quarantined} quarantined`),
+    );
+  }
   return `${lines.join('\n')}\n`;
 }

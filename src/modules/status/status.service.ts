@@ -9,6 +9,8 @@ import type { PipelineStatus } from './pipeline-status';
 import type { PipelineReading, StatusReaders } from './status-readers';
 import { PostgresSourceSlotReader, PostgresTandemStateReader } from './postgres-status-readers';
 import { KafkaTopicOffsetsReader } from './kafka-offsets-reader';
+import { FailbackLagReader } from '../failback/failback-lag';
+import { failbackNames } from '../../contracts/failback-names';
 import { StatusSampler, type StatusPoint } from './status-sampler';
 import { DEFAULT_STATUS_OPTIONS, type StatusModelOptions } from './status-model';
 
@@ -38,16 +40,25 @@ export class StatusService {
     private readonly options: StatusServiceOptions = {},
   ) {
     const prefix = config.kafka.topicPrefix;
-    this.projections = projectionDefinitions(config).map((definition) => ({
+    const definitions = projectionDefinitions(config);
+    this.projections = definitions.map((definition) => ({
       name: definition.name,
       topics: topicsOf(definition, prefix),
     }));
+    const kafka = createKafka(config.kafka, `${config.kafka.clientId}-status`, logger, 1); // an unreachable Kafka is reported, not waited for
     this.readers = readers ?? {
       source: new PostgresSourceSlotReader(config.source.url),
-      topics: new KafkaTopicOffsetsReader(
-        createKafka(config.kafka, `${config.kafka.clientId}-status`, logger, 1),
-      ),
+      topics: new KafkaTopicOffsetsReader(kafka),
       state: config.target ? new PostgresTandemStateReader(config.target.url) : null,
+      failback: config.target
+        ? new FailbackLagReader(
+            config.target.url,
+            config.source.url,
+            kafka,
+            failbackNames(config.kafka.topicPrefix, config.source.slot, config.source.publication),
+            definitions,
+          )
+        : undefined,
     };
     this.sampler = new StatusSampler(options.horizonMs, {
       ...DEFAULT_STATUS_OPTIONS,
@@ -99,6 +110,7 @@ export class StatusService {
       this.readers.source.close(),
       this.readers.topics.close(),
       this.readers.state?.close(),
+      this.readers.failback?.close(),
     ]);
   }
 
@@ -116,7 +128,7 @@ export class StatusService {
         (error: unknown) => ({ all: null, kafka: { reachable: false, error: describeKafkaError(error) } }),
       );
     const endsOf = (names: string[]) => ends.all?.filter((end) => names.includes(end.topic)) ?? null;
-    const [slot, projections, reconciliations, cutover, backfills] = await Promise.all([
+    const [slot, projections, reconciliations, cutover, backfills, failback] = await Promise.all([
       source.readSlot(this.config.source.slot, this.config.source.publication),
       Promise.all(
         this.projections.map(async (projection) => ({
@@ -129,8 +141,10 @@ export class StatusService {
       state ? state.lastReconciliations(names) : Promise.resolve([]),
       state ? state.latestCutover() : Promise.resolve(null),
       source.readBackfills ? source.readBackfills(this.config.source.signalTable, this.config.source.slot) : Promise.resolve([]),
+      // the failback lag needs Kafka too: without it, it is unknown rather than the end of the read
+      this.readers.failback && ends.kafka.reachable ? this.readers.failback.read() : Promise.resolve(null),
     ]);
-    return { at, slot, captureTopics: endsOf(captureTopics) ?? [], kafka: ends.kafka, projections, reconciliations, cutover, backfills };
+    return { at, slot, captureTopics: endsOf(captureTopics) ?? [], kafka: ends.kafka, projections, reconciliations, cutover, backfills, failback };
   }
 }
 

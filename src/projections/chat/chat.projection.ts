@@ -164,12 +164,10 @@ export function chatProjection({ sourceSchema = 'public', cipher }: ChatProjecti
     name: 'chat',
     schema: 'chat',
     migrations: CHAT_MIGRATIONS,
-    // Each table is its own topic: a message routinely arrives before its conversation. It waits and
-    // is applied once the conversation is in, instead of staying quarantined until a re-drive.
-    retryOrderingConflicts: true,
     input,
     output: chatOutput,
     reconcile: chatReconciliation(sourceSchema),
+    sensitive: { [`${sourceSchema}.oauth_tokens`]: ['access_token', 'refresh_token'] },
     apply(event: ProjectionEvent<ChatSourceRow>): RowOperation[] {
       const table = tableOf.get(event.source);
       if (!table) throw new Error(`the chat projection does not read ${event.source}`);

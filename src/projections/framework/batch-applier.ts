@@ -10,7 +10,9 @@ import type { LogRecord } from '../../contracts/positions';
 import { commitOf } from '../../contracts/envelope';
 import type { DecodedRecord } from './event-decoder';
 import type { ProjectionDefinition } from './define-projection';
+import { scrubSecrets, sensitiveValuesOfRecord, withoutSensitiveFields } from './sensitive-fields';
 import { interleaveEvents } from './statement-interleaving';
+import { withTransaction } from '../../shared/transaction';
 
 export interface BatchItem {
   record: LogRecord;
@@ -66,68 +68,78 @@ export async function applyBatch(
   beforeCommit?: (client: PoolClient, quarantined: Quarantined[]) => Promise<void>,
 ): Promise<BatchResult> {
   const rejected: Quarantined[] = items.flatMap((item) =>
-    item.decoded.kind === 'reject'
-      ? [{ record: item.record, reason: item.decoded.reason, value: item.decoded.value }]
-      : [],
+    item.decoded.kind === 'reject' ? [quarantined(definition, item.record, item.decoded.reason, item.decoded.value)] : [],
   );
   const client = await pool.connect();
   try {
     try {
-      await client.query('BEGIN');
-      const { ready, waiting } = await behindWaiting(client, definition, items);
-      const prepared = await prepareItems(client, definition, ready);
-      await executeStatements(
-        client,
-        planStatements(definition.name, definition.schema, batchOperations(definition, prepared)),
-      );
-      await finish(client, definition, rejected, waiting, checkpoints, beforeCommit);
-      return { applied: ready.length, quarantined: rejected, waiting };
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      if (!isDataError(error)) throw error;
-    }
-    await client.query('BEGIN');
-    const failed: Quarantined[] = [];
-    const { ready, waiting } = await behindWaiting(client, definition, items);
-    const setAsideBefore = waiting.length;
-    const parked = new Set<string>();
-    for (const item of ready) {
-      const key = waitingKey(item.record.topic, item.record.key);
-      if (parked.has(key)) {
-        waiting.push(setAside(item, 'an earlier event of the same row is waiting'));
-        continue;
-      }
-      await client.query('SAVEPOINT tandem_event');
-      try {
-        const [prepared] = await prepareItems(client, definition, [item]);
+      return await withTransaction(client, async () => {
+        const { ready, waiting } = await behindWaiting(client, definition, items);
+        const prepared = await prepareItems(client, definition, ready);
         await executeStatements(
           client,
-          planStatements(definition.name, definition.schema, sourcedOperations(prepared)),
+          planStatements(definition.name, definition.schema, batchOperations(definition, prepared)),
         );
-        await client.query('RELEASE SAVEPOINT tandem_event');
-      } catch (error) {
-        if (!isDataError(error)) throw error;
-        await client.query('ROLLBACK TO SAVEPOINT tandem_event');
-        if (definition.retryOrderingConflicts && isOrderingConflict(error) && item.record.key !== null) {
-          waiting.push(setAside(item, `waits for the row it refers to: ${describePgError(error)}`));
-          parked.add(key);
+        await finish(client, definition, rejected, waiting, checkpoints, beforeCommit);
+        return { applied: ready.length, quarantined: rejected, waiting };
+      });
+    } catch (error) {
+      if (!isDataError(error)) throw error;
+    }
+    return await withTransaction(client, async () => {
+      const failed: Quarantined[] = [];
+      const { ready, waiting } = await behindWaiting(client, definition, items);
+      const setAsideBefore = waiting.length;
+      const parked = new Set<string>();
+      for (const item of ready) {
+        const key = waitingKey(item.record.topic, item.record.key);
+        if (parked.has(key)) {
+          waiting.push(setAside(item, 'an earlier event of the same row is waiting'));
           continue;
         }
-        failed.push({
-          record: item.record,
-          reason: describePgError(error),
-          value: safeJson(item.record.value),
-        });
+        await client.query('SAVEPOINT tandem_event');
+        try {
+          const [prepared] = await prepareItems(client, definition, [item]);
+          await executeStatements(
+            client,
+            planStatements(definition.name, definition.schema, sourcedOperations(prepared)),
+          );
+          await client.query('RELEASE SAVEPOINT tandem_event');
+        } catch (error) {
+          if (!isDataError(error)) throw error;
+          await client.query('ROLLBACK TO SAVEPOINT tandem_event');
+          if (definition.retryOrderingConflicts && isOrderingConflict(error) && item.record.key !== null) {
+            waiting.push(setAside(item, `waits for the row it refers to: ${describePgError(error)}`));
+            parked.add(key);
+            continue;
+          }
+          failed.push(quarantined(definition, item.record, describePgError(error), safeJson(item.record.value)));
+        }
       }
-    }
-    await finish(client, definition, [...rejected, ...failed], waiting, checkpoints, beforeCommit);
-    return { applied: ready.length - failed.length - (waiting.length - setAsideBefore), quarantined: [...rejected, ...failed], waiting };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+      await finish(client, definition, [...rejected, ...failed], waiting, checkpoints, beforeCommit);
+      return { applied: ready.length - failed.length - (waiting.length - setAsideBefore), quarantined: [...rejected, ...failed], waiting };
+    });
   } finally {
     client.release();
   }
+}
+
+/**
+ * A rejected event as quarantine, the dead-letter topic and the log get it: the projection's
+ * sensitive columns left out of the event and masked in the reason (sensitive-fields.ts).
+ */
+function quarantined(
+  definition: ProjectionDefinition<unknown>,
+  record: LogRecord,
+  reason: string,
+  value: unknown,
+): Quarantined {
+  const secrets = sensitiveValuesOfRecord(definition, record);
+  return {
+    record,
+    reason: scrubSecrets(reason, secrets),
+    value: withoutSensitiveFields(definition, record.topic, value),
+  };
 }
 
 /**
@@ -202,7 +214,6 @@ async function finish(
   }
   await saveCheckpoints(client, definition.name, checkpoints);
   await beforeCommit?.(client, quarantined);
-  await client.query('COMMIT');
 }
 
 /** Errors caused by the data (SQLSTATE classes 22 data exception and 23 integrity violation). */

@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import { ident } from '../../connectors/postgres-target/sql';
 import type { ProjectionDefinition } from './define-projection';
+import { withTransaction } from '../../shared/transaction';
 
 /**
  * Builds a projection's deferred indexes (ProjectionDefinition.deferredIndexes) that are missing
@@ -15,10 +16,8 @@ export async function buildDeferredIndexes(
 ): Promise<string[]> {
   const wanted = definition.deferredIndexes ?? [];
   if (wanted.length === 0) return [];
-  const client = await pool.connect();
-  const built: string[] = [];
-  try {
-    await client.query('BEGIN');
+  return withTransaction(pool, async (client) => {
+    const built: string[] = [];
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
       `tandem.deferred-index:${schema}`,
     ]);
@@ -35,12 +34,6 @@ export async function buildDeferredIndexes(
       await client.query(index.sql);
       built.push(index.name);
     }
-    await client.query('COMMIT');
     return built;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -85,6 +85,14 @@ export interface ProjectionDefinition<Row = Record<string, unknown>> {
    * without one cannot fail back.
    */
   invert?: ProjectionInverse;
+  /**
+   * Source columns holding secrets, per source table ("schema.table" → column names), e.g.
+   * `{ 'public.oauth_tokens': ['access_token', 'refresh_token'] }`. A rejected event keeps them out
+   * of quarantine (tandem.quarantine), the dead-letter topic, `tandem dlq list`, rejection reasons,
+   * logs and `--dry-run` output: each value is replaced by a placeholder, and a re-drive reads the
+   * event again from its change topic. Declare every column the projection reads that must stay secret.
+   */
+  sensitive?: Record<string, readonly string[]>;
 }
 
 export interface BeforeWriteEvent<Row> {

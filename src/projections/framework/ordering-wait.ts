@@ -4,6 +4,8 @@ import { listQuarantine, markRedriven, stopWaiting, waitingKey } from '../../con
 import { isDataError, prepareItems, sourcedOperations } from './batch-applier';
 import type { ProjectionDefinition } from './define-projection';
 import { decodeRecord } from './event-decoder';
+import { scrubSecrets, sensitiveValuesOfRecord, withoutSensitiveFields } from './sensitive-fields';
+import { withTransaction } from '../../shared/transaction';
 
 export interface WaitRetryResult {
   applied: number;
@@ -31,28 +33,33 @@ export async function retryWaiting(pool: Pool, definition: ProjectionDefinition<
       value: typeof entry.event === 'string' ? entry.event : JSON.stringify(entry.event),
     };
     const item = { record, decoded: decodeRecord(definition, topicPrefix, record) };
+    // While it waits (at most maxWaitMs) the event is kept whole, to be retried from here; once it
+    // is quarantined for good, its sensitive fields are left out like any quarantined event's.
+    const quarantine = (reason: string) =>
+      stopWaiting(
+        pool,
+        entry.id,
+        scrubSecrets(reason, sensitiveValuesOfRecord(definition, record)),
+        withoutSensitiveFields(definition, entry.topic, entry.event),
+      );
     if (item.decoded.kind !== 'apply') {
-      await stopWaiting(pool, entry.id, item.decoded.kind === 'reject' ? item.decoded.reason : 'nothing to apply');
+      await quarantine(item.decoded.kind === 'reject' ? item.decoded.reason : 'nothing to apply');
       continue;
     }
-    const client = await pool.connect();
     try {
-      await client.query('BEGIN');
-      const [prepared] = await prepareItems(client, definition, [item]);
-      await executeStatements(client, planStatements(definition.name, definition.schema, sourcedOperations(prepared)));
-      await markRedriven(client, entry.id);
-      await client.query('COMMIT');
+      await withTransaction(pool, async (client) => {
+        const [prepared] = await prepareItems(client, definition, [item]);
+        await executeStatements(client, planStatements(definition.name, definition.schema, sourcedOperations(prepared)));
+        await markRedriven(client, entry.id);
+      });
       result.applied++;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
       if (!isDataError(error)) throw error;
       blocked.add(key);
       if (Date.now() - entry.quarantinedAt.getTime() > maxWaitMs) {
-        await stopWaiting(pool, entry.id, `waited ${Math.round(maxWaitMs / 1000)} s for the row it refers to: ${(error as Error).message}`);
+        await quarantine(`waited ${Math.round(maxWaitMs / 1000)} s for the row it refers to: ${(error as Error).message}`);
         result.gaveUp++;
       }
-    } finally {
-      client.release();
     }
   }
   return result;

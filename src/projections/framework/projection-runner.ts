@@ -156,7 +156,7 @@ export class ProjectionRunner {
       else await this.applyChunk(batch.topic, batch.partition, chunk);
       await batch.heartbeat();
     }
-    if (!this.options.plan && !this.deferredIndexesBuilt && this.caughtUp()) {
+    if (!this.options.plan && !this.deferredIndexesBuilt && this.caughtUp() && (await this.everyPartitionCaughtUp())) {
       const built = await buildDeferredIndexes(this.options.pool, this.options.definition);
       this.deferredIndexesBuilt = true;
       if (built.length > 0)
@@ -164,6 +164,30 @@ export class ProjectionRunner {
           { projection: this.options.definition.name, indexes: built },
           'built deferred indexes',
         );
+    }
+  }
+
+  /**
+   * Every partition of every source topic is applied to its end, whichever member applied it (by the
+   * checkpoints in the target): partitions this member has not read yet count too, so deferred
+   * indexes and a mirror's foreign keys are not built while another table is still loading.
+   */
+  private async everyPartitionCaughtUp(): Promise<boolean> {
+    const checkpoints = await this.loadCheckpoints();
+    const admin = this.options.kafka.admin();
+    await admin.connect();
+    try {
+      for (const topic of this.topics) {
+        for (const offsets of await admin.fetchTopicOffsets(topic)) {
+          const [low, high] = [BigInt(offsets.low), BigInt(offsets.high)];
+          if (high === low) continue;
+          const applied = checkpoints.get(partitionId(topic, offsets.partition))?.offset ?? low - 1n;
+          if (!coversEnd(applied, high)) return false;
+        }
+      }
+      return true;
+    } finally {
+      await admin.disconnect();
     }
   }
 

@@ -3,6 +3,7 @@ import { defineProjection, type ProjectionEvent, type RowOperation } from '../fr
 import { isUnavailable } from '../toastable';
 import { MEMORY_DEFERRED_INDEXES, MEMORY_MIGRATIONS } from './memory.migrations';
 import { memoryReconciliation } from './memory.reconcile';
+import { memoryInverse } from './memory.inverse';
 import {
   DEFAULT_KIND,
   IMPORT_SOURCE,
@@ -68,6 +69,7 @@ export function memoryProjection(sourceSchema = 'public') {
     input: { [legacySource]: memoryNodeRow, [IMPORT_SOURCE]: memoryNodeRow },
     output: { nodes: nodeOutput },
     reconcile: memoryReconciliation(sourceSchema),
+    invert: memoryInverse(sourceSchema),
     apply(event: ProjectionEvent<MemoryNodeRow>): RowOperation[] {
       // a TRUNCATE of one source empties what that source wrote, not the nodes of the other one
       if (event.op === 't') return [{ op: 'delete', table: 'nodes', match: { origin: event.source } }];

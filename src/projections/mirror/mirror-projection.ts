@@ -9,10 +9,11 @@ import { mirrorTargetSchema, normalizeTable, type MirrorConfig, type MirrorTable
 import { addColumnSql, createTableSql } from './mirror-ddl';
 import { mirrorComparison } from './mirror-reconcile';
 import { mirrorOperations } from './mirror-rows';
-import { readMirrorSource, specFromSource } from './mirror-source';
+import { readMirrorSource, specFromSource, type MirrorSource } from './mirror-source';
 import { MirrorSpecError, type MirrorTableSpec } from './mirror-spec';
 import { hasStatementSeparator } from './sql-tokens';
 import { columnStepName, mappingOf, mirrorBeforeWrite, type ColumnStep } from './mirror-write-step';
+import { withTransaction } from '../../shared/transaction';
 
 export interface MirrorEntry {
   name: string;
@@ -23,6 +24,8 @@ export interface MirrorConnections {
   sourceUrl: string;
   targetUrl: string;
   target: Pool;
+  /** false: a dry run, which records nothing (a table not resolved yet is resolved in memory). */
+  record?: boolean;
 }
 
 /**
@@ -35,20 +38,18 @@ export async function resolveMirrorProjection(entry: MirrorEntry, at: string, co
   if (schema === null) throw new ConfigError(`${at}.mirror.schema: the tables come from several schemas; name the target schema`);
   const mappings = entry.mirror.tables.map(normalizeTable);
   checkMappings(mappings, at, schema, connections);
-  await ensureTandemSchema(connections.target);
-  let steps = await loadMirrorSteps(connections.target, entry.name);
+  if (connections.record !== false) await ensureTandemSchema(connections.target);
+  let steps = await storedSteps(connections.target, entry.name);
   if (mappings.some((mapping) => !tableStep(steps, mapping.from))) steps = await addTables(entry.name, mappings, at, connections);
-  const specs = mappings.map((mapping) => {
-    const spec = structuredClone(tableStep(steps, mapping.from)!.spec as MirrorTableSpec);
-    const changed = mappingChange(spec, mapping);
+  for (const mapping of mappings) {
+    const changed = mappingChange(tableStep(steps, mapping.from)!.spec as MirrorTableSpec, mapping);
     if (changed) {
       throw new ConfigError(
         `${at}.mirror.tables (${mapping.from}): ${changed} changed since its target table was created; put it back, or mirror the table under another projection name`,
       );
     }
-    for (const step of steps) if (step.kind === 'column' && step.sourceTable === mapping.from) spec.columns.push((step.spec as ColumnStep).column);
-    return spec;
-  });
+  }
+  const specs = mirrorSpecs(steps, mappings.map((mapping) => mapping.from));
   const tables = new Map(specs.map((spec) => [spec.source, spec]));
   return defineProjection<Record<string, unknown>>({
     name: entry.name,
@@ -80,6 +81,17 @@ export function mirrorOutline(entry: MirrorEntry, at: string): ProjectionDefinit
     apply: () => {
       throw new Error(`mirror ${entry.name} was used before its tables were resolved`);
     },
+  });
+}
+
+/** The specs of these source tables as recorded, each with the columns its source gained since. */
+export function mirrorSpecs(steps: MirrorStep[], sources: string[]): MirrorTableSpec[] {
+  return sources.flatMap((source) => {
+    const step = tableStep(steps, source);
+    if (!step) return [];
+    const spec = structuredClone(step.spec as MirrorTableSpec);
+    for (const column of steps) if (column.kind === 'column' && column.sourceTable === source) spec.columns.push((column.spec as ColumnStep).column);
+    return [spec];
   });
 }
 
@@ -136,31 +148,40 @@ export function mappingChange(spec: MirrorTableSpec, mapping: MirrorTableMapping
 /** Resolves the tables without a step from the source catalog and records them, under the projection's lock. */
 async function addTables(projection: string, mappings: MirrorTableMapping[], at: string, connections: MirrorConnections): Promise<MirrorStep[]> {
   const source = await readMirrorSource(connections.sourceUrl, mappings);
-  const client = await connections.target.connect();
-  try {
-    await client.query('BEGIN');
+  if (connections.record === false) {
+    // a dry run: the specs it would record, recorded nowhere
+    const steps = await storedSteps(connections.target, projection);
+    let version = steps.reduce((max, step) => Math.max(max, step.version), 0);
+    for (const mapping of mappings.filter((candidate) => !tableStep(steps, candidate.from)))
+      steps.push({ version: ++version, kind: 'table', sourceTable: mapping.from, spec: await newSpec(source, mapping, at, connections) });
+    return steps;
+  }
+  await withTransaction(connections.target, async (client) => {
     await lockMirrorSteps(client, projection);
     const steps = await loadMirrorSteps(client, projection);
     for (const mapping of mappings) {
       if (tableStep(steps, mapping.from)) continue;
-      let spec: MirrorTableSpec;
-      try {
-        spec = specFromSource(source, mapping);
-        if (spec.where !== null) await checkFilterAtSource(connections.sourceUrl, spec);
-      } catch (error) {
-        if (error instanceof MirrorSpecError) throw new ConfigError(`${at}: ${error.message}`);
-        throw error;
-      }
-      await appendMirrorStep(client, projection, { kind: 'table', sourceTable: mapping.from, spec });
+      await appendMirrorStep(client, projection, { kind: 'table', sourceTable: mapping.from, spec: await newSpec(source, mapping, at, connections) });
     }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
   return loadMirrorSteps(connections.target, projection);
+}
+
+async function newSpec(source: MirrorSource, mapping: MirrorTableMapping, at: string, connections: MirrorConnections): Promise<MirrorTableSpec> {
+  try {
+    const spec = specFromSource(source, mapping);
+    if (spec.where !== null) await checkFilterAtSource(connections.sourceUrl, spec);
+    return spec;
+  } catch (error) {
+    if (error instanceof MirrorSpecError) throw new ConfigError(`${at}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** The recorded steps; none when Tandem's schema does not exist yet (read without creating it). */
+async function storedSteps(target: Pool, projection: string): Promise<MirrorStep[]> {
+  const { rows } = await target.query(`SELECT to_regclass('tandem.mirror_steps') IS NOT NULL AS present`);
+  return rows[0].present ? loadMirrorSteps(target, projection) : [];
 }
 
 /** The row filter must be a boolean over the source table's columns (reconciliation applies it there). */

@@ -226,6 +226,10 @@ function foreignKeySql(
     notes.push(`foreign key ${name} references a table this mirror does not hold; left out`);
     return null;
   }
+  if (parent.mapping.where !== null) {
+    notes.push(`foreign key ${name} references a filtered table (a row may refer to one the filter leaves out); left out`);
+    return null;
+  }
   const remote = parseNameList(afterReferences.slice(parent.table.qualified.length));
   if (!remote) {
     notes.push(`foreign key ${name}: definition not understood; left out`);

@@ -5,7 +5,7 @@ import { extname } from 'path';
 /**
  * User modules in TypeScript or ES module syntax are compiled to CommonJS on the fly with
  * TypeScript's `transpileModule` (syntax only, no type check: types are the editor's job). TypeScript
- * is loaded only when a file needs it (about 0.4 s of start-up, once per process).
+ * is loaded only when a file needs it (0.2–0.4 s of start-up, once per process; see README).
  */
 
 type Compilable = { _compile(code: string, filename: string, format?: 'commonjs'): void };

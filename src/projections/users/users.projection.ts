@@ -56,6 +56,7 @@ export function usersProjection(sourceSchema = 'public') {
     migrations: USERS_MIGRATIONS,
     invert: usersInverse(sourceSchema),
     input: { [usersTable]: legacyUser, [importedTable]: importedUser, [mappingTable]: tenantMapping },
+    sensitive: { [usersTable]: ['encrypted_password'] },
     reconcile: [
       {
         name: 'users',

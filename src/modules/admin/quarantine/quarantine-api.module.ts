@@ -1,8 +1,9 @@
 import { Module } from '@nestjs/common';
 import type { Pool } from 'pg';
-import { TANDEM_CONFIG } from '../../config/config.module';
+import type { Logger } from '../../../shared/logger';
+import { TANDEM_CONFIG, TANDEM_LOGGER } from '../../config/config.module';
 import type { TandemConfig } from '../../config/config.schema';
-import { DeadLetterService } from '../../projection/dead-letter.service';
+import { DeadLetterService, deadLetterService } from '../../projection/dead-letter.service';
 import { TARGET_POOL } from '../http/audited-action';
 import { QuarantineController } from './quarantine.controller';
 
@@ -12,8 +13,9 @@ import { QuarantineController } from './quarantine.controller';
   providers: [
     {
       provide: DeadLetterService,
-      inject: [TARGET_POOL, TANDEM_CONFIG],
-      useFactory: (pool: Pool, config: TandemConfig) => new DeadLetterService(pool, config.kafka.topicPrefix),
+      inject: [TARGET_POOL, TANDEM_CONFIG, TANDEM_LOGGER],
+      useFactory: (pool: Pool, config: TandemConfig, logger: Logger) =>
+        deadLetterService(pool, config, logger.child({ module: 'dlq' })),
     },
   ],
 })

@@ -147,7 +147,9 @@ export class BackfillTracker {
     const { window } = entry;
     const chunk = window.attached!;
     const rows = window.close();
-    const active = this.progress.backfills.some((b) => b.id === window.backfillId && (b.status === 'queued' || b.status === 'running'));
+    const backfill = this.progress.backfills.find((b) => b.id === window.backfillId);
+    // A chunk is taken only right after the recorded progress: one read ahead of a chunk that was not taken is not.
+    const active = backfill !== undefined && (backfill.status === 'queued' || backfill.status === 'running') && JSON.stringify(backfill.lastKey) === JSON.stringify(chunk.after);
     if (active && this.committedUnseen(chunk.runningXids, entry.openedAt)) {
       this.rereads += 1;
     } else if (active) {

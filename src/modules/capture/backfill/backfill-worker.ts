@@ -22,6 +22,14 @@ export interface BackfillWorkerOptions {
 }
 
 const IDLE_POLL_MS = 250;
+
+/** A chunk whose high watermark is written; the stream has yet to reach it. */
+interface InFlight {
+  window: WatermarkWindow;
+  closed: Promise<void>;
+  chunk: ChunkRead;
+  backfillId: string;
+}
 const ATTEMPTS_PER_CHUNK = 5;
 
 /**
@@ -47,18 +55,31 @@ export class BackfillWorker {
   }
 
   async run(): Promise<void> {
+    let inFlight: InFlight | null = null;
     try {
       let failures = 0;
       while (!this.stop.stopped) {
         const backfill = currentBackfill(this.tracker.state().backfills);
-        if (!backfill) {
-          await sleep(IDLE_POLL_MS);
+        // One chunk is read while the stream emits the one before it: the next chunk starts after the
+        // in-flight chunk's last key. Should that chunk not be taken (read again, cancelled), the
+        // tracker refuses the next one too (its start no longer follows the recorded progress).
+        const ahead: InFlight | null = inFlight && backfill && inFlight.backfillId === backfill.id && !inFlight.chunk.last ? inFlight : null;
+        if (!backfill || (inFlight && !ahead)) {
+          if (inFlight) await this.finish(inFlight);
+          else await sleep(IDLE_POLL_MS);
+          inFlight = null;
           continue;
         }
         try {
-          await this.chunk(backfill);
+          const next: InFlight = await this.open(backfill, ahead ? ahead.chunk.lastKey : backfill.lastKey);
+          if (inFlight && !(await this.finish(inFlight))) {
+            await this.finish(next);
+            inFlight = null;
+          } else inFlight = next;
           failures = 0;
         } catch (error) {
+          if (inFlight) this.tracker.unregister(inFlight.window.id);
+          inFlight = null;
           failures += 1;
           this.options.logger.warn({ err: error, backfill: backfill.id, table: backfill.table, attempt: failures }, 'backfill chunk failed');
           if (failures >= ATTEMPTS_PER_CHUNK) {
@@ -70,19 +91,21 @@ export class BackfillWorker {
         }
       }
     } finally {
+      if (inFlight) this.tracker.unregister(inFlight.window.id);
       for (const client of [this.signalClient, this.readClient]) await (await client.catch(() => null))?.end().catch(() => undefined);
     }
   }
 
-  private async chunk(backfill: Backfill): Promise<void> {
+  /** Low watermark, the chunk after `after`, high watermark; the stream then emits it. */
+  private async open(backfill: Backfill, after: string[] | null): Promise<InFlight> {
     const table = this.options.tables.get(backfill.table);
     if (!table) throw new Error(`table ${backfill.table} is not in source.tables`);
     const window = new WatermarkWindow(randomUUID(), backfill.id, backfill.table);
     const closed = this.tracker.register(window);
     try {
       const reader = await this.readClient;
-      const query = { table, after: backfill.lastKey, where: backfill.where };
-      const estimatedRows = backfill.estimatedRows === null ? await countRemaining(reader, query) : null;
+      const query = { table, after, where: backfill.where };
+      const estimatedRows = backfill.estimatedRows === null && after === null ? await countRemaining(reader, query) : null;
       await this.signal('window-open', { window: window.id, backfill: backfill.id });
       const runningXids = await takeChunkSnapshot(reader);
       let rows: Array<Array<string | null>>;
@@ -91,24 +114,38 @@ export class BackfillWorker {
       } finally {
         await reader.query('COMMIT');
       }
-      window.attach({ ...this.chunkRead(table, rows, estimatedRows, backfill.chunkSize), runningXids });
+      const chunk = { ...this.chunkRead(table, rows, estimatedRows, backfill.chunkSize), after, runningXids };
+      window.attach(chunk);
       await this.signal('window-close', { window: window.id, backfill: backfill.id });
-      if (!(await this.until(closed))) return;
+      return { window, closed, chunk, backfillId: backfill.id };
+    } catch (error) {
+      this.tracker.unregister(window.id);
+      throw error;
+    }
+  }
+
+  /** Waits for the stream to reach the chunk's high watermark; true when the chunk was taken. */
+  private async finish({ window, closed, chunk, backfillId }: InFlight): Promise<boolean> {
+    try {
+      if (!(await this.until(closed))) return false;
       await deleteSignals(await this.signalClient, this.options.signalTable, [`${window.id}:open`, `${window.id}:close`]);
-      const now = this.tracker.state().backfills.find((b) => b.id === backfill.id);
-      if (now && now.chunksDone === backfill.chunksDone && now.status === backfill.status) {
-        this.options.logger.info({ backfill: backfill.id, table: backfill.table }, 'backfill chunk read again: its snapshot missed a transaction the stream had already delivered');
+      const now = this.tracker.state().backfills.find((b) => b.id === backfillId);
+      if (!now) return false;
+      await writeProgress(await this.signalClient, this.options.signalTable, now.id, progressOf(now));
+      const taken = JSON.stringify(now.lastKey) === JSON.stringify(chunk.lastKey ?? chunk.after) && now.status !== 'cancelled';
+      if (!taken && now.status !== 'cancelled') {
+        this.options.logger.info({ backfill: now.id, table: now.table }, 'backfill chunk read again: its snapshot missed a transaction the stream had already delivered');
       }
-      if (now) await writeProgress(await this.signalClient, this.options.signalTable, now.id, progressOf(now));
-      if (now && !(now.status === 'queued' || now.status === 'running')) {
+      if (now.status !== 'queued' && now.status !== 'running') {
         this.options.logger.info({ backfill: now.id, table: now.table, rows: now.rowsRead, emitted: now.rowsEmitted, status: now.status }, 'backfill finished');
       }
+      return taken;
     } finally {
       this.tracker.unregister(window.id);
     }
   }
 
-  private chunkRead(table: SourceTable, tuples: Array<Array<string | null>>, estimatedRows: number | null, chunkSize: number): Omit<ChunkRead, 'runningXids'> {
+  private chunkRead(table: SourceTable, tuples: Array<Array<string | null>>, estimatedRows: number | null, chunkSize: number): Omit<ChunkRead, 'runningXids' | 'after'> {
     const columns = table.columns.map((column) => ({ name: column.name, typeOid: column.typeOid, typeMod: -1, isKey: false }));
     const keyIndexes = table.keyColumns.map((key) => table.columns.findIndex((column) => column.name === key));
     const rows = tuples.map((tuple) => {

@@ -10,6 +10,8 @@ export interface ChunkRead {
   estimatedRows: number | null;
   /** Fewer rows than the chunk size came back: the backfill ends with this chunk. */
   last: boolean;
+  /** The key the chunk starts after: the previous chunk's last key (null for the first chunk). */
+  after: string[] | null;
   /** Transactions the chunk's snapshot saw as running (low 32 bits of their ids, as pgoutput gives them). */
   runningXids: number[];
 }
