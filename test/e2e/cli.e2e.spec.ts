@@ -121,6 +121,27 @@ const pipelineStatus = z.strictObject({
       error: z.string().nullable(),
     }),
   ),
+  failback: z
+    .strictObject({
+      cutoverId: count,
+      state: z.string(),
+      slot: z.strictObject({
+        name: z.string(),
+        active: z.boolean(),
+        behindBytes: count.nullable(),
+        confirmedLsn: lsn.nullable(),
+      }),
+      projections: z.array(
+        z.strictObject({
+          projection: z.string(),
+          behindRecords: count,
+          appliedLsn: lsn.nullable(),
+          quarantined: count,
+        }),
+      ),
+      caughtUp: z.boolean(),
+    })
+    .nullable(),
   cutover: z
     .strictObject({
       id: count,

@@ -52,8 +52,8 @@ export function registerReconcileCommand(program: Command): void {
         ).run({
           projection: options.projection,
           threshold: Number(options.threshold),
-          acceptQuarantined: options.acceptQuarantined,
           direction: options.direction,
+          acceptQuarantined: options.acceptQuarantined,
         });
         for (const report of reports) {
           if (options.report) {

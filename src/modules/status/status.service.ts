@@ -45,7 +45,7 @@ export class StatusService {
       name: definition.name,
       topics: topicsOf(definition, prefix),
     }));
-    const kafka = createKafka(config.kafka, `${config.kafka.clientId}-status`, logger, 1); // an unreachable Kafka is reported, not waited for
+    const kafka = createKafka(config.kafka, `${config.kafka.clientId}-status`, logger, 1);
     this.readers = readers ?? {
       source: new PostgresSourceSlotReader(config.source.url),
       topics: new KafkaTopicOffsetsReader(kafka),
@@ -141,7 +141,7 @@ export class StatusService {
       state ? state.lastReconciliations(names) : Promise.resolve([]),
       state ? state.latestCutover() : Promise.resolve(null),
       source.readBackfills ? source.readBackfills(this.config.source.signalTable, this.config.source.slot) : Promise.resolve([]),
-      // the failback lag needs Kafka too: without it, it is unknown rather than the end of the read
+      // failback lag needs Kafka too: unknown (null) while it is unreachable
       this.readers.failback && ends.kafka.reachable ? this.readers.failback.read() : Promise.resolve(null),
     ]);
     return { at, slot, captureTopics: endsOf(captureTopics) ?? [], kafka: ends.kafka, projections, reconciliations, cutover, backfills, failback };
