@@ -101,12 +101,16 @@ describe('reconcile: memory, chat, app-state and knowledge-base recipes', () => 
       throw new Error(`${error.message}\n${JSON.stringify(await progress())}\nprojector said:\n${projector.output.slice(-3000)}`);
     };
     await eventually(allProcessed, 120_000, 'every legacy row projected or quarantined').catch(explain);
-    // chat: children that overtook their parents were quarantined ("missing parent"): re-drive them
-    for (let pass = 0; pass < 4; pass++) {
-      const counts = await Promise.all(CHAT_TABLES.map(async (t) => (await q(`SELECT count(*)::int AS n FROM chat.${t}`))[0].n));
-      if (CHAT_TABLES.every((t, i) => counts[i] === chat.valid[t])) break;
-      await new TandemProcess(['dlq', 'redrive', '--config', config, '--projection', 'chat'], withKey).exited;
-    }
+    // chat: children that overtook their parents are applied by the projector once their parents are in;
+    // those whose parent is invalid wait (counted with the quarantined above)
+    await eventually(
+      async () => {
+        const counts = await Promise.all(CHAT_TABLES.map(async (t) => (await q(`SELECT count(*)::int AS n FROM chat.${t}`))[0].n));
+        return CHAT_TABLES.every((t, i) => counts[i] === chat.valid[t]);
+      },
+      120_000,
+      'every valid chat row projected',
+    ).catch(explain);
     await eventually(allProcessed, 60_000, 'every legacy row projected or quarantined').catch(explain);
     console.log(`reconcile-recipes: set-up took ${Date.now() - started} ms`);
   });
