@@ -8,7 +8,7 @@ echo "[test] typecheck and lint" >&2
 npx tsc -p tsconfig.json --noEmit
 npx eslint . --max-warnings 0
 bash scripts/services.sh start >&2
-bash scripts/install.sh browser >&2 # chromium for the status-page browser test (e2e)
+bash scripts/install.sh test >&2 # chromium (status-page browser test) and openssl (TLS test)
 eval "$(bash scripts/services.sh env)"
 # The CLI children the tests start run compiled JavaScript: ts-node would compile the sources anew
 # in every child (seconds of CPU each, hundreds of children).
