@@ -61,6 +61,7 @@ const lsn = z.string().regex(/^[0-9A-F]+\/[0-9A-F]+$/);
 const iso = z.string().refine((value) => !Number.isNaN(Date.parse(value)), 'ISO 8601 time');
 const pipelineStatus = z.strictObject({
   readAt: iso,
+  kafka: z.strictObject({ reachable: z.boolean(), error: z.string().nullable() }),
   source: z.array(
     z.strictObject({
       slot: z.string(),
@@ -76,8 +77,8 @@ const pipelineStatus = z.strictObject({
   projections: z.array(
     z.strictObject({
       projection: z.string(),
-      state: z.enum(['running', 'caught-up', 'stalled', 'not-started']),
-      lagEvents: count,
+      state: z.enum(['running', 'caught-up', 'stalled', 'not-started', 'unknown']),
+      lagEvents: count.nullable(),
       lagSeconds: z.number().nonnegative().nullable(),
       eventsPerSecond: z.number().nonnegative().nullable(),
       checkpointLsn: lsn.nullable(),
@@ -86,8 +87,8 @@ const pipelineStatus = z.strictObject({
           topic: z.string(),
           partition: count,
           offset: z.number().int().min(-1),
-          endOffset: count,
-          lag: count,
+          endOffset: count.nullable(),
+          lag: count.nullable(),
         }),
       ),
       quarantined: count,
@@ -120,6 +121,27 @@ const pipelineStatus = z.strictObject({
       error: z.string().nullable(),
     }),
   ),
+  failback: z
+    .strictObject({
+      cutoverId: count,
+      state: z.string(),
+      slot: z.strictObject({
+        name: z.string(),
+        active: z.boolean(),
+        behindBytes: count.nullable(),
+        confirmedLsn: lsn.nullable(),
+      }),
+      projections: z.array(
+        z.strictObject({
+          projection: z.string(),
+          behindRecords: count,
+          appliedLsn: lsn.nullable(),
+          quarantined: count,
+        }),
+      ),
+      caughtUp: z.boolean(),
+    })
+    .nullable(),
   cutover: z
     .strictObject({
       id: count,

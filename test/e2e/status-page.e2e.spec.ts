@@ -166,7 +166,12 @@ describe('status page (browser)', () => {
 
     // The charts have lines once there are a few samples.
     // Not waitFor(visible): a flat line (lag 0 throughout) has a zero-height box, which Playwright calls hidden.
-    for (const chart of ['#lag-chart', '#rate-chart']) {
+    // one unit per chart: source lag in KiB, projection lag in events, throughput in events/s
+    expect(await page.locator('#source-lag-chart .legend').textContent()).toMatch(/^■ source lag \(KiB\)$/);
+    expect(await page.locator('#lag-chart .legend').textContent()).not.toContain('KiB');
+    expect(await page.locator('#lag-chart .legend').textContent()).toContain('users (events)');
+    expect(await page.locator('#rate-chart .legend').textContent()).toContain('(events/s)');
+    for (const chart of ['#source-lag-chart', '#lag-chart', '#rate-chart']) {
       const line = page.locator(`${chart} svg polyline`).first();
       await eventually(
         async () => {

@@ -14,10 +14,10 @@ import { LEFT_OUT } from '../../src/projections/framework/sensitive-fields';
  *
  * Ordering: the snapshot reads the eight tables in parallel and the projector applies each topic
  * partition on its own, so a child (a chunk, a message) can reach the target before its parent.
- * It is then quarantined with a "missing parent" reason, and `tandem dlq redrive` applies it once
- * the parent is there: that is the documented procedure, and this test follows it rather than
- * feeding the tables one by one. The numbers it checks come from the generator, which knows which
- * rows are invalid and which rows have an invalid parent.
+ * It is then quarantined with a "missing parent" reason, and the projector applies it by itself once
+ * the parent is there (no `tandem dlq redrive`): this test feeds the tables all at once, as capture
+ * does. The numbers it checks come from the generator, which knows which rows are invalid and which
+ * rows have an invalid parent: only those stay quarantined.
  */
 describe('projection: chat recipe', () => {
   const name = uniqueName('chat');
@@ -45,10 +45,6 @@ describe('projection: chat recipe', () => {
   const q = (text: string, values: unknown[] = []) => targetQuery(target.url, text, values);
   const targetCount = async (table: ChatTable) => Number((await q(`SELECT count(*)::int AS n FROM chat.${table}`))[0].n);
   const targetCounts = async () => Object.fromEntries(await Promise.all(CHAT_TABLES.map(async (t) => [t, await targetCount(t)])));
-  const quarantinedByTable = async (): Promise<Record<string, number>> => {
-    const rows = await q(`SELECT topic, count(*)::int AS n FROM tandem.quarantine WHERE projection = 'chat' AND status = 'quarantined' GROUP BY topic`);
-    return Object.fromEntries(rows.map((row) => [row.topic.slice(`${name}.${schema}.`.length), row.n]));
-  };
   const quarantineEntryFor = (id: string) =>
     eventually(
       async () => (await q(`SELECT id, reason, status FROM tandem.quarantine WHERE projection = 'chat' AND source_key LIKE $1`, [`%${id}%`]))[0],
@@ -88,39 +84,36 @@ describe('projection: chat recipe', () => {
     await target?.drop();
   });
 
-  it('projects all eight tables from the snapshot; children that overtook their parents are re-driven', async () => {
+  it('projects all eight tables from the snapshot; children that overtook their parents are applied without a re-drive', async () => {
     const invalid = CHAT_TABLES.reduce((sum, table) => sum + generated.rows[table] - generated.valid[table], 0);
     expect(invalid).toBeGreaterThan(0); // the generator's bad rows (and their children) are part of the test
     expect(generated.rows.document_chunks).toBeGreaterThan(50);
 
-    // every snapshot row is either projected or quarantined
+    // every valid row is projected, without anyone re-driving the children that came before their parents
     await eventually(
-      async () => {
-        const quarantined = await quarantinedByTable();
-        for (const table of CHAT_TABLES) if ((await targetCount(table)) + (quarantined[table] ?? 0) !== generated.rows[table]) return false;
-        return true;
-      },
+      async () => JSON.stringify(await targetCounts()) === JSON.stringify(generated.valid),
       120_000, // generous: the shared test machine is often busy with other suites
-      'every legacy row to be projected or quarantined',
+      'every valid legacy row to be projected',
     ).catch(async (error) => {
       throw new Error(`${error.message}\nhave ${JSON.stringify(await targetCounts())}, want ${JSON.stringify(generated.valid)}\n${projector.output.slice(-3000)}`);
     });
-
-    // re-drive until the tree is complete (users -> conversations -> messages: at most a few passes)
-    const passes: string[] = [];
-    for (let pass = 0; pass < 4 && JSON.stringify(await targetCounts()) !== JSON.stringify(generated.valid); pass++) {
-      const redrive = tandem(['dlq', 'redrive', '--config', config, '--projection', 'chat']);
-      const code = await redrive.exited; // 1: the invalid rows fail again, as they should
-      passes.push(`pass ${pass + 1}: exit ${code}, ${(redrive.output.match(/: applied/g) ?? []).length} applied\n${code === 0 || code === 1 ? '' : redrive.output}`);
-    }
-    const counts = await targetCounts();
-    if (JSON.stringify(counts) !== JSON.stringify(generated.valid)) {
-      throw new Error(`after re-driving: have ${JSON.stringify(counts)}, want ${JSON.stringify(generated.valid)}\n${passes.join('\n')}`);
-    }
-    const left = await quarantinedByTable();
-    expect(Object.values(left).reduce((a, b) => a + b, 0)).toBe(invalid);
-    const reasons = await q(`SELECT reason FROM tandem.quarantine WHERE projection = 'chat' AND status = 'quarantined'`);
-    for (const { reason } of reasons) expect(reason).toMatch(/^invalid .+ row: \w+: |missing parent: /);
+    // what stays: the invalid rows (quarantined) and the children of invalid rows (waiting for a parent that is
+    // itself quarantined, their reason naming it); nothing the projector could apply is left behind
+    const left = await eventually(
+      async () => {
+        const rows = await q(`SELECT status, count(*)::int AS n FROM tandem.quarantine WHERE projection = 'chat' AND status <> 'redriven' GROUP BY status`);
+        const total = rows.reduce((sum, row) => sum + row.n, 0);
+        return total === invalid && Object.fromEntries(rows.map((row) => [row.status, row.n]));
+      },
+      60_000,
+      'only the invalid rows and their children to stay',
+    );
+    expect(left.quarantined).toBeGreaterThan(0);
+    const reasons = await q(`SELECT status, reason FROM tandem.quarantine WHERE projection = 'chat' AND status <> 'redriven'`);
+    for (const { status, reason } of reasons)
+      expect(`${status}: ${reason}`).toMatch(/^quarantined: invalid .+ row: \w+: |^waiting: waits for the row it refers to: .*missing parent: /);
+    const [{ applied }] = await q(`SELECT count(*)::int AS applied FROM tandem.quarantine WHERE projection = 'chat' AND status = 'redriven'`);
+    expect(applied).toBeGreaterThan(0); // children that overtook their parents, applied by the projector
   });
 
   it('holds the same values as the legacy tables (sampled rows of every table)', async () => {
@@ -210,7 +203,7 @@ describe('projection: chat recipe', () => {
     expect(await q(`SELECT 1 FROM chat.chat_messages WHERE id = $1`, [badMessage])).toHaveLength(0);
   });
 
-  it('quarantines a message whose conversation is missing, naming the parent, and re-drives it once the conversation arrives', async () => {
+  it('quarantines a message whose conversation is missing, naming the parent, and applies it by itself once the conversation arrives', async () => {
     const [user] = await sql(`SELECT id::text FROM ${schema}.users WHERE subscription_tier IS DISTINCT FROM 'enterprise' AND email LIKE '%@%' ORDER BY id LIMIT 1`);
     const conversation = randomUUID();
     const message = randomUUID();
@@ -230,23 +223,19 @@ describe('projection: chat recipe', () => {
     const entry = await quarantineEntryFor(message);
     expect(entry.reason).toContain(`missing parent: chat_messages.conversation_id ${conversation} is not in conversations`);
     expect(entry.reason).toContain('constraint chat_messages_conversation_id_fkey');
-    // a re-drive before the parent exists fails again, with the same reason
-    const early = tandem(['dlq', 'redrive', '--config', config, '--projection', 'chat', '--id', String(entry.id)]);
-    const dead = await readTopics(testKafka(), [`${name}.dlq.chat`], (records) => records.some((r) => r.value?.reason === entry.reason), {
-      timeoutMs: 30_000,
-      settleMs: 0,
-    });
-    expect(dead.find((r) => r.value?.reason === entry.reason)?.value.event.after.id).toBe(message);
-    expect(await early.exited).toBe(1);
-    expect(early.output).toContain('missing parent');
+    // its parent is itself quarantined: the message waits for it (not quarantined), and its reason says so
+    expect(entry.status).toBe('waiting');
+    expect(entry.reason).toMatch(/^waits for the row it refers to: /);
 
+    // the parent is fixed at the source: the projector applies it, then the waiting message, by itself
     await sql(`UPDATE ${schema}.conversations SET message_count = 1 WHERE id = $1`, [conversation]);
-    await eventually(async () => (await q(`SELECT 1 FROM chat.conversations WHERE id = $1`, [conversation])).length === 1, 30_000, 'the fixed conversation');
-    const redrive = tandem(['dlq', 'redrive', '--config', config, '--projection', 'chat', '--id', String(entry.id)]);
-    expect(await redrive.exited).toBe(0);
+    await eventually(
+      async () => (await q(`SELECT status FROM tandem.quarantine WHERE id = $1`, [entry.id]))[0].status === 'redriven',
+      30_000,
+      'the waiting message to be applied',
+    );
     const [projected] = await q(`SELECT conversation_id::text, content FROM chat.chat_messages WHERE id = $1`, [message]);
     expect(projected).toEqual({ conversation_id: conversation, content: 'Hello?' });
-    expect((await q(`SELECT status FROM tandem.quarantine WHERE id = $1`, [entry.id]))[0].status).toBe('redriven');
   });
 
   it('keeps OAuth tokens out of quarantine, the dead-letter topic and dlq list, and re-drives them from the change topic', async () => {

@@ -52,20 +52,43 @@ describe('reconcile: users', () => {
     await target.drop();
   });
 
-  it('passes on a correct pipeline, reports the quarantined row as quarantined, and writes the reports', async () => {
+  it('counts a quarantined row against the threshold, saying how many and why', async () => {
+    const { code, reports, output } = await reconcile('--threshold', '0');
+    expect(code).toBe(6);
+    expect(reports[0]).toMatchObject({
+      verdict: 'FAIL',
+      acceptQuarantined: false,
+      mismatchRatio: 1 / 20001,
+      quarantined: { total: 1, byReason: { [`invalid ${schema}.auth_users row`]: 1 } },
+    });
+    const markdown = new TandemProcess(['reconcile', '--config', config, '--threshold', '0']);
+    expect(await markdown.exited).toBe(6);
+    expect(markdown.stdout).toContain(
+      `FAIL: mismatch ratio 0.0050 % (threshold 0.0000 %); 1 row quarantined (1 invalid ${schema}.auth_users row), counted as differences`,
+    );
+    expect(output).not.toContain('PASS');
+  });
+
+  it('passes with --accept-quarantined, records that in the report, reports the quarantined row as quarantined, and writes the reports', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tandem-recon-'));
-    const { code, reports } = await reconcile('--report', dir, '--threshold', '0');
+    const { code, reports } = await reconcile('--report', dir, '--threshold', '0', '--accept-quarantined');
     expect(code).toBe(0);
     const [report] = reports;
-    expect(report).toMatchObject({ projection: 'users', verdict: 'PASS', sourceLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
+    expect(report).toMatchObject({ projection: 'users', verdict: 'PASS', acceptQuarantined: true, sourceLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
     expect(report.tables[0]).toMatchObject({ table: 'users', sourceCount: 20001, targetCount: 20000, matched: 20000, missing: 0, extra: 0, mismatched: 0, quarantined: 1 });
     expect(report.tables[0].quarantinedSample[0].reason).toContain('invalid e-mail address');
     expect(report.tables[0].rowsFetched).toBeLessThan(2500); // only the range around the quarantined row moved
     const files = readdirSync(dir).sort();
     expect(files).toEqual([`reconciliation-${report.id}-users.html`, `reconciliation-${report.id}-users.json`, `reconciliation-${report.id}-users.md`]);
     expect(readFileSync(join(dir, files[0]), 'utf8')).toContain('<svg');
-    const [stored] = await targetQuery(target.url, 'SELECT verdict, source_lsn::text FROM tandem.reconciliations WHERE id = $1', [report.id]);
-    expect(stored).toEqual({ verdict: 'PASS', source_lsn: report.sourceLsn });
+    expect(readFileSync(join(dir, files[2]), 'utf8')).toContain('1 row quarantined');
+    expect(readFileSync(join(dir, files[2]), 'utf8')).toContain('accepted with --accept-quarantined');
+    const [stored] = await targetQuery(
+      target.url,
+      `SELECT verdict, source_lsn::text, report->'acceptQuarantined' AS accepted FROM tandem.reconciliations WHERE id = $1`,
+      [report.id],
+    );
+    expect(stored).toEqual({ verdict: 'PASS', source_lsn: report.sourceLsn, accepted: true });
   });
 
   it('reports zero differences while capture and the projector apply a continuous write load', async () => {
@@ -80,7 +103,7 @@ describe('reconcile: users', () => {
     })();
     try {
       await new Promise((resolve) => setTimeout(resolve, 1000));
-      const { code, reports } = await reconcile('--threshold', '0');
+      const { code, reports } = await reconcile('--threshold', '0', '--accept-quarantined');
       expect(reports[0].tables[0]).toMatchObject({ missing: 0, extra: 0, mismatched: 0 });
       expect(code).toBe(0);
     } finally {

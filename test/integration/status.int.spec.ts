@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/modules/config/load-config';
 import { StatusService } from '../../src/modules/status/status.service';
 import { createLogger } from '../../src/shared/logger';
 import { parseLsn } from '../../src/shared/lsn';
+import { StatusSampler } from '../../src/modules/admin/status/status-sampler';
 
 /** StatusService against a real capture and projector: every number checked against PostgreSQL and Kafka. */
 describe('status of a running pipeline', () => {
@@ -165,6 +166,41 @@ describe('status of a running pipeline', () => {
       freezeLsn: null,
       history: [{ state: 'parallel' }],
     });
+  });
+
+  it('shows what it can while Kafka is unreachable, and marks Kafka unreachable (service, CLI, status page model)', async () => {
+    const reachable = await caughtUp();
+    const closedKafka = { TANDEM_KAFKA_BROKERS: '127.0.0.1:5999' };
+    const blind = new StatusService(loadConfig(configFile, closedKafka), createLogger('status-test', 'silent'));
+    try {
+      const status = await blind.read();
+      expect(status.kafka).toEqual({ reachable: false, error: expect.stringContaining('ECONNREFUSED 127.0.0.1:5999') });
+      expect(status.source[0]).toMatchObject({ slot: name, state: 'streaming' });
+      const [users] = status.projections;
+      expect(users).toMatchObject({ projection: 'users', state: 'unknown', lagEvents: null, lagSeconds: null, quarantined: 1 });
+      expect(users.checkpointLsn).toBe(reachable.projections[0].checkpointLsn);
+      expect(users.partitions.map((p) => [p.partition, p.offset, p.endOffset, p.lag])).toEqual(
+        reachable.projections[0].partitions
+          .filter((p) => p.offset >= 0)
+          .map((p) => [p.partition, p.offset, null, null]),
+      );
+      expect(status.lastReconciliations.map((r) => r.verdict)).toEqual(['PASS']);
+
+      const sampler = new StatusSampler({ read: () => blind.read() }, 60_000, createLogger('status-test', 'silent'));
+      expect((await sampler.current()).kafka.reachable).toBe(false);
+      expect(sampler.history()[0].projections.users).toMatchObject({ lagEvents: null });
+    } finally {
+      await blind.close();
+    }
+    const cli = new TandemProcess(['status', '--config', configFile, '--json', '--window', '0'], closedKafka);
+    expect(await cli.exited).toBe(0);
+    const printed = JSON.parse(cli.stdout);
+    expect(printed.kafka.reachable).toBe(false);
+    expect(printed.projections[0]).toMatchObject({ state: 'unknown', quarantined: 1 });
+    const text = new TandemProcess(['status', '--config', configFile, '--window', '0'], closedKafka);
+    expect(await text.exited).toBe(0);
+    expect(text.stdout).toContain('KAFKA UNREACHABLE');
+    expect(text.stdout).toMatch(/users\s+unknown\s+–/);
   });
 
   it('shows the slot idle once capture stopped', async () => {

@@ -184,6 +184,7 @@ describe('backfill status', () => {
         at: new Date(0),
         slot: { slot: 's', publication: 'p', currentWalLsn: '0/10', slotFound: true, active: true, confirmedFlushLsn: '0/10', restartLsn: '0/10', flushLagSeconds: null },
         captureTopics: [],
+        kafka: { reachable: true, error: null },
         projections: [],
         reconciliations: [],
         cutover: null,

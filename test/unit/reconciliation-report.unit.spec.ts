@@ -21,6 +21,8 @@ function hostileReport(): ReconciliationReport {
     threshold: 0,
     mismatchRatio: 0,
     verdict: `PASS"><script>alert(2)</script>` as 'PASS',
+    acceptQuarantined: false,
+    quarantined: { total: anything(`2${ATTACK}`), byReason: { [`reason${ATTACK}`]: anything(`2${ATTACK}`) } },
     tables: [
       {
         table: `users${ATTACK}`,
@@ -31,6 +33,7 @@ function hostileReport(): ReconciliationReport {
         extra: 0,
         mismatched: anything(`1<svg onload=alert(3)>`),
         quarantined: 0,
+        quarantinedByReason: {},
         sample: [
           {
             kind: `mismatched${ATTACK}` as 'mismatched',

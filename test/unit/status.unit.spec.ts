@@ -10,6 +10,7 @@ import type {
 } from '../../src/modules/status/status-readers';
 import { tandemConfigSchema } from '../../src/modules/config/config.schema';
 import { createLogger } from '../../src/shared/logger';
+import { statusServiceForServer } from '../../src/modules/admin/status/status-for-server';
 
 const T0 = Date.parse('2026-11-22T10:00:00Z');
 
@@ -38,6 +39,7 @@ function reading(seconds: number, over: Partial<PipelineReading> = {}): Pipeline
     at: new Date(T0 + seconds * 1000),
     slot: slot(),
     captureTopics: [{ topic: 'legacy.public.users', partition: 0, low: 0n, end: 1000n }],
+    kafka: { reachable: true, error: null },
     projections: [],
     reconciliations: [],
     cutover: null,
@@ -268,8 +270,9 @@ describe('StatusService', () => {
     const status = await service.read();
     await service.close();
     expect(status.source[0]).toMatchObject({ slot: 's1', publication: 'p1' });
-    expect(asked[0]).toEqual(['legacy.public.auth_users']);
-    expect(asked[1]).toEqual(
+    // one read of Kafka covers the capture topics and every projection's topics
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toEqual(
       expect.arrayContaining([
         'legacy.public.auth_users',
         'legacy.import.nakamoto_users',
@@ -337,5 +340,48 @@ describe('tandem status table', () => {
     );
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(3 * 1024 ** 3)).toBe('3.0 GiB');
+  });
+});
+
+describe('the status page’s rates (tandem serve)', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('shows 0 events/s for a projection that has been idle for a few samples, as the CLI does', async () => {
+    jest.useFakeTimers({ now: T0, doNotFake: ['nextTick', 'setImmediate'] });
+    const config = tandemConfigSchema.parse({
+      source: { url: 'postgres://legacy/app', tables: ['public.auth_users'] },
+      kafka: { brokers: ['k:9092'], topicPrefix: 'legacy' },
+      target: { url: 'postgres://new/app' },
+      projections: [{ recipe: 'users' }],
+    });
+    let applied = -1n;
+    const readers: StatusReaders = {
+      source: { readSlot: async () => slot(), close: async () => undefined },
+      topics: {
+        endOffsets: async (topics) => topics.map((topic) => ({ topic, partition: 0, low: 0n, end: 1002n })),
+        close: async () => undefined,
+      },
+      state: {
+        checkpoints: async () => [
+          { topic: 'legacy.public.auth_users', partition: 0, offset: applied, commitLsn: 5n, updatedAt: new Date(T0) },
+        ],
+        quarantine: async () => ({ count: 0, newest: [] }),
+        lastReconciliations: async () => [],
+        latestCutover: async () => null,
+        close: async () => undefined,
+      },
+    };
+    const service = statusServiceForServer(config, createLogger('test', 'silent'), readers);
+    await service.read();
+    jest.setSystemTime(T0 + 2000);
+    applied = 999n; // 1,000 events applied in 2 s, then nothing more
+    expect((await service.read()).projections[0].eventsPerSecond).toBe(500);
+    for (let seconds = 4; seconds <= 12; seconds += 2) {
+      jest.setSystemTime(T0 + seconds * 1000);
+      await service.read();
+    }
+    // a minute's average would still say 1,000 / 12 s = 83.3 events/s
+    expect((await service.read()).projections[0].eventsPerSecond).toBe(0);
+    await service.close();
   });
 });

@@ -8,6 +8,10 @@ import { CaptureModule } from '../../modules/capture/capture.module';
 import { CaptureService, type CapturePlan } from '../../modules/capture/capture.service';
 import { createLogger, type Logger } from '../../shared/logger';
 import { examples } from '../help';
+import { stopGracefullyOnSignals } from '../run-until-signal';
+
+/** SIGTERM/SIGINT: flush and acknowledge within this, else exit anyway (the README promises 10 s). */
+const STOP_GRACE_MS = 7000;
 
 function renderPlan(plan: CapturePlan): string {
   const lines = [
@@ -61,15 +65,13 @@ export function registerCaptureCommand(program: Command): void {
       const app = await NestFactory.createApplicationContext(CaptureApp, { logger: false });
       const capture = app.get(CaptureService);
       const logger = app.get<Logger>(TANDEM_LOGGER);
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        logger.info({ signal }, 'stopping: flushing and acknowledging');
-        void capture.stop();
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      stopGracefullyOnSignals({
+        stop: () => capture.stop(),
+        graceMs: STOP_GRACE_MS,
+        logger,
+        abandoned:
+          'stopped before the last Kafka transaction was committed: those changes were not acknowledged and will be read again from the slot on restart',
+      });
       try {
         await capture.run({ resnapshot: options.resnapshot });
         logger.info(capture.status(), 'capture stopped');

@@ -109,6 +109,7 @@ export function registerCutoverCommand(program: Command): void {
   )
     .option('--drain-timeout <ms>', 'how long the drained gate waits', '60000')
     .option('--threshold <ratio>', 'largest accepted reconciliation mismatch ratio', '0')
+    .option('--accept-quarantined', 'the verified gate does not count quarantined rows (recorded in the reports)')
     .addHelpText(
       'after',
       examples(
@@ -119,7 +120,7 @@ export function registerCutoverCommand(program: Command): void {
         EXIT_CODES,
       ),
     )
-    .action((id: string | undefined, options: Common & { drainTimeout: string; threshold: string }) =>
+    .action((id: string | undefined, options: Common & { drainTimeout: string; threshold: string; acceptQuarantined?: boolean }) =>
       withService(options, async (service, operator) =>
         print(
           options,
@@ -127,6 +128,7 @@ export function registerCutoverCommand(program: Command): void {
             operator,
             drainTimeoutMs: Number(options.drainTimeout),
             threshold: Number(options.threshold),
+            acceptQuarantined: options.acceptQuarantined,
           }),
         ),
       ),

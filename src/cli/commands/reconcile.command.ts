@@ -18,7 +18,8 @@ export function registerReconcileCommand(program: Command): void {
     .requiredOption('-c, --config <file>', 'tandem.yaml')
     .option('-p, --projection <name>', 'only this projection')
     .option('--report <dir>', 'write JSON, Markdown and HTML reports here')
-    .option('--threshold <ratio>', 'largest accepted mismatch ratio', '0.001')
+    .option('--threshold <ratio>', 'largest accepted mismatch ratio (quarantined rows count as differences)', '0.001')
+    .option('--accept-quarantined', 'do not count quarantined rows against the threshold (recorded in the report)')
     .option('--json', 'print the reports as JSON')
     .option('--direction <direction>', 'forward (legacy → target) or failback (target → legacy, after a cutover)', 'forward')
     .addHelpText(
@@ -38,6 +39,7 @@ export function registerReconcileCommand(program: Command): void {
         projection?: string;
         report?: string;
         threshold: string;
+        acceptQuarantined?: boolean;
         json?: boolean;
         direction: string;
       }) => {
@@ -51,6 +53,7 @@ export function registerReconcileCommand(program: Command): void {
           projection: options.projection,
           threshold: Number(options.threshold),
           direction: options.direction,
+          acceptQuarantined: options.acceptQuarantined,
         });
         for (const report of reports) {
           if (options.report) {

@@ -35,13 +35,19 @@ export function kafkaLogLevel(
  * (kafka-connection.ts). kafkajs 2.2.4 is the chosen client but unmaintained since 2023; it stays
  * behind this folder so that it can be replaced without touching capture or the projector.
  */
-export function createKafka(connection: KafkaConnection, clientId: string, logger: KafkaLogSink): Kafka {
+export function createKafka(
+  connection: KafkaConnection,
+  clientId: string,
+  logger: KafkaLogSink,
+  /** Fewer retries for callers that report an unreachable Kafka rather than wait for it (status, checks). */
+  retries?: number,
+): Kafka {
   const lastWarned = new Map<string, number>();
   return new Kafka({
     clientId,
     ...kafkaConnectionOptions(connection),
     logLevel: logLevel.WARN,
-    retry: { initialRetryTime: 200 },
+    retry: { initialRetryTime: 200, ...(retries === undefined ? {} : { retries }) },
     logCreator:
       () =>
       ({ level, log }: LogEntry) => {

@@ -99,14 +99,20 @@ export class ThreadedTransactionalProducer implements RecordCommitter {
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-/** Under ts-node (development, tests) the worker compiles its TypeScript the same way. */
+/**
+ * The worker runs the same kind of code as this file: compiled JavaScript next to it, or under ts-node
+ * (development, tests) the TypeScript, compiled the same way. ts-node is resolved from here, not from
+ * the working directory (an eval'd worker resolves modules from there: `tandem` started in another
+ * folder could not find it).
+ */
 function startWorker(setup: ProducerThreadSetup): Worker {
   if (__filename.endsWith('.js'))
     return new Worker(join(__dirname, 'producer-worker.js'), { workerData: setup });
   const source = join(__dirname, 'producer-worker.ts');
   const project = join(__dirname, '..', '..', '..', 'tsconfig.json');
+  const tsNode = require.resolve('ts-node');
   return new Worker(
-    `require('ts-node').register({ transpileOnly: true, project: ${JSON.stringify(project)} }); require(${JSON.stringify(source)});`,
+    `require(${JSON.stringify(tsNode)}).register({ transpileOnly: true, project: ${JSON.stringify(project)} }); require(${JSON.stringify(source)});`,
     { eval: true, workerData: setup },
   );
 }

@@ -89,7 +89,7 @@ export class CaptureService {
       columnPolicyOf(config, process.env, keyColumnsByTable(tables)); // source.columns and its key, checked as capture would
       const slot = await readSlot(client, config.source.slot);
       const publication = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [config.source.publication]);
-      const kafka = await probeKafka(createKafka(config.kafka, config.kafka.clientId, this.logger), config.kafka.brokers);
+      const kafka = await probeKafka(createKafka(config.kafka, config.kafka.clientId, this.logger, 2), config.kafka.brokers);
       return {
         kafka,
         slot: { name: config.source.slot, exists: slot.exists, confirmedFlushLsn: slot.confirmedFlushLsn === null ? null : formatLsn(slot.confirmedFlushLsn) },
@@ -167,6 +167,7 @@ export class CaptureService {
       await this.waitForSlotRelease(lockClient);
       if (signalTable) await requestNewTables(lockClient, config, added, logger);
       else if (added.length > 0) logger.warn({ tables: added }, 'tables added to source.tables stream their changes but are not backfilled (no signal table)');
+      if (this.signal.stopped) return; // stop() came before there was a stream to stop
       this.statusValue.role = 'streaming';
       const tracker = new BackfillTracker(
         {
@@ -255,7 +256,7 @@ export class CaptureService {
   /** After a failover the old walsender may hold the slot for a moment. */
   private async waitForSlotRelease(client: Client): Promise<void> {
     const deadline = Date.now() + 30_000;
-    for (;;) {
+    while (!this.signal.stopped) {
       const slot = await readSlot(client, this.config.source.slot);
       if (!slot.exists) throw new CaptureStateError(`replication slot "${this.config.source.slot}" disappeared; a re-snapshot is needed (tandem capture --resnapshot)`);
       if (slot.activePid === null) return;

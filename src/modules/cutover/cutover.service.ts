@@ -1,3 +1,4 @@
+import { describeVerdict } from '../reconciliation/verdict';
 import { connectNamed } from '../../shared/endpoint';
 import { Client, type Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
@@ -53,6 +54,8 @@ export interface CutoverOptions {
   drainTimeoutMs?: number;
   /** Largest accepted reconciliation mismatch ratio (default 0: a cutover wants equality). */
   threshold?: number;
+  /** The verified gate does not count quarantined rows against the threshold (recorded in the reports). */
+  acceptQuarantined?: boolean;
 }
 
 /**
@@ -164,14 +167,14 @@ export class CutoverService {
       // verified
       const reconciliation = new ReconciliationService(this.config, this.logger);
       const reports = [];
-      for (const projection of cutover.projections) reports.push(...(await reconciliation.run({ projection, threshold: options.threshold ?? 0 })));
+      for (const projection of cutover.projections) reports.push(...(await reconciliation.run({ projection, threshold: options.threshold ?? 0, acceptQuarantined: options.acceptQuarantined })));
       const ids = reports.map((report) => report.id!);
       const failed = reports.filter((report) => report.verdict !== 'PASS');
       if (failed.length > 0) {
         await this.pool.query('UPDATE tandem.cutovers SET reconciliation_ids = $2 WHERE id = $1', [cutover.id, ids]);
         throw new CutoverGateError(
           `verified gate: ${failed
-            .map((r) => `reconciliation ${r.id} of ${r.projection} is ${r.verdict} (mismatch ratio ${r.mismatchRatio} > threshold ${r.threshold})`)
+            .map((r) => `reconciliation ${r.id} of ${r.projection} is ${describeVerdict(r)}`)
             .join('; ')}`,
         );
       }

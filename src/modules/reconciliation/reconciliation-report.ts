@@ -1,6 +1,7 @@
 import { cspHash } from '../../shared/csp';
 import { escapeHtml, markdownCode, markdownText } from '../../shared/escape';
 import type { Difference } from './bucket-comparison';
+import { describeVerdict, type Verdict } from './verdict';
 
 export interface TableReport {
   table: string;
@@ -11,6 +12,8 @@ export interface TableReport {
   extra: number;
   mismatched: number;
   quarantined: number;
+  /** Quarantined rows per kind of reason (verdict.ts, quarantineKind). */
+  quarantinedByReason: Record<string, number>;
   /** A sample of the differences, mismatched rows with their column-level diffs. */
   sample: Difference[];
   quarantinedSample: Array<{ key: string; reason: string }>;
@@ -27,7 +30,7 @@ export interface TableReport {
   notCompared?: Array<{ column: string; reason: string }>;
 }
 
-export interface ReconciliationReport {
+export interface ReconciliationReport extends Verdict {
   id: number | null;
   projection: string;
   /** forward: legacy → target (counts: source = legacy); failback: target → legacy (source = target). */
@@ -37,28 +40,14 @@ export interface ReconciliationReport {
   /** The origin side's LSN the comparison is valid at (taken before it started): legacy's, or the target's in failback. */
   sourceLsn: string;
   threshold: number;
-  mismatchRatio: number;
-  verdict: 'PASS' | 'FAIL';
   tables: TableReport[];
 }
-
-export function verdictOf(
-  tables: TableReport[],
-  threshold: number,
-): { mismatchRatio: number; verdict: 'PASS' | 'FAIL' } {
-  const rows = tables.reduce((sum, t) => sum + Math.max(t.sourceCount, t.targetCount), 0);
-  const bad = tables.reduce((sum, t) => sum + t.missing + t.extra + t.mismatched, 0);
-  const mismatchRatio = rows === 0 ? 0 : bad / rows;
-  return { mismatchRatio, verdict: mismatchRatio <= threshold ? 'PASS' : 'FAIL' };
-}
-
-const percent = (ratio: number) => `${(ratio * 100).toFixed(4)} %`;
 
 export function renderMarkdown(report: ReconciliationReport): string {
   const lines = [
     `# Reconciliation of ${markdownCode(report.projection)}${report.direction === 'failback' ? ' (failback: target → legacy)' : ''}: ${markdownText(report.verdict)}`,
     '',
-    `Valid at ${report.direction === 'failback' ? 'target' : 'source'} LSN ${markdownCode(report.sourceLsn)}, ${markdownText(report.startedAt)} → ${markdownText(report.finishedAt)}. Mismatch ratio ${markdownText(percent(report.mismatchRatio))} (threshold ${markdownText(percent(report.threshold))}).`,
+    `Valid at ${report.direction === 'failback' ? 'target' : 'source'} LSN ${markdownCode(report.sourceLsn)}, ${markdownText(report.startedAt)} → ${markdownText(report.finishedAt)}. ${markdownText(describeVerdict(report))}.`,
     '',
     '| table | source | target | matched | missing | extra | mismatched | quarantined |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -111,26 +100,19 @@ export const REPORT_CONTENT_SECURITY_POLICY = `default-src 'none'; style-src ${R
 
 /** A self-contained page (no external assets) with a stacked bar per table. */
 export function renderHtml(report: ReconciliationReport): string {
-  const width = 640;
+  const width = 860;
+  const barWidth = 470;
   const bars = report.tables
     .map((t, i) => {
-      const total = Math.max(
-        [t.matched, t.missing, t.extra, t.mismatched, t.quarantined].reduce((sum, n) => sum + (Number(n) || 0), 0),
-        1,
-      );
       let x = 160;
-      const segments = (Object.keys(OUTCOME_COLORS) as Array<keyof typeof OUTCOME_COLORS>)
-        .map((kind) => {
-          const w = (Number(t[kind]) / total) * (width - 170) || 0;
-          const rect =
-            w > 0
-              ? `<rect x="${x.toFixed(1)}" y="${i * 34 + 8}" width="${w.toFixed(1)}" height="22" fill="${OUTCOME_COLORS[kind]}"><title>${kind}: ${escapeHtml(t[kind])}</title></rect>`
-              : '';
+      const segments = segmentWidths(t, barWidth)
+        .map(({ kind, width: w }) => {
+          const rect = `<rect x="${x.toFixed(1)}" y="${i * 34 + 8}" width="${w.toFixed(1)}" height="22" fill="${OUTCOME_COLORS[kind]}"><title>${kind}: ${escapeHtml(t[kind])}</title></rect>`;
           x += w;
           return rect;
         })
         .join('');
-      return `<text x="0" y="${i * 34 + 24}" font-size="13">${escapeHtml(t.table)}</text>${segments}`;
+      return `<text x="0" y="${i * 34 + 24}" font-size="13">${escapeHtml(t.table)}</text>${segments}<text x="${160 + barWidth + 8}" y="${i * 34 + 24}" font-size="12" fill="${differencesOf(t) > 0 ? OUTCOME_COLORS.missing : OUTCOME_COLORS.matched}">${escapeHtml(barLabel(t))}</text>`;
     })
     .join('');
   const legend = Object.keys(OUTCOME_COLORS)
@@ -170,9 +152,38 @@ export function renderHtml(report: ReconciliationReport): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>Reconciliation ${escapeHtml(report.projection)}: ${escapeHtml(report.verdict)}</title>
 <style>${REPORT_STYLE}</style></head>
 <body><h1>Reconciliation of <code>${escapeHtml(report.projection)}</code>: <span class="${verdictClass}">${escapeHtml(report.verdict)}</span></h1>
-<p>Valid at source LSN <code>${escapeHtml(report.sourceLsn)}</code>; ${escapeHtml(report.startedAt)} → ${escapeHtml(report.finishedAt)}. Mismatch ratio ${escapeHtml(percent(report.mismatchRatio))} (threshold ${escapeHtml(percent(report.threshold))}).</p>
+<p>Valid at source LSN <code>${escapeHtml(report.sourceLsn)}</code>; ${escapeHtml(report.startedAt)} → ${escapeHtml(report.finishedAt)}. ${escapeHtml(describeVerdict(report))}.</p>
 <svg width="${width}" height="${report.tables.length * 34 + 10}" role="img" aria-label="rows per table by outcome">${bars}</svg><p>${legend}</p>
 <table><tr><th>table</th><th>source</th><th>target</th><th>matched</th><th>missing</th><th>extra</th><th>mismatched</th><th>quarantined</th></tr>${rows}</table>
 ${details ? `<h2>Differences (sample)</h2><ul>${details}</ul>` : ''}</body></html>
 `;
+}
+
+const OUTCOMES = ['matched', 'missing', 'extra', 'mismatched', 'quarantined'] as const;
+/** A difference is drawn at least this wide, so 5 differences among 100,000 rows still show. */
+const MIN_SEGMENT = 8;
+
+/** A count as a number: a stored report (jsonb) may hold anything. */
+const count = (value: unknown) => Number(value) || 0;
+const differencesOf = (t: TableReport) => count(t.missing) + count(t.extra) + count(t.mismatched) + count(t.quarantined);
+
+function barLabel(t: TableReport): string {
+  const counts = OUTCOMES.slice(1)
+    .filter((kind) => count(t[kind]) > 0)
+    .map((kind) => `${t[kind]} ${kind}`);
+  return counts.length === 0 ? `all ${t.matched} rows match` : counts.join(', ');
+}
+
+/** Each outcome's share of the bar; every non-zero difference gets at least MIN_SEGMENT pixels. */
+export function segmentWidths(
+  t: TableReport,
+  barWidth: number,
+): Array<{ kind: (typeof OUTCOMES)[number]; width: number }> {
+  const total = Math.max(count(t.matched) + differencesOf(t), 1);
+  const widths = OUTCOMES.map((kind) => ({ kind, width: (count(t[kind]) / total) * barWidth }));
+  for (const segment of widths)
+    if (segment.kind !== 'matched' && count(t[segment.kind]) > 0) segment.width = Math.max(segment.width, MIN_SEGMENT);
+  const others = widths.filter((s) => s.kind !== 'matched').reduce((sum, s) => sum + s.width, 0);
+  widths[0].width = count(t.matched) > 0 ? Math.max(barWidth - others, 0) : 0;
+  return widths.filter((segment) => segment.width > 0);
 }

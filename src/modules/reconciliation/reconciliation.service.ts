@@ -9,7 +9,8 @@ import type { TableComparison } from '../../projections/framework/define-reconci
 import { resolveProjectionDefinitions, targetPool } from '../projection/projection.service';
 import { compareByBuckets, diffRows, type Difference } from './bucket-comparison';
 import { SqlComparisonReader, sharedRowHash } from './sql-reader';
-import { verdictOf, type ReconciliationReport, type TableReport } from './reconciliation-report';
+import type { ReconciliationReport, TableReport } from './reconciliation-report';
+import { quarantineKind, verdictOf } from './verdict';
 import { createProgress } from '../../shared/progress';
 import type { ColumnPolicy } from '../../connectors/postgres-source/column-policy';
 import { columnPolicyOf } from '../config/column-policy';
@@ -19,6 +20,8 @@ export interface ReconcileOptions {
   projection?: string;
   /** Largest accepted share of missing + extra + mismatched rows (default 0.1 %, the seeds' rollback trigger). */
   threshold?: number;
+  /** Quarantined rows do not count against the threshold (recorded in the report). */
+  acceptQuarantined?: boolean;
   /** Differences listed per table in the report (default 20); the counts always cover all of them. */
   sample?: number;
   /**
@@ -71,6 +74,7 @@ export class ReconciliationService {
             source,
             target,
             options.threshold ?? 0.001,
+            options.acceptQuarantined ?? false,
             options.sample ?? DEFAULT_SAMPLE,
             options.direction ?? 'forward',
           ),
@@ -87,6 +91,7 @@ export class ReconciliationService {
     source: Pool,
     target: Pool,
     threshold: number,
+    acceptQuarantined: boolean,
     sample: number,
     direction: 'forward' | 'failback',
   ): Promise<ReconciliationReport> {
@@ -112,7 +117,8 @@ export class ReconciliationService {
       progress.increment(1);
     }
     progress.stop();
-    const { mismatchRatio, verdict } = verdictOf(tables, threshold);
+    const outcome = verdictOf(tables, threshold, acceptQuarantined);
+    const { mismatchRatio, verdict } = outcome;
     const report: ReconciliationReport = {
       id: null,
       projection: definition.name,
@@ -121,8 +127,7 @@ export class ReconciliationService {
       finishedAt: new Date().toISOString(),
       sourceLsn: rows[0].lsn,
       threshold,
-      mismatchRatio,
-      verdict,
+      ...outcome,
       tables,
     };
     const stored = await target.query<{ id: string }>(
@@ -203,6 +208,7 @@ export class ReconciliationService {
       extra: count('extra'),
       mismatched: count('mismatched'),
       quarantined: explained.length,
+      quarantinedByReason: countBy(explained.map((d) => quarantineKind(quarantineReasons.get(d.key)!))),
       sample: open.slice(0, sample),
       quarantinedSample: explained
         .slice(0, sample)
@@ -225,4 +231,10 @@ export class ReconciliationService {
     const [schema, name] = table.includes('.') ? table.split('.') : [sourceSchema, table];
     return this.columns.of(schema, name);
   }
+}
+
+function countBy(values: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
 }

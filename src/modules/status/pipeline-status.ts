@@ -8,6 +8,8 @@ import type { FailbackLag } from '../failback/failback-lag';
 export interface PipelineStatus {
   /** When this status was read (ISO 8601). */
   readAt: string;
+  /** Kafka unreachable: the source, checkpoints, quarantine and the rest are still shown; lags are null. */
+  kafka: KafkaReachability;
   source: SourceSlotStatus[];
   projections: ProjectionStatus[];
   lastReconciliations: ReconciliationSummary[];
@@ -16,6 +18,12 @@ export interface PipelineStatus {
   backfills: BackfillListing[];
   /** The latest cutover's failback while it runs (tandem failback): capture and apply lag; null otherwise. */
   failback: FailbackLag | null;
+}
+
+export interface KafkaReachability {
+  reachable: boolean;
+  /** Why not, when not (no connection string, no password). */
+  error: string | null;
 }
 
 export interface SourceSlotStatus {
@@ -36,17 +44,20 @@ export interface SourceSlotStatus {
 
 export interface ProjectionStatus {
   projection: string;
-  /** 'running' (checkpoint moved recently or caught up), 'stalled' (lag and no progress), 'not-started'. */
-  state: 'running' | 'caught-up' | 'stalled' | 'not-started';
-  /** Sum over partitions of (topic end offset - checkpoint offset). */
-  lagEvents: number;
+  /**
+   * 'running' (checkpoint moved recently or caught up), 'stalled' (lag and no progress), 'not-started',
+   * 'unknown' (Kafka unreachable: the lag cannot be known).
+   */
+  state: 'running' | 'caught-up' | 'stalled' | 'not-started' | 'unknown';
+  /** Sum over partitions of (topic end offset - checkpoint offset); null while Kafka is unreachable. */
+  lagEvents: number | null;
   /** Seconds since the newest checkpoint update while lag > 0, else 0. */
   lagSeconds: number | null;
   eventsPerSecond: number | null;
   /** Highest fully applied commit LSN (text form, e.g. 0/16B3748). */
   checkpointLsn: string | null;
   /** offset: the last applied offset (-1: nothing applied yet); lag: endOffset - 2 - offset (a commit marker ends the partition). */
-  partitions: Array<{ topic: string; partition: number; offset: number; endOffset: number; lag: number }>;
+  partitions: Array<{ topic: string; partition: number; offset: number; endOffset: number | null; lag: number | null }>;
   quarantined: number;
   newestQuarantineReasons: Array<{ id: number; reason: string; at: string }>;
 }

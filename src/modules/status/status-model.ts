@@ -103,6 +103,7 @@ export function buildStatus(
   const now = reading.at.getTime();
   return {
     readAt: reading.at.toISOString(),
+    kafka: reading.kafka,
     source: [sourceStatus(reading, samples, options)],
     projections: reading.projections.map((p) => projectionStatus(p, now, samples, options)),
     lastReconciliations: reading.reconciliations,
@@ -145,19 +146,8 @@ function projectionStatus(
   samples: StatusSample[],
   options: StatusModelOptions,
 ): ProjectionStatus {
-  const byPartition = new Map(reading.checkpoints.map((c) => [`${c.topic}#${c.partition}`, c]));
-  const partitions = reading.ends.map((end) => {
-    const checkpoint = byPartition.get(`${end.topic}#${end.partition}`) ?? null;
-    const lag = partitionLag(end, checkpoint?.offset ?? null);
-    return {
-      topic: end.topic,
-      partition: end.partition,
-      offset: checkpoint ? Number(checkpoint.offset) : -1,
-      endOffset: Number(end.end),
-      lag,
-    };
-  });
-  const lagEvents = partitions.reduce((sum, p) => sum + p.lag, 0);
+  const partitions = partitionsOf(reading);
+  const lagEvents = reading.ends === null ? null : partitions.reduce((sum, p) => sum + (p.lag ?? 0), 0);
   const eventsPerSecond = ratePerSecond(samples, (s) => s.applied[reading.name], options.rateWindowMs);
   const newestUpdate = reading.checkpoints.reduce<number | null>(
     (newest, c) => Math.max(newest ?? 0, c.updatedAt.getTime()),
@@ -168,6 +158,7 @@ function projectionStatus(
 
   let state: ProjectionStatus['state'];
   if (newestUpdate === null) state = 'not-started';
+  else if (lagEvents === null) state = 'unknown';
   else if (lagEvents === 0) state = 'caught-up';
   else if ((eventsPerSecond ?? 0) > 0 || now - newestUpdate < options.stallAfterMs) state = 'running';
   else state = 'stalled';
@@ -177,13 +168,36 @@ function projectionStatus(
     state,
     lagEvents,
     lagSeconds:
-      lagEvents === 0 ? 0 : newestUpdate === null ? null : round(Math.max(0, now - newestUpdate) / 1000),
+      lagEvents === null ? null : lagEvents === 0 ? 0 : newestUpdate === null ? null : round(Math.max(0, now - newestUpdate) / 1000),
     eventsPerSecond,
     checkpointLsn,
     partitions,
     quarantined: reading.quarantine.count,
     newestQuarantineReasons: reading.quarantine.newest,
   };
+}
+
+/** Per partition, the checkpoint against the topic's end; without Kafka, the checkpoints alone. */
+function partitionsOf(reading: PipelineReading['projections'][number]): ProjectionStatus['partitions'] {
+  if (reading.ends === null)
+    return reading.checkpoints.map((c) => ({
+      topic: c.topic,
+      partition: c.partition,
+      offset: Number(c.offset),
+      endOffset: null,
+      lag: null,
+    }));
+  const byPartition = new Map(reading.checkpoints.map((c) => [`${c.topic}#${c.partition}`, c]));
+  return reading.ends.map((end) => {
+    const checkpoint = byPartition.get(`${end.topic}#${end.partition}`) ?? null;
+    return {
+      topic: end.topic,
+      partition: end.partition,
+      offset: checkpoint ? Number(checkpoint.offset) : -1,
+      endOffset: Number(end.end),
+      lag: partitionLag(end, checkpoint?.offset ?? null),
+    };
+  });
 }
 
 const round = (value: number) => Math.round(value * 100) / 100;

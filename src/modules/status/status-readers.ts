@@ -1,6 +1,6 @@
 import type { PartitionEnd } from '../../contracts/positions';
 import type { FailbackLag } from '../failback/failback-lag';
-import type { CutoverSummary, ReconciliationSummary } from './pipeline-status';
+import type { CutoverSummary, KafkaReachability, ReconciliationSummary } from './pipeline-status';
 import type { BackfillRequestRow } from '../../connectors/postgres-source/signal-table';
 
 
@@ -76,9 +76,11 @@ export interface PipelineReading {
   slot: SlotReading;
   /** End offsets of capture's change topics (one per source table). */
   captureTopics: PartitionEnd[];
+  /** Whether Kafka answered this read; when not, no end offsets are known (`ends` null). */
+  kafka: KafkaReachability;
   projections: Array<{
     name: string;
-    ends: PartitionEnd[];
+    ends: PartitionEnd[] | null;
     checkpoints: CheckpointReading[];
     quarantine: QuarantineReading;
   }>;

@@ -19,7 +19,7 @@ export interface StatusPoint {
   }>;
   projections: Array<{
     projection: string;
-    lagEvents: number;
+    lagEvents: number | null;
     lagSeconds: number | null;
     eventsPerSecond: number | null;
   }>;

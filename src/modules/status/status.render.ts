@@ -33,6 +33,8 @@ export function textTable(headers: string[], rows: string[][]): string[] {
 /** `tandem status` on a terminal: the source slot, each projection, the last reconciliations and the cutover. */
 export function renderStatus(status: PipelineStatus): string {
   const lines = [`Tandem status at ${status.readAt}`, ''];
+  if (!status.kafka.reachable)
+    lines.push(`KAFKA UNREACHABLE: ${status.kafka.error ?? 'no answer'} (capture rates and projection lags unknown)`, '');
   lines.push(
     ...textTable(
       ['SOURCE SLOT', 'PUBLICATION', 'STATE', 'LAG', 'LAG S', 'EVENTS/S', 'CONFIRMED LSN', 'RETAINED WAL'],
@@ -69,7 +71,7 @@ export function renderStatus(status: PipelineStatus): string {
           return [
             p.projection,
             p.state,
-            String(p.lagEvents),
+            num(p.lagEvents),
             num(p.lagSeconds),
             num(p.eventsPerSecond),
             p.checkpointLsn ?? dash,

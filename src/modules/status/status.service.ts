@@ -1,6 +1,7 @@
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import { createKafka } from '../../connectors/kafka/kafka-client';
+import { withoutConnectionStrings } from '../../shared/redact';
 import { topicsOf } from '../../projections/framework/define-projection';
 import { sourceTopic } from '../../contracts/names';
 import { projectionDefinitions } from '../projection/projection.service';
@@ -44,7 +45,7 @@ export class StatusService {
       name: definition.name,
       topics: topicsOf(definition, prefix),
     }));
-    const kafka = createKafka(config.kafka, `${config.kafka.clientId}-status`, logger);
+    const kafka = createKafka(config.kafka, `${config.kafka.clientId}-status`, logger, 1);
     this.readers = readers ?? {
       source: new PostgresSourceSlotReader(config.source.url),
       topics: new KafkaTopicOffsetsReader(kafka),
@@ -118,15 +119,21 @@ export class StatusService {
     const names = this.projections.map((p) => p.name);
     const newest = this.options.newestReasons ?? 5;
     const at = new Date();
-    const [slot, captureTopics, projections, reconciliations, cutover, backfills, failback] = await Promise.all([
+    const captureTopics = this.config.source.tables.map((table) => sourceTopic(this.config.kafka.topicPrefix, table));
+    // Kafka down is one of the things status is for: everything else is still read and shown.
+    const ends = await topics
+      .endOffsets([...new Set([...captureTopics, ...this.projections.flatMap((p) => p.topics)])])
+      .then(
+        (all) => ({ all, kafka: { reachable: true, error: null } }),
+        (error: unknown) => ({ all: null, kafka: { reachable: false, error: describeKafkaError(error) } }),
+      );
+    const endsOf = (names: string[]) => ends.all?.filter((end) => names.includes(end.topic)) ?? null;
+    const [slot, projections, reconciliations, cutover, backfills, failback] = await Promise.all([
       source.readSlot(this.config.source.slot, this.config.source.publication),
-      topics.endOffsets(
-        this.config.source.tables.map((table) => sourceTopic(this.config.kafka.topicPrefix, table)),
-      ),
       Promise.all(
         this.projections.map(async (projection) => ({
           name: projection.name,
-          ends: await topics.endOffsets(projection.topics),
+          ends: endsOf(projection.topics),
           checkpoints: state ? await state.checkpoints(projection.name) : [],
           quarantine: state ? await state.quarantine(projection.name, newest) : { count: 0, newest: [] },
         })),
@@ -134,10 +141,15 @@ export class StatusService {
       state ? state.lastReconciliations(names) : Promise.resolve([]),
       state ? state.latestCutover() : Promise.resolve(null),
       source.readBackfills ? source.readBackfills(this.config.source.signalTable, this.config.source.slot) : Promise.resolve([]),
-      this.readers.failback ? this.readers.failback.read() : Promise.resolve(null),
+      // failback lag needs Kafka too: unknown (null) while it is unreachable
+      this.readers.failback && ends.kafka.reachable ? this.readers.failback.read() : Promise.resolve(null),
     ]);
-    return { at, slot, captureTopics, projections, reconciliations, cutover, backfills, failback };
+    return { at, slot, captureTopics: endsOf(captureTopics) ?? [], kafka: ends.kafka, projections, reconciliations, cutover, backfills, failback };
   }
+}
+
+function describeKafkaError(error: unknown): string {
+  return withoutConnectionStrings((error as Error)?.message ?? String(error));
 }
 
 function stripUndefined(options: StatusServiceOptions): Partial<StatusModelOptions> {

@@ -164,6 +164,9 @@ export function chatProjection({ sourceSchema = 'public', cipher }: ChatProjecti
     name: 'chat',
     schema: 'chat',
     migrations: CHAT_MIGRATIONS,
+    // Each table is its own topic: a message routinely arrives before its conversation. It waits and
+    // is applied once the conversation is in, instead of staying quarantined until a re-drive.
+    retryOrderingConflicts: true,
     input,
     output: chatOutput,
     reconcile: chatReconciliation(sourceSchema),

@@ -15,6 +15,7 @@ export const startBody = z.object({
   id: cutoverId,
   drainTimeoutMs: z.number().int().positive().max(3_600_000).default(60_000),
   threshold: z.number().min(0).max(1).default(0),
+  acceptQuarantined: z.boolean().default(false),
   confirm: confirmCutover,
 });
 export const commitBody = z.object({ id: cutoverId, confirm: confirmCutover });

@@ -33,7 +33,8 @@ svg text{font-size:11px;fill:#556}.legend span{display:inline-block;margin-right
 <div class="stage"><h2>Source</h2><div id="sources"></div></div><div class="arrow">→</div>
 <div class="stage"><h2>Kafka topics</h2><div id="topics"></div></div><div class="arrow">→</div>
 <div class="stage"><h2>Projections</h2><div id="projection-boxes"></div></div></div></section>
-<section data-panel><h2>Lag (last 10 minutes)</h2><div id="lag-chart"></div></section>
+<section data-panel><h2>Source lag, KiB (last 10 minutes)</h2><div id="source-lag-chart"></div></section>
+<section data-panel><h2>Projection lag, events (last 10 minutes)</h2><div id="lag-chart"></div></section>
 <section data-panel><h2>Throughput, events/s (last 10 minutes)</h2><div id="rate-chart"></div></section>
 <section class="wide" data-panel><h2>Projections</h2><table><thead><tr><th>projection</th><th>state</th><th>lag (events)</th><th>lag (s)</th>
 <th>events/s</th><th>checkpoint LSN</th><th>quarantined</th></tr></thead><tbody id="projections"></tbody></table></section>
@@ -91,7 +92,7 @@ svg text{font-size:11px;fill:#556}.legend span{display:inline-block;margin-right
   function renderProjections(s) {
     fill('projections', s.projections.map(function (p) {
       return h('tr', { 'data-projection': p.projection }, [h('td', {}, [p.projection]), h('td', { class: p.state }, [p.state]),
-        h('td', { class: 'n', 'data-testid': 'lag-' + p.projection }, [String(p.lagEvents)]), h('td', { class: 'n' }, [fmt(p.lagSeconds)]),
+        h('td', { class: 'n', 'data-testid': 'lag-' + p.projection }, [fmt(p.lagEvents)]), h('td', { class: 'n' }, [fmt(p.lagSeconds)]),
         h('td', { class: 'n' }, [fmt(p.eventsPerSecond)]), h('td', {}, [h('code', { 'data-testid': 'checkpoint-' + p.projection }, [p.checkpointLsn || '–'])]),
         h('td', { class: 'n', 'data-testid': 'quarantined-' + p.projection }, [String(p.quarantined)])]);
     }));
@@ -164,10 +165,11 @@ svg text{font-size:11px;fill:#556}.legend span{display:inline-block;margin-right
     var samples = history.samples, names = {};
     samples.forEach(function (s) { Object.keys(s.projections).forEach(function (n) { names[n] = true; }); });
     var projections = Object.keys(names).sort();
-    chart('lag-chart', samples, [{ name: 'source lag (KiB)', value: function (s) { return s.sourceLagBytes === null ? null : s.sourceLagBytes / 1024; } }]
-      .concat(projections.map(function (n) { return { name: n + ' lag (events)', value: function (s) { return s.projections[n] ? s.projections[n].lagEvents : null; } }; })), '');
+    // one unit per chart: bytes and events on one axis made either unreadable
+    chart('source-lag-chart', samples, [{ name: 'source lag', value: function (s) { return s.sourceLagBytes === null ? null : s.sourceLagBytes / 1024; } }], 'KiB');
+    chart('lag-chart', samples, projections.map(function (n) { return { name: n, value: function (s) { return s.projections[n] ? s.projections[n].lagEvents : null; } }; }), 'events');
     chart('rate-chart', samples, [{ name: 'capture', value: function (s) { return s.captureEventsPerSecond; } }]
-      .concat(projections.map(function (n) { return { name: n, value: function (s) { return s.projections[n] ? s.projections[n].eventsPerSecond : null; } }; })), '');
+      .concat(projections.map(function (n) { return { name: n, value: function (s) { return s.projections[n] ? s.projections[n].eventsPerSecond : null; } }; })), 'events/s');
   }
 
   var timer = null;
@@ -178,7 +180,7 @@ svg text{font-size:11px;fill:#556}.legend span{display:inline-block;margin-right
       var s = results[0];
       showPanels();
       $('read-at').textContent = 'read at ' + new Date(s.readAt).toLocaleTimeString();
-      $('problem').textContent = '';
+      $('problem').textContent = s.kafka.reachable ? '' : '· Kafka unreachable: ' + s.kafka.error;
       renderPipeline(s); renderProjections(s); renderReconciliation(s); renderBackfills(s); renderCutover(s); renderCharts(results[1]);
       document.body.setAttribute('data-loaded-at', s.readAt);
     }).catch(function (e) {

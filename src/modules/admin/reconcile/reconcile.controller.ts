@@ -49,6 +49,7 @@ export class ReconcileController {
       const reports = await this.reconciliation.run({
         projection: body.projection,
         threshold: body.threshold,
+        acceptQuarantined: body.acceptQuarantined,
       });
       return { verdict: reports.some((r) => r.verdict === 'FAIL') ? 'FAIL' : 'PASS', reports };
     }));

@@ -4,6 +4,10 @@ import type { ApiRoute } from '../openapi/api-route';
 export const reconcileBody = z.object({
   projection: z.string().min(1).optional().describe('only this projection (default: every configured one)'),
   threshold: z.number().min(0).max(1).default(0.001).describe('largest accepted mismatch ratio'),
+  acceptQuarantined: z
+    .boolean()
+    .default(false)
+    .describe('do not count quarantined rows against the threshold (recorded in the report)'),
 });
 
 export const reportsQuery = z.object({

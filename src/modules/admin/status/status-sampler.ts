@@ -17,7 +17,7 @@ export interface StatusSample {
   sourceLagBytes: number | null;
   /** Events per second written to the change topics. */
   captureEventsPerSecond: number | null;
-  projections: Record<string, { lagEvents: number; eventsPerSecond: number | null }>;
+  projections: Record<string, { lagEvents: number | null; eventsPerSecond: number | null }>;
 }
 
 const HISTORY_MS = 10 * 60_000;
@@ -112,6 +112,6 @@ const appliedOffsets = (projection: PipelineStatus['projections'][number]) =>
 function topicEnds(status: PipelineStatus): number {
   const ends = new Map<string, number>();
   for (const projection of status.projections)
-    for (const p of projection.partitions) ends.set(`${p.topic}#${p.partition}`, p.endOffset);
+    for (const p of projection.partitions) if (p.endOffset !== null) ends.set(`${p.topic}#${p.partition}`, p.endOffset);
   return [...ends.values()].reduce((a, b) => a + b, 0);
 }
