@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../modules/config/load-config';
 import { CutoverService, type CutoverRecord } from '../../modules/cutover/cutover.service';
-import { operatorOf } from '../../modules/cutover/operator-audit';
+import { operatorOf } from '../../connectors/postgres-target/operator-audit';
 import { createLogger } from '../../shared/logger';
 import { examples } from '../help';
 

@@ -1,5 +1,5 @@
 import type { ClientBase } from 'pg';
-import type { LegacyRowOperation } from '../../projections/framework/define-inverse';
+import type { LegacyRowOperation } from '../../contracts/row-operation';
 import { UNAVAILABLE_VALUE } from '../../contracts/envelope';
 import { ident, type SqlStatement } from '../postgres-target/sql';
 

@@ -18,7 +18,7 @@ import { describeLag, lagging } from './drain-gate';
 import { endOffsets } from '../../connectors/kafka/offsets';
 import type { PartitionEnd } from '../../contracts/positions';
 import { currentLsn, freezeRoles, frozenRoles, missingRoles, slotConfirmedLsn, unfreezeRoles } from './legacy-freeze';
-import { audit } from './operator-audit';
+import { audit } from '../../connectors/postgres-target/operator-audit';
 import { prepareFailback } from './failback-setup';
 
 

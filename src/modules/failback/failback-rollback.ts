@@ -4,7 +4,7 @@ import { ConfigError } from '../../shared/errors';
 import { parseLsn } from '../../shared/lsn';
 import { currentLsn, freezeRoles, unfreezeRoles } from '../cutover/legacy-freeze';
 import { endOffsets } from '../../connectors/kafka/offsets';
-import { audit } from '../cutover/operator-audit';
+import { audit } from '../../connectors/postgres-target/operator-audit';
 import { FailbackRefusedError } from '../../shared/errors';
 import { withClient } from '../cutover/failback-setup';
 import { cutoverSummary, failbackStore, type FailbackRecord } from '../cutover/failback-store';
