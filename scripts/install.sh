@@ -2,7 +2,7 @@
 # Installs whatever the local services need and is missing. Idempotent: a second
 # run only checks (a few seconds at most) and changes nothing.
 #
-#   bash scripts/install.sh [all|pg|kafka|browser]   (default: all)
+#   bash scripts/install.sh [all|pg|kafka|browser|test]   (default: all)
 #
 #   pg     PostgreSQL 15 binaries (apt), pgvector built from Debian trixie's
 #          source package into /usr/share/postgresql/15 (only if vector.control
@@ -11,6 +11,8 @@
 #          into .tandem/kafka/lib (cached by the sha256 of scripts/kafka/pom.xml).
 #   browser  Debian's chromium (apt, only if /usr/bin/chromium is missing), for the status-page
 #          browser test (playwright-core drives it; no browser download).
+#   test   browser, plus the command-line tools the tests call (openssl: the admin API's TLS
+#          test makes a self-signed certificate; minimal Debian images do not ship it).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -192,6 +194,14 @@ install_browser() {
   [[ -x /usr/bin/chromium ]] || die "chromium installed but /usr/bin/chromium is missing"
 }
 
+# ---------------------------------------------------------------- test tools
+install_test_tools() {
+  install_browser
+  command -v openssl >/dev/null 2>&1 && return
+  log "openssl missing: installing it for the admin API's TLS test (self-signed certificate)"
+  apt_install openssl
+}
+
 # ---------------------------------------------------------------- main
 main() {
   local what=${1:-all}
@@ -200,7 +210,8 @@ main() {
     pg) install_pg ;;
     kafka) install_kafka ;;
     browser) install_browser ;;
-    *) die "usage: $0 [all|pg|kafka|browser]" ;;
+    test) install_test_tools ;;
+    *) die "usage: $0 [all|pg|kafka|browser|test]" ;;
   esac
 }
 

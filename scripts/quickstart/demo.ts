@@ -27,10 +27,10 @@ import type { PartitionEnd } from '../../src/contracts/positions';
 import { sourcesOf } from '../../src/projections/framework/define-projection';
 import type { TandemConfig } from '../../src/modules/config/config.schema';
 import { createLogger } from '../../src/shared/logger';
-import { createLegacyAppState, generateAppStates } from '../../src/projections/app-state/demo';
-import { createLegacyKnowledgeBase, generateKnowledgeBase } from '../../src/projections/knowledge-base/demo';
-import { createLegacyMemory, generateMemoryNodes } from '../../src/projections/memory/demo';
-import { createLegacyChat, generateChat } from '../../src/projections/chat/demo';
+import { createLegacyAppState, generateAppStates } from '../../demo/app-state';
+import { createLegacyKnowledgeBase, generateKnowledgeBase } from '../../demo/knowledge-base';
+import { createLegacyMemory, generateMemoryNodes } from '../../demo/memory';
+import { createLegacyChat, generateChat } from '../../demo/chat';
 
 const PREFIX = 'quickstart';
 const SLOT = 'tandem_quickstart';

@@ -65,3 +65,15 @@ export type RowOperation =
     }
   /** Record that a source id became a new target id (tandem.id_map). */
   | { op: 'mapId'; entity: string; sourceId: string; targetId: string };
+
+/**
+ * What a projection's inverse returns for failback (connectors/postgres-legacy turns it into SQL):
+ * a write to a legacy table ("schema.table"). An upsert writes only the columns it carries: on an
+ * update the legacy row keeps its other columns, on an insert they take their defaults. Every
+ * write is guarded by the target commit LSN, so a redelivered or older change does nothing.
+ */
+export type LegacyRowOperation =
+  | { op: 'upsert'; table: string; key: string[]; row: Record<string, unknown>; onlyWhere?: string }
+  | { op: 'delete'; table: string; match: Record<string, unknown>; onlyWhere?: string };
+// onlyWhere: a SQL condition on the stored legacy row (its columns unqualified, e.g. a mirror's row
+// filter); a stored row that does not meet it is neither updated nor deleted.

@@ -195,6 +195,7 @@ describe('tandem CLI: help', () => {
       cutover: ['plan', 'start', 'commit', 'abort', 'status'],
       backup: ['list', 'restore'],
       dlq: ['list', 'redrive'],
+      failback: ['start', 'status', 'stop'],
     };
     const paths = commands.flatMap((command) =>
       (subcommands[command] ?? [null]).map((sub) => (sub ? [command, sub] : [command])),

@@ -1,7 +1,7 @@
 import { changeEvents, readTopics } from '../support/kafka-reader';
 import { TandemProcess, writeConfig } from '../support/capture-process';
 import { CounterWriteLoad, foldCounterEvents } from '../support/write-load';
-import { dropSlot, sql, testKafka, uniqueName } from '../support/services';
+import { dropSlot, eventually, sql, testKafka, uniqueName } from '../support/services';
 
 const kafka = testKafka();
 
@@ -27,7 +27,9 @@ describe('capture: exactly once across the snapshot boundary and crashes', () =>
     const capture = TandemProcess.capture(writeConfig({ prefix: name, slot: name, publication: name, tables: [table], chunkSize: 2000 }));
     try {
       await capture.waitForLog(/streaming changes/);
-      await new Promise((resolve) => setTimeout(resolve, 2000));
+      // Writes on both sides of the boundary: counted, not timed (a loaded machine writes slowly).
+      const atStreaming = load.writes;
+      await eventually(async () => load.writes >= atStreaming + 50, 120_000, '50 writes while capture streams');
       await load.stop();
       const events = await readUntilSentinel(table, `${name}.${table}`);
       const { state, violations } = foldCounterEvents(events);

@@ -12,10 +12,12 @@ const STOP_WITHIN_MS = 10_000;
 async function stop(capture: TandemProcess, signal: NodeJS.Signals) {
   const sent = Date.now();
   capture.child.kill(signal);
+  let timer: NodeJS.Timeout | undefined;
   const code = await Promise.race([
     capture.exited,
-    new Promise<'still running'>((done) => setTimeout(() => done('still running'), 30_000)),
+    new Promise<'still running'>((done) => (timer = setTimeout(() => done('still running'), 30_000))),
   ]);
+  clearTimeout(timer); // a pending timer would keep jest alive after the run
   const tookMs = Date.now() - sent;
   if (code === 'still running') await capture.kill9();
   return { code, tookMs, errorLines: errorLines(capture.output) };

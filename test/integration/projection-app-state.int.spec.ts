@@ -6,7 +6,7 @@ import {
   createLegacyAppState,
   generateAppStates,
   type GenerateSummary,
-} from '../../src/projections/app-state/demo';
+} from '../../demo/app-state';
 import { appStateProjection } from '../../src/projections/app-state/app-state.projection';
 import { deterministicUuid } from '../../src/projections/framework/define-projection';
 import { decodeRecord } from '../../src/projections/framework/event-decoder';

@@ -11,7 +11,7 @@ import {
   createLegacyKnowledgeBase,
   generateKnowledgeBase,
   type KnowledgeBaseGenerateResult,
-} from '../../src/projections/knowledge-base/demo';
+} from '../../demo/knowledge-base';
 import { knowledgeBaseProjection } from '../../src/projections/knowledge-base/knowledge-base.projection';
 import type { KnowledgeBaseRow } from '../../src/projections/knowledge-base/knowledge-base.projection';
 import { ensureTandemSchema } from '../../src/connectors/postgres-target/tandem-schema';

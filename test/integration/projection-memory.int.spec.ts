@@ -10,7 +10,7 @@ import {
   createLegacyMemory,
   generateMemoryNodes,
   type MemoryGenerateResult,
-} from '../../src/projections/memory/demo';
+} from '../../demo/memory';
 
 /**
  * The memory recipe (seed 004) end to end: legacy memory_nodes (vector(1024), user or tenant scope)

@@ -2,10 +2,10 @@ import { randomBytes } from 'crypto';
 import { TandemProcess, writeConfig } from '../support/capture-process';
 import { createTargetDatabase, targetQuery } from '../support/target-db';
 import { dropSlot, eventually, sql, uniqueName, withSource } from '../support/services';
-import { createLegacyMemory, generateMemoryNodes, type MemoryGenerateResult } from '../../src/projections/memory/demo';
-import { createLegacyChat, generateChat, type ChatGenerateResult } from '../../src/projections/chat/demo';
-import { createLegacyAppState, generateAppStates, type GenerateSummary } from '../../src/projections/app-state/demo';
-import { createLegacyKnowledgeBase, generateKnowledgeBase } from '../../src/projections/knowledge-base/demo';
+import { createLegacyMemory, generateMemoryNodes, type MemoryGenerateResult } from '../../demo/memory';
+import { createLegacyChat, generateChat, type ChatGenerateResult } from '../../demo/chat';
+import { createLegacyAppState, generateAppStates, type GenerateSummary } from '../../demo/app-state';
+import { createLegacyKnowledgeBase, generateKnowledgeBase } from '../../demo/knowledge-base';
 import { CHAT_TABLES } from '../../src/projections/chat/chat.schemas';
 import { isoUtc, jsTrim, jsonDate, jsonText } from '../../src/projections/reconcile-sql';
 

@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/modules/config/load-config';
 import { StatusService } from '../../src/modules/status/status.service';
 import { createLogger } from '../../src/shared/logger';
 import { parseLsn } from '../../src/shared/lsn';
-import { StatusSampler } from '../../src/modules/admin/status/status-sampler';
+import { StatusSampler } from '../../src/modules/status/server-status-sampler';
 
 /** StatusService against a real capture and projector: every number checked against PostgreSQL and Kafka. */
 describe('status of a running pipeline', () => {

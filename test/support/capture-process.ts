@@ -80,7 +80,8 @@ export class TandemProcess {
     return new TandemProcess(['capture', '--config', configFile, ...extra]);
   }
 
-  async waitForLog(pattern: RegExp, timeoutMs = 60_000): Promise<void> {
+  /** The default deadline is for liveness only (a snapshot on a loaded 2-core CI machine is slow). */
+  async waitForLog(pattern: RegExp, timeoutMs = 180_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pattern.test(this.output)) {
       if (this.child.exitCode !== null)

@@ -8,7 +8,7 @@ import {
   idMapSourceId,
   newId,
 } from '../../src/projections/app-state/app-state.projection';
-import { buildAppStates } from '../../src/projections/app-state/demo';
+import { buildAppStates } from '../../demo/app-state';
 import { appStateRecipe } from '../../src/projections/app-state';
 import { RECIPES } from '../../src/projections/recipes';
 import {

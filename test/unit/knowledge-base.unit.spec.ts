@@ -24,7 +24,7 @@ import {
   ROOT_TENANT,
   sha256Hex,
 } from '../../src/projections/knowledge-base/knowledge-base.ids';
-import { demoUuid } from '../../src/projections/knowledge-base/demo';
+import { demoUuid } from '../../demo/knowledge-base';
 
 const UNAVAILABLE = '__debezium_unavailable_value';
 const TENANT = '6f1c2a3b-0000-4000-8000-00000000000a';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { operatorOf } from '../../modules/cutover/operator-audit';
+import { operatorOf } from '../../connectors/postgres-target/operator-audit';
 import { withReplayService } from './replay.command';
 import { examples } from '../help';
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../modules/config/load-config';
-import { operatorOf } from '../../modules/cutover/operator-audit';
+import { operatorOf } from '../../connectors/postgres-target/operator-audit';
 import type { FailbackRecord } from '../../modules/cutover/failback-store';
 import { FailbackService } from '../../modules/failback/failback.service';
 import type { FailbackLag } from '../../modules/failback/failback-lag';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../modules/config/load-config';
-import { operatorOf } from '../../modules/cutover/operator-audit';
+import { operatorOf } from '../../connectors/postgres-target/operator-audit';
 import { ReplayService, type ReplayResult } from '../../modules/replay/replay.service';
 import { createLogger } from '../../shared/logger';
 import { examples } from '../help';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { operatorOf } from '../../modules/cutover/operator-audit';
+import { operatorOf } from '../../connectors/postgres-target/operator-audit';
 import { loadConfig } from '../../modules/config/load-config';
 import { failbackStore } from '../../modules/cutover/failback-store';
 import { FailbackService } from '../../modules/failback/failback.service';

@@ -49,11 +49,13 @@ export class LogConsumer {
   async start(startOffsets: StartOffsets, handle: (batch: PartitionBatch) => Promise<void>): Promise<void> {
     const id = (topic: string, partition: number) => `${topic}#${partition}`;
     const expected = async (topic: string, partition: number): Promise<bigint> => {
-      let offset = this.next.get(id(topic, partition));
-      if (offset === undefined) {
-        offset = await startOffsets(topic, partition);
-        this.next.set(id(topic, partition), offset);
-      }
+      const known = this.next.get(id(topic, partition));
+      if (known !== undefined) return known;
+      const start = await startOffsets(topic, partition);
+      // The group join and the first batch both ask; whichever comes second must not move the
+      // position back to where the partition started once records were handled meanwhile.
+      const offset = this.next.get(id(topic, partition)) ?? start;
+      this.next.set(id(topic, partition), offset);
       return offset;
     };
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {

@@ -12,7 +12,7 @@ import { QuarantineApiModule } from './quarantine/quarantine-api.module';
 import { ReconcileApiModule } from './reconcile/reconcile-api.module';
 import { ReplayApiModule } from './replay/replay-api.module';
 import { StatusApiModule } from './status/status-api.module';
-import type { StatusReader } from './status/status-sampler';
+import type { StatusReader } from '../status/server-status-sampler';
 
 /** `tandem serve`: the admin API, the status page at / and /metrics. */
 @Module({})

@@ -10,7 +10,7 @@ import { AuditedActions, TARGET_POOL } from './http/audited-action';
 import { ADMIN_TOKENS, BearerAuthGuard } from './http/bearer-auth.guard';
 import { AdminErrorFilter } from './http/error.filter';
 import { JobRegistry } from './jobs/job-registry';
-import { SAMPLE_INTERVAL_MS, STATUS_READER, StatusSampler, type StatusReader } from './status/status-sampler';
+import { SAMPLE_INTERVAL_MS, STATUS_READER, StatusSampler, type StatusReader } from '../status/server-status-sampler';
 
 /** What every admin feature shares: tokens and the auth guard, the error filter, the target pool, the audit, the status sampler. */
 @Module({})

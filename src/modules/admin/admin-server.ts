@@ -17,7 +17,7 @@ import { AdminAppModule } from './admin-app.module';
 import type { AdminTokens } from './auth/admin-tokens';
 import { authenticateHeader } from './http/bearer-auth.guard';
 import { JobRegistry } from './jobs/job-registry';
-import type { StatusReader } from './status/status-sampler';
+import type { StatusReader } from '../status/server-status-sampler';
 
 /** The largest request body read; a larger one is refused with 413 before it is parsed. */
 export const MAX_BODY_BYTES = 64 * 1024;

@@ -4,7 +4,7 @@ import { ConfigError } from '../../shared/errors';
 import { parseLsn } from '../../shared/lsn';
 import { currentLsn, freezeRoles, unfreezeRoles } from '../cutover/legacy-freeze';
 import { endOffsets } from '../../connectors/kafka/offsets';
-import { audit } from '../cutover/operator-audit';
+import { audit } from '../../connectors/postgres-target/operator-audit';
 import { FailbackRefusedError } from '../../shared/errors';
 import { withClient } from '../cutover/failback-setup';
 import { cutoverSummary, failbackStore, type FailbackRecord } from '../cutover/failback-store';
@@ -97,7 +97,7 @@ async function drain(service: FailbackService, record: FailbackRecord, freezeLsn
   );
   const legacy = service.legacyPool();
   try {
-    for (const definition of service.definitionsOf(record)) {
+    for (const definition of await service.definitionsOf(record)) {
       const ends = await endOffsets(service.kafka, failbackTopics(service.names, definition));
       let left = 0;
       await waitFor(

@@ -1,5 +1,5 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
-import { StatusSampler } from '../admin/status/status-sampler';
+import { StatusSampler } from '../status/server-status-sampler';
 import { TandemMetrics } from './tandem-metrics';
 
 interface TextResponse {

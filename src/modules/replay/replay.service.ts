@@ -18,7 +18,7 @@ import { topicsOf, type ProjectionDefinition } from '../../projections/framework
 import { resolveProjectionDefinitions, targetPool } from '../projection/projection.service';
 import { activeMembers, endOffsets } from '../../connectors/kafka/offsets';
 import { createProgress } from '../../shared/progress';
-import { audit } from '../cutover/operator-audit';
+import { audit } from '../../connectors/postgres-target/operator-audit';
 import { readToCut, type CutReadResult } from './log-reader';
 import { describePosition, parsePosition, type Cut, type Position } from './position';
 import {

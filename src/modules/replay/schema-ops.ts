@@ -4,7 +4,7 @@ import { loadCheckpoints, saveCheckpoints, type Checkpoint } from '../../connect
 import { ident, qualified } from '../../connectors/postgres-target/sql';
 import { advanceSequences } from '../../connectors/postgres-target/sequences';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
-import { audit } from '../cutover/operator-audit';
+import { audit } from '../../connectors/postgres-target/operator-audit';
 import { withTransaction } from '../../shared/transaction';
 
 export const shadowSchemaOf = (schema: string, replayId: number) => `${schema}__shadow_${replayId}`;

@@ -94,7 +94,7 @@ export async function applyBatch(
       for (const item of ready) {
         const key = waitingKey(item.record.topic, item.record.key);
         if (parked.has(key)) {
-          waiting.push(setAside(item, 'an earlier event of the same row is waiting'));
+          waiting.push(setAside(definition, item, 'an earlier event of the same row is waiting'));
           continue;
         }
         await client.query('SAVEPOINT tandem_event');
@@ -109,7 +109,7 @@ export async function applyBatch(
           if (!isDataError(error)) throw error;
           await client.query('ROLLBACK TO SAVEPOINT tandem_event');
           if (definition.retryOrderingConflicts && isOrderingConflict(error) && item.record.key !== null) {
-            waiting.push(setAside(item, `waits for the row it refers to: ${describePgError(error)}`));
+            waiting.push(setAside(definition, item, `waits for the row it refers to: ${describePgError(error)}`));
             parked.add(key);
             continue;
           }
@@ -158,11 +158,13 @@ async function behindWaiting(
   const behind = (item: BatchItem) => keys.has(waitingKey(item.record.topic, item.record.key));
   return {
     ready: applicable.filter((item) => !behind(item)),
-    waiting: applicable.filter(behind).map((item) => setAside(item, 'an earlier event of the same row is waiting')),
+    waiting: applicable.filter(behind).map((item) => setAside(definition, item, 'an earlier event of the same row is waiting')),
   };
 }
 
-const setAside = (item: BatchItem, reason: string): Quarantined => ({ record: item.record, reason, value: safeJson(item.record.value) });
+/** An event set aside to wait, stored like a quarantined one (sensitive fields left out; ordering-wait.ts keeps them). */
+const setAside = (definition: ProjectionDefinition<unknown>, item: BatchItem, reason: string): Quarantined =>
+  quarantined(definition, item.record, reason, safeJson(item.record.value));
 
 /** A foreign key or unique index refused the write: the other row's event may not have arrived yet. */
 export function isOrderingConflict(error: unknown): boolean {

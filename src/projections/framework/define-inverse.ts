@@ -1,4 +1,7 @@
 import type { LogPosition } from '../../contracts/positions';
+import type { LegacyRowOperation } from '../../contracts/row-operation';
+
+export type { LegacyRowOperation };
 
 /**
  * Failback: after a cutover the application writes to the target, and Tandem carries those writes
@@ -22,15 +25,6 @@ export interface TargetChange {
   commitTimeMs: number;
   position: LogPosition;
 }
-
-/**
- * A write to a legacy table ("schema.table"). An upsert writes only the columns it carries: on an
- * update the legacy row keeps its other columns, on an insert they take their defaults. Every
- * write is guarded by the target commit LSN, so a redelivered or older change does nothing.
- */
-export type LegacyRowOperation =
-  | { op: 'upsert'; table: string; key: string[]; row: Record<string, unknown> }
-  | { op: 'delete'; table: string; match: Record<string, unknown> };
 
 /**
  * An inverse that renders legacy rows from the target's current state with SQL: for documents

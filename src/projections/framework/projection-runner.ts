@@ -17,7 +17,8 @@ import { topicsOf, type ProjectionDefinition } from './define-projection';
 import { deadLetterTopic, dryRunGroup, projectionGroup } from '../../contracts/names';
 import { coversEnd } from '../../contracts/positions';
 import { buildDeferredIndexes } from './deferred-indexes';
-import { retryWaiting } from './ordering-wait';
+import { retryWaiting, type WaitingValues } from './ordering-wait';
+import { positionKey, readRecordsAt } from '../../connectors/kafka/record-reader';
 
 export interface ProjectionRunnerOptions {
   definition: ProjectionDefinition<unknown>;
@@ -66,6 +67,8 @@ export class ProjectionRunner {
   private deferredIndexesBuilt = false;
   /** Per partition: the last offset handed to this runner and the partition's end when it was read. */
   private readonly readUpTo = new Map<string, { offset: bigint; end: bigint }>();
+  /** Waiting events' whole values (quarantine holds them without their sensitive fields). */
+  private readonly waitingValues: WaitingValues = { known: new Map(), reread: (positions) => readRecordsAt(this.options.kafka, positions) };
   readonly statusValue: ProjectionStatus;
 
   constructor(private readonly options: ProjectionRunnerOptions) {
@@ -120,6 +123,10 @@ export class ProjectionRunner {
     });
     await this.consumer.start(
       async (topic, partition) => {
+        // A dry run's checkpoints never move: after a rejoin of its group it goes on after what it
+        // planned already, instead of planning (and counting) those records again.
+        const planned = this.options.plan ? this.readUpTo.get(partitionId(topic, partition)) : undefined;
+        if (planned) return planned.offset + 1n;
         const checkpoint = (await this.loadCheckpoints()).get(partitionId(topic, partition));
         return checkpoint ? checkpoint.offset + 1n : this.consumer!.lowWatermark(topic, partition);
       },
@@ -222,10 +229,11 @@ export class ProjectionRunner {
     this.statusValue.eventsApplied += result.applied;
     this.statusValue.eventsQuarantined += result.quarantined.length;
     this.statusValue.lastBatchAt = Date.now();
+    for (const entry of result.waiting) this.waitingValues.known.set(positionKey(entry.record), entry.record.value);
     if (result.waiting.length > 0)
       logger.info({ projection: definition.name, events: result.waiting.length }, 'events wait for rows they refer to (retried after each batch)');
     if (definition.retryOrderingConflicts) {
-      const retried = await retryWaiting(pool, definition, this.options.topicPrefix, this.options.orderingWaitMs ?? 600_000);
+      const retried = await retryWaiting(pool, definition, this.options.topicPrefix, this.options.orderingWaitMs ?? 600_000, this.waitingValues);
       if (retried.gaveUp > 0) logger.warn({ projection: definition.name, events: retried.gaveUp }, 'events quarantined after waiting for rows they refer to');
     }
     if (result.quarantined.length > 0) {

@@ -14,7 +14,6 @@ export {
   STORAGE_HARD_LIMIT_BYTES,
   STORAGE_SOFT_LIMIT_BYTES,
 } from './knowledge-base.migrations';
-export { createLegacyKnowledgeBase, generateKnowledgeBase } from './demo';
 
 /**
  * Seed 000 (knowledge base and system prompts into a multi-tenant hub): legacy `kb_documents` and

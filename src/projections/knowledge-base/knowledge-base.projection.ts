@@ -51,7 +51,7 @@ const tagList = z
   .array(z.string().nullable())
   .transform((tags) => tags.filter((tag): tag is string => tag !== null));
 
-/** A row of the legacy `kb_documents` table (see demo.ts). */
+/** A row of the legacy `kb_documents` table (see demo/knowledge-base.ts). */
 const legacyDoc = z.object({
   id: legacyId,
   tenant_id: uuidLike('tenant_id').nullable().optional(),

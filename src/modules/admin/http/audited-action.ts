@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { withoutConnectionStrings } from '../../../shared/redact';
-import { audit } from '../../cutover/operator-audit';
+import { audit } from '../../../connectors/postgres-target/operator-audit';
 import type { Principal } from '../auth/admin-tokens';
 import { InvalidRequestError } from './zod-validation.pipe';
 

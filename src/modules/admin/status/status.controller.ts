@@ -7,7 +7,7 @@ import type { TandemConfig } from '../../config/config.schema';
 import { projectionDefinitions } from '../../projection/projection.service';
 import type { PipelineStatus } from '../../status/pipeline-status';
 import { TARGET_POOL } from '../http/audited-action';
-import { SAMPLE_INTERVAL_MS, StatusSampler, type StatusSample } from './status-sampler';
+import { SAMPLE_INTERVAL_MS, StatusSampler, type StatusSample } from '../../status/server-status-sampler';
 
 @Controller('api')
 export class StatusController {

@@ -1,6 +1,6 @@
 import { createHash } from 'crypto';
 import type { ClientBase } from 'pg';
-import { EMBEDDING_DIMENSIONS, LEGACY_TABLE } from './memory.schemas';
+import { EMBEDDING_DIMENSIONS, LEGACY_TABLE } from '../src/projections/memory/memory.schemas';
 
 /**
  * The legacy side of seed 004, for the quickstart, the tests and benchmarks: the application's

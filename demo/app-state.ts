@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import { SeededRandom } from '../../shared/seeded-random';
+import { SeededRandom } from '../src/shared/seeded-random';
 
 /**
  * The demo legacy database of seed 002 and a data generator of realistic shape and size, used by

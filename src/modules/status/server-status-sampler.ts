@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import type { Logger } from '../../../shared/logger';
-import { TANDEM_LOGGER } from '../../config/config.module';
-import type { PipelineStatus } from '../../status/pipeline-status';
+import type { Logger } from '../../shared/logger';
+import { TANDEM_LOGGER } from '../config/config.module';
+import type { PipelineStatus } from './pipeline-status';
 
 /** Where the admin API, the status page and /metrics read the pipeline's state (StatusService). */
 export interface StatusReader {

@@ -1,6 +1,6 @@
 import type { ClientBase } from 'pg';
-import { deterministicUuid } from '../framework/define-projection';
-import { CHAT_TABLES, EMBEDDING_DIMENSIONS, type ChatTable } from './chat.schemas';
+import { deterministicUuid } from '../src/projections/framework/define-projection';
+import { CHAT_TABLES, EMBEDDING_DIMENSIONS, type ChatTable } from '../src/projections/chat/chat.schemas';
 
 /**
  * The legacy side of seed 001, for the quickstart and the tests: a chat/RAG application's eight
