@@ -9,6 +9,17 @@
 #   bash scripts/services.sh env                 print `export TANDEM_...=...` lines (eval "$(... env)")
 #   bash scripts/services.sh topics ARGS...      Kafka's TopicCommand against the broker,
 #                                                e.g. `topics --list`, `topics --create --topic t1`
+#   bash scripts/services.sh start-cluster       PostgreSQL + a three-broker Kafka cluster instead of
+#                                                the single broker (same as TANDEM_KAFKA_BROKERS_COUNT=3 start)
+#   bash scripts/services.sh stop-cluster        stop the cluster's brokers (PostgreSQL keeps running)
+#   bash scripts/services.sh status-cluster      show the state of each broker of the cluster
+#
+# Kafka cluster (TANDEM_KAFKA_BROKERS_COUNT=3, or start-cluster): three combined broker+controller
+# nodes (a 3-voter KRaft quorum), replication factor 3, min.insync.replicas=2, transaction state
+# log replication 3 / min ISR 2, 384 MB heap each; data under .tandem/kafka-cluster/node<N>.
+# Node 1 listens on TANDEM_KAFKA_PORT / TANDEM_KAFKA_CONTROLLER_PORT, node N>1 on the two ports
+# after node N-1's controller port (defaults: 59092/59093, 59094/59095, 59096/59097). While the
+# cluster runs, `env` exports all three brokers (without the variable set too).
 #
 # External services: when TANDEM_SOURCE_URL and TANDEM_TARGET_URL are both set,
 # no local PostgreSQL is started; when TANDEM_KAFKA_BROKERS is set, no local Kafka.
@@ -197,24 +208,32 @@ kafka_tool() {
 
 kafka_write_config() {
   mkdir -p "$KAFKA_STATE_DIR" "$KAFKA_DATA" "$KAFKA_LOGS"
+  local replication=1 min_isr=1 voters="1@$KAFKA_HOST:$KAFKA_CONTROLLER_PORT" layout="Single node"
+  if ((KAFKA_NODES > 1)); then
+    replication=3
+    min_isr=2
+    voters="$(kafka_cluster_voters)"
+    layout="Node $KAFKA_NODE_ID of a $KAFKA_NODES-node cluster"
+  fi
   cat >"$KAFKA_CONFIG" <<EOF
 # Written by scripts/services.sh on every start; edits are overwritten.
-# Single node, KRaft mode, combined broker + controller.
+# $layout, KRaft mode, combined broker + controller.
 process.roles=broker,controller
-node.id=1
+node.id=$KAFKA_NODE_ID
 listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
 advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-controller.quorum.voters=1@$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
+controller.quorum.voters=$voters
 log.dirs=$KAFKA_DATA
 num.partitions=3
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+default.replication.factor=$replication
+min.insync.replicas=$min_isr
+offsets.topic.replication.factor=$replication
+transaction.state.log.replication.factor=$replication
+transaction.state.log.min.isr=$min_isr
+unclean.leader.election.enable=false
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 transaction.max.timeout.ms=900000
@@ -267,7 +286,8 @@ kafka_logged_started() {
   [[ -f "$KAFKA_SERVER_LOG" ]] || return 1
   size=$(stat -c %s "$KAFKA_SERVER_LOG")
   ((size >= offset)) || offset=0 # the log rolled over meanwhile
-  tail -c +$((offset + 1)) "$KAFKA_SERVER_LOG" | grep -q 'Kafka Server started'
+  # (not grep -q: tail would die of SIGPIPE after an early match in a long log, failing the pipeline)
+  tail -c +$((offset + 1)) "$KAFKA_SERVER_LOG" | grep 'Kafka Server started' >/dev/null
 }
 
 kafka_ready_check() {
@@ -320,6 +340,122 @@ kafka_status() {
   fi
 }
 
+# ================================================================ Kafka cluster
+# The cluster's nodes reuse the single broker's functions: kafka_use_node points the KAFKA_*
+# variables (ports, folders, pid file) at one node.
+KAFKA_NODES="${TANDEM_KAFKA_BROKERS_COUNT:-1}"
+KAFKA_NODE_ID=1
+KAFKA_CLUSTER_DIR="$SERVICES_DIR/kafka-cluster"
+KAFKA_FIRST_PORT=$KAFKA_PORT
+KAFKA_FIRST_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT
+
+kafka_check_nodes() {
+  [[ "$KAFKA_NODES" == 1 || "$KAFKA_NODES" == 3 ]] ||
+    die "TANDEM_KAFKA_BROKERS_COUNT must be 1 (one broker) or 3 (a three-broker cluster), not '$KAFKA_NODES'"
+}
+
+# Broker and controller port of node $1 (1-based).
+kafka_node_port() { if (($1 == 1)); then echo "$KAFKA_FIRST_PORT"; else echo $((KAFKA_FIRST_CONTROLLER_PORT + 2 * $1 - 3)); fi; }
+kafka_node_controller_port() { if (($1 == 1)); then echo "$KAFKA_FIRST_CONTROLLER_PORT"; else echo $((KAFKA_FIRST_CONTROLLER_PORT + 2 * $1 - 2)); fi; }
+
+kafka_cluster_voters() {
+  local i voters=()
+  for ((i = 1; i <= KAFKA_NODES; i++)); do voters+=("$i@$KAFKA_HOST:$(kafka_node_controller_port "$i")"); done
+  (IFS=,; echo "${voters[*]}")
+}
+
+# Every broker's host:port, comma-separated.
+kafka_cluster_brokers() {
+  local i brokers=()
+  for ((i = 1; i <= KAFKA_NODES; i++)); do brokers+=("$KAFKA_HOST:$(kafka_node_port "$i")"); done
+  (IFS=,; echo "${brokers[*]}")
+}
+
+kafka_use_node() {
+  KAFKA_NODE_ID=$1
+  KAFKA_PORT="$(kafka_node_port "$1")"
+  KAFKA_CONTROLLER_PORT="$(kafka_node_controller_port "$1")"
+  KAFKA_STATE_DIR="$KAFKA_CLUSTER_DIR/node$1"
+  KAFKA_DATA="$KAFKA_STATE_DIR/data"
+  KAFKA_LOGS="$KAFKA_STATE_DIR/logs"
+  KAFKA_CONFIG="$KAFKA_STATE_DIR/server.properties"
+  KAFKA_CLUSTER_ID_FILE="$KAFKA_CLUSTER_DIR/cluster.id" # one id for every node
+  KAFKA_PID_FILE="$KAFKA_STATE_DIR/kafka.pid"
+  KAFKA_OUT="$KAFKA_LOGS/kafka.out"
+  KAFKA_SERVER_LOG="$KAFKA_LOGS/server.log"
+  KAFKA_HEAP_OPTS=(-Xmx384m -Xms128m)
+  LOCAL_KAFKA_BROKERS="$(kafka_cluster_brokers)"
+}
+
+# Starts the nodes that are not running: all are launched before any is awaited, because a node
+# only becomes ready once a majority of the quorum is up.
+kafka_cluster_start() {
+  local i entry launched=()
+  mkdir -p "$KAFKA_CLUSTER_DIR"
+  for ((i = 1; i <= KAFKA_NODES; i++)); do
+    kafka_use_node "$i"
+    if kafka_running; then
+      log "kafka node $i: already running (pid $(pidfile_pid "$KAFKA_PID_FILE")) on $KAFKA_HOST:$KAFKA_PORT"
+    else
+      require_port_free "$KAFKA_PORT" "Kafka node $i"
+      require_port_free "$KAFKA_CONTROLLER_PORT" "the controller of Kafka node $i"
+    fi
+  done
+  for ((i = 1; i <= KAFKA_NODES; i++)); do
+    kafka_use_node "$i"
+    kafka_running && continue
+    kafka_launch
+    launched+=("$i:$KAFKA_LOG_OFFSET")
+  done
+  for entry in "${launched[@]}"; do
+    kafka_use_node "${entry%%:*}"
+    KAFKA_LOG_OFFSET="${entry#*:}"
+    kafka_wait_ready
+  done
+}
+
+# All nodes are signalled at once: a node stopped after the others would wait for a quorum that is gone.
+kafka_cluster_stop() {
+  local i pid pids=()
+  for ((i = KAFKA_NODES; i >= 1; i--)); do
+    kafka_use_node "$i"
+    if kafka_running; then
+      pid="$(pidfile_pid "$KAFKA_PID_FILE")"
+      log "kafka node $i: stopping (pid $pid)"
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid")
+    else
+      log "kafka node $i: not running"
+    fi
+  done
+  for pid in "${pids[@]}"; do
+    if ! wait_until 60 "kafka pid $pid to exit" eval "! kill -0 $pid 2>/dev/null"; then
+      warn "kafka: pid $pid still running after 60s, sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  for ((i = 1; i <= KAFKA_NODES; i++)); do rm -f "$KAFKA_CLUSTER_DIR/node$i/kafka.pid"; done
+  log "kafka: cluster stopped"
+}
+
+kafka_cluster_status() {
+  local i rc=0
+  for ((i = 1; i <= KAFKA_NODES; i++)); do
+    kafka_use_node "$i"
+    kafka_status | sed "s/^\[services\] kafka:/[services] kafka node $i:/" || rc=1
+  done
+  return $rc
+}
+
+# Without TANDEM_KAFKA_BROKERS_COUNT: the cluster when its first node runs and the single broker does not.
+kafka_detect_cluster() {
+  [[ -n "${TANDEM_KAFKA_BROKERS_COUNT:-}" ]] && return 0
+  check_pidfile kafka "$KAFKA_PID_FILE" kafka.Kafka 2>/dev/null && return 0
+  if pid_matches "$(pidfile_pid "$KAFKA_CLUSTER_DIR/node1/kafka.pid")" kafka.Kafka; then
+    KAFKA_NODES=3
+  fi
+}
+
 # ================================================================ commands
 # Which services a command acts on: `all` (default), `pg` or `kafka`.
 SELECT_PG=yes
@@ -368,7 +504,7 @@ cmd_start() {
     log "postgres: a Tandem PostgreSQL from another checkout already serves $PG_HOST:$PG_PORT; using it"
     want_pg=no
   fi
-  if [[ $want_kafka == yes ]] && ! kafka_running && kafka_served_elsewhere; then
+  if [[ $want_kafka == yes ]] && ((KAFKA_NODES == 1)) && ! kafka_running && kafka_served_elsewhere; then
     log "kafka: a Tandem Kafka from another checkout already serves $KAFKA_HOST:$KAFKA_PORT; using it"
     want_kafka=no
   fi
@@ -386,7 +522,9 @@ cmd_start() {
   if [[ $want_pg == yes ]] && ! pg_running; then
     require_port_free "$PG_PORT" "PostgreSQL"
   fi
-  if [[ $want_kafka == yes ]]; then
+  if [[ $want_kafka == yes ]] && ((KAFKA_NODES > 1)); then
+    want_kafka=cluster # started after PostgreSQL
+  elif [[ $want_kafka == yes ]]; then
     if kafka_running; then
       log "kafka: already running (pid $(pidfile_pid "$KAFKA_PID_FILE")) on $KAFKA_HOST:$KAFKA_PORT"
     else
@@ -398,7 +536,9 @@ cmd_start() {
   fi
 
   [[ $want_pg == yes ]] && pg_start
-  if [[ $kafka_launched == yes ]]; then
+  if [[ $want_kafka == cluster ]]; then
+    kafka_cluster_start
+  elif [[ $kafka_launched == yes ]]; then
     kafka_wait_ready
   elif [[ $want_kafka == yes ]]; then
     wait_until 30 "kafka on $KAFKA_HOST:$KAFKA_PORT" port_accepts "$KAFKA_PORT" ||
@@ -408,24 +548,34 @@ cmd_start() {
 }
 
 cmd_stop() {
-  [[ $SELECT_KAFKA == no ]] || kafka_stop
+  if [[ $SELECT_KAFKA == yes ]]; then
+    if ((KAFKA_NODES > 1)); then kafka_cluster_stop; else kafka_stop; fi
+  fi
   [[ $SELECT_PG == no ]] || pg_stop
 }
 
 cmd_status() {
   local rc=0
   if [[ $SELECT_PG == yes ]]; then pg_status || rc=3; fi
-  if [[ $SELECT_KAFKA == yes ]]; then kafka_status || rc=3; fi
+  if [[ $SELECT_KAFKA == yes ]] && ((KAFKA_NODES > 1)); then
+    kafka_cluster_status || rc=3
+  elif [[ $SELECT_KAFKA == yes ]]; then
+    kafka_status || rc=3
+  fi
   return $rc
 }
 
 cmd_env() {
+  kafka_detect_cluster
+  ((KAFKA_NODES == 1)) || kafka_use_node 1
   printf 'export TANDEM_SOURCE_URL=%q\n' "${TANDEM_SOURCE_URL:-$LOCAL_SOURCE_URL}"
   printf 'export TANDEM_TARGET_URL=%q\n' "${TANDEM_TARGET_URL:-$LOCAL_TARGET_URL}"
   printf 'export TANDEM_KAFKA_BROKERS=%q\n' "${TANDEM_KAFKA_BROKERS:-$LOCAL_KAFKA_BROKERS}"
 }
 
 cmd_topics() {
+  kafka_detect_cluster
+  ((KAFKA_NODES == 1)) || kafka_use_node 1
   [[ -f "$KAFKA_LIB_STAMP" ]] || die "kafka jars not installed: run bash scripts/install.sh kafka"
   kafka_tool org.apache.kafka.tools.TopicCommand \
     --bootstrap-server "${TANDEM_KAFKA_BROKERS:-$LOCAL_KAFKA_BROKERS}" "$@"
@@ -438,7 +588,14 @@ usage() {
 main() {
   local cmd=${1:-}
   [[ $# -gt 0 ]] && shift
+  kafka_check_nodes
   case "$cmd" in
+    start-cluster | stop-cluster | status-cluster)
+      KAFKA_NODES=3
+      select_services "$@"
+      [[ $cmd == start-cluster ]] || SELECT_PG=no
+      "cmd_${cmd%-cluster}"
+      ;;
     start | stop | status)
       select_services "$@"
       "cmd_$cmd"

@@ -2,8 +2,8 @@
  * The write-freeze window of a cutover under load: a legacy `auth_users` (users recipe) in a schema
  * of its own, `tandem capture` and `tandem project` running, and the application role writing
  * continuously (two connections, each an INSERT of a new user and an UPDATE of an existing one per
- * transaction) when an operator runs `tandem cutover plan`, `start` and `commit` (separate CLI
- * processes, as from a terminal). The window is the cutover's own record, freeze → commit; the
+ * transaction, 100 transactions/s in all by default) when an operator runs `tandem cutover plan`,
+ * then `start --commit` (or `start` and `commit`, two processes: mode `separate`), as from a terminal. The window is the cutover's own record, freeze → commit; the
  * writers keep trying while frozen and count the refused writes. Everything is dropped afterwards.
  */
 import { readFileSync, writeFileSync } from 'fs';
@@ -28,13 +28,14 @@ export interface CutoverFigures {
   /** Wall time of the `tandem cutover commit` process (start-up, re-checks, backup, record). */
   commitCommandMs: number;
   refusedWrites: number;
+  mode: CutoverMode;
   load: number[];
 }
 
 const READ_ONLY = '25006';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The application: keeps writing until stopped; a freeze turns its writes into refusals. */
+/** The application: keeps writing (at most `rate` transactions/s in all) until stopped; a freeze turns its writes into refusals. */
 class ApplicationWriter {
   committed = 0;
   refused = 0;
@@ -46,18 +47,24 @@ class ApplicationWriter {
     private readonly schema: string,
     rows: number,
     connections: number,
+    private readonly rate: number,
   ) {
-    this.loops = Array.from({ length: connections }, (_, n) => this.loop(n, rows));
+    this.loops = Array.from({ length: connections }, (_, n) => this.loop(n, rows, connections));
   }
 
-  private async loop(n: number, rows: number): Promise<void> {
+  private async loop(n: number, rows: number, connections: number): Promise<void> {
     let i = 0;
+    const interval = (1000 * connections) / this.rate;
+    let due = Date.now();
     while (this.running) {
       const client = new Client({ connectionString: this.url });
       client.on('error', () => undefined); // a freeze terminates the role's sessions
       try {
         await client.connect();
         while (this.running) {
+          due += interval;
+          if (due > Date.now()) await sleep(due - Date.now());
+          else due = Date.now(); // behind: no burst to catch up
           i++;
           await client.query('BEGIN');
           await client.query(
@@ -96,8 +103,16 @@ async function cli(config: string, ...args: string[]): Promise<Record<string, an
   return JSON.parse(run.stdout);
 }
 
+/**
+ * `separate`: `tandem cutover start`, then `tandem cutover commit` (two processes, as before
+ * `--commit` existed); `one-process`: `tandem cutover start --commit`.
+ */
+export type CutoverMode = 'separate' | 'one-process';
+
 export async function runCutoverUnderLoad(
   log: (message: string) => void,
+  mode: CutoverMode = 'one-process',
+  writesPerSecond = 100,
   rows = 20_000,
   loadSeconds = 15,
 ): Promise<CutoverFigures> {
@@ -145,16 +160,20 @@ export async function runCutoverUnderLoad(
     log(
       `cutover: ${rows} users projected; application writing for ${loadSeconds} s, then plan, start, commit`,
     );
-    writer = new ApplicationWriter(appUrl.toString(), schema, rows, 2);
+    writer = new ApplicationWriter(appUrl.toString(), schema, rows, 2, writesPerSecond);
     const loadStarted = Date.now();
     await sleep(loadSeconds * 1000);
     const writesBefore = writer.committed;
     const loadMs = Date.now() - loadStarted;
     await cli(config, 'plan');
-    await cli(config, 'start');
-    const commitStarted = Date.now();
-    const record = await cli(config, 'commit');
-    const commitCommandMs = Date.now() - commitStarted;
+    let record: Record<string, any>;
+    let commitCommandMs = 0;
+    if (mode === 'separate') {
+      await cli(config, 'start');
+      const commitStarted = Date.now();
+      record = await cli(config, 'commit');
+      commitCommandMs = Date.now() - commitStarted;
+    } else record = await cli(config, 'start', '--commit');
     const helpStarted = Date.now();
     await new TandemProcess(['--help']).exited;
     const cliStartupMs = Date.now() - helpStarted;
@@ -179,6 +198,7 @@ export async function runCutoverUnderLoad(
       cliStartupMs,
       commitCommandMs,
       refusedWrites,
+      mode,
       load,
     };
   } finally {

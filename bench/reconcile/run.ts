@@ -14,6 +14,7 @@
  *   2. cutover: bench/reconcile/cutover.ts (a cutover under a continuous write load; the write-freeze window).
  *
  *   npm run bench:reconcile -- [--rows 1000000,10000000] [--parts reconcile,cutover] [--drop]
+ *                              [--cutover-mode one-process|separate] [--writes 100]
  *
  * --drop removes the benchmark's databases afterwards (by default they are kept for the next run).
  */
@@ -36,19 +37,25 @@ import {
   undoDifferences,
   type BenchTables,
 } from './data';
-import { runCutoverUnderLoad, type CutoverFigures } from './cutover';
+import { runCutoverUnderLoad, type CutoverFigures, type CutoverMode } from './cutover';
 import { arg, flag } from '../cli-args';
 
 const options = {
   rows: arg('rows', '1000000,10000000').split(',').map(Number),
   parts: arg('parts', 'reconcile,cutover').split(','),
   drop: flag('drop'),
+  /** cutover: `one-process` (start --commit) or `separate` (start, then commit). */
+  cutoverMode: arg('cutover-mode', 'one-process') as CutoverMode,
+  /** cutover: the application's write rate before and during the freeze, transactions/s. */
+  writes: Number(arg('writes', '100')),
 };
 
 interface ReconcileFigures {
   rows: number;
   case: 'clean' | '100 differences';
   countMs: number;
+  /** Each side's own `count(*), sum(hashtextextended(row::text, 0))`, alone: [legacy, target]. */
+  aggregateMs: [number, number];
   wallMs: number;
   compareMs: number;
   reverifyMs: number;
@@ -87,6 +94,32 @@ async function timedCounts(tables: BenchTables): Promise<number> {
   };
   await once();
   return median([await once(), await once(), await once()]);
+}
+
+/**
+ * The one-side reference: what reading and hashing every row of one table costs PostgreSQL by itself,
+ * `count(*), sum(hashtextextended(row::text, 0))`; each side alone, after one warm-up, median of three.
+ */
+async function timedAggregates(tables: BenchTables): Promise<[number, number]> {
+  const timed = async (url: string, table: string) => {
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    try {
+      const once = async () => {
+        const started = performance.now();
+        await client.query(`SELECT count(*), sum(hashtextextended(t::text, 0)) FROM ${table} t`);
+        return performance.now() - started;
+      };
+      await once();
+      return median([await once(), await once(), await once()]);
+    } finally {
+      await client.end();
+    }
+  };
+  return [
+    await timed(tables.legacyUrl, `"${tables.schema}".auth_users`),
+    await timed(tables.targetUrl, 'users.users'),
+  ];
 }
 
 async function tableBytes(tables: BenchTables): Promise<number> {
@@ -189,6 +222,7 @@ async function reconcilePart(
     if (kind === '100 differences') await injectDifferences(tables);
     try {
       const countMs = await timedCounts(tables);
+      const aggregateMs = await timedAggregates(tables);
       const { report, wallMs } = await reconcileOnce(tables, source, target);
       if (kind === 'clean') assertClean(report, rows);
       else assertDifferences(report, rows);
@@ -197,6 +231,7 @@ async function reconcilePart(
         rows,
         case: kind,
         countMs,
+        aggregateMs,
         wallMs,
         compareMs: table.compareMs,
         reverifyMs: table.reverifyMs,
@@ -226,12 +261,13 @@ const thousands = (n: number) => Math.round(n).toLocaleString('en-US');
 
 function reconcileTable(figures: ReconcileFigures[]): string {
   const lines = [
-    '| rows per side | case | count(*) both sides | reconcile wall | of which compare / re-verify | rows/s (legacy rows ÷ wall) | ratio wall ÷ count(*) | ratio compare ÷ count(*) | scans per side | buckets | rows fetched | queries | bytes server→client / client→server | tables on disk | load (1/5/15 min) |',
-    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| rows per side | case | count(*) both sides | one-side aggregate legacy / target | reconcile wall | of which compare / re-verify | rows/s (legacy rows ÷ wall) | ratio wall ÷ count(*) | **ratio wall ÷ slower one-side aggregate** | **ratio wall ÷ clean wall** | scans per side | buckets | rows fetched | queries | bytes server→client / client→server | tables on disk | load (1/5/15 min) |',
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const f of figures) {
+    const clean = figures.find((c) => c.rows === f.rows && c.case === 'clean');
     lines.push(
-      `| ${thousands(f.rows)} | ${f.case} | ${s(f.countMs)} | ${s(f.wallMs)} | ${s(f.compareMs)} / ${s(f.reverifyMs)} (${f.reverifyRounds} rounds) | ${thousands(f.rows / (f.wallMs / 1000))} | **${(f.wallMs / f.countMs).toFixed(1)}** | ${(f.compareMs / f.countMs).toFixed(1)} | ${f.scans} | ${thousands(f.bucketsCompared)} | ${thousands(f.rowsFetched)} | ${f.queries} | ${kib(f.bytesToClient)} / ${kib(f.bytesToServer)} | ${kib(f.tableBytes)} | ${f.load.join(' / ')} |`,
+      `| ${thousands(f.rows)} | ${f.case} | ${s(f.countMs)} | ${s(f.aggregateMs[0])} / ${s(f.aggregateMs[1])} | ${s(f.wallMs)} | ${s(f.compareMs)} / ${s(f.reverifyMs)} (${f.reverifyRounds} rounds) | ${thousands(f.rows / (f.wallMs / 1000))} | ${(f.wallMs / f.countMs).toFixed(1)} | **${(f.wallMs / Math.max(...f.aggregateMs)).toFixed(2)}** | **${clean ? (f.wallMs / clean.wallMs).toFixed(2) : '–'}** | ${f.scans} | ${thousands(f.bucketsCompared)} | ${thousands(f.rowsFetched)} | ${f.queries} | ${kib(f.bytesToClient)} / ${kib(f.bytesToServer)} | ${kib(f.tableBytes)} | ${f.load.join(' / ')} |`,
     );
   }
   return lines.join('\n');
@@ -245,7 +281,8 @@ function cutoverTable(figures: CutoverFigures): string {
     `| legacy rows / projected rows at commit | ${thousands(figures.legacyRows)} / ${thousands(figures.projectedRows)} |`,
     `| **write-freeze window** (freeze → commit, \`freeze_window_ms\`) | **${s(figures.freezeWindowMs)}** |`,
     `| of which frozen → drained / drained → verified (reconciliation) / verified → committed | ${s(figures.drainMs)} / ${s(figures.verifyMs)} / ${s(figures.commitMs)} |`,
-    `| the \`tandem cutover commit\` process (spawn → exit); \`tandem --help\` right after (CLI start-up alone) | ${s(figures.commitCommandMs)}; ${s(figures.cliStartupMs)} |`,
+    `| commands | ${figures.mode === 'separate' ? '`tandem cutover start`, then `tandem cutover commit`' : '`tandem cutover start --commit`'} |`,
+    `| the \`tandem cutover commit\` process (spawn → exit; separate mode only); \`tandem --help\` right after (CLI start-up alone) | ${figures.mode === 'separate' ? s(figures.commitCommandMs) : '–'}; ${s(figures.cliStartupMs)} |`,
     `| writes refused while frozen ("read-only transaction") | ${thousands(figures.refusedWrites)} |`,
     `| load (1/5/15 min) at commit | ${figures.load.join(' / ')} |`,
   ].join('\n');
@@ -270,7 +307,7 @@ async function main(): Promise<void> {
     out.push('', reconcileTable(figures));
   }
   if (options.parts.includes('cutover')) {
-    const figures = await runCutoverUnderLoad(log);
+    const figures = await runCutoverUnderLoad(log, options.cutoverMode, options.writes);
     log(`cutover: ${JSON.stringify(figures)}`);
     out.push('', cutoverTable(figures));
   }

@@ -73,5 +73,7 @@ export type RowOperation =
  * write is guarded by the target commit LSN, so a redelivered or older change does nothing.
  */
 export type LegacyRowOperation =
-  | { op: 'upsert'; table: string; key: string[]; row: Record<string, unknown> }
-  | { op: 'delete'; table: string; match: Record<string, unknown> };
+  | { op: 'upsert'; table: string; key: string[]; row: Record<string, unknown>; onlyWhere?: string }
+  | { op: 'delete'; table: string; match: Record<string, unknown>; onlyWhere?: string };
+// onlyWhere: a SQL condition on the stored legacy row (its columns unqualified, e.g. a mirror's row
+// filter); a stored row that does not meet it is neither updated nor deleted.

@@ -157,4 +157,51 @@ describe('cutover: users', () => {
     const audit = await targetQuery(target.url, `SELECT action FROM tandem.operator_audit WHERE subject = $1 ORDER BY id`, [`cutover:${record.id}`]);
     expect(audit.map((a) => a.action)).toEqual(['cutover.plan', 'cutover.frozen', 'cutover.drained', 'cutover.verified', 'cutover.committed']);
   });
+
+  it('start --commit freezes, drains, verifies and commits in one process while the application writes; nothing committed is lost', async () => {
+    await sql(`ALTER ROLE ${role} RESET default_transaction_read_only`); // the previous test left the legacy database frozen
+    let writing = true;
+    const committed: string[] = [];
+    let refused = 0;
+    const writer = (async () => {
+      let i = 0;
+      while (writing) {
+        const client = new Client({ connectionString: appUrl });
+        client.on('error', () => undefined); // the freeze terminates the application's sessions
+        try {
+          await client.connect();
+          while (writing) {
+            const email = `during${++i}@example.com`;
+            await client.query(`INSERT INTO ${schema}.auth_users (id, email) VALUES (gen_random_uuid()::text, $1)`, [email]);
+            committed.push(email);
+          }
+        } catch (error) {
+          if (/read-only transaction/.test((error as Error).message)) refused++;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      }
+    })();
+    try {
+      await eventually(async () => committed.length >= 20, 30_000, 'the application writing');
+      expect((await cutover('plan')).code).toBe(0);
+      const { code, record, output } = await cutover('start', '--commit');
+      expect({ code, output: code === 0 ? '' : output }).toEqual({ code: 0, output: '' });
+      expect(record.state).toBe('committed');
+      expect(record.history.map((h: { state: string }) => h.state)).toEqual(['parallel', 'frozen', 'drained', 'verified', 'committed']);
+      await eventually(async () => refused > 0, 30_000, 'writes refused while frozen');
+    } finally {
+      writing = false;
+      await writer;
+    }
+    // every write the application saw committed is in the legacy table and in the projection
+    const inTarget = await targetQuery(target.url, `SELECT email FROM users.users WHERE email LIKE 'during%'`);
+    expect(inTarget.map((row) => row.email).sort()).toEqual([...committed].sort());
+    const [{ n: legacy }] = await sql(`SELECT count(*)::int AS n FROM ${schema}.auth_users WHERE email LIKE 'during%'`);
+    expect(legacy).toBe(committed.length);
+    const [reconciliation] = await targetQuery(target.url, 'SELECT verdict FROM tandem.reconciliations WHERE id = $1', [(await status()).reconciliationIds[0]]);
+    expect(reconciliation.verdict).toBe('PASS');
+    await expect(appWrite()).rejects.toThrow(/read-only transaction/);
+  });
 });

@@ -5,9 +5,6 @@ import { TandemProcess, writeConfig } from '../support/capture-process';
 import { createTargetDatabase, targetQuery } from '../support/target-db';
 import { dropSlot, eventually, sql, uniqueName } from '../support/services';
 
-/** Markdown as a reader sees it: the report escapes every character Markdown gives a meaning to. */
-const rendered = (markdown: string) => markdown.replace(/\\([\\`*_{}[\]()#+\-.!|<>~&])/g, '$1');
-
 /** Reconciliation of the users recipe: clean, corrupted, and under a continuous write load. */
 describe('reconcile: users', () => {
   const name = uniqueName('recon');
@@ -66,7 +63,8 @@ describe('reconcile: users', () => {
     });
     const markdown = new TandemProcess(['reconcile', '--config', config, '--threshold', '0']);
     expect(await markdown.exited).toBe(6);
-    expect(rendered(markdown.stdout)).toContain(
+    // the Markdown escapes punctuation (\\. \\( \\_): read it without the backslashes
+    expect(markdown.stdout.replace(/\\/g, '')).toContain(
       `FAIL: mismatch ratio 0.0050 % (threshold 0.0000 %); 1 row quarantined (1 invalid ${schema}.auth_users row), counted as differences`,
     );
     expect(output).not.toContain('PASS');
@@ -84,8 +82,8 @@ describe('reconcile: users', () => {
     const files = readdirSync(dir).sort();
     expect(files).toEqual([`reconciliation-${report.id}-users.html`, `reconciliation-${report.id}-users.json`, `reconciliation-${report.id}-users.md`]);
     expect(readFileSync(join(dir, files[0]), 'utf8')).toContain('<svg');
-    expect(readFileSync(join(dir, files[2]), 'utf8')).toContain('1 row quarantined');
-    expect(rendered(readFileSync(join(dir, files[2]), 'utf8'))).toContain('accepted with --accept-quarantined');
+    expect(readFileSync(join(dir, files[2]), 'utf8').replace(/\\/g, '')).toContain('1 row quarantined');
+    expect(readFileSync(join(dir, files[2]), 'utf8').replace(/\\/g, '')).toContain('accepted with --accept-quarantined');
     const [stored] = await targetQuery(
       target.url,
       `SELECT verdict, source_lsn::text, report->'acceptQuarantined' AS accepted FROM tandem.reconciliations WHERE id = $1`,

@@ -19,21 +19,39 @@ export interface SoakCluster {
   dir: string;
 }
 
+// Ports: TANDEM_SOAK_LEGACY_PORT, TANDEM_SOAK_TARGET_PORT, TANDEM_SOAK_KAFKA_PORT and
+// TANDEM_SOAK_KAFKA_CONTROLLER_PORT override the defaults (a cluster's nodes 2 and 3 take the four
+// ports after the controller port, as scripts/services.sh assigns them).
+const portFromEnv = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+
 export const SOAK_LEGACY: SoakCluster = {
   name: 'legacy',
-  port: 56432,
+  port: portFromEnv('TANDEM_SOAK_LEGACY_PORT', 56432),
   dir: resolve(SERVICES_ROOT, 'legacy'),
 };
 export const SOAK_TARGET: SoakCluster = {
   name: 'target',
-  port: 56433,
+  port: portFromEnv('TANDEM_SOAK_TARGET_PORT', 56433),
   dir: resolve(SERVICES_ROOT, 'target'),
 };
-export const SOAK_KAFKA = { port: 60092, controllerPort: 60093, dir: SERVICES_ROOT };
+/** One broker, or (useKafkaCluster) a three-broker cluster. */
+export const SOAK_KAFKA = {
+  port: portFromEnv('TANDEM_SOAK_KAFKA_PORT', 60092),
+  controllerPort: portFromEnv('TANDEM_SOAK_KAFKA_CONTROLLER_PORT', 60093),
+  dir: SERVICES_ROOT,
+  nodes: 1,
+};
+export function useKafkaCluster(): void {
+  SOAK_KAFKA.nodes = 3;
+}
 
 export const clusterUrl = (cluster: SoakCluster, database: string) =>
   `postgres://tandem:tandem@127.0.0.1:${cluster.port}/${database}`;
-export const soakBrokers = () => [`127.0.0.1:${SOAK_KAFKA.port}`];
+export const soakBrokers = () =>
+  Array.from(
+    { length: SOAK_KAFKA.nodes },
+    (_, i) => `127.0.0.1:${i === 0 ? SOAK_KAFKA.port : SOAK_KAFKA.controllerPort + 2 * i - 1}`,
+  );
 
 /** scripts/services.sh with the soak's locations; never the shared services' variables. */
 async function services(env: Record<string, string>, ...args: string[]): Promise<void> {
@@ -56,12 +74,18 @@ const kafkaEnv = () => ({
   TANDEM_SERVICES_DIR: SOAK_KAFKA.dir,
   TANDEM_KAFKA_PORT: String(SOAK_KAFKA.port),
   TANDEM_KAFKA_CONTROLLER_PORT: String(SOAK_KAFKA.controllerPort),
+  TANDEM_KAFKA_BROKERS_COUNT: String(SOAK_KAFKA.nodes),
 });
+
+/** Starts the broker(s) that are not running and waits until they serve. */
+export async function startSoakKafka(): Promise<void> {
+  await services(kafkaEnv(), 'start', 'kafka');
+}
 
 export async function startSoakServices(): Promise<void> {
   await services(pgEnv(SOAK_LEGACY), 'start', 'pg');
   await services(pgEnv(SOAK_TARGET), 'start', 'pg');
-  await services(kafkaEnv(), 'start', 'kafka');
+  await startSoakKafka();
 }
 
 /** `pg_ctl restart -m immediate`: the server is killed without a checkpoint and recovers from WAL. */

@@ -3,7 +3,11 @@
  * write load on the legacy database while the soak kills and restarts them and the services under
  * them, then checks that nothing was lost or doubled. Not part of `npm test`; run it with
  *
- *   npm run soak -- [--cycles 20] [--rows 150000] [--tps 100] [--seed 1] [--quick]
+ *   npm run soak -- [--cycles 20] [--rows 150000] [--tps 100] [--seed 1] [--quick] [--cluster]
+ *
+ * --cluster runs on a three-broker Kafka cluster (replication factor 3, min.insync.replicas 2) and
+ * replaces the broker kill with kill -9 of the change topic's partition leader, kill -9 of capture's
+ * transaction coordinator and a rolling restart of all three brokers (test/soak/kafka-cluster-faults.ts).
  *
  * It runs on its own PostgreSQL clusters and Kafka broker (test/soak/soak-services.ts) and exits
  * non-zero on any violation. Results and every process's log go to .tandem/soak/runs/<run>/.
@@ -17,6 +21,7 @@ import { Client } from 'pg';
 import { stringify } from 'yaml';
 import { SeededRandom as Rng } from '../../src/shared/seeded-random';
 import {
+  SOAK_KAFKA,
   SOAK_LEGACY,
   SOAK_TARGET,
   clusterUrl,
@@ -24,7 +29,15 @@ import {
   restartPostgresImmediate,
   soakBrokers,
   startSoakServices,
+  useKafkaCluster,
 } from './soak-services';
+import {
+  killAndRestartNode,
+  leaderOf,
+  rollingRestart,
+  transactionCoordinatorOf,
+  waitFullyReplicated,
+} from './kafka-cluster-faults';
 import { Supervised, type ExitRecord } from './supervisor';
 import { createUsersTable, UserWriteLoad } from './user-load';
 import {
@@ -45,6 +58,7 @@ interface SoakOptions {
   drainSeconds: number;
   seed: number;
   quick: boolean;
+  cluster: boolean;
 }
 
 function parseOptions(): SoakOptions {
@@ -58,6 +72,7 @@ function parseOptions(): SoakOptions {
       'drain-seconds': { type: 'string' },
       seed: { type: 'string' },
       quick: { type: 'boolean', default: false },
+      cluster: { type: 'boolean', default: false },
     },
   });
   const quick = values.quick ?? false;
@@ -73,6 +88,7 @@ function parseOptions(): SoakOptions {
     drainSeconds: number(values['drain-seconds'], 180),
     seed: number(values.seed, 1),
     quick,
+    cluster: values.cluster ?? false,
   };
 }
 
@@ -104,7 +120,10 @@ async function main(): Promise<void> {
   const unexpectedExits: ExitRecord[] = [];
   log(`run ${run}: ${JSON.stringify(options)}; logs in ${runDir}`);
 
-  log('starting the soak services (PostgreSQL legacy :56432, target :56433, Kafka :60092)');
+  if (options.cluster) useKafkaCluster();
+  log(
+    `starting the soak services (PostgreSQL legacy :${SOAK_LEGACY.port}, target :${SOAK_TARGET.port}, Kafka ${soakBrokers().join(',')})`,
+  );
   await startSoakServices();
   const legacyUrl = clusterUrl(SOAK_LEGACY, run);
   const targetUrl = clusterUrl(SOAK_TARGET, run);
@@ -122,7 +141,12 @@ async function main(): Promise<void> {
         snapshot: { chunkSize: 2000, parallelism: 1 },
         heartbeatIntervalMs: 1000,
       },
-      kafka: { brokers: soakBrokers(), topicPrefix: run, partitions: 3 },
+      kafka: {
+        brokers: soakBrokers(),
+        topicPrefix: run,
+        partitions: 3,
+        replicationFactor: options.cluster ? 3 : 1,
+      },
       capture: { maxBatchEvents: 2000, maxBatchDelayMs: 50, statusIntervalMs: 5000 },
       target: { url: targetUrl },
       projections: [{ recipe: 'users', sourceSchema: 'public' }],
@@ -257,7 +281,22 @@ async function main(): Promise<void> {
         `cycle ${cycle}: kill -9 projector ${midBatch ? 'during a batch apply' : 'between batches'}; restarted after ${pause.toFixed(1)} s`,
       );
 
-      if (cycle === special.kafka) {
+      if (options.cluster && cycle === special.kafka) {
+        await bothWorking();
+        const since = Date.now();
+        const node = await leaderOf(kafka, `${run}.public.auth_users`);
+        log(`cycle ${cycle}: kill -9 of Kafka node ${node}, leader of the change topic's partitions`);
+        await killAndRestartNode(node, rng.between(2, 8) * 1000);
+        const ms = await waitFullyReplicated(kafka);
+        faults.push({
+          cycle,
+          fault: 'kill -9 of the change topic partitions\' leader broker + restart',
+          at: new Date(since).toISOString(),
+          detail: `node ${node} of 3; fully replicated ${(ms / 1000).toFixed(1)} s after its restart`,
+          outcome: outcomeSince(since),
+        });
+        log(`cycle ${cycle}: node ${node} back; ${faults.at(-1)!.outcome}`);
+      } else if (cycle === special.kafka) {
         await bothWorking();
         const since = Date.now();
         log(`cycle ${cycle}: kill -9 of the Kafka broker, then a start`);
@@ -271,6 +310,36 @@ async function main(): Promise<void> {
           outcome: outcomeSince(since),
         });
         log(`cycle ${cycle}: Kafka back; ${faults.at(-1)!.outcome}`);
+      }
+      if (options.cluster && cycle === special.twoProjectors) {
+        await bothWorking();
+        const since = Date.now();
+        const node = await transactionCoordinatorOf(kafka, run, run);
+        log(`cycle ${cycle}: kill -9 of Kafka node ${node}, capture's transaction coordinator`);
+        await killAndRestartNode(node, rng.between(2, 8) * 1000);
+        const ms = await waitFullyReplicated(kafka);
+        faults.push({
+          cycle,
+          fault: "kill -9 of capture's transaction coordinator broker + restart",
+          at: new Date(since).toISOString(),
+          detail: `node ${node} of 3; fully replicated ${(ms / 1000).toFixed(1)} s after its restart`,
+          outcome: outcomeSince(since),
+        });
+        log(`cycle ${cycle}: node ${node} back; ${faults.at(-1)!.outcome}`);
+      }
+      if (options.cluster && cycle === special.target) {
+        await bothWorking();
+        const since = Date.now();
+        log(`cycle ${cycle}: rolling restart of the three Kafka brokers`);
+        await rollingRestart(kafka, (m) => log(`cycle ${cycle}: ${m}`));
+        faults.push({
+          cycle,
+          fault: 'rolling restart of all three brokers',
+          at: new Date(since).toISOString(),
+          detail: 'each broker SIGTERM, start, then wait until every partition is fully replicated',
+          outcome: outcomeSince(since),
+        });
+        log(`cycle ${cycle}: rolling restart done; ${faults.at(-1)!.outcome}`);
       }
       if (cycle === special.twoProjectors) {
         await bothWorking();
@@ -397,6 +466,7 @@ async function main(): Promise<void> {
       restarts: { capture: capture.restarts, projector: projector.restarts },
       rows,
       kafka: { ...kafkaCheck, violations: kafkaCheck.violations.length },
+      kafkaBrokers: SOAK_KAFKA.nodes,
       reconcile: reconcileCode === 0 ? 'PASS' : `FAIL (exit ${reconcileCode})`,
       violations,
     };

@@ -111,6 +111,16 @@ describe('comparison by key-hash buckets', () => {
     expect(result.differences.every((d) => d.kind === 'missing')).toBe(true);
   });
 
+  it('fetches the differing buckets right after the first level when they hold at most fetchRows rows', async () => {
+    const targetRows = table(20_000);
+    for (let i = 0; i < 30; i++) targetRows.set(`k${i * 661 + 17}`, { name: `changed${i}`, score: '0' });
+    const result = await compareByBuckets(memorySide(table(20_000)), memorySide(targetRows), { ...small, fetchRows: 12_000 });
+    expect(result.differences).toHaveLength(30);
+    expect(result.differences.every((d) => d.kind === 'mismatched')).toBe(true);
+    // 30 of 64 buckets of ~310 rows: ~9,000 rows, fetched without a refinement scan
+    expect(result.scans).toBe(2);
+  });
+
   describe('next level', () => {
     const options: BucketOptions = { firstBits: 10, fetchRows: 20_000, leafRows: 64, maxBuckets: 65_536 };
     const buckets = (n: number, rows: number) =>

@@ -4,6 +4,8 @@ import { planLegacyStatements } from '../../src/connectors/postgres-legacy/legac
 import { decodeTargetChange } from '../../src/modules/failback/failback-decoder';
 import { usersProjection } from '../../src/projections/users/users.projection';
 import { memoryProjection } from '../../src/projections/memory/memory.projection';
+import { mirrorInverse } from '../../src/projections/mirror/mirror-inverse';
+import type { MirrorTableSpec } from '../../src/projections/mirror/mirror-spec';
 import type { TargetChange } from '../../src/projections/framework/define-inverse';
 import type { ProjectionDefinition } from '../../src/projections/framework/define-projection';
 
@@ -172,5 +174,43 @@ describe('memory inverse', () => {
   it('does not carry back nodes imported from the file store, and deletes by id', () => {
     expect(memory.invert!.apply!({ ...change('u', null, { ...node, origin: 'import.nodes' }), table: 'nodes' })).toEqual([]);
     expect(memory.invert!.apply!({ ...change('d', node, null), table: 'nodes' })).toEqual([{ op: 'delete', table: 'legacy_app.memory_nodes', match: { id: node.id } }]);
+  });
+});
+
+describe('mirror inverse', () => {
+  const column = (source: string, target: string, type = 'text', generated: string | null = null) => ({
+    source,
+    target,
+    type,
+    notNull: false,
+    default: null,
+    identity: false,
+    generated,
+  });
+  const spec = {
+    source: 'shop.customers',
+    target: 'clients',
+    key: ['id'],
+    columns: [column('id', 'id', 'bigint'), column('full_name', 'name'), column('prefs', 'prefs', 'jsonb'), column('name_len', 'name_len', 'int', 'length(name)')],
+    exclude: ['password_hash'],
+    renames: { full_name: 'name' },
+    where: "status <> 'deleted'",
+  } as unknown as MirrorTableSpec;
+  const inverse = mirrorInverse([spec]);
+  const row = { id: '42', name: 'Ada', prefs: '{"dark": true}', name_len: 3, _source_key: 'x', _source_lsn: '1' };
+
+  it('reverses the renames, writes no excluded or generated column, and keeps to the row filter', () => {
+    expect(inverse.tables).toEqual(['clients']);
+    expect(inverse.apply!({ ...change('u', row, row), table: 'clients' })).toEqual([
+      { op: 'upsert', table: 'shop.customers', key: ['id'], row: { id: '42', full_name: 'Ada', prefs: { dark: true } }, onlyWhere: "status <> 'deleted'" },
+    ]);
+    expect(inverse.apply!({ ...change('d', row, null), table: 'clients' })).toEqual([
+      { op: 'delete', table: 'shop.customers', match: { id: '42' }, onlyWhere: "status <> 'deleted'" },
+    ]);
+  });
+
+  it('makes the legacy writer leave a stored row outside the filter alone', () => {
+    const [upsert] = planLegacyStatements('failback.m', [{ operation: inverse.apply!({ ...change('u', row, row), table: 'clients' })[0], lsn: 1n }]);
+    expect(upsert.text).toContain(`WHERE true AND EXISTS (SELECT 1 FROM "shop"."customers" AS kept WHERE kept.ctid = stored.ctid AND (status <> 'deleted'))`);
   });
 });

@@ -104,10 +104,11 @@ export function registerCutoverCommand(program: Command): void {
     cutover
       .command('start [id]')
       .description(
-        'freeze legacy writes, wait until drained, verify by reconciliation; a failed gate unfreezes',
+        'freeze legacy writes, wait until drained, verify by reconciliation (and with --commit, commit); a failed gate unfreezes',
       ),
   )
     .option('--drain-timeout <ms>', 'how long the drained gate waits', '60000')
+    .option('--commit', 'commit right after the verified gate, in this process (the shortest write-freeze window)')
     .option('--threshold <ratio>', 'largest accepted reconciliation mismatch ratio', '0')
     .option('--accept-quarantined', 'the verified gate does not count quarantined rows (recorded in the reports)')
     .addHelpText(
@@ -116,11 +117,12 @@ export function registerCutoverCommand(program: Command): void {
         [
           'tandem cutover start --config tandem.yaml',
           'tandem cutover start 4 --config tandem.yaml --drain-timeout 120000 --json',
+          'tandem cutover start --commit --config tandem.yaml --operator alice',
         ],
         EXIT_CODES,
       ),
     )
-    .action((id: string | undefined, options: Common & { drainTimeout: string; threshold: string; acceptQuarantined?: boolean }) =>
+    .action((id: string | undefined, options: Common & { drainTimeout: string; threshold: string; acceptQuarantined?: boolean; commit?: boolean }) =>
       withService(options, async (service, operator) =>
         print(
           options,
@@ -128,6 +130,7 @@ export function registerCutoverCommand(program: Command): void {
             operator,
             drainTimeoutMs: Number(options.drainTimeout),
             threshold: Number(options.threshold),
+            commit: options.commit === true,
             acceptQuarantined: options.acceptQuarantined,
           }),
         ),

@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { EndpointError } from '../../shared/errors';
+import { ConfigError, EndpointError } from '../../shared/errors';
 
 export interface TopicSpec {
   topic: string;
@@ -11,7 +11,10 @@ export interface TopicSpec {
 export const CHANGE_TOPIC_CONFIG = { 'cleanup.policy': 'delete', 'retention.ms': '-1', 'max.message.bytes': '16777216' };
 export const COMPACTED_TOPIC_CONFIG = { 'cleanup.policy': 'compact', 'max.message.bytes': '16777216' };
 
-/** Creates the topics that do not exist yet; existing topics are left as they are. */
+/**
+ * Creates the topics that do not exist yet, each with the configured replication factor (every
+ * topic Tandem creates goes through here); existing topics are left as they are.
+ */
 export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replicationFactor: number): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
@@ -19,8 +22,15 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replication
     const existing = new Set(await admin.listTopics());
     const missing = specs.filter((spec) => !existing.has(spec.topic));
     if (missing.length === 0) return;
+    const { brokers } = await admin.describeCluster();
+    if (brokers.length < replicationFactor)
+      throw new ConfigError(
+        `kafka.replicationFactor is ${replicationFactor} but the Kafka cluster has ${brokers.length} broker(s): ` +
+          `cannot create ${missing.map((spec) => spec.topic).join(', ')} (set kafka.replicationFactor to at most ${brokers.length})`,
+      );
     await admin.createTopics({
-      waitForLeaders: true,
+      // kafkajs's own wait gives up when the broker it asks does not know the topics yet (a cluster)
+      waitForLeaders: brokers.length < 2,
       topics: missing.map((spec) => ({
         topic: spec.topic,
         numPartitions: spec.partitions,
@@ -28,8 +38,35 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replication
         configEntries: Object.entries(spec.config ?? {}).map(([name, value]) => ({ name, value })),
       })),
     });
+    await waitUntilEveryBrokerKnows(kafka, missing.map((spec) => spec.topic), brokers.length);
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * On a cluster, a new topic reaches the other brokers' metadata a moment after the controller
+ * created it, and kafkajs does not retry a metadata answer "does not host this topic-partition".
+ * A fresh admin asks one configured broker picked at random: once several in a row (three per
+ * broker) know the topics and their leaders, every broker is very likely to.
+ */
+async function waitUntilEveryBrokerKnows(kafka: Kafka, topics: string[], brokers: number): Promise<void> {
+  if (brokers < 2) return;
+  const deadline = Date.now() + 30_000;
+  let known = 0;
+  while (known < 3 * brokers && Date.now() < deadline) {
+    const probe = kafka.admin({ retry: { retries: 0 } });
+    try {
+      await probe.connect();
+      const metadata = await probe.fetchTopicMetadata({ topics });
+      const led = metadata.topics.every((topic) => topic.partitions.every((p) => p.leader >= 0));
+      known = led ? known + 1 : 0;
+    } catch {
+      known = 0;
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      await probe.disconnect().catch(() => undefined);
+    }
   }
 }
 

@@ -25,7 +25,12 @@ function values(operation: LegacyRowOperation): Record<string, unknown> {
 }
 
 function signature(operation: LegacyRowOperation): string {
-  return JSON.stringify([operation.op, operation.table, keyColumns(operation), Object.keys(values(operation))]);
+  return JSON.stringify([operation.op, operation.table, keyColumns(operation), Object.keys(values(operation)), operation.onlyWhere ?? null]);
+}
+
+/** `AND the stored row meets onlyWhere`, its columns resolved against the stored row alone. */
+function storedRowCondition(table: string, onlyWhere: string | undefined): string {
+  return onlyWhere ? ` AND EXISTS (SELECT 1 FROM ${table} AS kept WHERE kept.ctid = stored.ctid AND (${onlyWhere}))` : '';
 }
 
 /**
@@ -73,14 +78,15 @@ function runStatement(projection: string, run: GuardedOperation[]): SqlStatement
   if (first.op === 'delete') {
     const match = key.map((column) => `stored.${ident(column)} = input.${ident(column)}`).join(' AND ');
     return {
-      text: `${input} DELETE FROM ${table} AS stored USING input JOIN guard ON guard.key = input.tandem_key WHERE ${match}`,
+      text: `${input} DELETE FROM ${table} AS stored USING input JOIN guard ON guard.key = input.tandem_key WHERE ${match}${storedRowCondition(table, first.onlyWhere)}`,
       values: params,
     };
   }
   const columns = Object.keys(values(first));
   const list = columns.map(ident).join(', ');
   const updates = columns.filter((column) => !key.includes(column)).map((column) => `${ident(column)} = EXCLUDED.${ident(column)}`);
-  const conflict = updates.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${updates.join(', ')}`;
+  const condition = storedRowCondition(table, first.onlyWhere);
+  const conflict = updates.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${updates.join(', ')}${condition ? ` WHERE true${condition}` : ''}`;
   return {
     text:
       `${input} INSERT INTO ${table} AS stored (${list}) SELECT ${columns.map((c) => `input.${ident(c)}`).join(', ')}` +

@@ -10,7 +10,12 @@ import { pruneSnapshot } from './capture-state';
 import type { CaptureContext } from './capture-context';
 import type { BackfillTracker } from './backfill/backfill-tracker';
 
-const ACK_INTERVAL_MS = 1000;
+/**
+ * At most this often a durable LSN is acknowledged. The slot's confirmed position is what a cutover's
+ * drained gate and reconciliation's settling wait for, so a short interval keeps the write-freeze
+ * window short; a standby status update is a few bytes.
+ */
+const ACK_INTERVAL_MS = 100;
 
 export interface StreamStatus {
   durableLsn: Lsn | null;
@@ -158,7 +163,7 @@ export class StreamRunner {
   }
 
   /**
-   * Acknowledging is what lets PostgreSQL recycle WAL; it is done at most once a second. Whatever
+   * Acknowledging is what lets PostgreSQL recycle WAL; it is done at most every ACK_INTERVAL_MS. Whatever
    * was produced but not yet acknowledged when capture dies is decoded again after a restart, and
    * ChangeStreamProcessor skips it by the position committed with the events.
    */

@@ -5,7 +5,6 @@ import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import { ConfigError, CutoverGateError } from '../../shared/errors';
-import { parseLsn } from '../../shared/lsn';
 import { createKafka } from '../../connectors/kafka/kafka-client';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { loadCheckpoints } from '../../connectors/postgres-target/checkpoint-store';
@@ -16,7 +15,7 @@ import { ReconciliationService } from '../reconciliation/reconciliation.service'
 import { copyToBackup } from '../replay/schema-ops';
 import { describeLag, lagging } from './drain-gate';
 import { endOffsets } from '../../connectors/kafka/offsets';
-import type { PartitionEnd } from '../../contracts/positions';
+import { drainToFreeze } from './drain';
 import { currentLsn, freezeRoles, frozenRoles, missingRoles, slotConfirmedLsn, unfreezeRoles } from './legacy-freeze';
 import { audit } from '../../connectors/postgres-target/operator-audit';
 import { prepareFailback } from './failback-setup';
@@ -146,82 +145,65 @@ export class CutoverService {
     return { definitions, roles, checks };
   }
 
-  /** Freeze, then the drained and verified gates; stops in state verified (commit is its own step). */
-  async start(id: number | undefined, options: CutoverOptions): Promise<CutoverRecord> {
+  /**
+   * Freeze, then the drained and verified gates; stops in state verified, or with `commit` goes on to
+   * commit in the same process (the freeze window is then the drain, the verification and the commit,
+   * without a second command's start-up in it).
+   */
+  async start(id: number | undefined, options: CutoverOptions & { commit?: boolean }): Promise<CutoverRecord> {
     const cutover = await this.resolve(id);
     if (cutover.state !== 'parallel') throw new CutoverGateError(`cutover ${cutover.id} is ${cutover.state}; start needs a planned (parallel) cutover`);
     const definitions = (await resolveProjectionDefinitions(this.config, undefined, this.pool)).filter((d) => cutover.projections.includes(d.name));
     try {
-      // frozen
-      const { lsn, terminated } = await this.withSource(async (client) => {
-        const count = await freezeRoles(client, cutover.applicationRoles);
-        return { lsn: await currentLsn(client), terminated: count };
+      await this.withSource(async (client) => {
+        // frozen
+        const terminated = await freezeRoles(client, cutover.applicationRoles);
+        const lsn = await currentLsn(client);
+        await this.transition(cutover.id, 'frozen', options.operator, { freeze_lsn: lsn, frozen_at: 'now()' }, undefined, { terminated });
+        this.logger.info({ cutover: cutover.id, freezeLsn: lsn, terminatedSessions: terminated }, 'legacy writes frozen');
+
+        // drained
+        const offsets = await drainToFreeze({
+          source: client,
+          target: this.pool,
+          kafka: this.kafka,
+          slot: this.config.source.slot,
+          projections: definitions.map((d) => ({ name: d.name, topics: this.topicsOf(d) })),
+          freezeLsn: lsn,
+          timeoutMs: options.drainTimeoutMs ?? 60_000,
+        });
+        await this.transition(cutover.id, 'drained', options.operator, { drained_at: 'now()', offsets: JSON.stringify(offsets) });
+
+        // verified
+        await this.verify(cutover, lsn, options);
       });
-      await this.transition(cutover.id, 'frozen', options.operator, { freeze_lsn: lsn, frozen_at: 'now()' }, undefined, { terminated });
-      this.logger.info({ cutover: cutover.id, freezeLsn: lsn, terminatedSessions: terminated }, 'legacy writes frozen');
-
-      // drained
-      const offsets = await this.drain(definitions, lsn, options.drainTimeoutMs ?? 60_000);
-      await this.transition(cutover.id, 'drained', options.operator, { drained_at: 'now()', offsets: JSON.stringify(offsets) });
-
-      // verified
-      const reconciliation = new ReconciliationService(this.config, this.logger);
-      const reports = [];
-      for (const projection of cutover.projections) reports.push(...(await reconciliation.run({ projection, threshold: options.threshold ?? 0, acceptQuarantined: options.acceptQuarantined })));
-      const ids = reports.map((report) => report.id!);
-      const failed = reports.filter((report) => report.verdict !== 'PASS');
-      if (failed.length > 0) {
-        await this.pool.query('UPDATE tandem.cutovers SET reconciliation_ids = $2 WHERE id = $1', [cutover.id, ids]);
-        throw new CutoverGateError(
-          `verified gate: ${failed
-            .map((r) => `reconciliation ${r.id} of ${r.projection} is ${describeVerdict(r)}`)
-            .join('; ')}`,
-        );
-      }
-      await this.transition(cutover.id, 'verified', options.operator, { verified_at: 'now()', reconciliation_ids: ids });
-      return await this.get(cutover.id);
     } catch (error) {
       const reason = error instanceof CutoverGateError ? error.message : `failed: ${(error as Error).message}`;
       await this.abortWith(cutover.id, options.operator, reason);
       throw error instanceof CutoverGateError ? error : new CutoverGateError(reason, { cause: error });
     }
+    return options.commit ? this.commit(cutover.id, options) : this.get(cutover.id);
   }
 
-  /**
-   * Waits until capture confirmed the freeze LSN (everything up to it is in Kafka), then until every
-   * projection applied every record below the end offsets its topics had at that moment.
-   */
-  private async drain(definitions: ProjectionDefinition<unknown>[], freezeLsn: string, timeoutMs: number): Promise<Record<string, Record<string, string>>> {
-    const deadline = Date.now() + timeoutMs;
-    const target = parseLsn(freezeLsn);
-    let confirmed: string | null = null;
-    for (;;) {
-      confirmed = await this.withSource((client) => slotConfirmedLsn(client, this.config.source.slot));
-      if (confirmed !== null && parseLsn(confirmed) >= target) break;
-      if (Date.now() > deadline) {
-        throw new CutoverGateError(
-          `drained gate: capture has not confirmed the freeze LSN ${freezeLsn} within ${timeoutMs} ms (slot ${this.config.source.slot} at ${confirmed ?? 'missing'}): is capture running?`,
-        );
-      }
-      await sleep(500);
+  /** The verified gate: reconciles every projection as of the drained freeze position (nothing is in flight). */
+  private async verify(cutover: CutoverRecord, freezeLsn: string, options: CutoverOptions): Promise<void> {
+    const reconciliation = new ReconciliationService(this.config, this.logger);
+    const reports = [];
+    for (const projection of cutover.projections)
+      reports.push(
+        ...(await reconciliation.run({ projection, threshold: options.threshold ?? 0, acceptQuarantined: options.acceptQuarantined, drainedTo: freezeLsn })),
+      );
+    const ids = reports.map((report) => report.id!);
+    const failed = reports.filter((report) => report.verdict !== 'PASS');
+    if (failed.length > 0) {
+      await this.pool.query('UPDATE tandem.cutovers SET reconciliation_ids = $2 WHERE id = $1', [cutover.id, ids]);
+      throw new CutoverGateError(
+        `verified gate: ${failed
+          .map((r) => `reconciliation ${r.id} of ${r.projection} is ${describeVerdict(r)}`)
+          .join('; ')}`,
+      );
     }
-    const ends = new Map<string, PartitionEnd[]>();
-    for (const definition of definitions) ends.set(definition.name, await endOffsets(this.kafka, this.topicsOf(definition)));
-    const offsets: Record<string, Record<string, string>> = {};
-    for (;;) {
-      const reasons: string[] = [];
-      for (const definition of definitions) {
-        const checkpoints = await loadCheckpoints(this.pool, definition.name);
-        const behind = lagging(ends.get(definition.name)!, checkpoints);
-        if (behind.length > 0) reasons.push(describeLag(definition.name, behind));
-        offsets[definition.name] = Object.fromEntries([...checkpoints].map(([id, c]) => [id, c.offset.toString()]));
-      }
-      if (reasons.length === 0) return offsets;
-      if (Date.now() > deadline) {
-        throw new CutoverGateError(`drained gate: projections still lag the freeze position after ${timeoutMs} ms: ${reasons.join('; ')}`);
-      }
-      await sleep(500);
-    }
+    await this.transition(cutover.id, 'verified', options.operator, { verified_at: 'now()', reconciliation_ids: ids });
   }
 
   /** Backs up every projection, then records the cutover as committed. The legacy database stays frozen. */
@@ -346,4 +328,3 @@ export class CutoverService {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -3,7 +3,7 @@ import type { TandemConfig } from '../config/config.schema';
 import { FailbackRefusedError } from '../../shared/errors';
 import { failbackNames } from '../../contracts/failback-names';
 import { ensureFailbackSchema } from '../../connectors/postgres-legacy/failback-schema';
-import { projectionDefinitions } from '../projection/projection.service';
+import { resolveProjectionDefinitions } from '../projection/projection.service';
 import { failbackStore, type FailbackRecord } from './failback-store';
 import { qualified } from '../../connectors/postgres-target/sql';
 import { ensurePublication, type SourceTable } from '../../connectors/postgres-source/source-catalog';
@@ -87,7 +87,7 @@ export async function prepareFailback(
   operator: string,
   options: { requireAll: boolean },
 ): Promise<FailbackRecord | null> {
-  const definitions = projectionDefinitions(config).filter((definition) => cutover.projections.includes(definition.name));
+  const definitions = (await resolveProjectionDefinitions(config, undefined, pool)).filter((definition) => cutover.projections.includes(definition.name));
   const without = definitions.filter((definition) => !definition.invert);
   if (options.requireAll && without.length > 0) {
     throw new FailbackRefusedError(

@@ -108,7 +108,8 @@ export class FailbackLagReader {
     legacyUrl: string,
     private readonly kafka: Kafka,
     private readonly names: ReturnType<typeof failbackNames>,
-    private readonly definitions: ProjectionDefinition<unknown>[],
+    /** The projections whole (a mirror's inverse needs its resolved tables). */
+    private readonly definitions: (target: Pool) => Promise<ProjectionDefinition<unknown>[]>,
   ) {
     this.target = new Pool({ connectionString: targetUrl, max: 1, application_name: 'tandem-status' });
     this.legacy = new Pool({ connectionString: legacyUrl, max: 1, application_name: 'tandem-status' });
@@ -120,7 +121,7 @@ export class FailbackLagReader {
     if (!rows[0].present) return null;
     const record = await failbackStore.latest(this.target);
     if (!record || record.state !== 'active') return null;
-    const definitions = this.definitions.filter((definition) => record.projections.includes(definition.name));
+    const definitions = (await this.definitions(this.target)).filter((definition) => record.projections.includes(definition.name));
     return readFailbackLag(record, definitions, this.names, { target: this.target, legacy: this.legacy }, this.kafka);
   }
 

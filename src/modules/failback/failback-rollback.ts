@@ -97,7 +97,7 @@ async function drain(service: FailbackService, record: FailbackRecord, freezeLsn
   );
   const legacy = service.legacyPool();
   try {
-    for (const definition of service.definitionsOf(record)) {
+    for (const definition of await service.definitionsOf(record)) {
       const ends = await endOffsets(service.kafka, failbackTopics(service.names, definition));
       let left = 0;
       await waitFor(

@@ -5,7 +5,7 @@ import type { Logger } from '../../shared/logger';
 import { createKafka } from '../../connectors/kafka/kafka-client';
 import { failbackNames } from '../../contracts/failback-names';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
-import { projectionDefinitions, targetPool as createTargetPool } from '../projection/projection.service';
+import { resolveProjectionDefinitions, targetPool as createTargetPool } from '../projection/projection.service';
 import { CaptureService, type CaptureStatus } from '../capture/capture.service';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { dropTargetCapture, failbackTables, prepareFailback, withClient } from '../cutover/failback-setup';
@@ -76,13 +76,15 @@ export class FailbackService {
     return prepared;
   }
 
-  definitionsOf(record: FailbackRecord): ProjectionDefinition<unknown>[] {
-    return projectionDefinitions(this.config).filter((definition) => record.projections.includes(definition.name));
+  /** The failback's projections, whole (a mirror's tables resolved, so its inverse is known). */
+  async definitionsOf(record: FailbackRecord): Promise<ProjectionDefinition<unknown>[]> {
+    const definitions = await resolveProjectionDefinitions(this.config, undefined, this.pool);
+    return definitions.filter((definition) => record.projections.includes(definition.name));
   }
 
   /** Runs failback capture and the appliers until stop() (or a failure of either). */
   async run(record: FailbackRecord, parts: { capture: boolean; apply: boolean } = { capture: true, apply: true }): Promise<void> {
-    const definitions = this.definitionsOf(record);
+    const definitions = await this.definitionsOf(record);
     const tables = failbackTables(definitions);
     const captureConfig = failbackCaptureConfig(this.config, tables);
     const kafka = this.kafka;
@@ -153,7 +155,7 @@ export class FailbackService {
     const record = await this.record(cutoverId);
     const legacy = this.legacyPool();
     try {
-      return await readFailbackLag(record, this.definitionsOf(record), this.names, { target: this.pool, legacy }, this.kafka);
+      return await readFailbackLag(record, await this.definitionsOf(record), this.names, { target: this.pool, legacy }, this.kafka);
     } finally {
       await legacy.end();
     }

@@ -7,8 +7,12 @@ import { listQuarantine, type QuarantinedEvent } from '../../connectors/postgres
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import type { TableComparison } from '../../projections/framework/define-reconciliation';
 import { resolveProjectionDefinitions, targetPool } from '../projection/projection.service';
-import { compareByBuckets, diffRows, type Difference } from './bucket-comparison';
+import { compareByBuckets, type Difference } from './bucket-comparison';
 import { SqlComparisonReader, sharedRowHash } from './sql-reader';
+import { settleDifferences } from './settle-differences';
+import { ClockProbe, DrainedPositionProbe, ProjectionPositionProbe, type PositionProbe } from '../projection/applied-position';
+import { createKafka } from '../../connectors/kafka/kafka-client';
+import type { Kafka } from 'kafkajs';
 import type { ReconciliationReport, TableReport } from './reconciliation-report';
 import { quarantineKind, verdictOf } from './verdict';
 import { createProgress } from '../../shared/progress';
@@ -25,6 +29,11 @@ export interface ReconcileOptions {
   /** Differences listed per table in the report (default 20); the counts always cover all of them. */
   sample?: number;
   /**
+   * The LSN the caller has drained every projection to with the legacy writes frozen (a cutover):
+   * nothing is in flight, so differences are settled without asking capture or Kafka.
+   */
+  drainedTo?: string;
+  /**
    * forward (default): legacy → target. failback: target → legacy after a cutover, with the same
    * specs: a row the target holds and legacy lacks is missing, the position is the target's LSN,
    * and the counts read "source" for the target.
@@ -33,9 +42,12 @@ export interface ReconcileOptions {
 }
 
 const DEFAULT_SAMPLE = 20;
-/** Differences on rows still being written are checked again this many times before they count. */
-const REVERIFY_ROUNDS = 4;
-const REVERIFY_WAIT_MS = 1500;
+/** How often a difference's position is checked while the projection catches up. */
+const SETTLE_POLL_MS = 200;
+/** Beyond capture's heartbeat (an idle source's position is confirmed once per heartbeat), how long to wait for a projection that is behind. */
+const SETTLE_SLACK_MS = 5000;
+/** Failback (target → legacy) has no position reconciliation can read yet: differences are read again after this wait. */
+const FAILBACK_SETTLE_WAIT_MS = 3000;
 
 /**
  * `tandem reconcile`: compares each projection's legacy rows with its target rows inside the two
@@ -64,6 +76,9 @@ export class ReconciliationService {
       'source',
       this.config.source.url,
     );
+    let kafka: Kafka | null = null;
+    const kafkaOnce = () =>
+      (kafka ??= createKafka(this.config.kafka, `${this.config.kafka.clientId}-reconcile`, this.logger));
     try {
       await ensureTandemSchema(target);
       const reports: ReconciliationReport[] = [];
@@ -77,6 +92,11 @@ export class ReconciliationService {
             options.acceptQuarantined ?? false,
             options.sample ?? DEFAULT_SAMPLE,
             options.direction ?? 'forward',
+            options.drainedTo !== undefined
+              ? new DrainedPositionProbe(options.drainedTo)
+              : options.direction === 'failback'
+                ? new ClockProbe(FAILBACK_SETTLE_WAIT_MS)
+                : new ProjectionPositionProbe(this.config, definition, source, target, kafkaOnce),
           ),
         );
       return reports;
@@ -94,6 +114,7 @@ export class ReconciliationService {
     acceptQuarantined: boolean,
     sample: number,
     direction: 'forward' | 'failback',
+    probe: PositionProbe,
   ): Promise<ReconciliationReport> {
     const startedAt = new Date().toISOString();
     const origin = direction === 'failback' ? target : source;
@@ -113,7 +134,7 @@ export class ReconciliationService {
       'tables',
     );
     for (const comparison of definition.reconcile!) {
-      tables.push(await this.compareTable(definition, comparison, source, target, quarantined, sample, direction));
+      tables.push(await this.compareTable(definition, comparison, source, target, quarantined, sample, direction, probe));
       progress.increment(1);
     }
     progress.stop();
@@ -164,6 +185,7 @@ export class ReconciliationService {
     quarantined: QuarantinedEvent[],
     sample: number,
     direction: 'forward' | 'failback',
+    probe: PositionProbe,
   ): Promise<TableReport> {
     const comparedFrom = Date.now();
     const placeholders = {
@@ -188,14 +210,19 @@ export class ReconciliationService {
       if (key !== null) quarantineReasons.set(key, entry.reason);
     }
     const explained = result.differences.filter((d) => d.kind === 'missing' && quarantineReasons.has(d.key));
-    let open = result.differences.filter((d) => !(d.kind === 'missing' && quarantineReasons.has(d.key)));
-    let reverifyRounds = 0;
-    for (; reverifyRounds < REVERIFY_ROUNDS && open.length > 0; reverifyRounds++) {
-      await new Promise((resolve) => setTimeout(resolve, REVERIFY_WAIT_MS));
-      const keys = open.map((d) => d.key);
-      const [a, b] = await Promise.all([source.rowsByKey(keys), target.rowsByKey(keys)]);
-      open = diffRows(a, b).differences;
-    }
+    const settled = await settleDifferences(
+      result.differences.filter((d) => !(d.kind === 'missing' && quarantineReasons.has(d.key))),
+      source,
+      target,
+      probe,
+      { budgetMs: this.config.source.heartbeatIntervalMs + SETTLE_SLACK_MS, pollMs: SETTLE_POLL_MS },
+    );
+    const { open, rounds: reverifyRounds } = settled;
+    if (open.length > 0)
+      this.logger.info(
+        { projection: definition.name, table: comparison.name, differences: open.length, position: settled.state },
+        `differences settled: ${settled.detail}`,
+      );
     const reverifyMs = Date.now() - comparedFrom - compareMs;
     const count = (kind: Difference['kind']) => open.filter((d) => d.kind === kind).length;
     const resolved = result.differences.length - explained.length - open.length;

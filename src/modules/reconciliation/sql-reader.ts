@@ -11,6 +11,7 @@ import {
 import { withTransaction } from '../../shared/transaction';
 
 const SEPARATOR = 'chr(31)';
+const INVALID_TEXT_REPRESENTATION = '22P02';
 
 /**
  * How both sides hash keys and rows. `hashtextextended` (PostgreSQL's own 64-bit text hash, ≥ 11) is
@@ -49,6 +50,8 @@ export class SqlComparisonReader implements ComparisonReader {
   private readonly base: string;
   private readonly columnNames: string[];
   private readonly outputColumns: string;
+  private readonly nativeKey: string;
+  private keyLookup: Promise<string | null> | null = null;
 
   constructor(
     private readonly pool: Pool,
@@ -63,13 +66,18 @@ export class SqlComparisonReader implements ComparisonReader {
       text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in placeholders ? ident(placeholders[name]) : whole));
     this.columnNames = Object.keys(side.columns);
     this.outputColumns = ['k', 'h', ...this.columnNames.map((_, i) => `c${i}`)].join(', ');
-    const key = `(${fill(side.key)})::text`;
+    this.nativeKey = `(${fill(side.key)})`;
+    const rowFilter = side.where ? `(${fill(side.where)})` : 'true';
+    const key = `${this.nativeKey}::text`;
     const values = this.columnNames.map((name) => `(${fill(side.columns[name])})::text`);
     const digest = [key, ...values.map((value) => `coalesce(${value}, chr(30))`)].join(', ');
     const row = `concat_ws(${SEPARATOR}, ${digest})`;
-    this.base = `SELECT ${key} AS k, ${hash60(hash, key)} AS kh, ${hash === 'md5' ? `md5(${row})` : `hashtextextended(${row} COLLATE "C", 0)`} AS h${values
+    // kn, the key in its own type, is what a lookup by key compares (an index on the key serves it);
+    // w is the side's row filter, applied by the outer query (see scopeClause). A column the outer
+    // query does not use costs nothing: the subquery is flattened.
+    this.base = `SELECT ${key} AS k, ${this.nativeKey} AS kn, ${hash60(hash, key)} AS kh, ${hash === 'md5' ? `md5(${row})` : `hashtextextended(${row} COLLATE "C", 0)`} AS h${values
       .map((value, i) => `, ${value} AS c${i}`)
-      .join('')} FROM ${fill(side.from)}${side.where ? ` WHERE ${fill(side.where)}` : ''}`;
+      .join('')}, ${rowFilter} AS w FROM ${fill(side.from)}`;
   }
 
   private static bucketOf(bits: number): string {
@@ -78,11 +86,16 @@ export class SqlComparisonReader implements ComparisonReader {
     return `(kh >> ${KEY_HASH_BITS - bits})`;
   }
 
-  /** Rows in the scope; `= ANY` of a bound array is planned as a hashed lookup (PostgreSQL ≥ 14). */
+  /**
+   * Rows in the scope; `= ANY` of a bound array is planned as a hashed lookup (PostgreSQL ≥ 14). The
+   * side's own filter is evaluated only for rows in the scope (CASE fixes the order, which the planner
+   * would otherwise choose by its cost estimates), so a scan for a few buckets hashes each key and
+   * nothing more.
+   */
   private scopeClause(scope: BucketScope, values: unknown[]): string {
-    if (scope.ids === null) return 'true';
+    if (scope.ids === null) return 'w';
     values.push(scope.ids);
-    return `${SqlComparisonReader.bucketOf(scope.bits)} = ANY($${values.length}::bigint[])`;
+    return `CASE WHEN ${SqlComparisonReader.bucketOf(scope.bits)} = ANY($${values.length}::bigint[]) THEN w ELSE false END`;
   }
 
   async summarize(scope: BucketScope, bits: number): Promise<Map<string, BucketSummary>> {
@@ -104,14 +117,41 @@ export class SqlComparisonReader implements ComparisonReader {
   async rows(scope: BucketScope): Promise<Map<string, RowDigest>> {
     const values: unknown[] = [...this.params];
     const where = this.scopeClause(scope, values);
-    return this.digests(`SELECT ${this.outputColumns} FROM (${this.base}) q WHERE ${where}`, values);
+    const { rows } = await this.pool.query<{ k: string; h: string }>(`SELECT k, h FROM (${this.base}) q WHERE ${where}`, values);
+    return new Map(rows.map((row) => [row.k, { hash: row.h, values: {} }]));
   }
 
+  /**
+   * The rows with these keys, compared in the key's own type (a uuid key as uuid, not as text), so that
+   * an index on the key serves the lookup; keys that are not valid values of that type (which no row
+   * can have) make the lookup fall back to comparing text.
+   */
   async rowsByKey(keys: string[]): Promise<Map<string, RowDigest>> {
-    return this.digests(`SELECT ${this.outputColumns} FROM (${this.base}) q WHERE k = ANY($${this.params.length + 1})`, [
-      ...this.params,
-      keys,
-    ]);
+    const keysParam = `$${this.params.length + 1}::text[]`;
+    const byText = `SELECT ${this.outputColumns} FROM (${this.base}) q WHERE k = ANY(${keysParam}) AND w`;
+    const values = [...this.params, keys];
+    const native = await this.nativeKeyLookup();
+    if (native === null) return this.digests(byText, values);
+    try {
+      return await this.digests(native, values);
+    } catch (error) {
+      if ((error as { code?: string }).code !== INVALID_TEXT_REPRESENTATION) throw error;
+      return this.digests(byText, values);
+    }
+  }
+
+  /** The lookup by key in the key's own type; null when the key already is text. */
+  private async nativeKeyLookup(): Promise<string | null> {
+    this.keyLookup ??= (async () => {
+      const { fields } = await this.pool.query(`SELECT kn FROM (${this.base}) q LIMIT 0`, [...this.params]);
+      const { rows } = await this.pool.query<{ type: string }>('SELECT format_type($1::oid, NULL) AS type', [
+        fields[0].dataTypeID,
+      ]);
+      const type = rows[0].type;
+      const keysParam = `$${this.params.length + 1}::text[]`;
+      return type === 'text' ? null : `SELECT ${this.outputColumns} FROM (${this.base}) q WHERE kn = ANY(${keysParam}::${type}[]) AND w`;
+    })();
+    return this.keyLookup;
   }
 
   private inTransaction<T>(settings: string, work: (client: PoolClient) => Promise<T>): Promise<T> {

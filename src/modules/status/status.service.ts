@@ -4,7 +4,7 @@ import { createKafka } from '../../connectors/kafka/kafka-client';
 import { withoutConnectionStrings } from '../../shared/redact';
 import { topicsOf } from '../../projections/framework/define-projection';
 import { sourceTopic } from '../../contracts/names';
-import { projectionDefinitions } from '../projection/projection.service';
+import { projectionDefinitions, resolveProjectionDefinitions } from '../projection/projection.service';
 import type { PipelineStatus } from './pipeline-status';
 import type { PipelineReading, StatusReaders } from './status-readers';
 import { PostgresSourceSlotReader, PostgresTandemStateReader } from './postgres-status-readers';
@@ -40,8 +40,7 @@ export class StatusService {
     private readonly options: StatusServiceOptions = {},
   ) {
     const prefix = config.kafka.topicPrefix;
-    const definitions = projectionDefinitions(config);
-    this.projections = definitions.map((definition) => ({
+    this.projections = projectionDefinitions(config).map((definition) => ({
       name: definition.name,
       topics: topicsOf(definition, prefix),
     }));
@@ -56,7 +55,7 @@ export class StatusService {
             config.source.url,
             kafka,
             failbackNames(config.kafka.topicPrefix, config.source.slot, config.source.publication),
-            definitions,
+            (target) => resolveProjectionDefinitions(config, undefined, target, { dryRun: true }),
           )
         : undefined,
     };

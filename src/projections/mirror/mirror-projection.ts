@@ -9,6 +9,7 @@ import { mirrorTargetSchema, normalizeTable, type MirrorConfig, type MirrorTable
 import { addColumnSql, createTableSql } from './mirror-ddl';
 import { mirrorComparison } from './mirror-reconcile';
 import { mirrorOperations } from './mirror-rows';
+import { mirrorInverse } from './mirror-inverse';
 import { readMirrorSource, specFromSource, type MirrorSource } from './mirror-source';
 import { MirrorSpecError, type MirrorTableSpec } from './mirror-spec';
 import { hasStatementSeparator } from './sql-tokens';
@@ -58,6 +59,7 @@ export async function resolveMirrorProjection(entry: MirrorEntry, at: string, co
     input: Object.fromEntries(specs.map((spec) => [spec.source, z.record(z.string(), z.unknown())])),
     apply: (event) => mirrorOperations(tables.get(event.source)!, event),
     reconcile: specs.map(mirrorComparison),
+    invert: mirrorInverse(specs),
     deferredIndexes: [...specs.flatMap((spec) => spec.indexes), ...specs.flatMap((spec) => spec.foreignKeys)],
     beforeWrite: mirrorBeforeWrite({ projection: entry.name, schema, sourceUrl: connections.sourceUrl, tables }),
     retryOrderingConflicts: true,

@@ -56,6 +56,7 @@ export class CutoverController {
         operator: caller.name,
         drainTimeoutMs: body.drainTimeoutMs,
         threshold: body.threshold,
+        commit: body.commit,
         acceptQuarantined: body.acceptQuarantined,
       }),
     ));

@@ -15,6 +15,8 @@ export const startBody = z.object({
   id: cutoverId,
   drainTimeoutMs: z.number().int().positive().max(3_600_000).default(60_000),
   threshold: z.number().min(0).max(1).default(0),
+  /** Commit right after the verified gate, in the same job (tandem cutover start --commit). */
+  commit: z.boolean().default(false),
   acceptQuarantined: z.boolean().default(false),
   confirm: confirmCutover,
 });

@@ -1,0 +1,117 @@
+import { readFileSync, writeFileSync } from 'fs';
+import { parse, stringify } from 'yaml';
+import { TandemProcess, writeConfig } from '../support/capture-process';
+import { createTargetDatabase, targetQuery } from '../support/target-db';
+import { dropSlot, eventually, sql, testKafka, uniqueName } from '../support/services';
+import { changeEvents, readTopics } from '../support/kafka-reader';
+import { loadConfig } from '../../src/modules/config/load-config';
+import { createLogger } from '../../src/shared/logger';
+import { CaptureService } from '../../src/modules/capture/capture.service';
+import { ProjectionService } from '../../src/modules/projection/projection.service';
+import { CutoverService } from '../../src/modules/cutover/cutover.service';
+import { FailbackService } from '../../src/modules/failback/failback.service';
+
+/**
+ * kill -9 of failback capture and of the applier (`tandem failback start --only capture|apply`,
+ * separate processes) while the application writes to the target: every target write lands in the
+ * failback topic exactly once, and the legacy table ends equal to the target.
+ */
+describe('failback: kill -9 mid-stream', () => {
+  const name = uniqueName('fbk');
+  const schema = name;
+  const logger = createLogger('test', 'warn');
+  const WRITES = 300;
+  let target: Awaited<ReturnType<typeof createTargetDatabase>>;
+  let file: string;
+  let capture: CaptureService;
+  let captureRun: Promise<void>;
+  let projector: ProjectionService;
+  let cutoverId: number;
+  const children: TandemProcess[] = [];
+  const start = (part: 'capture' | 'apply') => {
+    const child = new TandemProcess(['failback', 'start', '--config', file, '--only', part, '--operator', 'alice']);
+    children.push(child);
+    return child;
+  };
+
+  beforeAll(async () => {
+    target = await createTargetDatabase('fbk');
+    await sql(`CREATE SCHEMA ${schema}`);
+    await sql(`CREATE TABLE ${schema}.auth_users (id text PRIMARY KEY, email text NOT NULL, display_name text, instance_name text,
+               raw_user_meta_data jsonb, encrypted_password text, created_at timestamptz NOT NULL DEFAULT now())`);
+    await sql(`INSERT INTO ${schema}.auth_users (id, email) SELECT gen_random_uuid()::text, 'user' || g || '@example.com' FROM generate_series(1, 50) g`);
+    await sql(`CREATE ROLE ${name}_app LOGIN`);
+    file = writeConfig({ prefix: name, slot: name, publication: name, tables: [`${schema}.auth_users`], targetUrl: target.url, projections: [{ recipe: 'users', sourceSchema: schema }] });
+    writeFileSync(file, stringify({ ...parse(readFileSync(file, 'utf8')), cutover: { applicationRoles: [`${name}_app`] }, failback: {} }));
+    const config = loadConfig(file, {});
+    capture = new CaptureService(config, logger);
+    captureRun = capture.run();
+    captureRun.catch(() => undefined);
+    await eventually(async () => capture.status().role === 'streaming', 60_000, 'capture streaming');
+    projector = new ProjectionService(config, logger);
+    await projector.start();
+    await eventually(async () => Number((await targetQuery(target.url, 'SELECT count(*) AS n FROM users.users'))[0].n) === 50, 60_000, '50 users');
+    const cutovers = new CutoverService(config, logger);
+    try {
+      const planned = await cutovers.plan({ operator: 'alice' });
+      await cutovers.start(planned.cutover.id, { operator: 'alice' });
+      cutoverId = (await cutovers.commit(planned.cutover.id, { operator: 'alice' })).id;
+    } finally {
+      await cutovers.close();
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const child of children) await child.stop().catch(() => undefined);
+    const failback = new FailbackService(loadConfig(file, {}), logger);
+    await failback.end(cutoverId).catch(() => undefined);
+    await failback.close();
+    await projector?.stop();
+    await capture?.stop();
+    await captureRun?.catch(() => undefined);
+    await dropSlot(name);
+    await sql(`ALTER ROLE ${name}_app RESET ALL`).catch(() => undefined);
+    await sql(`DROP ROLE IF EXISTS ${name}_app`).catch(() => undefined);
+    await target?.drop();
+  });
+
+  it('applies every target write exactly once across kill -9 of capture and of the applier', async () => {
+    let captureChild = start('capture');
+    let applyChild = start('apply');
+    await captureChild.waitForLog(/streaming changes/, 120_000);
+    await applyChild.waitForLog(/failback applier running/, 120_000);
+    for (let i = 1; i <= WRITES; i++) {
+      await targetQuery(target.url, `UPDATE users.users SET meta = jsonb_build_object('n', $1::int) WHERE email = $2`, [i, `user${(i % 50) + 1}@example.com`]);
+      if (i === 100) {
+        await captureChild.kill9();
+        captureChild = start('capture');
+      }
+      if (i === 200) {
+        await applyChild.kill9();
+        applyChild = start('apply');
+      }
+    }
+    // the legacy table ends equal to the target
+    const state = async (text: string) => JSON.stringify(await sql(text));
+    await eventually(
+      async () => {
+        const legacy = await state(`SELECT id, raw_user_meta_data AS meta FROM ${schema}.auth_users ORDER BY id`);
+        const rows = await targetQuery(target.url, 'SELECT source_user_id::text AS id, meta FROM users.users ORDER BY 1');
+        return legacy === JSON.stringify(rows);
+      },
+      120_000,
+      'legacy equal to the target',
+    );
+    // every write is in the failback topic once
+    const topic = `${name}.failback.users.users`;
+    const events = changeEvents(await readTopics(testKafka(), [topic], (records) => changeEvents(records).length >= WRITES));
+    const seen = new Map<number, number>();
+    for (const event of events) {
+      const n = JSON.parse(event.value.after.meta).n as number;
+      seen.set(n, (seen.get(n) ?? 0) + 1);
+    }
+    expect(events.length).toBe(WRITES);
+    expect([...seen.values()].every((count) => count === 1)).toBe(true);
+    expect(seen.size).toBe(WRITES);
+  });
+});
