@@ -19,6 +19,7 @@ npx tsc -p tsconfig.build.json --outDir .tandem/test-dist
 export TANDEM_TEST_CLI_JS="$PWD/.tandem/test-dist/cli/main.js"
 echo "[test] unit, integration and e2e tests" >&2
 # --forceExit is a guard only: every suite, run alone with --detectOpenHandles, exits by itself (the
-# last handle found was a test's uncleared 30 s timer in capture-shutdown.int). Every suite awaits
-# what it asserts on, so nothing is cut short. To look for a leak: npx jest <suite> --detectOpenHandles.
+# last handle found was a test's uncleared 30 s timer in capture-shutdown.int), but a failing test can
+# skip its cleanup and a red run must still end. Every suite awaits what it asserts on, so nothing is
+# cut short. To look for a leak: npx jest <suite> --runInBand --detectOpenHandles.
 exec npx jest --runInBand --forceExit "$@"
