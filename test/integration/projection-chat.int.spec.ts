@@ -238,7 +238,7 @@ describe('projection: chat recipe', () => {
     expect(projected).toEqual({ conversation_id: conversation, content: 'Hello?' });
   });
 
-  it('keeps OAuth tokens out of quarantine, the dead-letter topic and dlq list while a token waits for its user, and applies it whole once the user arrives', async () => {
+  it('keeps OAuth tokens out of quarantine, the dead-letter topic and dlq list while a token waits for its user, and applies it whole once the user arrives, also after a projector restart', async () => {
     const userId = randomUUID();
     const tokenId = randomUUID();
     const access = `ya29.QUARANTINE-${randomBytes(8).toString('hex')}`;
@@ -264,9 +264,13 @@ describe('projection: chat recipe', () => {
     expect(await list.exited).toBe(0);
     expect(list.output).not.toMatch(/QUARANTINE-/);
 
+    // a new projector process has not seen the token: it reads the whole event again from its change topic
+    expect(await projector.stop()).toBe(0);
+    projector = tandem(['project', '--config', config]);
+
     // the user is fixed at the source: the projector applies the token by itself, with its real values
     await sql(`UPDATE ${schema}.users SET email = $2 WHERE id = $1`, [userId, `${userId}@example.com`]);
-    await eventually(async () => (await q(`SELECT 1 FROM chat.oauth_tokens WHERE id = $1`, [tokenId])).length === 1, 30_000, 'the waiting token');
+    await eventually(async () => (await q(`SELECT 1 FROM chat.oauth_tokens WHERE id = $1`, [tokenId])).length === 1, 90_000, 'the waiting token');
     const [token] = await q(`SELECT access_token, refresh_token FROM chat.oauth_tokens WHERE id = $1`, [tokenId]);
     expect(cipher.decrypt(tokenId, 'access_token', token.access_token)).toBe(access);
     expect(cipher.decrypt(tokenId, 'refresh_token', token.refresh_token)).toBe(refresh);
