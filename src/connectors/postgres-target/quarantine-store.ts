@@ -69,19 +69,7 @@ export async function listQuarantine(pool: Pool, projection: string | null, stat
       ORDER BY id`,
     [projection, status],
   );
-  return rows.map((row) => ({
-    id: Number(row.id),
-    projection: row.projection,
-    topic: row.topic,
-    partition: row.partition,
-    offset: BigInt(row.offset),
-    sourceKey: row.source_key,
-    commitLsn: row.commit_lsn === null ? null : BigInt(row.commit_lsn),
-    event: row.event,
-    reason: row.reason,
-    status: row.status,
-    quarantinedAt: row.quarantined_at,
-  }));
+  return rows.map((row) => ({ ...summaryOf(row), event: row.event }));
 }
 
 /** A quarantined event without its payload: what a listing shows. */
@@ -100,7 +88,12 @@ export async function pageQuarantine(
       LIMIT $4`,
     [query.projection, query.status, query.afterId, query.limit],
   );
-  return rows.map((row) => ({
+  return rows.map(summaryOf);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a pg result row
+function summaryOf(row: any): QuarantineSummary {
+  return {
     id: Number(row.id),
     projection: row.projection,
     topic: row.topic,
@@ -111,7 +104,7 @@ export async function pageQuarantine(
     reason: row.reason,
     status: row.status,
     quarantinedAt: row.quarantined_at,
-  }));
+  };
 }
 
 export async function markRedriven(client: ClientBase, id: number): Promise<void> {
