@@ -30,27 +30,18 @@ export async function createFromMigrations(pool: Pool, definition: ProjectionDef
 }
 
 /** The projection definition writing into another schema (row-writer qualifies every name with it). */
-export function inSchema(definition: ProjectionDefinition<unknown>, schema: string): ProjectionDefinition<unknown> {
-  return { ...definition, schema };
-}
-
-export async function tablesOf(db: Pool | ClientBase, schema: string): Promise<string[]> {
+/** The relations of `schema` of the given kinds (pg_class.relkind), by name. */
+async function relationsOf(db: Pool | ClientBase, schema: string, kinds: string[]): Promise<string[]> {
   const { rows } = await db.query<{ relname: string }>(
     `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY c.relname`,
-    [schema],
+      WHERE n.nspname = $1 AND c.relkind = ANY($2::"char"[]) ORDER BY c.relname`,
+    [schema, kinds],
   );
   return rows.map((row) => row.relname);
 }
 
-export async function viewsOf(db: Pool | ClientBase, schema: string): Promise<string[]> {
-  const { rows } = await db.query<{ relname: string }>(
-    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind IN ('v', 'm') ORDER BY c.relname`,
-    [schema],
-  );
-  return rows.map((row) => row.relname);
-}
+export const tablesOf = (db: Pool | ClientBase, schema: string) => relationsOf(db, schema, ['r', 'p']);
+export const viewsOf = (db: Pool | ClientBase, schema: string) => relationsOf(db, schema, ['v', 'm']);
 
 export interface StateSummary {
   /** md5 over every table's rows, in a fixed order: equal state, equal hash. */
