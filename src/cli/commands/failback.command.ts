@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../modules/config/load-config';
 import { operatorOf } from '../../connectors/postgres-target/operator-audit';
-import type { FailbackRecord } from '../../modules/cutover/failback-store';
+import type { FailbackRecord } from '../../connectors/postgres-target/failback-repository';
 import { FailbackService } from '../../modules/failback/failback.service';
 import type { FailbackLag } from '../../modules/failback/failback-lag';
 import { createLogger } from '../../shared/logger';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { operatorOf } from '../../connectors/postgres-target/operator-audit';
 import { loadConfig } from '../../modules/config/load-config';
-import { failbackStore } from '../../modules/cutover/failback-store';
+import { failbackStore } from '../../connectors/postgres-target/failback-repository';
 import { FailbackService } from '../../modules/failback/failback.service';
 import { rollbackThroughFailback } from '../../modules/failback/failback-rollback';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
