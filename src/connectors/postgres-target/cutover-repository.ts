@@ -40,6 +40,7 @@ export interface CutoverChanges {
 
 const iso = (value: Date | null) => (value ? value.toISOString() : null);
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a row of tandem.cutovers, mapped field by field
 function toRecord(r: Record<string, any>): CutoverRecord {
   return {
     id: Number(r.id),
