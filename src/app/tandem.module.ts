@@ -58,7 +58,7 @@ export class TandemModule implements OnApplicationShutdown {
       { provide: LAZY_SERVICES, useValue: [] },
       service(ReconciliationService, (c, l, r) => new ReconciliationService(c, child(l, 'reconcile'), r)),
       service(CutoverService, (c, l, r) => new CutoverService(c, child(l, 'cutover'), r)),
-      service(ProjectionService, (c, l) => new ProjectionService(c, child(l, 'project'))),
+      service(ProjectionService, (c, l) => new ProjectionService(c, child(l, 'projection'))),
       service(CaptureService, (c, l) => new CaptureService(c, child(l, 'capture'))),
       service(ImportService, (c, l) => new ImportService(c, child(l, 'import'))),
       lazyService(ReplayService, (c, l) => new ReplayService(c, child(l, 'replay'))),
