@@ -16,7 +16,7 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'fs';
 import { cpus, loadavg, totalmem } from 'os';
 import { join, resolve } from 'path';
 import { parseArgs } from 'util';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '../../src/connectors/kafka/kafkajs';
 import { Client } from 'pg';
 import { stringify } from 'yaml';
 import { SeededRandom as Rng } from '../../src/shared/seeded-random';

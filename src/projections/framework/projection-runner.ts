@@ -1,5 +1,5 @@
 import { randomUUID } from 'crypto';
-import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from '../../connectors/kafka/kafkajs';
 import type { Pool } from 'pg';
 import type { Logger } from '../../shared/logger';
 import { LogConsumer, type PartitionBatch } from '../../connectors/kafka/log-consumer';
