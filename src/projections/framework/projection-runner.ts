@@ -12,6 +12,7 @@ import {
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { applyMigrations } from '../../connectors/postgres-target/migrations';
 import { decodeRecord } from './event-decoder';
+import { MAX_CHUNK_BYTES, writeInChunks } from './chunk-pipeline';
 import { applyBatch, type BatchItem, type Quarantined } from './batch-applier';
 import { topicsOf, type ProjectionDefinition } from './define-projection';
 import { deadLetterTopic, dryRunGroup, projectionGroup } from '../../contracts/names';
@@ -150,19 +151,20 @@ export class ProjectionRunner {
 
   private async handle(batch: PartitionBatch): Promise<void> {
     const { definition, topicPrefix } = this.options;
-    const items: BatchItem[] = batch.records.map((record) => ({
-      record,
-      decoded: decodeRecord(definition, topicPrefix, record),
-    }));
     const last = batch.records[batch.records.length - 1];
     const partition = partitionId(batch.topic, batch.partition);
     this.statusValue.lag[partition] = Number(batch.highWatermark - last.offset - 1n);
     this.readUpTo.set(partition, { offset: last.offset, end: batch.highWatermark });
-    for (const chunk of chunkByTransaction(items, this.options.maxBatchEvents)) {
-      if (this.options.plan) this.options.plan(chunk);
-      else await this.applyChunk(batch.topic, batch.partition, chunk);
-      await batch.heartbeat();
-    }
+    await writeInChunks(
+      batch.records,
+      (record) => ({ record, decoded: decodeRecord(definition, topicPrefix, record) }),
+      { maxEvents: this.options.maxBatchEvents, maxBytes: MAX_CHUNK_BYTES },
+      async (chunk) => {
+        if (this.options.plan) this.options.plan(chunk);
+        else await this.applyChunk(batch.topic, batch.partition, chunk);
+        await batch.heartbeat();
+      },
+    );
     if (!this.options.plan && !this.deferredIndexesBuilt && this.caughtUp() && (await this.everyPartitionCaughtUp())) {
       const built = await buildDeferredIndexes(this.options.pool, this.options.definition);
       this.deferredIndexesBuilt = true;
@@ -273,26 +275,4 @@ export class ProjectionRunner {
   }
 }
 
-/** A source transaction is never split over two target transactions unless it alone exceeds ten chunks. */
-const MAX_TRANSACTION_SPLIT = 10;
-
-export function chunkByTransaction(items: BatchItem[], maxEvents: number): BatchItem[][] {
-  const transactionOf = (item: BatchItem) =>
-    item.decoded.kind === 'apply' ? item.decoded.event.transactionId : null;
-  const chunks: BatchItem[][] = [];
-  let start = 0;
-  while (start < items.length) {
-    let end = Math.min(start + maxEvents, items.length);
-    const open = transactionOf(items[end - 1]);
-    while (
-      open !== null &&
-      end < items.length &&
-      end - start < maxEvents * MAX_TRANSACTION_SPLIT &&
-      transactionOf(items[end]) === open
-    )
-      end++;
-    chunks.push(items.slice(start, end));
-    start = end;
-  }
-  return chunks;
-}
+export { chunkByTransaction } from './chunk-pipeline';
