@@ -6,6 +6,7 @@ import { RECIPES } from '../../src/projections/recipes';
 import { chunkByTransaction } from '../../src/projections/framework/projection-runner';
 import { writeInChunks } from '../../src/projections/framework/chunk-pipeline';
 import type { BatchItem } from '../../src/projections/framework/batch-applier';
+import type { LogRecord } from '../../src/contracts/positions';
 
 const projection = defineProjection<{ id: number; name: string }>({
   name: 'people',
@@ -89,7 +90,7 @@ describe('chunkByTransaction', () => {
 describe('writeInChunks', () => {
   const people = (n: number) =>
     Array.from({ length: n }, (_, i) => record(envelope('c', { id: i, name: `p${i}` }, null, `tx${i}`), BigInt(i)));
-  const decode = (r: ReturnType<typeof record>) => ({ record: r, decoded: decodeRecord(projection, 'legacy', r) });
+  const decode = (r: LogRecord) => ({ record: r, decoded: decodeRecord(projection, 'legacy', r) });
 
   it('writes every chunk once, in order, one at a time', async () => {
     const written: bigint[][] = [];
