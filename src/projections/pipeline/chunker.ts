@@ -1,5 +1,5 @@
 import type { LogRecord } from '../../contracts/positions';
-import type { BatchItem } from './batch-applier';
+import type { BatchItem } from '../framework/batch-applier';
 
 /** A source transaction is never split over two target transactions unless it alone exceeds ten chunks. */
 const MAX_TRANSACTION_SPLIT = 10;
