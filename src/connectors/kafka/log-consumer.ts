@@ -63,7 +63,11 @@ export class LogConsumer {
       this.soughtBack.clear();
       for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
         for (const partition of partitions) {
-          void expected(topic, partition).then((offset) => this.consumer.seek({ topic, partition, offset: offset.toString() }));
+          // A lookup that fails here (e.g. a topic created a moment ago has no leader yet) is asked
+          // again by the partition's first batch, which seeks back to it.
+          void expected(topic, partition)
+            .then((offset) => this.consumer.seek({ topic, partition, offset: offset.toString() }))
+            .catch(() => undefined);
         }
       }
     });
