@@ -217,7 +217,8 @@ describe('status page (browser)', () => {
 
     for (const args of [['plan'], ['start', '--commit']]) {
       const step = new TandemProcess(['cutover', ...args, '--config', configFile, '--operator', 'alice']);
-      expect(await step.exited).toBe(0);
+      const code = await step.exited;
+      if (code !== 0) throw new Error(`tandem cutover ${args.join(' ')} exited ${code}:\n${step.output.slice(-3000)}`);
     }
     failback = new TandemProcess(['failback', 'start', '--config', configFile]);
     await failback.waitForLog(/failback applier running/);

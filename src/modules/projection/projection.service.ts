@@ -1,3 +1,5 @@
+import { markWritesOf } from '../../connectors/postgres-target/write-origin';
+import { failbackNames } from '../../contracts/failback-names';
 import { namePoolEndpoint } from '../../shared/endpoint';
 import { Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
@@ -93,6 +95,11 @@ export function targetPool(config: TandemConfig, logger?: Logger): Pool {
   // the pool; without a listener its 'error' event would crash the process. Queries in flight still
   // fail and are handled by their callers (the projector applies the batch again; rows are LSN-guarded).
   pool.on('error', (error) => logger?.warn({ err: error }, 'an idle target connection failed; the pool opens a new one'));
+  if (config.failback) {
+    // with failback, the projector's writes are marked so that failback capture does not send them back to legacy
+    const names = failbackNames(config.kafka.topicPrefix, config.source.slot, config.source.publication);
+    markWritesOf(pool, names.projectorOrigin);
+  }
   return pool;
 }
 
