@@ -223,7 +223,10 @@ describe('status page (browser)', () => {
     }
     failback = new TandemProcess(['failback', 'start', '--config', configFile]);
     await failback.waitForLog(/failback applier running/);
-    await eventually(async () => (await shown(page, 'failback-state')) === 'streaming', 120_000, 'the page to show failback capture streaming');
+    // failback capture first waits to lead its slot: slow on a loaded machine
+    await eventually(async () => (await shown(page, 'failback-state')) === 'streaming', 300_000, 'the page to show failback capture streaming').catch(async (error: Error) => {
+      throw new Error(`${error.message}\npage: ${await page.locator('#failback').textContent()}\nfailback said:\n${failback!.output.slice(-3000)}`);
+    });
 
     // the application, now on the target, renames users: the page follows them into legacy
     await targetQuery(target.url, `UPDATE users.users SET name = 'Written in the target' WHERE email LIKE 'live1%'`);
