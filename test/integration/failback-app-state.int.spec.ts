@@ -15,7 +15,7 @@ import { FailbackService } from '../../src/modules/failback/failback.service';
 import { ReconciliationService } from '../../src/modules/reconciliation/reconciliation.service';
 import { rollbackThroughFailback } from '../../src/modules/failback/failback-rollback';
 import { appStateDocument } from '../../src/projections/app-state/app-state.schema';
-import { newId } from '../../src/projections/app-state/app-state.projection';
+import { newId } from '../../src/projections/app-state/app-state.explode';
 
 /**
  * Failback of the app-state recipe, in process on the real services: after the cutover the
