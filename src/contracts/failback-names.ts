@@ -13,6 +13,12 @@ export function failbackNames(prefix: string, slot: string, publication: string)
     origin: (projection: string) => `${failbackOriginPrefix(prefix)}${projection}`,
     consumerGroup: (projection: string) => `tandem-failback.${prefix}.${projection}`,
     deadLetterTopic: (projection: string) => `${topicPrefix}.dlq.${projection}`,
+    /**
+     * The origin of the projector's target writes (they came from legacy). Failback capture reads
+     * with topic prefix `<prefix>.failback` and so skips origins starting with
+     * failbackOriginPrefix(`<prefix>.failback`): this one does.
+     */
+    projectorOrigin: (projection: string) => `${failbackOriginPrefix(topicPrefix)}projector.${projection}`,
     /** The name the applier's checkpoints and quarantine rows carry in the legacy database. */
     checkpointName: (projection: string) => `failback.${projection}`,
   };

@@ -1,7 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { parse, stringify } from 'yaml';
 import { AdminServer, VIEWER_TOKEN } from '../support/admin-server';
 import { TandemProcess, writeConfig } from '../support/capture-process';
 import { dropSlot, eventually, sql, uniqueName } from '../support/services';
@@ -28,6 +29,8 @@ describe('status page (browser)', () => {
   let capture: TandemProcess;
   let projector: TandemProcess;
   let server: AdminServer;
+  let failback: TandemProcess | undefined;
+  let configFile: string;
   let context: BrowserContext;
   let profile: string;
 
@@ -68,6 +71,10 @@ describe('status page (browser)', () => {
       targetUrl: target.url,
       projections: [{ recipe: 'users', sourceSchema: name }],
     });
+    configFile = config;
+    // the last test commits a cutover, and failback carries the target's writes back
+    await sql(`CREATE ROLE ${name}_app LOGIN`);
+    writeFileSync(config, stringify({ ...parse(readFileSync(config, 'utf8')), cutover: { applicationRoles: [`${name}_app`] }, failback: {} }));
     capture = TandemProcess.capture(config);
     await capture.waitForLog(/streaming changes/, 240_000);
     projector = TandemProcess.project(config, '--metrics-port', '0');
@@ -98,10 +105,14 @@ describe('status page (browser)', () => {
     await context?.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
     await server?.stop();
+    await failback?.stop();
     await projector?.stop();
     await capture?.stop();
     await dropSlot(name);
     await sql(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
+    await sql(`ALTER ROLE ${name}_app RESET ALL`).catch(() => undefined);
+    await sql(`DROP ROLE IF EXISTS ${name}_app`).catch(() => undefined);
+    if (target) await targetQuery(target.url, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [`${name}_failback`]).catch(() => undefined);
     await target?.drop();
   });
 
@@ -195,6 +206,46 @@ describe('status page (browser)', () => {
       `Reconciliation of users: ${expected.reconciliation.verdict}`,
     );
     await report.close();
+    await page.close();
+  });
+
+  it('shows failback after a cutover commit: capture streaming, records to apply to legacy, live', async () => {
+    const page = await context.newPage();
+    await page.setViewportSize({ width: 1280, height: 1400 });
+    await page.goto(`${server.baseUrl}/#token=${VIEWER_TOKEN}`);
+    expect(await shown(page, 'failback-state')).toBe('no failback running');
+
+    // the invalid users stay quarantined: the verified gate does not count them
+    for (const args of [['plan'], ['start', '--commit', '--accept-quarantined']]) {
+      const step = new TandemProcess(['cutover', ...args, '--config', configFile, '--operator', 'alice']);
+      const code = await step.exited;
+      if (code !== 0) throw new Error(`tandem cutover ${args.join(' ')} exited ${code}:\n${step.output.slice(-3000)}`);
+    }
+    failback = new TandemProcess(['failback', 'start', '--config', configFile]);
+    await failback.waitForLog(/failback applier running/);
+    // failback capture first waits to lead its slot: slow on a loaded machine
+    await eventually(async () => (await shown(page, 'failback-state')) === 'streaming', 300_000, 'the page to show failback capture streaming').catch(async (error: Error) => {
+      throw new Error(`${error.message}\npage: ${await page.locator('#failback').textContent()}\nfailback said:\n${failback!.output.slice(-3000)}`);
+    });
+
+    // the application, now on the target, renames users: the page follows them into legacy
+    await targetQuery(target.url, `UPDATE users.users SET name = 'Written in the target' WHERE email LIKE 'live1%'`);
+    const renamed = Number((await targetQuery(target.url, `SELECT count(*) AS n FROM users.users WHERE name = 'Written in the target'`))[0].n);
+    await eventually(
+      async () => Number((await sql(`SELECT count(*) AS n FROM ${name}.auth_users WHERE display_name = 'Written in the target'`))[0].n) === renamed,
+      120_000,
+      'the target writes in legacy',
+    );
+    await eventually(
+      async () => ((await shown(page, 'failback-lag-users')) === '0' && (await shown(page, 'failback-caught-up')) === 'caught up' ? true : undefined),
+      60_000,
+      'the page to show failback caught up',
+    );
+    expect(await shown(page, 'failback-quarantined-users')).toBe('0');
+    expect(await page.locator('#failback').textContent()).toMatch(/failback of cutover #\d+: capture streaming/);
+    expect(await shown(page, 'cutover-state')).toBe('committed');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'status-page-failback.png'), fullPage: true });
     await page.close();
   });
 });

@@ -168,6 +168,23 @@ describe('failback: users', () => {
     // …and produced no event for them.
     expect(await endOffsets(forwardTopic())).toBe(forwardBefore);
 
+    // The other way round: a write that comes from legacy (here a maintenance session the cutover
+    // did not freeze) is applied to the target by the projector, marked with its replication origin,
+    // and failback capture does not send it back.
+    const failbackBefore = await endOffsets(`${name}.failback.users.users`);
+    const fromLegacy = randomUUID();
+    await sql(`INSERT INTO ${schema}.auth_users (id, email, display_name) VALUES ($1, 'from-legacy@example.com', 'From Legacy')`, [fromLegacy]);
+    await eventually(async () => (await appTarget('SELECT 1 FROM users.users WHERE source_user_id = $1', [fromLegacy])).length === 1, 30_000, 'the legacy write projected');
+    const [{ lsn: targetLsn }] = await appTarget('SELECT pg_current_wal_lsn()::text AS lsn');
+    await eventually(
+      async () => (await appTarget(`SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1`, [`${name}_failback`, targetLsn]))[0]?.ok,
+      30_000,
+      'failback capture past the projector write',
+    );
+    expect(await endOffsets(`${name}.failback.users.users`)).toBe(failbackBefore);
+    const [marked] = await appTarget('SELECT roname FROM pg_replication_origin WHERE roname = $1', [`tandem_failback.${name}.failback.projector.users`]);
+    expect(marked).toBeDefined();
+
     // tandem status and /metrics show the failback and its lag
     const status = new StatusService(config, logger);
     try {
@@ -204,7 +221,7 @@ describe('failback: users', () => {
     const [{ n }] = await sql(`SELECT count(*) AS n FROM ${schema}.auth_users WHERE display_name LIKE '% (2) (2)'`);
     expect(Number(n)).toBe(0);
     const [{ total }] = await sql(`SELECT count(*) AS total FROM ${schema}.auth_users`);
-    expect(Number(total)).toBe(200); // 200 + 1 inserted − 1 deleted
+    expect(Number(total)).toBe(201); // 200 + 1 inserted − 1 deleted in the target, + 1 written in legacy
   });
 
   it('rolls back: freezes the target, drains failback, reconciles both ways, and gives the legacy application its writes back', async () => {

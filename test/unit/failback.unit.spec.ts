@@ -4,6 +4,7 @@ import { planLegacyStatements } from '../../src/connectors/postgres-legacy/legac
 import { decodeTargetChange } from '../../src/modules/failback/failback-decoder';
 import { usersProjection } from '../../src/projections/users/users.projection';
 import { memoryProjection } from '../../src/projections/memory/memory.projection';
+import { appStateProjection } from '../../src/projections/app-state/app-state.projection';
 import { mirrorInverse } from '../../src/projections/mirror/mirror-inverse';
 import type { MirrorTableSpec } from '../../src/projections/mirror/mirror-spec';
 import type { TargetChange } from '../../src/projections/framework/define-inverse';
@@ -212,5 +213,19 @@ describe('mirror inverse', () => {
   it('makes the legacy writer leave a stored row outside the filter alone', () => {
     const [upsert] = planLegacyStatements('failback.m', [{ operation: inverse.apply!({ ...change('u', row, row), table: 'clients' })[0], lsn: 1n }]);
     expect(upsert.text).toContain(`WHERE true AND EXISTS (SELECT 1 FROM "shop"."customers" AS kept WHERE kept.ctid = stored.ctid AND (status <> 'deleted'))`);
+  });
+});
+
+describe('app-state inverse', () => {
+  const inverse = appStateProjection('legacy').invert!;
+
+  it('re-renders the documents of the users a change touches, from every entity table and user_states', () => {
+    expect(inverse.tables).toEqual(['user_states', 'orgs', 'personas', 'contents', 'accounts', 'inbox_items', 'leads', 'references']);
+    expect(inverse.render).toMatchObject({ table: 'legacy.user_app_state', key: ['id'], by: ['user_id'] });
+    const persona = { id: 'x', user_id: 'u1', old_id: 'p_1' };
+    expect(inverse.render!.keysOf({ ...change('c', null, persona), table: 'personas' })).toEqual([{ user_id: 'u1' }]);
+    // an entity moved to another user changes both documents
+    expect(inverse.render!.keysOf({ ...change('u', persona, { ...persona, user_id: 'u2' }), table: 'personas' })).toEqual([{ user_id: 'u1' }, { user_id: 'u2' }]);
+    expect(inverse.render!.keysOf({ ...change('d', persona, null), table: 'personas' })).toEqual([{ user_id: 'u1' }]);
   });
 });

@@ -30,7 +30,8 @@ export async function failbackUnits(definition: ProjectionDefinition<unknown>, t
     }
   }
   if (!render || keysOf.size === 0) return units;
-  const keyId = (key: Record<string, unknown>) => JSON.stringify(render.key.map((column) => String(key[column])));
+  const by = render.by ?? render.key;
+  const keyId = (key: Record<string, unknown>) => JSON.stringify(by.map((column) => String(key[column])));
   const wanted = new Map<string, Record<string, unknown>>();
   for (const keys of keysOf.values()) for (const key of keys) wanted.set(keyId(key), key);
   const sql = render.sql.replace(/\{target\}/g, ident(definition.schema));

@@ -89,10 +89,6 @@ export class FailbackService {
     const captureConfig = failbackCaptureConfig(this.config, tables);
     const kafka = this.kafka;
     const running: Array<Promise<void>> = [];
-    if (parts.capture) {
-      this.capture = new CaptureService(captureConfig, this.logger.child({ module: 'failback-capture' }));
-      running.push(this.capture.run({ adoptSlot: true }));
-    }
     if (parts.apply) {
       for (const definition of definitions) {
         const applier = new FailbackApplier({
@@ -111,6 +107,11 @@ export class FailbackService {
         await applier.start();
       }
       running.push(new Promise<void>((resolve) => (this.resolveApply = resolve)));
+    }
+    // after the appliers created the topics: two creations of one topic at once fail on the broker
+    if (parts.capture) {
+      this.capture = new CaptureService(captureConfig, this.logger.child({ module: 'failback-capture' }));
+      running.push(this.capture.run({ adoptSlot: true }));
     }
     try {
       await Promise.all(running);

@@ -1,6 +1,7 @@
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import { createKafka } from '../../connectors/kafka/kafka-client';
+import type { Kafka } from 'kafkajs';
 import { withoutConnectionStrings } from '../../shared/redact';
 import { topicsOf } from '../../projections/framework/define-projection';
 import { sourceTopic } from '../../contracts/names';
@@ -19,6 +20,17 @@ export interface StatusServiceOptions extends Partial<StatusModelOptions> {
   horizonMs?: number;
   /** How many of the newest quarantine reasons each projection shows (default 5). */
   newestReasons?: number;
+}
+
+/** The failback section's reader (needs a target): shared by `tandem status` and the server. */
+export function failbackLagReader(config: TandemConfig, kafka: Kafka): FailbackLagReader {
+  return new FailbackLagReader(
+    config.target!.url,
+    config.source.url,
+    kafka,
+    failbackNames(config.kafka.topicPrefix, config.source.slot, config.source.publication),
+    (target) => resolveProjectionDefinitions(config, undefined, target, { dryRun: true }),
+  );
 }
 
 /**
@@ -49,15 +61,7 @@ export class StatusService {
       source: new PostgresSourceSlotReader(config.source.url),
       topics: new KafkaTopicOffsetsReader(kafka),
       state: config.target ? new PostgresTandemStateReader(config.target.url) : null,
-      failback: config.target
-        ? new FailbackLagReader(
-            config.target.url,
-            config.source.url,
-            kafka,
-            failbackNames(config.kafka.topicPrefix, config.source.slot, config.source.publication),
-            (target) => resolveProjectionDefinitions(config, undefined, target, { dryRun: true }),
-          )
-        : undefined,
+      failback: config.target ? failbackLagReader(config, kafka) : undefined,
     };
     this.sampler = new StatusSampler(options.horizonMs, {
       ...DEFAULT_STATUS_OPTIONS,

@@ -7,6 +7,7 @@ import {
 } from '../framework/define-projection';
 import { APP_STATE_MIGRATIONS } from './app-state.migrations';
 import { appStateReconciliation } from './app-state.reconcile';
+import { appStateInverse } from './app-state.inverse';
 import { appStateRow, rowVersion, normalizeUpdatedAt, type AppStateRow } from './app-state.row';
 import { ENTITY_TABLES, PROJECTION_NAME, explodeState, extraOf, idMapSourceId } from './app-state.explode';
 import { ENTITY_LISTS } from './app-state.schema';
@@ -157,6 +158,7 @@ export function appStateProjection(sourceSchema = 'public') {
     input: { [source]: appStateRow },
     output: Object.fromEntries(ENTITY_TABLES.map(({ table }) => [table, entityRowOutput])),
     reconcile: appStateReconciliation(sourceSchema, PROJECTION_NAME),
+    invert: appStateInverse(sourceSchema),
     // Every entity write is conditioned on its event still being the user's winning version, and
     // each event replaces the user's entities as a whole: any interleaving of different rows'
     // events leaves the winner's document (the arrival-order test checks all 30 orders).

@@ -183,11 +183,16 @@ function sourceDigest(entity: EntitySpec): string {
   );
 }
 
-/** The digest of one entity table's rows of the user `s.user_id`. */
+/**
+ * The digest of one entity table's rows of the user `s.user_id`. The index in the list is the row's
+ * rank by position: the projection writes 0, 1, 2…, and after a cutover the application may leave
+ * gaps (a persona removed) that the document, re-rendered by failback, does not have.
+ */
 function targetDigest(entity: EntitySpec): string {
   const t = 't';
-  const values = [`${t}.old_id`, `${t}.position`, ...entity.fields.map(([, target]) => target(t)), jsonText(`${t}.extra`)];
-  return digest(`SELECT ${t}.old_id, ${rowText(values)} AS row_text FROM {target}.${entity.table} ${t} WHERE ${t}.user_id = s.user_id`);
+  const values = [`${t}.old_id`, `${t}.list_index`, ...entity.fields.map(([, target]) => target(t)), jsonText(`${t}.extra`)];
+  const ranked = `(SELECT e.*, row_number() OVER (ORDER BY e.position, e.old_id COLLATE "C") - 1 AS list_index FROM {target}.${entity.table} e WHERE e.user_id = s.user_id)`;
+  return digest(`SELECT ${t}.old_id, ${rowText(values)} AS row_text FROM ${ranked} ${t}`);
 }
 
 /** The (updated_at, id) version text of a legacy row in a quarantined event (rowVersion in app-state.schema.ts). */

@@ -1,3 +1,4 @@
+import { resetWriteOrigin, setupWriteOrigin, writeOriginOf } from '../../connectors/postgres-target/write-origin';
 import type { Pool, PoolClient } from 'pg';
 import {
   executeStatements,
@@ -71,7 +72,10 @@ export async function applyBatch(
     item.decoded.kind === 'reject' ? [quarantined(definition, item.record, item.decoded.reason, item.decoded.value)] : [],
   );
   const client = await pool.connect();
+  const origin = writeOriginOf(pool, definition.name);
+  let reusable = true;
   try {
+    if (origin) await setupWriteOrigin(client, origin);
     try {
       return await withTransaction(client, async () => {
         const { ready, waiting } = await behindWaiting(client, definition, items);
@@ -120,7 +124,8 @@ export async function applyBatch(
       return { applied: ready.length - failed.length - (waiting.length - setAsideBefore), quarantined: [...rejected, ...failed], waiting };
     });
   } finally {
-    client.release();
+    if (origin) reusable = await resetWriteOrigin(client);
+    client.release(!reusable);
   }
 }
 

@@ -33,9 +33,15 @@ export interface TargetChange {
 export interface RenderedInverse {
   /** The legacy table written, "schema.table". */
   table: string;
-  /** Its key columns. */
+  /** Its key columns: a rendered row is written with ON CONFLICT on them. */
   key: string[];
-  /** Pure: the legacy keys a target change touches (e.g. the user a persona belongs to). */
+  /**
+   * The legacy columns keysOf gives and the rendered rows are matched on, when they are not `key`
+   * (e.g. the user a document belongs to, where the legacy table keeps several rows per user). A
+   * key the SQL returns no row for then deletes every legacy row matching it. Default: `key`.
+   */
+  by?: string[];
+  /** Pure: the legacy keys (`by` columns) a target change touches (e.g. the user a persona belongs to). */
   keysOf(change: TargetChange): Array<Record<string, unknown>>;
   /**
    * SQL over the target ({target} is the projection's schema, quoted): `$1` is a JSON array of

@@ -15,7 +15,7 @@ section{background:#fff;border:1px solid #dde;border-radius:6px;padding:12px 16p
 section.wide{grid-column:1/-1}h2{font-size:15px;margin:0 0 8px}
 table{border-collapse:collapse;width:100%;font-size:13px}td,th{border-bottom:1px solid #eee;padding:4px 6px;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums}.PASS,.running,.caught-up,.streaming,.committed{color:#2e7d32}
-.FAIL,.stalled,.missing,.aborted{color:#c62828}.idle,.not-started,.frozen,.drained,.verified,.parallel{color:#ef6c00}
+.FAIL,.stalled,.missing,.aborted,.stopped{color:#c62828}.idle,.not-started,.frozen,.drained,.verified,.parallel{color:#ef6c00}
 .pipeline{display:flex;gap:12px;align-items:stretch;flex-wrap:wrap}.stage{flex:1;min-width:180px}
 .box{border:1px solid #ccd;border-radius:4px;padding:6px 8px;margin-bottom:6px;font-size:13px;background:#fafbff}
 .arrow{align-self:center;font-size:22px;color:#889}code{font-size:12px}ul{margin:4px 0;padding-left:18px;font-size:13px}
@@ -42,6 +42,7 @@ svg text{font-size:11px;fill:#556}.legend span{display:inline-block;margin-right
 <section data-panel><h2>Reconciliation</h2><div id="reconciliation"></div></section>
 <section class="wide" data-panel><h2>Backfills</h2><div id="backfills"></div></section>
 <section class="wide" data-panel><h2>Cutover</h2><div id="cutover"></div></section>
+<section class="wide" data-panel><h2>Failback (target → legacy)</h2><div id="failback"></div></section>
 </main>
 <script>
 (function () {
@@ -135,6 +136,20 @@ svg text{font-size:11px;fill:#556}.legend span{display:inline-block;margin-right
       c.freezeLsn ? ' · freeze LSN ' + c.freezeLsn : '', ' · by ' + c.operator + ' · ' + new Date(c.updatedAt).toLocaleString()]),
       h('ul', {}, c.history.map(function (step) { return h('li', {}, [new Date(step.at).toLocaleString() + ' ', h('span', { class: step.state }, [step.state]), step.reason ? ': ' + step.reason : '']); }))]);
   }
+  function renderFailback(s) {
+    var f = s.failback;
+    if (!f) return fill('failback', [h('p', { 'data-testid': 'failback-state' }, ['no failback running'])]);
+    var capture = f.slot.active ? 'streaming' : 'stopped';
+    fill('failback', [h('p', {}, ['failback of cutover #' + f.cutoverId + ': capture ', h('b', { class: capture, 'data-testid': 'failback-state' }, [capture]),
+      ' · target WAL unconfirmed ', h('span', { 'data-testid': 'failback-wal-lag' }, [fmt(f.slot.behindBytes)]), ' B · ',
+      h('b', { class: f.caughtUp ? 'caught-up' : 'idle', 'data-testid': 'failback-caught-up' }, [f.caughtUp ? 'caught up' : 'behind'])]),
+      h('table', {}, [h('thead', {}, [h('tr', {}, ['projection', 'records to apply to legacy', 'applied target LSN', 'quarantined'].map(function (c) { return h('th', {}, [c]); }))]),
+        h('tbody', {}, f.projections.map(function (p) {
+          return h('tr', { 'data-failback-projection': p.projection }, [h('td', {}, [p.projection]),
+            h('td', { class: 'n', 'data-testid': 'failback-lag-' + p.projection }, [String(p.behindRecords)]),
+            h('td', {}, [h('code', {}, [p.appliedLsn || '–'])]), h('td', { class: 'n', 'data-testid': 'failback-quarantined-' + p.projection }, [String(p.quarantined)])]);
+        }))])]);
+  }
 
   /** A line chart of named series over time, in SVG. */
   function chart(id, samples, series, unit) {
@@ -181,7 +196,7 @@ svg text{font-size:11px;fill:#556}.legend span{display:inline-block;margin-right
       showPanels();
       $('read-at').textContent = 'read at ' + new Date(s.readAt).toLocaleTimeString();
       $('problem').textContent = s.kafka.reachable ? '' : '· Kafka unreachable: ' + s.kafka.error;
-      renderPipeline(s); renderProjections(s); renderReconciliation(s); renderBackfills(s); renderCutover(s); renderCharts(results[1]);
+      renderPipeline(s); renderProjections(s); renderReconciliation(s); renderBackfills(s); renderCutover(s); renderFailback(s); renderCharts(results[1]);
       document.body.setAttribute('data-loaded-at', s.readAt);
     }).catch(function (e) {
       if (e.auth) { sessionStorage.removeItem(KEY); showLogin('that token was refused'); return; }

@@ -5,7 +5,7 @@ import { KafkaTopicOffsetsReader } from '../../status/kafka-offsets-reader';
 import { PostgresSourceSlotReader, PostgresTandemStateReader } from '../../status/postgres-status-readers';
 import type { StatusReaders, TopicOffsetsReader } from '../../status/status-readers';
 import type { PartitionEnd } from '../../../contracts/positions';
-import { StatusService } from '../../status/status.service';
+import { StatusService, failbackLagReader } from '../../status/status.service';
 
 /**
  * Topic end offsets over a Kafka connection opened for each read and closed after it. kafkajs 2.2.4
@@ -46,6 +46,7 @@ export function statusServiceForServer(config: TandemConfig, logger: Logger, rea
       source: new PostgresSourceSlotReader(config.source.url),
       topics: new ConnectPerReadOffsets(() => new KafkaTopicOffsetsReader(kafka)),
       state: config.target ? new PostgresTandemStateReader(config.target.url) : null,
+      failback: config.target ? failbackLagReader(config, kafka) : undefined,
     },
     { rateWindowMs: serverRateWindowMs(config.admin.sampleIntervalMs) },
   );
