@@ -63,9 +63,9 @@ export class LogConsumer {
       this.soughtBack.clear();
       for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
         for (const partition of partitions) {
-          // A seek that lands while kafkajs restarts the consumer (a rejoin under load) throws, as does a lookup that fails (a topic created a moment ago has no
-          // leader yet); the
-          // next join seeks again, and the first batch seeks back itself (below): nothing is lost.
+          // A seek that lands while kafkajs restarts the consumer (a rejoin under load) throws, and a
+          // lookup can fail (a topic created a moment ago has no leader yet); the next join seeks
+          // again, and the first batch seeks back itself (below): nothing is lost.
           void expected(topic, partition)
             .then((offset) => this.consumer.seek({ topic, partition, offset: offset.toString() }))
             .catch(() => undefined);
