@@ -102,18 +102,27 @@ describe('a backfill chunk produced in pieces', () => {
 });
 
 describe('piece budget', () => {
-  it('grows the pieces while transactions take less than the target and shrinks them when they take more, within its bounds', () => {
-    const budget = new PieceBudget(100, 100, 2000, 500);
+  const options = { factor: 2, floorMs: 50, min: 100, max: 2000, start: 500, pieceFreeEvery: 4 };
+
+  it('sizes pieces so that a transaction takes about twice what the stream\'s own take, within its bounds', () => {
+    const budget = new PieceBudget(options);
+    expect(budget.targetMs()).toBe(50); // nothing measured yet: the floor
+    budget.observe(20, 0, 100); // the stream's own transaction
+    expect(budget.targetMs()).toBe(200);
     expect(budget.rows(0)).toBe(500);
-    expect(budget.rows(150)).toBe(350); // streamed records in the same transaction come first
-    budget.observe(500, 50);
+    budget.observe(500, 500, 100); // fast: grows
     expect(budget.rows(0)).toBe(750);
-    for (let i = 0; i < 20; i++) budget.observe(budget.rows(0), 10);
+    for (let i = 0; i < 20; i++) budget.observe(budget.rows(0), budget.rows(0), 10);
     expect(budget.rows(0)).toBe(2000);
-    budget.observe(2000, 400);
+    budget.observe(2000, 2000, 800); // slow: shrinks
     expect(budget.rows(0)).toBe(1000);
-    for (let i = 0; i < 20; i++) budget.observe(budget.rows(0), 1000);
+    for (let i = 0; i < 20; i++) budget.observe(budget.rows(0), budget.rows(0), 5000);
     expect(budget.rows(0)).toBe(100);
-    expect(budget.rows(500)).toBe(100);
+  });
+
+  it('leaves streamed records in front of the piece, and every few transactions to the stream alone', () => {
+    const budget = new PieceBudget(options);
+    expect([budget.rows(150), budget.rows(150), budget.rows(150), budget.rows(150), budget.rows(150)]).toEqual([350, 350, 350, 0, 350]);
+    expect(budget.rows(0)).toBe(500); // without streamed records, no transaction is left out
   });
 });

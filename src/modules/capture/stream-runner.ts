@@ -18,8 +18,11 @@ import { PieceBudget } from './backfill/piece-budget';
  */
 const ACK_INTERVAL_MS = 100;
 
-/** The time a Kafka transaction that carries a backfill piece should take (see PieceBudget). */
-const PIECE_TRANSACTION_MS = 150;
+/**
+ * A Kafka transaction that carries a backfill piece should take at most twice what the stream's own
+ * take (see PieceBudget): a streamed event waits for at most one such transaction before its own.
+ */
+const PIECE_BUDGET = { factor: 2, floorMs: 50, min: 50, max: 20_000, start: 500, pieceFreeEvery: 8 };
 
 export interface StreamStatus {
   durableLsn: Lsn | null;
@@ -45,7 +48,7 @@ export class StreamRunner {
   private lastAckSent: Lsn | null = null;
   private inflight: Promise<void> | null = null;
   private committing = false;
-  private readonly pieces = new PieceBudget(PIECE_TRANSACTION_MS);
+  private readonly pieces = new PieceBudget(PIECE_BUDGET);
   readonly status: StreamStatus = { durableLsn: null, eventsProduced: 0, lastFlushAt: null };
 
   constructor(
@@ -152,7 +155,8 @@ export class StreamRunner {
     if (this.inflight) await this.inflight;
     const position = this.processor.currentPosition();
     const records = this.batch;
-    const pieceRows = this.backfill.hasPending() && !this.processor.inTransaction() ? this.backfill.takePiece(this.pieces.rows(records.length), records) : null;
+    const budget = this.backfill.hasPending() && !this.processor.inTransaction() ? this.pieces.rows(records.length) : 0;
+    const pieceRows = budget > 0 ? this.backfill.takePiece(budget, records) : null;
     const heartbeat = records.length === 0 && pieceRows === null;
     if (heartbeat && position.ackLsn === this.status.durableLsn) return;
     if (heartbeat) {
@@ -170,7 +174,7 @@ export class StreamRunner {
     this.committing = true;
     this.inflight = this.context.commit(records, next).then(() => {
       this.committing = false;
-      if (pieceRows) this.pieces.observe(records.length, Date.now() - startedAt);
+      this.pieces.observe(records.length, pieceRows ?? 0, Date.now() - startedAt);
       if (!heartbeat) this.status.eventsProduced += records.length;
       this.status.lastFlushAt = Date.now();
       if (position.ackLsn !== null) this.status.durableLsn = position.ackLsn;
