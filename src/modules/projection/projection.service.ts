@@ -5,7 +5,10 @@ import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import { ConfigError } from '../../shared/errors';
 import { createKafka } from '../../connectors/kafka/kafka-client';
-import { ProjectionRunner, type AppliedBatch, type ProjectionStatus } from '../../projections/framework/projection-runner';
+import { ProjectionRunner, type ProjectionStatus } from '../../projections/pipeline/projection-runner';
+import { LiveSink, type AppliedBatch } from '../../projections/pipeline/live-sink';
+import { PlanSink } from '../../projections/pipeline/plan-sink';
+import type { RunnerSink } from '../../projections/pipeline/sink';
 import type { BatchItem } from '../../projections/framework/batch-applier';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { RECIPES } from '../../projections/recipes';
@@ -115,19 +118,29 @@ export class ProjectionService {
     this.pool = targetPool(this.config, this.logger);
     const definitions = await resolveProjectionDefinitions(this.config, options.projection, this.pool, { dryRun: options.plan !== undefined });
     const kafka: Kafka = createKafka(this.config.kafka, `${this.config.kafka.clientId}-projector`, this.logger);
+    const topicPrefix = this.config.kafka.topicPrefix;
     for (const definition of definitions) {
+      const pool = this.pool;
+      const plan = options.plan;
+      const sink: RunnerSink = plan
+        ? new PlanSink({ definition, plan: (items) => plan(definition, items), reading: { pool, topicPrefix } })
+        : new LiveSink({
+            definition,
+            topicPrefix,
+            orderingWaitMs: this.config.projector.orderingWaitMs,
+            kafka,
+            pool,
+            logger: this.logger,
+            onBatchApplied: options.onBatchApplied,
+          });
       const runner = new ProjectionRunner({
         definition,
-        topicPrefix: this.config.kafka.topicPrefix,
+        topicPrefix,
         partitions: this.config.kafka.partitions,
         replicationFactor: this.config.kafka.replicationFactor,
         maxBatchEvents: this.config.projector.maxBatchEvents,
-        orderingWaitMs: this.config.projector.orderingWaitMs,
         kafka,
-        pool: this.pool,
-        logger: this.logger,
-        plan: options.plan && ((items) => options.plan!(definition, items)),
-        onBatchApplied: options.onBatchApplied,
+        sink,
       });
       await runner.prepare();
       this.runners.push(runner);

@@ -45,14 +45,14 @@ export class ReconcileController {
     @Body(new ZodValidationPipe(reconcileBody)) body: z.infer<typeof reconcileBody>,
   ): Job {
     const subject = body.projection ?? '*';
-    return this.jobs.start(caller.name, 'reconcile', subject, () => this.actions.run(caller, 'reconcile', subject, body, async () => {
+    return this.actions.job(this.jobs, caller, 'reconcile', subject, body, async () => {
       const reports = await this.reconciliation.run({
         projection: body.projection,
         threshold: body.threshold,
         acceptQuarantined: body.acceptQuarantined,
       });
       return { verdict: reports.some((r) => r.verdict === 'FAIL') ? 'FAIL' : 'PASS', reports };
-    }));
+    });
   }
 
   @Get('reports')
