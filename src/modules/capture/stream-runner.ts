@@ -21,9 +21,10 @@ const ACK_INTERVAL_MS = 100;
 /**
  * A Kafka transaction that carries a backfill piece should take at most twice what the stream's own
  * take (a streamed event waits for at most one such transaction before its own), and the backfill
- * gives way while the stream lags 1.5 times more than without it (see PieceBudget).
+ * gives way (every other transaction at most) while the stream lags 1.5 times more than without it
+ * (see PieceBudget).
  */
-const PIECE_BUDGET = { factor: 2, floorMs: 50, min: 50, max: 20_000, start: 500, pieceFreeEvery: 8, lagFactor: 1.5, lagFloorMs: 100, maxYields: 4 };
+const PIECE_BUDGET = { factor: 2, floorMs: 50, min: 50, max: 20_000, start: 500, pieceFreeEvery: 8, lagFactor: 1.5, lagFloorMs: 100, maxYields: 1 };
 
 export interface StreamStatus {
   durableLsn: Lsn | null;
