@@ -102,7 +102,7 @@ describe('a backfill chunk produced in pieces', () => {
 });
 
 describe('piece budget', () => {
-  const options = { factor: 2, floorMs: 50, min: 100, max: 2000, start: 500, pieceFreeEvery: 4, lagFactor: 1.5, lagFloorMs: 100, maxYields: 2 };
+  const options = { factor: 2, floorMs: 50, min: 100, max: 2000, start: 500, pieceFreeEvery: 4 };
 
   it('sizes pieces so that a transaction takes about twice what the stream\'s own take, within its bounds', () => {
     const budget = new PieceBudget(options);
@@ -124,14 +124,5 @@ describe('piece budget', () => {
     const budget = new PieceBudget(options);
     expect([budget.rows(150), budget.rows(150), budget.rows(150), budget.rows(150), budget.rows(150)]).toEqual([350, 350, 350, 0, 350]);
     expect(budget.rows(0)).toBe(500); // without streamed records, no transaction is left out
-  });
-
-  it('gives way while the stream lags behind more than without a backfill, a bounded number of transactions in a row', () => {
-    const budget = new PieceBudget({ ...options, pieceFreeEvery: 1000 });
-    expect(budget.rows(10, 5000)).toBe(490); // no lag measured without a backfill yet: nothing to compare
-    for (let i = 0; i < 10; i++) budget.observeLag(200);
-    expect(budget.rows(10, 290)).toBe(490);
-    expect([budget.rows(10, 400), budget.rows(10, 400), budget.rows(10, 400)]).toEqual([0, 0, 490]);
-    expect(budget.rows(0, 400)).toBe(500); // nothing streamed waits: nothing to give way to
   });
 });

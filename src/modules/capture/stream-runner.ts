@@ -20,11 +20,9 @@ const ACK_INTERVAL_MS = 100;
 
 /**
  * A Kafka transaction that carries a backfill piece should take at most twice what the stream's own
- * take (a streamed event waits for at most one such transaction before its own), and the backfill
- * gives way (every other transaction at most) while the stream lags 1.5 times more than without it
- * (see PieceBudget).
+ * take (see PieceBudget): a streamed event waits for at most one such transaction before its own.
  */
-const PIECE_BUDGET = { factor: 2, floorMs: 50, min: 50, max: 20_000, start: 500, pieceFreeEvery: 8, lagFactor: 1.5, lagFloorMs: 100, maxYields: 1 };
+const PIECE_BUDGET = { factor: 2, floorMs: 50, min: 50, max: 20_000, start: 500, pieceFreeEvery: 8 };
 
 export interface StreamStatus {
   durableLsn: Lsn | null;
@@ -157,9 +155,7 @@ export class StreamRunner {
     if (this.inflight) await this.inflight;
     const position = this.processor.currentPosition();
     const records = this.batch;
-    const lag = records.length > 0 ? this.backfill.streamLagMs() : null;
-    if (lag !== null && !this.backfill.hasPending()) this.pieces.observeLag(lag);
-    const budget = this.backfill.hasPending() && !this.processor.inTransaction() ? this.pieces.rows(records.length, lag) : 0;
+    const budget = this.backfill.hasPending() && !this.processor.inTransaction() ? this.pieces.rows(records.length) : 0;
     const pieceRows = budget > 0 ? this.backfill.takePiece(budget, records) : null;
     const heartbeat = records.length === 0 && pieceRows === null;
     if (heartbeat && position.ackLsn === this.status.durableLsn) return;

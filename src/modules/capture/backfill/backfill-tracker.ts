@@ -107,11 +107,6 @@ export class BackfillTracker {
     return this.pending.size > 0;
   }
 
-  /** How far the stream is behind the source: now − the source commit time of the last transaction it began. */
-  streamLagMs(): number | null {
-    return this.latest === null ? null : Math.max(0, this.options.now() - this.latest.commitTimeMicros / 1000);
-  }
-
   /**
    * Appends to `out` the next piece (at most `maxRows` chunk rows) of the oldest pending chunk, and
    * records it in the progress, which the caller commits with `out`. Called between two streamed
