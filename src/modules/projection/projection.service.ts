@@ -1,5 +1,5 @@
-import { namePoolEndpoint } from '../../shared/endpoint';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { targetPool } from '../core/target-pool';
 import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
@@ -15,6 +15,9 @@ import { RECIPES } from '../../projections/recipes';
 import { loadModuleProjection } from '../../projections/user-modules/load-projection-module';
 import { mirrorOutline, resolveMirrorProjection } from '../../projections/mirror/mirror-projection';
 import { isMirrorEntry, isModuleEntry, type ProjectionEntry } from '../config/projection-entry.schema';
+
+/** Kept here for the callers that import it from the projection module. */
+export { targetPool };
 
 export interface ProjectOptions {
   /** Only this projection (default: every projection in the config). */
@@ -85,20 +88,6 @@ function select(definitions: ProjectionDefinition<unknown>[], only?: string): Pr
   return selected;
 }
 
-export function targetPool(config: TandemConfig, logger?: Logger): Pool {
-  if (!config.target) throw new ConfigError('target.url: required to run projections (or set TANDEM_TARGET_URL)');
-  const pool = namePoolEndpoint(
-    new Pool({ connectionString: config.target.url, max: 8, application_name: 'tandem-projector' }),
-    'target',
-    config.target.url,
-  );
-  // A connection that breaks while idle in the pool (the target restarted) is dropped and replaced by
-  // the pool; without a listener its 'error' event would crash the process. Queries in flight still
-  // fail and are handled by their callers (the projector applies the batch again; rows are LSN-guarded).
-  pool.on('error', (error) => logger?.warn({ err: error }, 'an idle target connection failed; the pool opens a new one'));
-  return pool;
-}
-
 /** Runs projectors (one consumer group per projection) until stop(). */
 export class ProjectionService {
   private runners: ProjectionRunner[] = [];
@@ -111,6 +100,11 @@ export class ProjectionService {
 
   status(): ProjectionStatus[] {
     return this.runners.map((runner) => ({ ...runner.statusValue, lag: { ...runner.statusValue.lag } }));
+  }
+
+  /** Every partition each projector has read is read to its end. */
+  caughtUp(): boolean {
+    return this.runners.every((runner) => runner.caughtUp());
   }
 
   async start(options: ProjectOptions = {}): Promise<void> {

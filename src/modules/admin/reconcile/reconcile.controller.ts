@@ -18,7 +18,7 @@ import {
   renderHtml,
   type ReconciliationReport,
 } from '../../reconciliation/reconciliation-report';
-import { listReports, readReport } from '../../reconciliation/report-store';
+import { ReconciliationRepository } from '../../reconciliation/reconciliation-repository';
 import type { Principal } from '../auth/admin-tokens';
 import { Caller, RequireRole } from '../http/access';
 import { AuditedActions, TARGET_POOL } from '../http/audited-action';
@@ -57,7 +57,7 @@ export class ReconcileController {
 
   @Get('reports')
   reports(@Query(new ZodValidationPipe(reportsQuery, 'query')) query: z.infer<typeof reportsQuery>) {
-    return listReports(this.pool, {
+    return new ReconciliationRepository(this.pool).list({
       projection: query.projection,
       limit: query.limit === undefined ? undefined : Number(query.limit),
     });
@@ -76,7 +76,7 @@ export class ReconcileController {
   }
 
   private async find(id: number): Promise<ReconciliationReport> {
-    const report = await readReport(this.pool, id);
+    const report = await new ReconciliationRepository(this.pool).read(id);
     if (!report) throw new NotFoundException(`no reconciliation report ${id}`);
     return report;
   }
