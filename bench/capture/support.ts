@@ -89,6 +89,9 @@ let compiled: string | null = null;
  * children measured then start as a deployed Tandem does, without ts-node compiling the sources.
  */
 export function compiledCli(): string {
+  // A CLI compiled beforehand (`npx tsc -p tsconfig.build.json --outDir DIR`, DIR inside the clone for its node_modules, then DIR/cli/main.js):
+  // on a loaded machine the compile alone takes minutes.
+  if (!compiled && process.env.TANDEM_BENCH_CLI_JS) compiled = process.env.TANDEM_BENCH_CLI_JS;
   if (!compiled) {
     const outDir = join(ROOT, '.tandem', 'bench-dist');
     log(`compiling the CLI into ${outDir}`);

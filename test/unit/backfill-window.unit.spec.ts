@@ -11,7 +11,7 @@ import { pgoutput } from '../support/pgoutput-builder';
 const TOAST = '__debezium_unavailable_value';
 const key = (id: number) => JSON.stringify({ id });
 const chunk = (rows: Array<Record<string, unknown>>, last = false): ChunkRead => ({
-  rows: rows.map((row) => ({ key: key(row.id as number), row: row as never })),
+  rows: rows.map((row) => ({ key: key(row.id as number), keyText: [String(row.id)], row: row as never })),
   lastKey: rows.length > 0 ? [String(rows[rows.length - 1].id)] : null,
   estimatedRows: null,
   last,
@@ -102,15 +102,16 @@ describe('backfill tracker', () => {
   it('emits the surviving rows at the high watermark as op r, snapshot incremental, with its LSN, and records the chunk', async () => {
     const tracker = new BackfillTracker(options, { backfills: [], capturedTables: ['public.t'] });
     const out: ProducedRecord[] = [];
-    tracker.onSignal({ id: 'b1', type: 'backfill', data: { slot: 's', table: 'public.t', where: null, chunkSize: 2 } }, at(100n), out);
+    tracker.onSignal({ id: 'b1', type: 'backfill', data: { slot: 's', table: 'public.t', where: null, chunkSize: 2 } }, at(100n));
     const window = new WatermarkWindow('w1', 'b1', 'public.t');
     const closed = tracker.register(window);
     tracker.recordChange('public.t', key(1), 'u', { id: 1, v: 'before the window' });
-    tracker.onSignal({ id: 'w1:open', type: 'window-open', data: { slot: 's', window: 'w1' } }, at(200n), out);
+    tracker.onSignal({ id: 'w1:open', type: 'window-open', data: { slot: 's', window: 'w1' } }, at(200n));
     tracker.recordChange('public.t', key(2), 'u', { id: 2, v: 'inside' });
     tracker.recordChange('public.other', key(1), 'd', null);
     window.attach({ ...chunk([{ id: 1, v: 'x' }, { id: 2, v: 'y' }]), estimatedRows: 3 });
-    tracker.onSignal({ id: 'w1:close', type: 'window-close', data: { slot: 's', window: 'w1' } }, at(300n), out);
+    tracker.onSignal({ id: 'w1:close', type: 'window-close', data: { slot: 's', window: 'w1' } }, at(300n));
+    expect(tracker.takePiece(100, out)).toBe(2);
     await closed;
     expect(out).toHaveLength(1);
     expect(out[0].topic).toBe('p.public.t');
@@ -124,16 +125,17 @@ describe('backfill tracker', () => {
   it('reads a chunk again when its snapshot missed a transaction the stream delivered before the window opened', async () => {
     const tracker = new BackfillTracker(options, { backfills: [], capturedTables: ['public.t'] });
     const out: ProducedRecord[] = [];
-    tracker.onSignal({ id: 'b1', type: 'backfill', data: { slot: 's', table: 'public.t', where: null, chunkSize: 2 } }, at(100n), out);
+    tracker.onSignal({ id: 'b1', type: 'backfill', data: { slot: 's', table: 'public.t', where: null, chunkSize: 2 } }, at(100n));
     const run = async (windowId: string, runningXids: number[]) => {
       const window = new WatermarkWindow(windowId, 'b1', 'public.t');
       const closed = tracker.register(window);
       tracker.noteTransaction(77); // committed before the low watermark, in the stream
       tracker.noteTransaction(90); // the low watermark's own transaction
-      tracker.onSignal({ id: `${windowId}:open`, type: 'window-open', data: { slot: 's', window: windowId } }, at(200n), out);
+      tracker.onSignal({ id: `${windowId}:open`, type: 'window-open', data: { slot: 's', window: windowId } }, at(200n));
       tracker.noteTransaction(78); // inside the window
       window.attach({ ...chunk([{ id: 1, v: 'x' }]), runningXids });
-      tracker.onSignal({ id: `${windowId}:close`, type: 'window-close', data: { slot: 's', window: windowId } }, at(300n), out);
+      tracker.onSignal({ id: `${windowId}:close`, type: 'window-close', data: { slot: 's', window: windowId } }, at(300n));
+      tracker.takePiece(100, out);
       await closed;
     };
     await run('w1', [78, 77]); // the snapshot still saw 77 as running: its row may be older than the stream's
@@ -147,12 +149,12 @@ describe('backfill tracker', () => {
   it('takes a chunk read ahead only when it starts right after the recorded progress', async () => {
     const tracker = new BackfillTracker(options, { backfills: [], capturedTables: ['public.t'] });
     const out: ProducedRecord[] = [];
-    tracker.onSignal({ id: 'b1', type: 'backfill', data: { slot: 's', table: 'public.t', where: null, chunkSize: 1 } }, at(100n), out);
+    tracker.onSignal({ id: 'b1', type: 'backfill', data: { slot: 's', table: 'public.t', where: null, chunkSize: 1 } }, at(100n));
     const window = new WatermarkWindow('w', 'b1', 'public.t');
     const closed = tracker.register(window);
-    tracker.onSignal({ id: 'w:open', type: 'window-open', data: { slot: 's', window: 'w' } }, at(200n), out);
+    tracker.onSignal({ id: 'w:open', type: 'window-open', data: { slot: 's', window: 'w' } }, at(200n));
     window.attach({ ...chunk([{ id: 2 }]), after: ['1'] }); // read after a chunk ending at 1 that was never taken
-    tracker.onSignal({ id: 'w:close', type: 'window-close', data: { slot: 's', window: 'w' } }, at(300n), out);
+    tracker.onSignal({ id: 'w:close', type: 'window-close', data: { slot: 's', window: 'w' } }, at(300n));
     await closed;
     expect(out).toEqual([]);
     expect(tracker.state().backfills[0]).toMatchObject({ chunksDone: 0, lastKey: null });
@@ -161,8 +163,8 @@ describe('backfill tracker', () => {
   it('ignores watermarks of windows it did not open (an earlier process) and signals of another slot', () => {
     const tracker = new BackfillTracker(options, { backfills: [], capturedTables: [] });
     const out: ProducedRecord[] = [];
-    tracker.onSignal({ id: 'x', type: 'backfill', data: { slot: 'other', table: 'public.t', chunkSize: 2 } }, at(1n), out);
-    tracker.onSignal({ id: 'w:close', type: 'window-close', data: { slot: 's', window: 'w' } }, at(2n), out);
+    tracker.onSignal({ id: 'x', type: 'backfill', data: { slot: 'other', table: 'public.t', chunkSize: 2 } }, at(1n));
+    tracker.onSignal({ id: 'w:close', type: 'window-close', data: { slot: 's', window: 'w' } }, at(2n));
     expect(out).toEqual([]);
     expect(tracker.state().backfills).toEqual([]);
   });
@@ -170,8 +172,8 @@ describe('backfill tracker', () => {
   it('backfills a table added to source.tables once, however often capture asked on start', () => {
     const tracker = new BackfillTracker(options, { backfills: [], capturedTables: [] });
     const auto = (id: string) => ({ id, type: 'backfill' as const, data: { slot: 's', table: 'public.t', chunkSize: 5, origin: 'auto' } });
-    tracker.onSignal(auto('auto:1'), at(1n), []);
-    tracker.onSignal(auto('auto:2'), at(2n), []);
+    tracker.onSignal(auto('auto:1'), at(1n));
+    tracker.onSignal(auto('auto:2'), at(2n));
     expect(tracker.state().backfills.map((b) => b.id)).toEqual(['auto:1']);
     expect(tracker.state().capturedTables).toEqual(['public.t']);
   });
@@ -267,6 +269,7 @@ describe('backfill through the change stream', () => {
     feed(begin, pgoutput.origin('tandem_failback.users'), ...rest);
     window.attach({ ...chunk([{ id: 1, v: 'a' }, { id: 2, v: 'old' }, { id: 3, v: 'old' }, { id: 4, v: 'd' }], true), runningXids: [] });
     feed(...signal('w:close', 'window-close', { window: 'w' }));
+    tracker.takePiece(100, out);
     await closed;
     const reads = out.filter((r) => r.value !== null && JSON.parse(r.value).op === 'r');
     expect(reads.map((r) => r.key)).toEqual([key(1), key(4)]);

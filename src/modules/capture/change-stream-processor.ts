@@ -75,7 +75,7 @@ export class ChangeStreamProcessor {
 
   handle(message: PgoutputMessage, walStart: Lsn, out: ProducedRecord[]): void {
     if ('relation' in message && this.backfill?.isSignalTable(message.relation.schema, message.relation.table)) {
-      if (message.tag === 'insert') this.signal(message.relation, message.after, walStart, out);
+      if (message.tag === 'insert') this.signal(message.relation, message.after, walStart);
       return; // the signal table's own changes are never produced
     }
     switch (message.tag) {
@@ -130,7 +130,7 @@ export class ChangeStreamProcessor {
   }
 
   private begin(xid: number, finalLsn: Lsn, commitTimeMicros: number): void {
-    this.backfill?.noteTransaction(xid);
+    this.backfill?.noteTransaction(xid, finalLsn, commitTimeMicros);
     const { lastCommitLsn, partial } = this.position;
     const alreadyProduced = lastCommitLsn !== null && finalLsn <= lastCommitLsn;
     this.tx = {
@@ -244,9 +244,9 @@ export class ChangeStreamProcessor {
   }
 
   /** A row inserted into the signal table, applied once: an already produced transaction was applied before. */
-  private signal(relation: Relation, tuple: RawTuple, walStart: Lsn, out: ProducedRecord[]): void {
+  private signal(relation: Relation, tuple: RawTuple, walStart: Lsn): void {
     const tx = this.requireTransaction();
-    if (!tx.alreadyProduced) this.backfill!.onSignalRow(this.row(relation, tuple), { walStart, finalLsn: tx.finalLsn, commitTimeMicros: tx.commitTimeMicros }, out);
+    if (!tx.alreadyProduced) this.backfill!.onSignalRow(this.row(relation, tuple), { walStart, finalLsn: tx.finalLsn, commitTimeMicros: tx.commitTimeMicros });
   }
 
   /** The next change event (JSON) of the open transaction, numbered in its total and per-table order. */

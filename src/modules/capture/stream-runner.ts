@@ -9,6 +9,7 @@ import type { ProducedRecord } from '../../contracts/positions';
 import { pruneSnapshot } from './capture-state';
 import type { CaptureContext } from './capture-context';
 import type { BackfillTracker } from './backfill/backfill-tracker';
+import { PieceBudget } from './backfill/piece-budget';
 
 /**
  * At most this often a durable LSN is acknowledged. The slot's confirmed position is what a cutover's
@@ -16,6 +17,12 @@ import type { BackfillTracker } from './backfill/backfill-tracker';
  * window short; a standby status update is a few bytes.
  */
 const ACK_INTERVAL_MS = 100;
+
+/**
+ * A Kafka transaction that carries a backfill piece should take at most twice what the stream's own
+ * take (see PieceBudget): a streamed event waits for at most one such transaction before its own.
+ */
+const PIECE_BUDGET = { factor: 2, floorMs: 50, min: 50, max: 20_000, start: 500, pieceFreeEvery: 8 };
 
 export interface StreamStatus {
   durableLsn: Lsn | null;
@@ -40,6 +47,8 @@ export class StreamRunner {
   private lastAckSentAt = 0;
   private lastAckSent: Lsn | null = null;
   private inflight: Promise<void> | null = null;
+  private committing = false;
+  private readonly pieces = new PieceBudget(PIECE_BUDGET);
   readonly status: StreamStatus = { durableLsn: null, eventsProduced: 0, lastFlushAt: null };
 
   constructor(
@@ -119,7 +128,8 @@ export class StreamRunner {
       return;
     }
     // tick
-    if (this.batch.length > 0 && Date.now() - this.batchStartedAt >= config.capture.maxBatchDelayMs) await this.flush();
+    if (this.backfill.hasPending() && !this.committing && !this.processor.inTransaction()) await this.flush();
+    else if (this.batch.length > 0 && Date.now() - this.batchStartedAt >= config.capture.maxBatchDelayMs) await this.flush();
     else if (this.status.durableLsn !== this.lastAckSent && Date.now() - this.lastAckSentAt >= ACK_INTERVAL_MS) {
       this.acknowledge();
     } else if (this.heartbeatDue()) {
@@ -136,12 +146,18 @@ export class StreamRunner {
    * Starts committing the batch in one Kafka transaction and returns once it is under way, so that
    * decoding the next batch overlaps the commit of this one. One transaction at a time: a flush
    * first waits for the previous one. A failed commit stops the stream.
+   *
+   * Between two source transactions, a piece of a pending backfill chunk rides along, sized so that
+   * the transaction stays short (PieceBudget); while pieces are pending, the next transaction starts
+   * as soon as one commits, with whatever the stream delivered meanwhile.
    */
   private async flush(): Promise<void> {
     if (this.inflight) await this.inflight;
     const position = this.processor.currentPosition();
     const records = this.batch;
-    const heartbeat = records.length === 0;
+    const budget = this.backfill.hasPending() && !this.processor.inTransaction() ? this.pieces.rows(records.length) : 0;
+    const pieceRows = budget > 0 ? this.backfill.takePiece(budget, records) : null;
+    const heartbeat = records.length === 0 && pieceRows === null;
     if (heartbeat && position.ackLsn === this.status.durableLsn) return;
     if (heartbeat) {
       this.lastHeartbeatAt = Date.now();
@@ -154,10 +170,15 @@ export class StreamRunner {
     this.batch = [];
     // Backfill progress is taken at the same point as the position: it covers exactly the records of the batch.
     const next = pruneSnapshot({ ...this.context.state, stream: position, ...this.backfill.state() });
+    const startedAt = Date.now();
+    this.committing = true;
     this.inflight = this.context.commit(records, next).then(() => {
+      this.committing = false;
+      this.pieces.observe(records.length, pieceRows ?? 0, Date.now() - startedAt);
       if (!heartbeat) this.status.eventsProduced += records.length;
       this.status.lastFlushAt = Date.now();
       if (position.ackLsn !== null) this.status.durableLsn = position.ackLsn;
+      if (this.backfill.hasPending()) this.stream.enqueueTick();
     });
     this.inflight.catch((error: Error) => this.stream.abort(error));
   }

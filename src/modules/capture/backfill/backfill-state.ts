@@ -99,11 +99,17 @@ export interface FinishedChunk {
   rowsEmitted: number;
   /** Rows counted when the first chunk was read. */
   estimatedRows: number | null;
-  /** Fewer rows than the chunk size: nothing is left after this chunk. */
+  /** Fewer rows than the chunk size: nothing is left after this chunk (set on its last piece only). */
   last: boolean;
+  /**
+   * False for a piece of a chunk produced in several Kafka transactions that is not its last: the
+   * progress (lastKey, rows) moves on with each piece, so a restart goes on after the last piece
+   * committed and never produces one twice; the chunk counts as done with its last piece.
+   */
+  completesChunk?: boolean;
 }
 
-/** The effect of a chunk's high watermark. A chunk of a backfill that is no longer active changes nothing. */
+/** The effect of a chunk, or of a piece of it, reaching Kafka. A chunk of a backfill that is no longer active changes nothing. */
 export function finishChunk(backfills: Backfill[], chunk: FinishedChunk, atMs: number): Backfill[] {
   return prune(
     backfills.map((b) => {
@@ -114,7 +120,7 @@ export function finishChunk(backfills: Backfill[], chunk: FinishedChunk, atMs: n
         lastKey: chunk.lastKey ?? b.lastKey,
         rowsRead: b.rowsRead + chunk.rowsRead,
         rowsEmitted: b.rowsEmitted + chunk.rowsEmitted,
-        chunksDone: b.chunksDone + 1,
+        chunksDone: b.chunksDone + (chunk.completesChunk === false ? 0 : 1),
         estimatedRows: b.estimatedRows ?? chunk.estimatedRows,
         startedAtMs: b.startedAtMs ?? atMs,
         updatedAtMs: atMs,

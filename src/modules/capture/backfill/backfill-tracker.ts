@@ -5,8 +5,9 @@ import { type ProducedRecord } from '../../../contracts/positions';
 import { parseSignal, type Signal } from '../../../connectors/postgres-source/signal-table';
 import type { Lsn } from '../../../shared/lsn';
 
-import { cancelBackfill, finishChunk, requestBackfill, startBackfill, type Backfill } from './backfill-state';
+import { cancelBackfill, finishChunk, isActive, requestBackfill, startBackfill, type Backfill } from './backfill-state';
 import type { WatermarkWindow } from './watermark-window';
+import { PendingChunks } from './pending-chunks';
 
 const RECENT_TRANSACTIONS = 100_000;
 
@@ -47,6 +48,10 @@ export class BackfillTracker {
   /** The ids of the last transactions streamed, with their place in the stream (see closeWindow). */
   private readonly recentXids = new Map<number, number>();
   private streamed = 0;
+  /** Chunks past their high watermark still being produced, piece by piece (takePiece). */
+  private readonly pending = new PendingChunks();
+  /** The last transaction the stream began: a piece produced after it is placed there (see takePiece). */
+  private latest: SignalContext | null = null;
 
   constructor(
     private readonly options: BackfillTrackerOptions,
@@ -68,26 +73,77 @@ export class BackfillTracker {
     return new Promise((resolve) => this.windows.set(window.id, { window, openedAt: null, closed: resolve }));
   }
 
-  /** Forgets a window whose watermarks will never come (its worker failed). */
+  /**
+   * Forgets a window whose watermarks will never come (its worker failed, or capture stops); a chunk
+   * of it still pending is dropped where it stands and read again from the recorded progress.
+   */
   unregister(id: string): void {
     this.windows.delete(id);
+    this.pending.drop((window) => window.id === id);
   }
 
   recordChange(dataCollection: string, key: string | null, op: 'c' | 'u' | 'd', after: Row | null): void {
     if (key === null) return;
-    for (const entry of this.windows.values()) {
-      if (entry.openedAt !== null && entry.window.table === dataCollection) entry.window.recordChange(key, op, after);
-    }
+    for (const window of this.openWindows(dataCollection)) window.recordChange(key, op, after);
   }
 
   recordTruncate(dataCollection: string): void {
-    for (const entry of this.windows.values()) {
-      if (entry.openedAt !== null && entry.window.table === dataCollection) entry.window.recordTruncate();
+    for (const window of this.openWindows(dataCollection)) window.recordTruncate();
+  }
+
+  private openWindows(dataCollection: string): WatermarkWindow[] {
+    const open: WatermarkWindow[] = [];
+    for (const entry of this.windows.values()) if (entry.openedAt !== null && entry.window.table === dataCollection) open.push(entry.window);
+    if (this.pending.size > 0) for (const window of this.pending.windows()) if (window.table === dataCollection) open.push(window);
+    return open;
+  }
+
+  /** Rows of chunks past their high watermark that are still to be produced. */
+  pendingRows(): number {
+    return this.pending.rowsLeft();
+  }
+
+  hasPending(): boolean {
+    return this.pending.size > 0;
+  }
+
+  /**
+   * Appends to `out` the next piece (at most `maxRows` chunk rows) of the oldest pending chunk, and
+   * records it in the progress, which the caller commits with `out`. Called between two streamed
+   * transactions only: the piece is then placed right after the last one, whose LSN it carries (its
+   * rows are the rows' state there: the window saw no change of their keys up to this point). Returns
+   * the chunk rows the piece covered (0 for an empty chunk), or null when no chunk is pending.
+   */
+  takePiece(maxRows: number, out: ProducedRecord[]): number | null {
+    for (;;) {
+      const head = this.pending.head();
+      if (!head) return null;
+      const backfill = this.progress.backfills.find((b) => b.id === head.backfillId);
+      if (backfill && isActive(backfill)) break;
+      this.pending.drop((window) => window === head); // cancelled while pending
     }
+    const piece = this.pending.take(maxRows)!;
+    const chunk = piece.window.attached!;
+    this.emit(piece.window.table, piece.emit, this.latest!, out);
+    this.progress.backfills = finishChunk(
+      this.progress.backfills,
+      {
+        backfillId: piece.window.backfillId,
+        lastKey: piece.read.length > 0 ? piece.read[piece.read.length - 1].keyText : null,
+        rowsRead: piece.read.length,
+        rowsEmitted: piece.emit.length,
+        estimatedRows: chunk.estimatedRows,
+        last: piece.completes && chunk.last,
+        completesChunk: piece.completes,
+      },
+      this.options.now(),
+    );
+    return piece.read.length;
   }
 
   /** Every transaction the stream delivers, in order (its BEGIN). */
-  noteTransaction(xid: number): void {
+  noteTransaction(xid: number, finalLsn?: Lsn, commitTimeMicros?: number): void {
+    if (finalLsn !== undefined) this.latest = { walStart: finalLsn, finalLsn, commitTimeMicros: commitTimeMicros ?? 0 };
     this.streamed += 1;
     this.recentXids.delete(xid);
     this.recentXids.set(xid, this.streamed);
@@ -95,12 +151,12 @@ export class BackfillTracker {
   }
 
   /** A row inserted into the signal table; a row that is not a signal is ignored. */
-  onSignalRow(row: Row, context: SignalContext, out: ProducedRecord[]): void {
+  onSignalRow(row: Row, context: SignalContext): void {
     const signal = parseSignal(row);
-    if (signal) this.onSignal(signal, context, out);
+    if (signal) this.onSignal(signal, context);
   }
 
-  onSignal(signal: Signal, context: SignalContext, out: ProducedRecord[]): void {
+  onSignal(signal: Signal, context: SignalContext): void {
     if (signal.data.slot !== this.options.slot) return;
     const atMs = Math.floor(context.commitTimeMicros / 1000);
     const { data } = signal;
@@ -130,42 +186,37 @@ export class BackfillTracker {
         const entry = this.windows.get(String(data.window));
         if (!entry) return;
         entry.openedAt = this.streamed;
-        this.progress.backfills = startBackfill(this.progress.backfills, entry.window.backfillId, atMs);
+        this.progress.backfills = startBackfill(this.progress.backfills, entry.window.backfillId, this.options.now());
         return;
       }
       case 'window-close':
-        this.closeWindow(String(data.window), context, atMs, out);
+        this.closeWindow(String(data.window), context);
         return;
     }
   }
 
-  private closeWindow(id: string, context: SignalContext, atMs: number, out: ProducedRecord[]): void {
+  /**
+   * The high watermark: the chunk is taken (queued to be produced in pieces, takePiece) or refused,
+   * then read again. The worker's wait ends once a taken chunk is produced whole.
+   */
+  private closeWindow(id: string, context: SignalContext): void {
     const entry = this.windows.get(id);
     // A window of an earlier process (capture restarted between its watermarks): its chunk is read again.
     if (!entry || entry.openedAt === null || !entry.window.attached) return;
     this.windows.delete(id);
     const { window } = entry;
     const chunk = window.attached!;
-    const rows = window.close();
     const backfill = this.progress.backfills.find((b) => b.id === window.backfillId);
-    // A chunk is taken only right after the recorded progress: one read ahead of a chunk that was not taken is not.
-    const active = backfill !== undefined && (backfill.status === 'queued' || backfill.status === 'running') && JSON.stringify(backfill.lastKey) === JSON.stringify(chunk.after);
+    // A chunk is taken only right after the recorded progress (or the pending chunk before it): one read
+    // ahead of a chunk that was not taken is not.
+    const tail = backfill && (this.pending.tailKey(backfill.id) === undefined ? backfill.lastKey : this.pending.tailKey(backfill.id));
+    const active = backfill !== undefined && isActive(backfill) && JSON.stringify(tail) === JSON.stringify(chunk.after);
     if (active && this.committedUnseen(chunk.runningXids, entry.openedAt)) {
       this.rereads += 1;
     } else if (active) {
-      this.emit(window.table, rows, context, out);
-      this.progress.backfills = finishChunk(
-        this.progress.backfills,
-        {
-          backfillId: window.backfillId,
-          lastKey: chunk.lastKey,
-          rowsRead: chunk.rows.length,
-          rowsEmitted: rows.length,
-          estimatedRows: chunk.estimatedRows,
-          last: chunk.last,
-        },
-        atMs,
-      );
+      this.latest = context;
+      this.pending.add(window, entry.closed);
+      return;
     }
     entry.closed();
   }

@@ -150,12 +150,11 @@ export class BackfillWorker {
     const keyIndexes = table.keyColumns.map((key) => table.columns.findIndex((column) => column.name === key));
     const rows = tuples.map((tuple) => {
       const row = tupleToRow(columns, tuple, this.options.types);
-      return { key: keyOf(table.keyColumns, row)!, row };
+      return { key: keyOf(table.keyColumns, row)!, keyText: keyIndexes.map((i) => tuple[i] as string), row };
     });
-    const lastTuple = tuples[tuples.length - 1];
     return {
       rows,
-      lastKey: lastTuple ? keyIndexes.map((i) => lastTuple[i] as string) : null,
+      lastKey: rows.length > 0 ? rows[rows.length - 1].keyText : null,
       estimatedRows,
       last: tuples.length < chunkSize,
     };

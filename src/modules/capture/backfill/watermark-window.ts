@@ -2,8 +2,16 @@ import type { Row } from '../../../contracts/envelope';
 import { UNAVAILABLE_VALUE } from '../../../contracts/envelope';
 
 /** A chunk as read between the watermarks: rows in key order, by record key. */
+export interface ChunkRow {
+  /** The record key. */
+  key: string;
+  /** The primary key in PostgreSQL text form, as progress records it. */
+  keyText: string[];
+  row: Row;
+}
+
 export interface ChunkRead {
-  rows: Array<{ key: string; row: Row }>;
+  rows: ChunkRow[];
   /** The primary key of the last row read (PostgreSQL text form); null for an empty chunk. */
   lastKey: string[] | null;
   /** Rows matching the backfill when its first chunk was read; null on later chunks. */
@@ -83,9 +91,19 @@ export class WatermarkWindow {
   /** The rows to emit at the high watermark, in key order (see the class comment). */
   close(): Row[] {
     if (!this.chunk) throw new Error(`window ${this.id} closed before its chunk was read`);
+    return this.emittable(this.chunk.rows);
+  }
+
+  /**
+   * The rows of `rows` (a piece of the chunk) to emit now. The window may stay open past the high
+   * watermark while the chunk is produced piece by piece: a row emitted later is still exact when the
+   * stream did not change its key from the low watermark up to the moment it is emitted, which is
+   * the same rule applied to a longer window.
+   */
+  emittable(rows: ChunkRow[]): Row[] {
     if (this.truncated) return [];
     const emitted: Row[] = [];
-    for (const { key, row } of this.chunk.rows) {
+    for (const { key, row } of rows) {
       const change = this.seen.get(key);
       if (!change) emitted.push(row);
       else if (!change.deleted && change.row && hasPlaceholder(change.row)) emitted.push(fillFrom(change.row, row));
