@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { runInContext } from '../run-in-context';
 import { loadConfig } from '../../modules/config/load-config';
 import { ProjectionService } from '../../modules/projection/projection.service';
 import { DryRunReport } from '../../modules/projection/dry-run-report';
@@ -45,37 +46,42 @@ export function registerProjectCommand(program: Command): void {
       }) => {
         const config = loadConfig(options.config);
         const logger = createLogger('tandem').child({ module: 'projection' });
-        const service = new ProjectionService(config, logger);
-        if (!options.dryRun) {
-          const endpoint = options.metricsPort === undefined ? null : new MetricsEndpoint();
-          if (endpoint) {
-            const port = Number(options.metricsPort);
-            if (!Number.isInteger(port) || port < 0 || port > 65_535)
-              throw new ConfigError('--metrics-port: must be a whole number from 0 to 65535');
-            logger.info({ port: await endpoint.listen(port, '127.0.0.1') }, 'projector metrics on /metrics');
+        await runInContext(config, async (app) => {
+          const service = app.get(ProjectionService);
+          if (!options.dryRun) {
+            const endpoint = options.metricsPort === undefined ? null : new MetricsEndpoint();
+            if (endpoint) {
+              const port = Number(options.metricsPort);
+              if (!Number.isInteger(port) || port < 0 || port > 65_535)
+                throw new ConfigError('--metrics-port: must be a whole number from 0 to 65535');
+              logger.info(
+                { port: await endpoint.listen(port, '127.0.0.1') },
+                'projector metrics on /metrics',
+              );
+            }
+            await service.start({ projection: options.projection, onBatchApplied: endpoint?.onBatchApplied });
+            const signal = await untilSignal();
+            logger.info({ signal }, 'stopping: finishing the batch in progress');
+            await service.stop();
+            await endpoint?.close();
+            return;
           }
-          await service.start({ projection: options.projection, onBatchApplied: endpoint?.onBatchApplied });
-          const signal = await untilSignal();
-          logger.info({ signal }, 'stopping: finishing the batch in progress');
+          const report = new DryRunReport((line) => options.json || process.stdout.write(`${line}\n`));
+          let lastBatchAt = Date.now() + DRY_RUN_JOIN_GRACE_MS;
+          await service.start({
+            projection: options.projection,
+            plan: (definition, items) => {
+              lastBatchAt = Date.now();
+              report.add(definition, items);
+            },
+          });
+          while (Date.now() - lastBatchAt < DRY_RUN_IDLE_MS)
+            await new Promise((resolve) => setTimeout(resolve, 200));
           await service.stop();
-          await endpoint?.close();
-          return;
-        }
-        const report = new DryRunReport((line) => options.json || process.stdout.write(`${line}\n`));
-        let lastBatchAt = Date.now() + DRY_RUN_JOIN_GRACE_MS;
-        await service.start({
-          projection: options.projection,
-          plan: (definition, items) => {
-            lastBatchAt = Date.now();
-            report.add(definition, items);
-          },
+          process.stdout.write(
+            options.json ? `${JSON.stringify(report.summary, null, 2)}\n` : `${report.render()}\n`,
+          );
         });
-        while (Date.now() - lastBatchAt < DRY_RUN_IDLE_MS)
-          await new Promise((resolve) => setTimeout(resolve, 200));
-        await service.stop();
-        process.stdout.write(
-          options.json ? `${JSON.stringify(report.summary, null, 2)}\n` : `${report.render()}\n`,
-        );
       },
     );
 }
