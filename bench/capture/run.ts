@@ -6,9 +6,12 @@
  *   latency  single-row transactions at a steady rate while capture streams:
  *            Kafka record timestamp − source.ts_ms (the commit time) per event
  *   bigtx    one transaction of M rows while capture streams: peak RSS and time to Kafka
+ *   e2e      commit → projection row visible through `tandem project` (users recipe), at each of
+ *            --e2e-rates single-row transactions/s (projection-latency.ts)
  *
  *   npm run bench:capture -- [--rows 1000000] [--tx-rows 1000] [--rate 2000] [--seconds 20]
- *                            [--big-tx 1000000] [--parts catchup,latency,bigtx] [--cpu-prof]
+ *                            [--big-tx 1000000] [--e2e-rates 2000,5000]
+ *                            [--parts catchup,latency,bigtx,e2e] [--cpu-prof]
  *
  * --cpu-prof runs the catch-up capture under `node --cpu-prof` (into .tandem/prof) and prints its
  * top self-time functions; its throughput is then not representative.
@@ -36,6 +39,7 @@ import {
   writeCaptureConfig,
 } from './support';
 import { formatTop, topSelfTime } from './profile';
+import { projectionLatency } from './projection-latency';
 import { arg, argv, flag, fmt, profileDir } from '../cli-args';
 
 const options = {
@@ -44,7 +48,8 @@ const options = {
   rate: Number(arg('rate', '2000')),
   seconds: Number(arg('seconds', '20')),
   bigTx: Number(arg('big-tx', '1000000')),
-  parts: new Set(arg('parts', 'catchup,latency,bigtx').split(',')),
+  e2eRates: arg('e2e-rates', '2000,5000').split(',').map(Number),
+  parts: new Set(arg('parts', 'catchup,latency,bigtx,e2e').split(',')),
   cpuProf: flag('cpu-prof'),
 };
 const PROF_DIR = profileDir(ROOT);
@@ -257,6 +262,7 @@ type Results = {
   catchup?: Awaited<ReturnType<typeof catchUp>>;
   latency?: Awaited<ReturnType<typeof latency>>;
   bigtx?: Awaited<ReturnType<typeof bigTransaction>>;
+  e2e?: Array<Awaited<ReturnType<typeof projectionLatency>>>;
   errors: Record<string, string>;
 };
 
@@ -306,6 +312,11 @@ function report(m: Awaited<ReturnType<typeof machine>>, r: Results): string {
       `| One ${fmt(b.rows)}-row transaction: capture CPU seconds per million events | ${b.cpuSecondsPerMillion.toFixed(1)} |`,
     );
   }
+  for (const e of r.e2e ?? []) {
+    lines.push(
+      `| Commit → users.users row visible through \`tandem project\`, p50 / p99 / max (${fmt(e.rows)} single-row transactions at ${fmt(e.rate)}/s) | **${fmt(e.p50)} / ${fmt(e.p99)}** / ${fmt(e.max)} ms (projector peak RSS ${fmt(e.projectorPeakRssMb)} MiB) |`,
+    );
+  }
   for (const [part, message] of Object.entries(r.errors))
     lines.push(`| ${part} | FAILED: ${message.split('\n')[0]} |`);
   if (options.cpuProf)
@@ -321,6 +332,11 @@ async function main() {
     ['catchup', catchUp],
     ['latency', latency],
     ['bigtx', bigTransaction],
+    ['e2e', async (k: Kafka) => {
+      const runs = [];
+      for (const rate of options.e2eRates) runs.push(await projectionLatency(k, rate, options.seconds));
+      return runs;
+    }],
   ];
   for (const [part, run] of parts) {
     if (!options.parts.has(part)) continue;

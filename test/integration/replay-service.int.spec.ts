@@ -69,7 +69,8 @@ describe('replay service (in process): users', () => {
 
   beforeAll(async () => {
     target = await createTargetDatabase('replaysvc');
-    config = loadConfig(writeConfig({ prefix: name, slot: name, publication: name, tables: [source], targetUrl: target.url, projections: [{ recipe: 'users', sourceSchema: name }] }));
+    // The config file holds every address: the environment's service addresses must not override it.
+    config = loadConfig(writeConfig({ prefix: name, slot: name, publication: name, tables: [source], targetUrl: target.url, projections: [{ recipe: 'users', sourceSchema: name }] }), {});
     replays = new ReplayService(config, logger);
     await startProjector(); // creates the topics
     const first = await produce([

@@ -77,9 +77,23 @@ const kafkaEnv = () => ({
   TANDEM_KAFKA_BROKERS_COUNT: String(SOAK_KAFKA.nodes),
 });
 
-/** Starts the broker(s) that are not running and waits until they serve. */
+/**
+ * Starts the broker(s) that are not running and waits until they serve. A node may fail to bind its
+ * port when that port lies in the kernel's ephemeral range (ip_local_port_range, 32768-60999 here)
+ * and the other nodes' reconnect attempts to it briefly connected to themselves on it (a TCP
+ * self-connect): such a start is tried again, three times at most.
+ */
 export async function startSoakKafka(): Promise<void> {
-  await services(kafkaEnv(), 'start', 'kafka');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await services(kafkaEnv(), 'start', 'kafka');
+    } catch (error) {
+      const { message, stdout, stderr } = error as Error & { stdout?: string; stderr?: string };
+      const output = `${message}\n${stdout ?? ''}\n${stderr ?? ''}`;
+      if (attempt >= 3 || !/exited during startup/.test(output)) throw error;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
 }
 
 export async function startSoakServices(): Promise<void> {

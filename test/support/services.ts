@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '../../src/connectors/kafka/kafkajs';
 
 export const env = {
   sourceUrl: () => process.env.TANDEM_SOURCE_URL!,

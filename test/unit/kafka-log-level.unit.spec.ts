@@ -1,4 +1,4 @@
-import { logLevel } from 'kafkajs';
+import { logLevel } from '../../src/connectors/kafka/kafkajs';
 import { kafkaLogLevel } from '../../src/connectors/kafka/kafka-client';
 
 describe('kafkajs log levels', () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'crypto';
-import { Partitioners, type Message, type PartitionMetadata } from 'kafkajs';
+import { Partitioners, type Message, type PartitionMetadata } from '../../src/connectors/kafka/kafkajs';
 import { groupMessagesPerPartition } from '../../src/connectors/kafka/kafkajs-linear-grouping';
 import { KeyHashPartitioner, murmur2 } from '../../src/connectors/kafka/key-hash-partitioner';
 

@@ -3,8 +3,9 @@ import { decodeRecord } from '../../src/projections/framework/event-decoder';
 import { defineProjection, deterministicUuid } from '../../src/projections/framework/define-projection';
 import { defineReconciliation, type TableComparison } from '../../src/projections/framework/define-reconciliation';
 import { RECIPES } from '../../src/projections/recipes';
-import { chunkByTransaction } from '../../src/projections/pipeline/chunker';
+import { chunkByTransaction, writeInChunks } from '../../src/projections/pipeline/chunker';
 import type { BatchItem } from '../../src/projections/framework/batch-applier';
+import type { LogRecord } from '../../src/contracts/positions';
 
 const projection = defineProjection<{ id: number; name: string }>({
   name: 'people',
@@ -74,6 +75,43 @@ describe('chunkByTransaction', () => {
       ['c', null],
       [null],
     ]);
+  });
+
+  it('also ends a chunk at the byte limit, but not inside a source transaction', () => {
+    const sized = (transactionId: string | null, bytes: number): BatchItem =>
+      ({ record: record('x'.repeat(bytes - 8)), decoded: { kind: 'apply', event: { transactionId }, operations: [] } }) as unknown as BatchItem;
+    const items = [sized(null, 60), sized(null, 60), sized('t', 60), sized('t', 60), sized(null, 10)];
+    const chunks = chunkByTransaction(items, 100, 100);
+    expect(chunks.map((chunk) => chunk.length)).toEqual([1, 1, 2, 1]);
+  });
+});
+
+describe('writeInChunks', () => {
+  const people = (n: number) =>
+    Array.from({ length: n }, (_, i) => record(envelope('c', { id: i, name: `p${i}` }, null, `tx${i}`), BigInt(i)));
+  const decode = (r: LogRecord) => ({ record: r, decoded: decodeRecord(projection, 'legacy', r) });
+
+  it('writes every chunk once, in order, one at a time', async () => {
+    const written: bigint[][] = [];
+    let writing = 0;
+    await writeInChunks(people(25), decode, { maxEvents: 10 }, async (chunk) => {
+      expect(++writing).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      written.push(chunk.map((item) => item.record.offset));
+      writing--;
+    });
+    expect(written.map((chunk) => chunk.length)).toEqual([10, 10, 5]);
+    expect(written.flat()).toEqual(Array.from({ length: 25 }, (_, i) => BigInt(i)));
+  });
+
+  it('stops at the first chunk that fails to write', async () => {
+    const written: number[] = [];
+    const failing = writeInChunks(people(30), decode, { maxEvents: 10 }, async (chunk) => {
+      if (written.length === 1) throw new Error('write failed');
+      written.push(chunk.length);
+    });
+    await expect(failing).rejects.toThrow('write failed');
+    expect(written).toEqual([10]);
   });
 });
 

@@ -1,57 +1,94 @@
 import type { Kafka } from 'kafkajs';
 import { TransactionalProducer } from '../../src/connectors/kafka/transactional-producer';
 
-/** A kafkajs producer whose transactions record what happened and fail where told to. */
-function fakeKafka(failures: { sendOffsets?: Error[]; commit?: Error[]; abort?: Error[] }) {
+interface Failures {
+  sendOffsets?: Error[];
+  commit?: Error[];
+}
+
+/**
+ * kafkajs producers whose transactions record what happened and fail where told to; every producer
+ * made after the first is a fence (a new epoch). The admin answers the position group's offset.
+ */
+function fakeKafka(failures: Failures, committedOffset: () => string = () => '-1') {
   const log: string[] = [];
-  const transaction = () => {
-    const attempt = log.filter((line) => line === 'begin').length;
-    log.push('begin');
+  let attempt = 0;
+  const producer = () => {
+    log.push('new producer');
     return {
-      sendBatch: async ({ topicMessages }: { topicMessages: Array<{ messages: unknown[] }> }) => {
-        log.push(`batch ${topicMessages.reduce((n, t) => n + t.messages.length, 0)}`);
-      },
-      send: async () => {
-        log.push('position');
-        return [{ baseOffset: String(attempt * 2) }];
-      },
-      sendOffsets: async () => {
-        const error = failures.sendOffsets?.shift();
-        if (error) throw error;
-        log.push('offsets');
-      },
-      commit: async () => {
-        const error = failures.commit?.shift();
-        if (error) throw error;
-        log.push('commit');
-      },
-      abort: async () => {
-        const error = failures.abort?.shift();
-        if (error) throw error;
-        log.push('abort');
+      connect: async () => undefined,
+      disconnect: async () => undefined,
+      transaction: async () => {
+        const fence = !log.includes('fenced') || log.at(-1) === 'new producer';
+        if (fence) log.push('fenced');
+        let sent = false;
+        return {
+          sendBatch: async ({ topicMessages }: { topicMessages: Array<{ messages: unknown[] }> }) => {
+            sent = true;
+            log.push(`batch ${topicMessages.reduce((n, t) => n + t.messages.length, 0)}`);
+          },
+          send: async () => {
+            log.push('position');
+            return [{ baseOffset: String(++attempt * 2) }];
+          },
+          sendOffsets: async () => {
+            const error = failures.sendOffsets?.shift();
+            if (error) throw error;
+            log.push('offsets');
+          },
+          commit: async () => {
+            const error = failures.commit?.shift();
+            if (error) throw error;
+            log.push('commit');
+          },
+          abort: async () => {
+            if (sent) log.push('abort');
+          },
+        };
       },
     };
   };
-  const kafka = { producer: () => ({ transaction: async () => transaction() }) } as unknown as Kafka;
-  return { kafka, log };
+  const admin = () => ({
+    connect: async () => undefined,
+    disconnect: async () => undefined,
+    fetchOffsets: async () => {
+      log.push('read offset');
+      return [{ topic: 'p', partitions: [{ partition: 0, offset: committedOffset() }] }];
+    },
+  });
+  return { kafka: { producer, admin } as unknown as Kafka, log };
 }
 
 const retriable = () =>
   Object.assign(new Error('This is not the correct coordinator for this group'), { retriable: true });
+const connectionLost = () => Object.assign(new Error('Connection error: read ECONNRESET'), { retriable: true });
 const records = [{ topic: 't', key: 'k', value: 'v' }];
 const position = { topic: 'p', key: 'capture', value: '{}', groupId: 'g' };
+const noWait = { budgetMs: 60_000, backoffMs: () => 0 };
 
-describe('TransactionalProducer.commit', () => {
-  it('aborts and runs the transaction again after a retriable error before the commit request', async () => {
+async function connected(kafka: Kafka, retry = noWait) {
+  const producer = new TransactionalProducer(kafka, 'tx', retry);
+  await producer.connect();
+  return producer;
+}
+
+describe('TransactionalProducer', () => {
+  it('fences older producers of its transactional id when it connects, before anything is read back', async () => {
+    const { kafka, log } = fakeKafka({});
+    await connected(kafka);
+    expect(log).toEqual(['new producer', 'fenced']);
+  });
+
+  it('runs the transaction again on a new producer (a fence) after a retriable error before the commit request', async () => {
     const { kafka, log } = fakeKafka({ sendOffsets: [retriable()] });
+    const producer = await connected(kafka);
     const progress: number[] = [];
-    await new TransactionalProducer(kafka, 'tx').commit(records, position, (sent) => progress.push(sent));
-    expect(log).toEqual([
-      'begin',
+    await producer.commit(records, position, (sent) => progress.push(sent));
+    expect(log.slice(2)).toEqual([
       'batch 1',
       'position',
-      'abort',
-      'begin',
+      'new producer',
+      'fenced',
       'batch 1',
       'position',
       'offsets',
@@ -60,36 +97,52 @@ describe('TransactionalProducer.commit', () => {
     expect(progress).toEqual([1]); // each record reported once, however many attempts
   });
 
-  it('never repeats a commit request that failed: the commit may have happened', async () => {
-    const { kafka, log } = fakeKafka({ commit: [retriable()] });
-    await expect(new TransactionalProducer(kafka, 'tx').commit(records, position)).rejects.toThrow(
-      /coordinator/,
-    );
-    expect(log.filter((line) => line === 'begin')).toHaveLength(1);
-    expect(log).not.toContain('abort');
+  it('does not repeat a transaction whose commit request failed but which was committed', async () => {
+    // The first attempt's position record is at offset 2: committed means the group's offset is 3.
+    const { kafka, log } = fakeKafka({ commit: [connectionLost()] }, () => '3');
+    const producer = await connected(kafka);
+    await producer.commit(records, position);
+    expect(log.slice(2)).toEqual(['batch 1', 'position', 'offsets', 'new producer', 'fenced', 'read offset']);
   });
 
-  it('gives up on an error that is not retriable, after aborting', async () => {
-    const { kafka, log } = fakeKafka({ sendOffsets: [new Error('producer fenced')] });
-    await expect(new TransactionalProducer(kafka, 'tx').commit(records, position)).rejects.toThrow(
-      'producer fenced',
-    );
-    expect(log).toEqual(['begin', 'batch 1', 'position', 'abort']);
+  it('runs again, after a fence, a transaction whose commit request failed and which was not committed', async () => {
+    const { kafka, log } = fakeKafka({ commit: [connectionLost()] }, () => '1');
+    const producer = await connected(kafka);
+    await producer.commit(records, position);
+    expect(log.filter((line) => line === 'batch 1')).toHaveLength(2);
+    expect(log.slice(-3)).toEqual(['position', 'offsets', 'commit']);
+    expect(log.indexOf('read offset')).toBeLessThan(log.lastIndexOf('batch 1'));
   });
 
-  it('reports the original error when the transaction could not be aborted (the broker went away)', async () => {
-    const { kafka, log } = fakeKafka({ sendOffsets: [retriable()], abort: [new Error('Connection error')] });
-    await expect(new TransactionalProducer(kafka, 'tx').commit(records, position)).rejects.toThrow(
-      /coordinator/,
-    );
-    expect(log.filter((line) => line === 'begin')).toHaveLength(1);
-  });
-
-  it('gives up after five attempts of retriable errors', async () => {
+  it('keeps going through coordinator moves until they pass instead of giving up', async () => {
     const { kafka, log } = fakeKafka({ sendOffsets: Array.from({ length: 9 }, retriable) });
-    await expect(new TransactionalProducer(kafka, 'tx').commit(records, position)).rejects.toThrow(
-      /coordinator/,
-    );
-    expect(log.filter((line) => line === 'begin')).toHaveLength(5);
+    const producer = await connected(kafka);
+    await producer.commit(records, position);
+    expect(log.filter((line) => line === 'fenced')).toHaveLength(10);
+    expect(log.at(-1)).toBe('commit');
+  });
+
+  it('gives up on retriable errors once its time budget is spent', async () => {
+    const { kafka } = fakeKafka({ sendOffsets: [retriable()] });
+    const producer = await connected(kafka, { budgetMs: -1, backoffMs: () => 0 });
+    await expect(producer.commit(records, position)).rejects.toThrow(/coordinator/);
+  });
+
+  it('gives up at once on an error that is not retriable', async () => {
+    const { kafka, log } = fakeKafka({ sendOffsets: [new Error('Topic authorization failed')] });
+    const producer = await connected(kafka);
+    await expect(producer.commit(records, position)).rejects.toThrow('Topic authorization failed');
+    expect(log.filter((line) => line === 'new producer')).toHaveLength(1);
+  });
+
+  it('stops when another producer fenced it (never takes the transactional id back)', async () => {
+    const fenced = Object.assign(new Error('Producer attempted an operation with an old epoch'), {
+      type: 'INVALID_PRODUCER_EPOCH',
+    });
+    const { kafka, log } = fakeKafka({ commit: [fenced] });
+    const producer = await connected(kafka);
+    await expect(producer.commit(records, position)).rejects.toThrow(/old epoch/);
+    expect(log).not.toContain('read offset');
+    expect(log.filter((line) => line === 'new producer')).toHaveLength(1);
   });
 });

@@ -9,8 +9,13 @@ import { createLogger } from '../../shared/logger';
 import { untilSignal } from '../run-until-signal';
 import { examples } from '../help';
 
-/** A dry run stops once no batch came for this long (after the grace for joining its consumer group). */
+/**
+ * A dry run stops once no batch came for DRY_RUN_IDLE_MS and every partition it read was read to its
+ * end (a slow batch on a loaded machine must not end it early); after DRY_RUN_MAX_IDLE_MS without a
+ * batch it stops in any case (a partition ending in an aborted transaction is never "read to its end").
+ */
 const DRY_RUN_IDLE_MS = 3000;
+const DRY_RUN_MAX_IDLE_MS = 30_000;
 const DRY_RUN_JOIN_GRACE_MS = 5000;
 
 export function registerProjectCommand(program: Command): void {
@@ -75,8 +80,11 @@ export function registerProjectCommand(program: Command): void {
               report.add(definition, items);
             },
           });
-          while (Date.now() - lastBatchAt < DRY_RUN_IDLE_MS)
-            await new Promise((resolve) => setTimeout(resolve, 200));
+          const finished = () => {
+            const idle = Date.now() - lastBatchAt;
+            return (idle >= DRY_RUN_IDLE_MS && service.caughtUp()) || idle >= DRY_RUN_MAX_IDLE_MS;
+          };
+          while (!finished()) await new Promise((resolve) => setTimeout(resolve, 200));
           await service.stop();
           process.stdout.write(
             options.json ? `${JSON.stringify(report.summary, null, 2)}\n` : `${report.render()}\n`,

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type LogEntry } from './kafkajs';
 import { kafkaConnectionOptions, type KafkaConnection } from './kafka-connection';
 
 /** Where kafkajs's warnings and errors go: the logger, or the producer thread's channel to it. */

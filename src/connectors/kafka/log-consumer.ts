@@ -63,7 +63,11 @@ export class LogConsumer {
       this.soughtBack.clear();
       for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
         for (const partition of partitions) {
-          void expected(topic, partition).then((offset) => this.consumer.seek({ topic, partition, offset: offset.toString() }));
+          // A seek that lands while kafkajs restarts the consumer (a rejoin under load) throws; the
+          // next join seeks again, and the first batch seeks back itself (below): nothing is lost.
+          void expected(topic, partition)
+            .then((offset) => this.consumer.seek({ topic, partition, offset: offset.toString() }))
+            .catch(() => undefined);
         }
       }
     });

@@ -1,4 +1,4 @@
 // The producer thread's first import: it must run before anything loads kafkajs.
-import { installLinearGrouping } from './kafkajs-linear-grouping';
+import { installKafkajsPatches } from './kafkajs-patches';
 
-installLinearGrouping();
+installKafkajsPatches();

@@ -1,6 +1,8 @@
-import { type Kafka, type Message, type Producer, type TopicMessages, type Transaction } from 'kafkajs';
+import type { Kafka, Message, Producer, TopicMessages, Transaction } from './kafkajs';
 import { KeyHashPartitioner } from './key-hash-partitioner';
-import { isRetriable, retryTransient } from './retry';
+import './kafkajs';
+import { assertKafkajsPatched } from './kafkajs-patches';
+import { isFenced, isRerunnable, retryTransient } from './retry';
 
 import type { ProducedRecord } from '../../contracts/positions';
 
@@ -30,17 +32,92 @@ export interface RecordCommitter {
  */
 const MAX_REQUEST_BYTES = 2_000_000;
 
+/** How long commit() keeps running a transaction again through retriable errors, and its pauses. */
+export interface CommitRetry {
+  budgetMs: number;
+  backoffMs: (attempt: number) => number;
+}
+const DEFAULT_RETRY: CommitRetry = {
+  budgetMs: 120_000, // a coordinator or leader election on a loaded cluster takes tens of seconds
+  backoffMs: (attempt) => Math.min(250 * 2 ** (attempt - 1), 5_000),
+};
+
 /**
  * Produces records and a position record in one Kafka transaction (acks=all, idempotent). Readers
  * with isolation read_committed see all of it or none of it. The position record's offset is
  * committed for a consumer group in the same transaction, so it can be found again exactly.
  */
 export class TransactionalProducer implements RecordCommitter {
-  private readonly producer: Producer;
+  private producer: Producer;
 
-  constructor(kafka: Kafka, transactionalId: string) {
-    this.producer = kafka.producer({
-      transactionalId,
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly transactionalId: string,
+    private readonly retry: CommitRetry = DEFAULT_RETRY,
+  ) {
+    assertKafkajsPatched();
+    this.producer = this.createProducer();
+  }
+
+  /**
+   * Fences any older producer with the same transactional id. The coordinator answers only once that
+   * producer's open transaction has ended: committed if its commit had been asked for, else aborted.
+   * So a position read back after connect() is final, not one a pending commit is about to change.
+   */
+  connect(): Promise<void> {
+    return retryTransient(() => this.fence(), 120, 500);
+  }
+
+  disconnect(): Promise<void> {
+    return this.producer.disconnect();
+  }
+
+  /**
+   * Produces `records` (and, when given, the position record) in one Kafka transaction, exactly once.
+   * A retriable error before the commit request (a leader or coordinator moving) fences this
+   * producer with a new one, which aborts the transaction, and runs it again. An error of the commit
+   * request itself leaves its outcome unknown: the new producer's fence settles it, and the position
+   * group's committed offset says whether it was committed; only if not is it run again.
+   */
+  async commit(
+    records: ProducedRecord[],
+    position?: PositionRecord,
+    onProgress?: (sent: number) => void,
+  ): Promise<void> {
+    let reported = 0; // progress is reported once per record, however many attempts it takes
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      let committing = false;
+      let nextOffset: string | null = null;
+      let sent = 0;
+      try {
+        const transaction = await this.producer.transaction();
+        for (const batch of splitBySize(records)) {
+          await transaction.sendBatch({ topicMessages: groupByTopic(batch), acks: -1 });
+          sent += batch.length;
+          if (sent > reported) onProgress?.(sent - reported);
+          reported = Math.max(reported, sent);
+        }
+        if (position) nextOffset = await this.sendPosition(transaction, position);
+        committing = true;
+        await transaction.commit();
+        return;
+      } catch (error) {
+        if (!isRerunnable(error) && !(committing && !isFenced(error))) throw error;
+        if (Date.now() - started > this.retry.budgetMs) throw error;
+        await this.replaceProducer();
+        if (committing) {
+          if (!position || nextOffset === null) throw error; // nothing to tell whether it was committed
+          if (await this.committedUpTo(position, nextOffset)) return;
+        }
+        await sleep(this.retry.backoffMs(attempt));
+      }
+    }
+  }
+
+  private createProducer(): Producer {
+    return this.kafka.producer({
+      transactionalId: this.transactionalId,
       idempotent: true,
       maxInFlightRequests: 1,
       transactionTimeout: 120_000,
@@ -53,56 +130,38 @@ export class TransactionalProducer implements RecordCommitter {
     });
   }
 
-  /** Connecting fences any older producer with the same transactional id and aborts its open transaction. */
-  connect(): Promise<void> {
-    return retryTransient(() => this.producer.connect());
+  /** InitProducerId for the transactional id (kafkajs asks it on the first transaction). */
+  private async fence(): Promise<void> {
+    await this.producer.connect();
+    const transaction = await this.producer.transaction();
+    await transaction.abort(); // nothing was sent: ends it without a request
   }
 
-  disconnect(): Promise<void> {
-    return this.producer.disconnect();
+  /** A new producer (new epoch, sequence numbers from zero) in place of one whose state is unknown. */
+  private async replaceProducer(): Promise<void> {
+    const previous = this.producer;
+    this.producer = this.createProducer();
+    void previous.disconnect().catch(() => undefined);
+    await retryTransient(() => this.fence(), 120, 500);
   }
 
-  /**
-   * Produces `records` (and, when given, the position record) in one Kafka transaction. A retriable
-   * error before the commit request (a coordinator moving or still loading) aborts the transaction
-   * and runs it again; nothing of an aborted transaction is visible. An error of the commit request
-   * itself is not retried: the commit may have happened, and a second one would double the records.
-   */
-  async commit(
-    records: ProducedRecord[],
-    position?: PositionRecord,
-    onProgress?: (sent: number) => void,
-  ): Promise<void> {
-    let reported = 0; // progress is reported once per record, however many attempts it takes
-    for (let attempt = 1; ; attempt++) {
-      const transaction = await this.producer.transaction();
-      let committing = false;
-      let sent = 0;
-      try {
-        for (const batch of splitBySize(records)) {
-          await transaction.sendBatch({ topicMessages: groupByTopic(batch), acks: -1 });
-          sent += batch.length;
-          if (sent > reported) onProgress?.(sent - reported);
-          reported = Math.max(reported, sent);
-        }
-        if (position) await this.sendPosition(transaction, position);
-        committing = true;
-        await transaction.commit();
-        return;
-      } catch (error) {
-        if (committing) throw error;
-        // Rerun only from a cleanly aborted transaction; otherwise the original error says what happened
-        // (a broker that went away), not the producer's state machine on the next attempt.
-        const aborted = await transaction.abort().then(
-          () => true,
-          () => false,
-        );
-        if (!aborted || !isRetriable(error) || attempt >= TRANSACTION_ATTEMPTS) throw error;
-      }
+  /** Whether the position group's committed offset has reached `nextOffset` (after a fence: final). */
+  private async committedUpTo(position: PositionRecord, nextOffset: string): Promise<boolean> {
+    const admin = this.kafka.admin();
+    await retryTransient(() => admin.connect());
+    try {
+      const [offsets] = await retryTransient(() =>
+        admin.fetchOffsets({ groupId: position.groupId, topics: [position.topic] }),
+      );
+      const committed = offsets?.partitions.find((p) => p.partition === 0)?.offset ?? '-1';
+      return BigInt(committed) >= BigInt(nextOffset);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
     }
   }
 
-  private async sendPosition(transaction: Transaction, position: PositionRecord): Promise<void> {
+  /** Sends the position record and its group offset; returns that offset (just after the record). */
+  private async sendPosition(transaction: Transaction, position: PositionRecord): Promise<string> {
     const [sent] = await transaction.send({
       topic: position.topic,
       acks: -1,
@@ -113,10 +172,11 @@ export class TransactionalProducer implements RecordCommitter {
       consumerGroupId: position.groupId,
       topics: [{ topic: position.topic, partitions: [{ partition: 0, offset: nextOffset }] }],
     });
+    return nextOffset;
   }
 }
 
-const TRANSACTION_ATTEMPTS = 5;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function* splitBySize(records: ProducedRecord[]): Generator<ProducedRecord[]> {
   let batch: ProducedRecord[] = [];

@@ -12,6 +12,16 @@ import type { RowOperation, WriteCondition } from '../../contracts/row-operation
 type Upsert = Extract<RowOperation, { op: 'upsert' }>;
 type Delete = Extract<RowOperation, { op: 'delete' | 'deleteExcept' }>;
 
+/**
+ * A row as JSON with its _source_key and _source_lsn, without copying it: the same text as
+ * JSON.stringify({ ...row, _source_key, _source_lsn }) gives to jsonb (a repeated key keeps its last value).
+ */
+export function rowJson(row: Record<string, unknown>, sourceKey: string, lsn: bigint): string {
+  const own = JSON.stringify(row);
+  const source = `"_source_key":${JSON.stringify(sourceKey)},"_source_lsn":${Number(lsn)}}`;
+  return own.length <= 2 ? `{${source}` : `${own.slice(0, -1)},${source}`;
+}
+
 /** `EXISTS (…)` matching the precondition table against the typed record `w` of each element. */
 function perRowCondition(schema: string, when: WriteCondition): string {
   const matches = Object.keys(when.match).map((column) => `c.${ident(column)} = w.${ident(column)}`);
@@ -35,10 +45,7 @@ export function conditionalUpsertStatement(schema: string, run: SourcedOperation
   const list = columns.map(ident).join(', ');
   const items = run.map(({ operation, sourceKey, lsn }) => {
     const upsert = operation as Upsert;
-    return {
-      row: { ...upsert.row, _source_key: sourceKey, _source_lsn: Number(lsn) },
-      when: upsert.when?.match ?? null,
-    };
+    return `{"row":${rowJson(upsert.row, sourceKey, lsn)},"when":${JSON.stringify(upsert.when?.match ?? null)}}`;
   });
   const keys = first.key.map((column) => `r.${ident(column)}`).join(', ');
   const newest = [
@@ -54,7 +61,7 @@ export function conditionalUpsertStatement(schema: string, run: SourcedOperation
       ` CROSS JOIN LATERAL jsonb_populate_record(NULL::${table}, e.item->'row') AS r${conditionJoin(schema, first.when)}` +
       `${first.when ? ` WHERE ${perRowCondition(schema, first.when)}` : ''} ORDER BY ${keys}, ${newest.join(', ')}` +
       `) AS r ON CONFLICT (${first.key.map(ident).join(', ')}) ${conflict}`,
-    values: [JSON.stringify(items)],
+    values: [`[${items.join(',')}]`],
   };
 }
 

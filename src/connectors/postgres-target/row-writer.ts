@@ -3,12 +3,15 @@ import { ident, qualified, type SqlStatement } from './sql';
 import { batchedDeleteStatement, conditionalUpsertStatement, conflictAction } from './batched-statements';
 import type { RowOperation, VersionBound, WriteCondition } from '../../contracts/row-operation';
 import { UNAVAILABLE_VALUE } from '../../contracts/envelope';
-
+import { hasUnavailableValues, signatureOf, writtenColumns } from './operation-signature';
+import { rowJson } from './batched-statements';
 
 export interface SourcedOperation {
   operation: RowOperation;
   sourceKey: string;
   lsn: bigint;
+  /** operationSignature(operation), once computed (signatureOf). */
+  signature?: string;
 }
 
 /**
@@ -41,47 +44,13 @@ export function planStatements(
   };
 
   for (const sourced of ordered) {
-    const signature = operationSignature(sourced.operation);
+    const signature = signatureOf(sourced);
     if (signature !== runSignature) flush();
     run.push(sourced);
     runSignature = signature;
   }
   flush();
   return statements;
-}
-
-/**
- * Operations with the same signature can share one statement: same kind, table, key or match
- * columns, guard and precondition shape (the values may differ).
- */
-export function operationSignature(operation: RowOperation): string {
-  switch (operation.op) {
-    case 'mapId':
-      return 'mapId';
-    case 'upsert':
-      return upsertSignature(operation);
-    case 'delete':
-      return JSON.stringify([
-        'delete',
-        operation.table,
-        Object.keys(operation.match),
-        operation.version?.column ?? null,
-        whenShape(operation.when),
-      ]);
-    case 'deleteExcept':
-      return JSON.stringify([
-        'deleteExcept',
-        operation.table,
-        Object.keys(operation.match),
-        operation.column,
-        operation.version?.column ?? null,
-        whenShape(operation.when),
-      ]);
-  }
-}
-
-function whenShape(when: WriteCondition | undefined): [string, string[]] | null {
-  return when ? [when.table, Object.keys(when.match)] : null;
 }
 
 function runStatement(projection: string, schema: string, run: SourcedOperation[]): SqlStatement {
@@ -103,13 +72,15 @@ function runStatement(projection: string, schema: string, run: SourcedOperation[
 }
 
 function hasRepeatedKey(run: SourcedOperation[]): boolean {
-  const keys = new Set(
-    run.map(({ operation }) => {
-      const upsert = operation as Extract<RowOperation, { op: 'upsert' }>;
-      return JSON.stringify(upsert.key.map((column) => upsert.row[column]));
-    }),
-  );
+  const keys = new Set(run.map(({ operation }) => keyOf(operation as Extract<RowOperation, { op: 'upsert' }>)));
   return keys.size < run.length;
+}
+
+/** The key values of an upsert's row, as one string that tells apart values of different JSON types. */
+export function keyOf(upsert: Extract<RowOperation, { op: 'upsert' }>): string {
+  if (upsert.key.length !== 1) return JSON.stringify(upsert.key.map((column) => upsert.row[column]));
+  const value = upsert.row[upsert.key[0]];
+  return typeof value === 'string' ? `s${value}` : JSON.stringify([value]);
 }
 
 /** Whether every operation of a run has the same precondition values (or none). */
@@ -118,25 +89,6 @@ function sameCondition(run: SourcedOperation[]): boolean {
     JSON.stringify((sourced.operation as { when?: WriteCondition }).when?.match ?? null);
   const first = conditionOf(run[0]);
   return run.every((sourced) => conditionOf(sourced) === first);
-}
-
-function writtenColumns(row: Record<string, unknown>): string[] {
-  return Object.keys(row).filter((column) => row[column] !== UNAVAILABLE_VALUE);
-}
-
-function hasUnavailableValues(row: Record<string, unknown>): boolean {
-  return Object.values(row).some((value) => value === UNAVAILABLE_VALUE);
-}
-
-function upsertSignature(operation: Extract<RowOperation, { op: 'upsert' }>): string {
-  return JSON.stringify([
-    operation.table,
-    operation.key,
-    writtenColumns(operation.row),
-    hasUnavailableValues(operation.row),
-    operation.version ?? null,
-    hasUnavailableValues(operation.row) ? (operation.when ?? null) : whenShape(operation.when),
-  ]);
 }
 
 /** `EXISTS (SELECT 1 FROM <schema>.<table> WHERE …)` for a precondition, its values appended to `values`. */
@@ -158,31 +110,44 @@ function deleteGuard(version: VersionBound | undefined, lsn: bigint, values: unk
 function upsertStatement(schema: string, run: SourcedOperation[]): SqlStatement {
   const first = run[0].operation as Extract<RowOperation, { op: 'upsert' }>;
   const columns = [...writtenColumns(first.row), '_source_key', '_source_lsn'];
+  if (hasUnavailableValues(first.row)) return partialUpdateStatement(schema, first, columns, keptRows(run));
   // One statement cannot update a row twice: of the same key, keep what one-by-one writes would
   // leave, the highest source LSN (the later of equals).
-  const byKey = new Map<string, Record<string, unknown>>();
-  for (const { operation, sourceKey, lsn } of run) {
-    const upsert = operation as Extract<RowOperation, { op: 'upsert' }>;
-    const key = JSON.stringify(upsert.key.map((column) => upsert.row[column]));
+  const byKey = new Map<string, SourcedOperation>();
+  for (const sourced of run) {
+    const key = keyOf(sourced.operation as Extract<RowOperation, { op: 'upsert' }>);
     const kept = byKey.get(key);
-    if (kept && (kept._source_lsn as number) > Number(lsn)) continue;
+    if (kept && kept.lsn > sourced.lsn) continue;
     byKey.delete(key);
-    const written = Object.fromEntries(
-      writtenColumns(upsert.row).map((column) => [column, upsert.row[column]]),
-    );
-    byKey.set(key, { ...written, _source_key: sourceKey, _source_lsn: Number(lsn) });
+    byKey.set(key, sourced);
   }
-  if (hasUnavailableValues(first.row))
-    return partialUpdateStatement(schema, first, columns, [...byKey.values()]);
   const table = qualified(schema, first.table);
   const list = columns.map(ident).join(', ');
   const conflict = conflictAction(first, columns);
-  const values: unknown[] = [JSON.stringify([...byKey.values()])];
+  const rows: string[] = [];
+  for (const { operation, sourceKey, lsn } of byKey.values())
+    rows.push(rowJson((operation as Extract<RowOperation, { op: 'upsert' }>).row, sourceKey, lsn));
+  const values: unknown[] = [`[${rows.join(',')}]`];
   const condition = first.when ? ` WHERE ${conditionClause(schema, first.when, values)}` : '';
   return {
     text: `INSERT INTO ${table} AS target (${list}) SELECT ${list} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb)${condition} ON CONFLICT (${first.key.map(ident).join(', ')}) ${conflict}`,
     values,
   };
+}
+
+/** The rows of a run with unavailable values, the newest per key, without those values. */
+function keptRows(run: SourcedOperation[]): Array<Record<string, unknown>> {
+  const byKey = new Map<string, Record<string, unknown>>();
+  for (const { operation, sourceKey, lsn } of run) {
+    const upsert = operation as Extract<RowOperation, { op: 'upsert' }>;
+    const key = keyOf(upsert);
+    const kept = byKey.get(key);
+    if (kept && (kept._source_lsn as number) > Number(lsn)) continue;
+    byKey.delete(key);
+    const written = Object.fromEntries(writtenColumns(upsert.row).map((column) => [column, upsert.row[column]]));
+    byKey.set(key, { ...written, _source_key: sourceKey, _source_lsn: Number(lsn) });
+  }
+  return [...byKey.values()];
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from '../../connectors/kafka/kafkajs';
 import { Client, Pool } from 'pg';
 import type { Logger } from '../../shared/logger';
 import { LogConsumer, type PartitionBatch } from '../../connectors/kafka/log-consumer';

@@ -102,6 +102,11 @@ export class ProjectionService {
     return this.runners.map((runner) => ({ ...runner.statusValue, lag: { ...runner.statusValue.lag } }));
   }
 
+  /** Every partition each projector has read is read to its end. */
+  caughtUp(): boolean {
+    return this.runners.every((runner) => runner.caughtUp());
+  }
+
   async start(options: ProjectOptions = {}): Promise<void> {
     if (projectionDefinitions(this.config, options.projection).length === 0) throw new ConfigError('projections: list at least one projection to run');
     this.pool = targetPool(this.config, this.logger);

@@ -29,11 +29,23 @@ export const newId = (entity: string, userId: string, oldId: string) =>
 export const idMapSourceId = (userId: string, oldId: string) => JSON.stringify([userId, oldId]);
 
 /** Keys of `value` that are not in `known`, as an object (kept in the row's `extra` column). */
-export function extraOf(value: Record<string, unknown>, known: readonly string[]): Record<string, unknown> {
+export function extraOf(value: Record<string, unknown>, known: readonly string[] | ReadonlySet<string>): Record<string, unknown> {
+  const isKnown = Array.isArray(known) ? (key: string) => known.includes(key) : (key: string) => (known as ReadonlySet<string>).has(key);
   const extra: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) if (!known.includes(key)) extra[key] = item;
+  for (const key of Object.keys(value)) if (!isKnown(key)) extra[key] = value[key];
   return extra;
 }
+
+/** The document keys each entity maps to columns (the others go to `extra`). */
+const KNOWN = {
+  org: new Set(['id', 'name', 'website', 'industry', 'size', 'description', 'createdAt']),
+  persona: new Set(['id', 'orgId', 'name', 'role', 'tone', 'description', 'audience', 'goals', 'isDefault', 'createdAt']),
+  content: new Set(['id', 'personaId', 'type', 'title', 'body', 'status', 'tags', 'scheduledAt', 'publishedAt', 'createdAt', 'updatedAt']),
+  account: new Set(['id', 'provider', 'handle', 'displayName', 'scopes', 'active', 'connectedAt']),
+  inbox_item: new Set(['id', 'accountId', 'from', 'subject', 'preview', 'receivedAt', 'read', 'archived']),
+  lead: new Set(['id', 'name', 'email', 'company', 'title', 'status', 'score', 'source', 'notes', 'createdAt']),
+  reference: new Set(['id', 'title', 'url', 'kind', 'excerpt', 'tags', 'createdAt']),
+};
 
 interface ExplodeContext {
   userId: string;
@@ -47,8 +59,15 @@ export function explodeState(
   context: ExplodeContext,
 ): Record<EntityTable, Array<Record<string, unknown>>> {
   const { userId, sourceId, version } = context;
-  const id = (entity: string, oldId: string) => newId(entity, userId, oldId);
-  const common = (entity: string, item: { id: string }, position: number, known: readonly string[]) => ({
+  // a parent's id is asked for again by each of its children: hashed once per document
+  const ids = new Map<string, string>();
+  const id = (entity: string, oldId: string) => {
+    const memo = `${entity}\u0000${oldId}`;
+    let value = ids.get(memo);
+    if (value === undefined) ids.set(memo, (value = newId(entity, userId, oldId)));
+    return value;
+  };
+  const common = (entity: keyof typeof KNOWN, item: { id: string }, position: number, known: ReadonlySet<string>) => ({
     id: id(entity, item.id),
     user_id: userId,
     old_id: item.id,
@@ -59,15 +78,7 @@ export function explodeState(
   });
   return {
     orgs: state.orgs.map((org, position) => ({
-      ...common('org', org, position, [
-        'id',
-        'name',
-        'website',
-        'industry',
-        'size',
-        'description',
-        'createdAt',
-      ]),
+      ...common('org', org, position, KNOWN.org),
       name: org.name,
       website: org.website,
       industry: org.industry,
@@ -76,18 +87,7 @@ export function explodeState(
       created_at: org.createdAt,
     })),
     personas: state.personas.map((persona, position) => ({
-      ...common('persona', persona, position, [
-        'id',
-        'orgId',
-        'name',
-        'role',
-        'tone',
-        'description',
-        'audience',
-        'goals',
-        'isDefault',
-        'createdAt',
-      ]),
+      ...common('persona', persona, position, KNOWN.persona),
       org_id: id('org', persona.orgId),
       name: persona.name,
       role: persona.role,
@@ -99,19 +99,7 @@ export function explodeState(
       created_at: persona.createdAt,
     })),
     contents: state.contents.map((content, position) => ({
-      ...common('content', content, position, [
-        'id',
-        'personaId',
-        'type',
-        'title',
-        'body',
-        'status',
-        'tags',
-        'scheduledAt',
-        'publishedAt',
-        'createdAt',
-        'updatedAt',
-      ]),
+      ...common('content', content, position, KNOWN.content),
       persona_id: id('persona', content.personaId),
       type: content.type,
       title: content.title,
@@ -124,15 +112,7 @@ export function explodeState(
       updated_at: content.updatedAt,
     })),
     accounts: state.accounts.map((account, position) => ({
-      ...common('account', account, position, [
-        'id',
-        'provider',
-        'handle',
-        'displayName',
-        'scopes',
-        'active',
-        'connectedAt',
-      ]),
+      ...common('account', account, position, KNOWN.account),
       provider: account.provider,
       handle: account.handle,
       display_name: account.displayName,
@@ -141,16 +121,7 @@ export function explodeState(
       connected_at: account.connectedAt,
     })),
     inbox_items: state.inboxItems.map((item, position) => ({
-      ...common('inbox_item', item, position, [
-        'id',
-        'accountId',
-        'from',
-        'subject',
-        'preview',
-        'receivedAt',
-        'read',
-        'archived',
-      ]),
+      ...common('inbox_item', item, position, KNOWN.inbox_item),
       account_id: item.accountId === null ? null : id('account', item.accountId),
       sender: item.from,
       subject: item.subject,
@@ -160,18 +131,7 @@ export function explodeState(
       archived: item.archived,
     })),
     leads: state.leads.map((lead, position) => ({
-      ...common('lead', lead, position, [
-        'id',
-        'name',
-        'email',
-        'company',
-        'title',
-        'status',
-        'score',
-        'source',
-        'notes',
-        'createdAt',
-      ]),
+      ...common('lead', lead, position, KNOWN.lead),
       name: lead.name,
       email: lead.email,
       company: lead.company,
@@ -183,15 +143,7 @@ export function explodeState(
       created_at: lead.createdAt,
     })),
     references: state.references.map((reference, position) => ({
-      ...common('reference', reference, position, [
-        'id',
-        'title',
-        'url',
-        'kind',
-        'excerpt',
-        'tags',
-        'createdAt',
-      ]),
+      ...common('reference', reference, position, KNOWN.reference),
       title: reference.title,
       url: reference.url,
       kind: reference.kind,

@@ -1,4 +1,4 @@
-import { createHash } from 'crypto';
+import { hash as oneShotHash } from 'crypto';
 import type { ClientBase } from 'pg';
 import type { ZodType } from 'zod';
 import type { LogPosition } from '../../contracts/positions';
@@ -121,7 +121,8 @@ export function topicsOf(definition: ProjectionDefinition<unknown>, prefix: stri
  * same ids: old id -> new id stays stable across rebuilds.
  */
 export function deterministicUuid(...parts: string[]): string {
-  const hash = createHash('sha1').update(parts.join('\u0000')).digest();
+  // crypto.hash: one call, no Hash object per id (a state of 50 entities hashes 75 ids)
+  const hash = oneShotHash('sha1', parts.join('\u0000'), 'buffer');
   hash[6] = (hash[6] & 0x0f) | 0x50;
   hash[8] = (hash[8] & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');

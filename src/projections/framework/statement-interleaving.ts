@@ -1,4 +1,5 @@
-import { operationSignature, type SourcedOperation } from '../../connectors/postgres-target/row-writer';
+import type { SourcedOperation } from '../../connectors/postgres-target/row-writer';
+import { signatureOf } from '../../connectors/postgres-target/operation-signature';
 
 /**
  * For projections that declare `interleaveEvents` (see define-projection.ts): orders a batch's
@@ -31,7 +32,7 @@ export function interleaveEvents(
 function mergeRound(events: SourcedOperation[][]): SourcedOperation[] {
   const queues = events.map((operations) => ({
     operations,
-    signatures: operations.map((o) => operationSignature(o.operation)),
+    signatures: operations.map(signatureOf),
     next: 0,
   }));
   const headsByKind = new Map<string, number[]>();

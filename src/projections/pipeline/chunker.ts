@@ -1,26 +1,130 @@
+import type { LogRecord } from '../../contracts/positions';
 import type { BatchItem } from '../framework/batch-applier';
 
 /** A source transaction is never split over two target transactions unless it alone exceeds ten chunks. */
 const MAX_TRANSACTION_SPLIT = 10;
 
-/** Cuts decoded records into chunks of about `maxEvents`, each one target transaction, at source transaction bounds. */
-export function chunkByTransaction(items: BatchItem[], maxEvents: number): BatchItem[][] {
-  const transactionOf = (item: BatchItem) =>
-    item.decoded.kind === 'apply' ? item.decoded.event.transactionId : null;
+/**
+ * Record bytes per target transaction at most (with maxEvents): what one chunk holds in memory as
+ * strings, parsed events, row operations and statement parameters, about 4× this while written.
+ */
+export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** How long decoding runs before it lets the statements of the chunk being written go on. */
+const DECODE_SLICE_MS = 4;
+
+export interface ChunkLimits {
+  maxEvents: number;
+  maxBytes?: number;
+}
+
+const transactionOf = (item: BatchItem) =>
+  item.decoded.kind === 'apply' ? item.decoded.event.transactionId : null;
+
+const recordBytes = (record: LogRecord) => (record.value?.length ?? 0) + (record.key?.length ?? 0);
+
+/**
+ * Splits decoded items into target transactions of at most `maxEvents` events and `maxBytes` record
+ * bytes, extending a chunk to the end of its source transaction (up to ten times the limits).
+ */
+export function chunkByTransaction(items: BatchItem[], maxEvents: number, maxBytes = Infinity): BatchItem[][] {
   const chunks: BatchItem[][] = [];
+  const cutter = new ChunkCutter({ maxEvents, maxBytes });
   let start = 0;
-  while (start < items.length) {
-    let end = Math.min(start + maxEvents, items.length);
-    const open = transactionOf(items[end - 1]);
-    while (
-      open !== null &&
-      end < items.length &&
-      end - start < maxEvents * MAX_TRANSACTION_SPLIT &&
-      transactionOf(items[end]) === open
-    )
-      end++;
-    chunks.push(items.slice(start, end));
-    start = end;
+  for (let index = 0; index < items.length; index++) {
+    if (cutter.endsBefore(items[index])) {
+      chunks.push(items.slice(start, index));
+      start = index;
+    }
   }
+  if (start < items.length) chunks.push(items.slice(start));
   return chunks;
+}
+
+/** Decides, item by item, where a chunk ends (see chunkByTransaction). */
+class ChunkCutter {
+  private events = 0;
+  private bytes = 0;
+  private last: BatchItem | null = null;
+  private readonly maxBytes: number;
+
+  constructor(private readonly limits: ChunkLimits) {
+    this.maxBytes = limits.maxBytes ?? Infinity;
+  }
+
+  /** Whether the chunk so far ends before `item`; counts `item` into the chunk it goes to. */
+  endsBefore(item: BatchItem): boolean {
+    const bytes = recordBytes(item.record);
+    const full = this.events >= this.limits.maxEvents || (this.events > 0 && this.bytes + bytes > this.maxBytes);
+    const open = this.last === null ? null : transactionOf(this.last);
+    const mayExtend =
+      open !== null &&
+      transactionOf(item) === open &&
+      this.events < this.limits.maxEvents * MAX_TRANSACTION_SPLIT &&
+      this.bytes < this.maxBytes * MAX_TRANSACTION_SPLIT;
+    const ends = this.events > 0 && full && !mayExtend;
+    if (ends) [this.events, this.bytes] = [0, 0];
+    this.events++;
+    this.bytes += bytes;
+    this.last = item;
+    return ends;
+  }
+}
+
+/**
+ * Decodes `records` chunk by chunk and hands each chunk to `write`, decoding the next chunk while
+ * the current one is written: decoding runs in short slices between the write's round trips, so
+ * the projector's CPU work overlaps the database's. Chunks are written one after the other, in
+ * order; at most two are decoded at a time (the one being written and the next).
+ */
+export async function writeInChunks(
+  records: LogRecord[],
+  decode: (record: LogRecord) => BatchItem,
+  limits: ChunkLimits,
+  write: (chunk: BatchItem[]) => Promise<void>,
+): Promise<void> {
+  const reader = new SlicedChunkReader(records, decode, limits);
+  let pending = reader.next();
+  for (;;) {
+    const chunk = await pending;
+    if (chunk === null) return;
+    pending = reader.next();
+    pending.catch(() => undefined); // a decode failure is thrown where it is awaited, above
+    await write(chunk);
+  }
+}
+
+/** Reads the next chunk of decoded items, yielding to the event loop every DECODE_SLICE_MS. */
+class SlicedChunkReader {
+  private index = 0;
+  private carried: BatchItem | null = null;
+  private readonly cutter: ChunkCutter;
+
+  constructor(
+    private readonly records: LogRecord[],
+    private readonly decode: (record: LogRecord) => BatchItem,
+    limits: ChunkLimits,
+  ) {
+    this.cutter = new ChunkCutter(limits);
+  }
+
+  async next(): Promise<BatchItem[] | null> {
+    const chunk: BatchItem[] = [];
+    if (this.carried) chunk.push(this.carried);
+    this.carried = null;
+    let sliceStart = Date.now();
+    while (this.index < this.records.length) {
+      const item = this.decode(this.records[this.index++]);
+      if (this.cutter.endsBefore(item) && chunk.length > 0) {
+        this.carried = item;
+        return chunk;
+      }
+      chunk.push(item);
+      if (Date.now() - sliceStart >= DECODE_SLICE_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sliceStart = Date.now();
+      }
+    }
+    return chunk.length > 0 ? chunk : null;
+  }
 }

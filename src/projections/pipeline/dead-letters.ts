@@ -1,4 +1,4 @@
-import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from '../../connectors/kafka/kafkajs';
 import { deadLetterTopic } from '../../contracts/names';
 import type { Quarantined } from '../framework/batch-applier';
 

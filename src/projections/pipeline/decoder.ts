@@ -3,11 +3,7 @@ import type { BatchItem } from '../framework/batch-applier';
 import type { ProjectionDefinition } from '../framework/define-projection';
 import { decodeRecord } from '../framework/event-decoder';
 
-/** Each record with what the projection makes of it: row operations, a rejection, or nothing (a tombstone). */
-export function decodeRecords(
-  definition: ProjectionDefinition<unknown>,
-  topicPrefix: string,
-  records: LogRecord[],
-): BatchItem[] {
-  return records.map((record) => ({ record, decoded: decodeRecord(definition, topicPrefix, record) }));
+/** One record with what the projection makes of it. */
+export function decodeItem(definition: ProjectionDefinition<unknown>, topicPrefix: string, record: LogRecord): BatchItem {
+  return { record, decoded: decodeRecord(definition, topicPrefix, record) };
 }

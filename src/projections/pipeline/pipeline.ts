@@ -1,8 +1,8 @@
 import type { LogRecord } from '../../contracts/positions';
 import type { Quarantined } from '../framework/batch-applier';
 import type { ProjectionDefinition } from '../framework/define-projection';
-import { chunkByTransaction } from './chunker';
-import { decodeRecords } from './decoder';
+import { MAX_CHUNK_BYTES, writeInChunks } from './chunker';
+import { decodeItem } from './decoder';
 import type { ChunkResult, ProjectionSink } from './sink';
 
 export interface Pipeline {
@@ -19,21 +19,26 @@ export interface PipelineTotals {
 }
 
 /**
- * The one projection pipeline: decode the records, chunk them by source transaction, and hand each
- * chunk to the sink. `afterChunk` runs after each chunk (the runner's heartbeat and status).
+ * The one projection pipeline: decode the records, chunk them by source transaction (and size), and
+ * hand each chunk to the sink, decoding the next chunk while the sink writes the current one. `afterChunk` runs after each chunk (the runner's heartbeat and status).
  */
 export async function runPipeline(
   pipeline: Pipeline,
   records: LogRecord[],
   afterChunk?: (result: ChunkResult) => Promise<void>,
 ): Promise<PipelineTotals> {
-  const items = decodeRecords(pipeline.definition, pipeline.topicPrefix, records);
   const totals: PipelineTotals = { applied: 0, quarantined: [] };
-  for (const chunk of chunkByTransaction(items, pipeline.maxBatchEvents)) {
-    const result = await pipeline.sink.write(chunk);
-    totals.applied += result.applied;
-    for (const entry of result.quarantined) totals.quarantined.push(entry);
-    await afterChunk?.(result);
-  }
+  // the next chunk is decoded while the sink writes this one (chunker.ts)
+  await writeInChunks(
+    records,
+    (record) => decodeItem(pipeline.definition, pipeline.topicPrefix, record),
+    { maxEvents: pipeline.maxBatchEvents, maxBytes: MAX_CHUNK_BYTES },
+    async (chunk) => {
+      const result = await pipeline.sink.write(chunk);
+      totals.applied += result.applied;
+      for (const entry of result.quarantined) totals.quarantined.push(entry);
+      await afterChunk?.(result);
+    },
+  );
   return totals;
 }

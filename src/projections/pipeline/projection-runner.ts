@@ -104,7 +104,7 @@ export class ProjectionRunner {
   }
 
   /** Every partition read so far is at its end (contracts/positions.ts). */
-  private caughtUp(): boolean {
+  caughtUp(): boolean {
     return [...this.readUpTo.values()].every(({ offset, end }) => coversEnd(offset, end));
   }
 }

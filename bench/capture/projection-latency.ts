@@ -1,0 +1,121 @@
+/**
+ * Commit → projection row visible, through `tandem capture` and `tandem project --projection users`
+ * (part `e2e` of bench:capture). Single-row INSERT transactions into a legacy `auth_users` at a
+ * steady rate; a DEFERRED constraint trigger on the target's users.users, which fires when the
+ * projector's transaction commits, stores clock_timestamp() − created_at per row. created_at is the
+ * legacy row's `now()` (its one-statement transaction's start, a few ms before its commit), so
+ * each figure slightly overstates the latency. Both databases are on this machine's clock.
+ */
+import { Client } from 'pg';
+import type { Kafka } from 'kafkajs';
+import { env, sql } from '../../test/support/services';
+import { writeConfig } from '../../test/support/capture-process';
+import { createTargetDatabase } from '../../test/support/target-db';
+import { Capture, log, percentile, seconds, sleep } from './support';
+import { Projector, cleanUp, waitForGroup } from '../project/support';
+import { fmt } from '../cli-args';
+import { projectionGroup } from '../../src/contracts/names';
+
+const ARRIVALS = `
+  CREATE TABLE public.bench_arrivals (email text PRIMARY KEY, latency_ms double precision NOT NULL);
+  CREATE FUNCTION public.bench_arrival() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    INSERT INTO public.bench_arrivals VALUES (NEW.email, extract(epoch FROM clock_timestamp() - NEW.created_at) * 1000)
+      ON CONFLICT DO NOTHING;
+    RETURN NULL;
+  END $$;
+  CREATE CONSTRAINT TRIGGER bench_arrival AFTER INSERT ON users.users
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.bench_arrival();`;
+
+/** INSERTs of one row each, `rate` per second for `duration` seconds, over a few connections. */
+async function steadyUsers(table: string, rate: number, duration: number, runId: string, connections = 4) {
+  const total = Math.round(rate * duration);
+  const clients = await Promise.all(
+    Array.from({ length: connections }, async () => {
+      const client = new Client({ connectionString: env.sourceUrl() });
+      await client.connect();
+      return client;
+    }),
+  );
+  const start = Date.now() + 100;
+  let next = 0;
+  await Promise.all(
+    clients.map(async (client) => {
+      for (let i = next++; i < total; i = next++) {
+        const wait = start + (i * 1000) / rate - Date.now();
+        if (wait > 0) await sleep(wait);
+        await client.query(`INSERT INTO ${table} (id, email) VALUES (gen_random_uuid()::text, $1)`, [
+          `u${i}.${runId}@example.com`,
+        ]);
+      }
+    }),
+  );
+  const elapsed = seconds(Date.now() - start);
+  await Promise.all(clients.map((client) => client.end()));
+  return { rows: total, seconds: elapsed, rate: total / elapsed };
+}
+
+export async function projectionLatency(kafka: Kafka, rate: number, duration: number) {
+  const base = `bench_e2e_${Date.now().toString(36)}`;
+  const schema = base;
+  const target = await createTargetDatabase('bench_e2e');
+  const part = { prefixes: [base], slot: base, publication: base, schema, databases: [target] };
+  let capture: Capture | null = null;
+  let projector: Projector | null = null;
+  try {
+    await sql(`CREATE SCHEMA ${schema}`);
+    await sql(`CREATE TABLE ${schema}.auth_users (id text PRIMARY KEY, email text NOT NULL, display_name text,
+               instance_name text, raw_user_meta_data jsonb, encrypted_password text, created_at timestamptz NOT NULL DEFAULT now())`);
+    const config = writeConfig({
+      prefix: base,
+      slot: base,
+      publication: base,
+      tables: [`${schema}.auth_users`],
+      targetUrl: target.url,
+      projections: [{ recipe: 'users', sourceSchema: schema }],
+    });
+    capture = new Capture(config);
+    await capture.waitStreaming();
+    projector = new Projector(config, 'users');
+    await projector.waitReady();
+    await waitForGroup(kafka, projectionGroup(base, 'users'));
+    const poll = new Client({ connectionString: target.url });
+    await poll.connect();
+    try {
+      await poll.query(ARRIVALS);
+      await sql(`INSERT INTO ${schema}.auth_users (id, email) VALUES (gen_random_uuid()::text, 'warm-up@example.com')`);
+      const arrived = async () =>
+        Number((await poll.query('SELECT count(*) AS n FROM public.bench_arrivals')).rows[0].n);
+      while ((await arrived()) < 1) await sleep(100);
+      await poll.query('TRUNCATE public.bench_arrivals');
+      log(`e2e: ${fmt(rate)} single-row transactions/s for ${duration} s, commit → users.users row`);
+      const writes = await steadyUsers(`${schema}.auth_users`, rate, duration, base);
+      let seen = -1;
+      let progressAt = Date.now();
+      for (let n = await arrived(); n < writes.rows; n = await arrived()) {
+        if (!projector.running) throw new Error(`the projector exited:\n${projector.tail()}`);
+        if (n !== seen) [seen, progressAt] = [n, Date.now()];
+        if (Date.now() - progressAt > 120_000)
+          throw new Error(`e2e: ${n}/${writes.rows} rows after 120 s without progress:\n${projector.tail()}`);
+        await sleep(200);
+      }
+      const latencies = (await poll.query('SELECT latency_ms FROM public.bench_arrivals ORDER BY latency_ms')).rows.map(
+        (row: { latency_ms: number }) => row.latency_ms,
+      );
+      const stats = projector.stats();
+      return {
+        ...writes,
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+        max: latencies[latencies.length - 1],
+        projectorPeakRssMb: stats.peakRssMb,
+      };
+    } finally {
+      await poll.end();
+    }
+  } finally {
+    await projector?.stop();
+    await capture?.stop();
+    await cleanUp(kafka, part);
+  }
+}
