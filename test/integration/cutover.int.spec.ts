@@ -133,6 +133,32 @@ describe('cutover: users', () => {
     await waitForProjection();
   });
 
+  it('after a clean reconciliation, verifies only the rows changed since, and a difference among them fails the gate', async () => {
+    const [base] = await targetQuery(target.url, "SELECT id FROM tandem.reconciliations WHERE verdict = 'PASS' ORDER BY id DESC LIMIT 1");
+    for (let i = 0; i < 3; i++) await appWrite();
+    await waitForProjection();
+    const email = `app${written}@example.com`;
+    await targetQuery(target.url, `UPDATE users.users SET name = 'Mallory' WHERE email = $1`, [email]);
+    try {
+      expect((await cutover('plan')).code).toBe(0);
+      const { code, output } = await cutover('start');
+      expect(code).toBe(8);
+      expect(output).toMatch(/verified gate: reconciliation \d+ of users is FAIL/);
+      const [report] = await targetQuery(target.url, 'SELECT report FROM tandem.reconciliations WHERE id = $1', [(await status()).reconciliationIds[0]]);
+      // the rows written since that reconciliation (this test's three, and the one before), not the 2,000 others
+      const changed = report.report.verifiedSince.changedKeys;
+      expect(report.report.verifiedSince.reconciliationId).toBe(Number(base.id));
+      expect(changed).toBeGreaterThanOrEqual(3);
+      expect(changed).toBeLessThan(10);
+      expect(report.report.tables[0]).toMatchObject({ mismatched: 1, missing: 0, extra: 0, sourceCount: changed, targetCount: changed });
+      expect(report.report.tables[0].sample[0].columns.name[1]).toBe('Mallory');
+    } finally {
+      await targetQuery(target.url, `UPDATE users.users SET name = split_part(email, '@', 1) WHERE email = $1`, [email]);
+    }
+    await appWrite();
+    await waitForProjection();
+  });
+
   it('commits: records freeze LSN, offsets, reconciliation, backup, operator, and the freeze window', async () => {
     expect((await cutover('plan')).code).toBe(0);
     const started = await cutover('start');

@@ -120,7 +120,7 @@ export class CutoverService {
         });
         await this.transition(cutover.id, 'drained', options.operator, { now: ['drained_at'], offsets });
 
-        await this.verify(cutover, lsn, options);
+        await this.verify(cutover, lsn, offsets, options);
       });
     } catch (error) {
       const reason = error instanceof CutoverGateError ? error.message : `failed: ${(error as Error).message}`;
@@ -130,13 +130,16 @@ export class CutoverService {
     return options.commit ? this.commit(cutover.id, options) : this.get(cutover.id);
   }
 
-  /** The verified gate: reconciles every projection as of the drained freeze position (nothing is in flight). */
-  private async verify(cutover: CutoverRecord, freezeLsn: string, options: CutoverOptions): Promise<void> {
+  /**
+   * The verified gate: reconciles every projection as of the drained freeze position (nothing is in
+   * flight), only the rows changed since the last clean reconciliation when that is safe.
+   */
+  private async verify(cutover: CutoverRecord, freezeLsn: string, drainedOffsets: Record<string, Record<string, string>>, options: CutoverOptions): Promise<void> {
     const reconciliation = new ReconciliationService(this.config, this.logger, this.resources);
     const reports = [];
     for (const projection of cutover.projections)
       reports.push(
-        ...(await reconciliation.run({ projection, threshold: options.threshold ?? 0, acceptQuarantined: options.acceptQuarantined, drainedTo: freezeLsn })),
+        ...(await reconciliation.run({ projection, threshold: options.threshold ?? 0, acceptQuarantined: options.acceptQuarantined, drainedTo: freezeLsn, drainedOffsets })),
       );
     const ids = reports.map((report) => report.id!);
     const failed = reports.filter((report) => report.verdict !== 'PASS');

@@ -41,6 +41,12 @@ export interface ReconciliationReport extends Verdict {
   sourceLsn: string;
   threshold: number;
   tables: TableReport[];
+  /** What was compared (incremental-verify.ts, specFingerprint): a later verification builds only on the same specs. */
+  specFingerprint?: string;
+  /** Per "topic#partition", the last offset the projection had applied when this full comparison began. */
+  checkpoints?: Record<string, string>;
+  /** Only the rows changed since that clean full reconciliation were compared (counts cover those rows). */
+  verifiedSince?: { reconciliationId: number; changedKeys: number };
 }
 
 export function renderMarkdown(report: ReconciliationReport): string {

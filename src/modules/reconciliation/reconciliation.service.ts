@@ -18,6 +18,8 @@ import { createProgress } from '../../shared/progress';
 import type { ColumnPolicy } from '../../connectors/postgres-source/column-policy';
 import { columnPolicyOf } from '../config/column-policy';
 import { applyColumnRules } from './column-rules';
+import { loadCheckpoints } from '../../connectors/postgres-target/checkpoint-store';
+import { compareKeys, incrementalPlanFor, specFingerprint, type IncrementalPlan } from './incremental-verify';
 
 export interface ReconcileOptions {
   projection?: string;
@@ -38,6 +40,12 @@ export interface ReconcileOptions {
    * and the counts read "source" for the target.
    */
   direction?: 'forward' | 'failback';
+  /**
+   * Per projection, the last applied offset of each "topic#partition" after a drain (a cutover): when a
+   * clean full reconciliation of the same specs was recorded before, only the rows changed since are
+   * compared (incremental-verify.ts), else everything.
+   */
+  drainedOffsets?: Record<string, Record<string, string>>;
 }
 
 const DEFAULT_SAMPLE = 20;
@@ -94,6 +102,7 @@ export class ReconciliationService {
             : options.direction === 'failback'
               ? new ClockProbe(FAILBACK_SETTLE_WAIT_MS)
               : new ProjectionPositionProbe(this.config, definition, source, target, kafkaOnce),
+          await incrementalPlanFor(target, kafkaOnce, definition, options.drainedOffsets?.[definition.name], this.logger),
         ),
       );
     return reports;
@@ -108,8 +117,14 @@ export class ReconciliationService {
     sample: number,
     direction: 'forward' | 'failback',
     probe: PositionProbe,
+    plan: IncrementalPlan | null,
   ): Promise<ReconciliationReport> {
     const startedAt = new Date().toISOString();
+    // what the projection had applied before the comparison: a later verification counts changes from here
+    const checkpoints =
+      direction === 'forward' && !plan
+        ? Object.fromEntries([...(await loadCheckpoints(target, definition.name))].map(([id, c]) => [id, c.offset.toString()]))
+        : undefined;
     const origin = direction === 'failback' ? target : source;
     const { rows } = await origin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
     // events still waiting for a row they refer to count as quarantined too; failback's quarantine
@@ -127,7 +142,9 @@ export class ReconciliationService {
       'tables',
     );
     for (const comparison of definition.reconcile!) {
-      tables.push(await this.compareTable(definition, comparison, source, target, quarantined, sample, direction, probe));
+      tables.push(
+        await this.compareTable(definition, comparison, source, target, quarantined, sample, direction, probe, plan?.keys.get(comparison.name) ?? (plan ? [] : undefined)),
+      );
       progress.increment(1);
     }
     progress.stop();
@@ -143,6 +160,9 @@ export class ReconciliationService {
       threshold,
       ...outcome,
       tables,
+      specFingerprint: specFingerprint(definition),
+      ...(checkpoints ? { checkpoints } : {}),
+      ...(plan ? { verifiedSince: { reconciliationId: plan.since, changedKeys: plan.changedKeys } } : {}),
     };
     report.id = await new ReconciliationRepository(target).record(report);
     this.logger.info(
@@ -161,6 +181,8 @@ export class ReconciliationService {
     sample: number,
     direction: 'forward' | 'failback',
     probe: PositionProbe,
+    /** Compare only these keys (a verification limited to the changes since a clean reconciliation). */
+    keys?: string[],
   ): Promise<TableReport> {
     const comparedFrom = Date.now();
     const placeholders = {
@@ -172,7 +194,7 @@ export class ReconciliationService {
     const legacy = new SqlComparisonReader(sourcePool, ruled.source, placeholders, hash, ruled.sourceParams);
     const projected = new SqlComparisonReader(targetPool, ruled.target, placeholders, hash);
     const [source, target] = direction === 'failback' ? [projected, legacy] : [legacy, projected];
-    const result = await compareByBuckets(source, target);
+    const result = keys ? await compareKeys(source, target, keys) : await compareByBuckets(source, target);
     const compareMs = Date.now() - comparedFrom;
 
     const quarantineReasons = new Map<string, string>();
