@@ -1,4 +1,6 @@
 // The producer thread's first import: it must run before anything loads kafkajs.
 import { installLinearGrouping } from './kafkajs-linear-grouping';
+import { installProduceRequestEncoder } from './produce-request-encoder';
 
 installLinearGrouping();
+installProduceRequestEncoder();
