@@ -25,7 +25,7 @@ function args(overrides: Partial<ProduceRequestArgs> = {}): ProduceRequestArgs {
     acks: -1,
     timeout: 30000,
     transactionalId: 'tandem-capture.prefix.slot',
-    producerId: Long.fromValue(1234567890123),
+    producerId: '1234567890123', // as kafkajs's transaction manager keeps it
     producerEpoch: 7,
     topicData: [
       {
@@ -69,7 +69,7 @@ describe('produce request encoder', () => {
     const many = Array.from({ length: 20_000 }, (_, i) => ({ key: String(i), value: 'v'.repeat(i % 200) }));
     const a = args({
       transactionalId: null,
-      producerId: undefined,
+      producerId: Long.fromValue(-1),
       producerEpoch: undefined,
       topicData: [{ topic: 't', partitions: [{ partition: 5, messages: many }, { partition: 6, messages: [] }] }],
     });

@@ -34,7 +34,8 @@ export interface ProduceRequestArgs {
   acks: number;
   timeout: number;
   transactionalId?: string | null;
-  producerId?: LongLike;
+  /** A string as kafkajs keeps it (InitProducerId's int64), or a Long. */
+  producerId?: string | number | LongLike;
   producerEpoch?: number;
   compression?: number;
   topicData: Array<{ topic: string; partitions: PartitionData[] }>;
@@ -48,7 +49,7 @@ interface KafkajsEncoder {
 
 const V3_REQUEST = 'kafkajs/src/protocol/requests/produce/v3/request';
 const Encoder = require('kafkajs/src/protocol/encoder') as new (size?: number) => KafkajsEncoder;
-const Long = require('kafkajs/src/utils/long') as { fromInt(n: number): LongLike };
+const Long = require('kafkajs/src/utils/long') as { fromValue(value: unknown): LongLike };
 
 const TRANSACTIONAL = 16; // record batch attribute bit
 const MAGIC = 2;
@@ -142,7 +143,7 @@ function recordSizes(messages: ProduceMessage[]): { sizes: Int32Array; bytes: nu
 
 function encodeFast(args: ProduceRequestArgs): KafkajsEncoder {
   const transactionalId = args.transactionalId ?? null;
-  const producerId = args.producerId ?? Long.fromInt(-1);
+  const producerId = Long.fromValue(args.producerId ?? -1);
   const producerEpoch = args.producerEpoch ?? 0;
   const timestamp = Date.now();
   const timestampHigh = Math.floor(timestamp / 2 ** 32);
