@@ -1,11 +1,13 @@
 import { randomBytes } from 'crypto';
 import { crc32c } from '../../src/connectors/kafka/crc32c';
 import { produceRequest, type ProduceRequestArgs } from '../../src/connectors/kafka/produce-request-encoder';
+import { frameRequest } from '../../src/connectors/kafka/request-framing';
 
 // kafkajs's own code is the reference: the broker must receive the same bytes as before.
 /* eslint-disable @typescript-eslint/no-require-imports */
 const kafkajsCrc32c = require('kafkajs/src/protocol/recordBatch/crc32C') as (b: Buffer) => number;
 const kafkajsRequest = require('kafkajs/src/protocol/requests/produce/v3/request');
+const kafkajsFraming = require('kafkajs/src/protocol/request');
 const Long = require('kafkajs/src/utils/long');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -81,5 +83,13 @@ describe('produce request encoder', () => {
     const withHeaders = args({ topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ value: 'x', headers: { h: 'v' } }] }] }] });
     const gzip = { ...args(), compression: 1 };
     for (const a of [withTimestamp, withHeaders, gzip]) expect(await sameBytes(fast(a), kafkajsRequest(a))).toBe(true);
+  });
+
+  it('frames a request (size, api key and version, correlation id, client id) the same as kafkajs', async () => {
+    for (const clientId of ['tandem-capture', 'ünïcödé ✓', null]) {
+      const request = { ...fast(args()), apiKey: 0, apiVersion: 7 };
+      const framing = { correlationId: 123456, clientId, request };
+      expect(await sameBytes({ encode: () => frameRequest(framing as never) }, { encode: () => kafkajsFraming(framing) })).toBe(true);
+    }
   });
 });
