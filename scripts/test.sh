@@ -7,6 +7,8 @@ bash scripts/ensure-node-modules.sh
 echo "[test] typecheck and lint" >&2
 npx tsc -p tsconfig.json --noEmit
 npx eslint . --max-warnings 0
+# layers point down, no import cycle between module folders, no file in src/ over 300 lines
+npm run -s check:architecture
 bash scripts/services.sh start >&2
 bash scripts/install.sh test >&2 # chromium (status-page browser test) and openssl (TLS test)
 eval "$(bash scripts/services.sh env)"

@@ -2,6 +2,7 @@ import type { Server } from 'http';
 import { Writable } from 'stream';
 import { ensureTandemSchema } from '../../src/connectors/postgres-target/tandem-schema';
 import { startAdminServer } from '../../src/modules/admin/admin-server';
+import { TandemModule } from '../../src/app/tandem.module';
 import { AdminTokens } from '../../src/modules/admin/auth/admin-tokens';
 import { statusServiceForServer } from '../../src/modules/admin/status/status-for-server';
 import { loadConfig } from '../../src/modules/config/load-config';
@@ -60,7 +61,7 @@ export class AdminServer {
       { name: 'alice', role: 'operator', token: OPERATOR_TOKEN },
       { name: 'bob', role: 'viewer', token: VIEWER_TOKEN },
     ]);
-    const running = await startAdminServer({ config, tokens, status, port: 0, host, logger });
+    const running = await startAdminServer({ config, root: TandemModule.forConfig(config), tokens, status, port: 0, host, logger });
     const stop = async () => {
       await running.close();
       await status.close();

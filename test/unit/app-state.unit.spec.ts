@@ -2,12 +2,9 @@ import {
   appStateRow,
   normalizeUpdatedAt,
   rowVersion,
-} from '../../src/projections/app-state/app-state.schema';
-import {
-  appStateProjection,
-  idMapSourceId,
-  newId,
-} from '../../src/projections/app-state/app-state.projection';
+} from '../../src/projections/app-state/app-state.row';
+import { appStateProjection } from '../../src/projections/app-state/app-state.projection';
+import { idMapSourceId, newId } from '../../src/projections/app-state/app-state.explode';
 import { buildAppStates } from '../../demo/app-state';
 import { appStateRecipe } from '../../src/projections/app-state';
 import { RECIPES } from '../../src/projections/recipes';

@@ -3,7 +3,7 @@ import { decodeRecord } from '../../src/projections/framework/event-decoder';
 import { defineProjection, deterministicUuid } from '../../src/projections/framework/define-projection';
 import { defineReconciliation, type TableComparison } from '../../src/projections/framework/define-reconciliation';
 import { RECIPES } from '../../src/projections/recipes';
-import { chunkByTransaction } from '../../src/projections/framework/projection-runner';
+import { chunkByTransaction } from '../../src/projections/pipeline/chunker';
 import type { BatchItem } from '../../src/projections/framework/batch-applier';
 
 const projection = defineProjection<{ id: number; name: string }>({

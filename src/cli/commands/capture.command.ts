@@ -1,12 +1,9 @@
-import 'reflect-metadata';
-import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import type { Command } from 'commander';
 import { loadConfig } from '../../modules/config/load-config';
-import { ConfigModule, TANDEM_LOGGER } from '../../modules/config/config.module';
-import { CaptureModule } from '../../modules/capture/capture.module';
+import { TANDEM_LOGGER } from '../../modules/config/config.module';
 import { CaptureService, type CapturePlan } from '../../modules/capture/capture.service';
-import { createLogger, type Logger } from '../../shared/logger';
+import type { Logger } from '../../shared/logger';
+import { runInContext } from '../run-in-context';
 import { examples } from '../help';
 import { stopGracefullyOnSignals } from '../run-until-signal';
 
@@ -52,31 +49,23 @@ export function registerCaptureCommand(program: Command): void {
     )
     .action(async (options: { config: string; resnapshot?: boolean; dryRun?: boolean; json?: boolean }) => {
       const config = loadConfig(options.config);
-      if (options.dryRun) {
-        const plan = await new CaptureService(
-          config,
-          createLogger('tandem').child({ module: 'capture' }),
-        ).check();
-        process.stdout.write(options.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan));
-        return;
-      }
-      @Module({ imports: [ConfigModule.forConfig(config), CaptureModule] })
-      class CaptureApp {}
-      const app = await NestFactory.createApplicationContext(CaptureApp, { logger: false });
-      const capture = app.get(CaptureService);
-      const logger = app.get<Logger>(TANDEM_LOGGER);
-      stopGracefullyOnSignals({
-        stop: () => capture.stop(),
-        graceMs: STOP_GRACE_MS,
-        logger,
-        abandoned:
-          'stopped before the last Kafka transaction was committed: those changes were not acknowledged and will be read again from the slot on restart',
-      });
-      try {
+      await runInContext(config, async (app) => {
+        const capture = app.get(CaptureService);
+        if (options.dryRun) {
+          const plan = await capture.check();
+          process.stdout.write(options.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan));
+          return;
+        }
+        const logger = app.get<Logger>(TANDEM_LOGGER);
+        stopGracefullyOnSignals({
+          stop: () => capture.stop(),
+          graceMs: STOP_GRACE_MS,
+          logger,
+          abandoned:
+            'stopped before the last Kafka transaction was committed: those changes were not acknowledged and will be read again from the slot on restart',
+        });
         await capture.run({ resnapshot: options.resnapshot });
         logger.info(capture.status(), 'capture stopped');
-      } finally {
-        await app.close();
-      }
+      });
     });
 }

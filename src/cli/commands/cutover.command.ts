@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../modules/config/load-config';
 import { CutoverService, type CutoverRecord } from '../../modules/cutover/cutover.service';
 import { operatorOf } from '../../connectors/postgres-target/operator-audit';
-import { createLogger } from '../../shared/logger';
+import { runInContext } from '../run-in-context';
 import { examples } from '../help';
 
 interface Common {
@@ -31,15 +31,7 @@ async function withService<T>(
   options: Common,
   work: (service: CutoverService, operator: string) => Promise<T>,
 ): Promise<T> {
-  const service = new CutoverService(
-    loadConfig(options.config),
-    createLogger('tandem').child({ module: 'cutover' }),
-  );
-  try {
-    return await work(service, operatorOf(options.operator));
-  } finally {
-    await service.close();
-  }
+  return runInContext(loadConfig(options.config), (app) => work(app.get(CutoverService), operatorOf(options.operator)));
 }
 
 function print(options: Common, cutover: CutoverRecord, extra?: string[]): void {

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../modules/config/load-config';
-import { projectionDefinitions, resolveProjectionDefinitions, targetPool } from '../../modules/projection/projection.service';
-import { DeadLetterService, deadLetterService } from '../../modules/projection/dead-letter.service';
-import { createLogger } from '../../shared/logger';
+import { projectionDefinitions, resolveProjectionDefinitions } from '../../modules/projection/projection.service';
+import { DeadLetterService } from '../../modules/projection/dead-letter.service';
+import { TandemResources } from '../../modules/core/tandem-resources';
+import { runInContext } from '../run-in-context';
 import { examples } from '../help';
 
 export function registerDlqCommand(program: Command): void {
@@ -24,12 +25,8 @@ export function registerDlqCommand(program: Command): void {
     .action(async (options: { config: string; projection?: string; all?: boolean; json?: boolean }) => {
       const config = loadConfig(options.config);
       if (options.projection !== undefined) projectionDefinitions(config, options.projection); // refuses an unknown name
-      const pool = targetPool(config);
-      try {
-        const entries = await new DeadLetterService(pool, config.kafka.topicPrefix).list(
-          options.projection ?? null,
-          options.all,
-        );
+      await runInContext(config, async (app) => {
+        const entries = await app.get(DeadLetterService).list(options.projection ?? null, options.all);
         if (options.json) {
           process.stdout.write(
             `${JSON.stringify(
@@ -50,9 +47,7 @@ export function registerDlqCommand(program: Command): void {
             `#${e.id} ${e.projection} ${e.topic}[${e.partition}]@${e.offset} key=${e.sourceKey ?? '-'} ${e.status}: ${e.reason}\n`,
           );
         }
-      } finally {
-        await pool.end();
-      }
+      });
     });
   dlq
     .command('redrive')
@@ -84,10 +79,9 @@ export function registerDlqCommand(program: Command): void {
         json?: boolean;
       }) => {
         const config = loadConfig(options.config);
-        const pool = targetPool(config);
-        try {
-          const [definition] = await resolveProjectionDefinitions(config, options.projection, pool);
-          const results = await deadLetterService(pool, config, createLogger('tandem').child({ module: 'dlq' })).redrive(
+        await runInContext(config, async (app) => {
+          const [definition] = await resolveProjectionDefinitions(config, options.projection, app.get(TandemResources).target);
+          const results = await app.get(DeadLetterService).redrive(
             definition,
             options.id?.map(Number) ?? null,
             options.dryRun,
@@ -100,9 +94,7 @@ export function registerDlqCommand(program: Command): void {
               );
           if (results.some((r) => r.outcome === 'quarantined again' || r.outcome === 'still invalid'))
             process.exitCode = 1;
-        } finally {
-          await pool.end();
-        }
+        });
       },
     );
 }

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../modules/config/load-config';
 import { operatorOf } from '../../connectors/postgres-target/operator-audit';
-import type { FailbackRecord } from '../../modules/cutover/failback-store';
+import type { FailbackRecord } from '../../connectors/postgres-target/failback-repository';
 import { FailbackService } from '../../modules/failback/failback.service';
 import type { FailbackLag } from '../../modules/failback/failback-lag';
-import { createLogger } from '../../shared/logger';
+import { runInContext } from '../run-in-context';
 import { ConfigError } from '../../shared/errors';
 import { examples } from '../help';
 import { untilSignal } from '../run-until-signal';
@@ -19,12 +19,7 @@ interface Common {
 const idOf = (id?: string) => (id === undefined ? undefined : Number(id));
 
 async function withService<T>(options: Common, work: (service: FailbackService) => Promise<T>): Promise<T> {
-  const service = new FailbackService(loadConfig(options.config), createLogger('tandem').child({ module: 'failback' }));
-  try {
-    return await work(service);
-  } finally {
-    await service.close();
-  }
+  return runInContext(loadConfig(options.config), (app) => work(app.get(FailbackService)));
 }
 
 export function renderFailback(record: FailbackRecord, lag?: FailbackLag): string {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../modules/config/load-config';
 import { ImportService } from '../../modules/import/import.service';
-import { createLogger } from '../../shared/logger';
+import { runInContext } from '../run-in-context';
 import { examples } from '../help';
 
 export function registerImportCommand(program: Command): void {
@@ -34,12 +34,9 @@ export function registerImportCommand(program: Command): void {
         json?: boolean;
       }) => {
         const config = loadConfig(options.config);
-        const summary = await new ImportService(
-          config,
-          createLogger('tandem').child({ module: 'import' }),
-        ).run(options.recipe, options.from, {
-          dryRun: options.dryRun,
-        });
+        const summary = await runInContext(config, (app) =>
+          app.get(ImportService).run(options.recipe, options.from, { dryRun: options.dryRun }),
+        );
         if (options.json) {
           process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
           return;

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { runInContext } from '../run-in-context';
 import { loadConfig } from '../../modules/config/load-config';
 import { ProjectionService } from '../../modules/projection/projection.service';
 import { DryRunReport } from '../../modules/projection/dry-run-report';
@@ -8,8 +9,13 @@ import { createLogger } from '../../shared/logger';
 import { untilSignal } from '../run-until-signal';
 import { examples } from '../help';
 
-/** A dry run stops once no batch came for this long (after the grace for joining its consumer group). */
+/**
+ * A dry run stops once no batch came for DRY_RUN_IDLE_MS and every partition it read was read to its
+ * end (a slow batch on a loaded machine must not end it early); after DRY_RUN_MAX_IDLE_MS without a
+ * batch it stops in any case (a partition ending in an aborted transaction is never "read to its end").
+ */
 const DRY_RUN_IDLE_MS = 3000;
+const DRY_RUN_MAX_IDLE_MS = 30_000;
 const DRY_RUN_JOIN_GRACE_MS = 5000;
 
 export function registerProjectCommand(program: Command): void {
@@ -45,37 +51,45 @@ export function registerProjectCommand(program: Command): void {
       }) => {
         const config = loadConfig(options.config);
         const logger = createLogger('tandem').child({ module: 'projection' });
-        const service = new ProjectionService(config, logger);
-        if (!options.dryRun) {
-          const endpoint = options.metricsPort === undefined ? null : new MetricsEndpoint();
-          if (endpoint) {
-            const port = Number(options.metricsPort);
-            if (!Number.isInteger(port) || port < 0 || port > 65_535)
-              throw new ConfigError('--metrics-port: must be a whole number from 0 to 65535');
-            logger.info({ port: await endpoint.listen(port, '127.0.0.1') }, 'projector metrics on /metrics');
+        await runInContext(config, async (app) => {
+          const service = app.get(ProjectionService);
+          if (!options.dryRun) {
+            const endpoint = options.metricsPort === undefined ? null : new MetricsEndpoint();
+            if (endpoint) {
+              const port = Number(options.metricsPort);
+              if (!Number.isInteger(port) || port < 0 || port > 65_535)
+                throw new ConfigError('--metrics-port: must be a whole number from 0 to 65535');
+              logger.info(
+                { port: await endpoint.listen(port, '127.0.0.1') },
+                'projector metrics on /metrics',
+              );
+            }
+            await service.start({ projection: options.projection, onBatchApplied: endpoint?.onBatchApplied });
+            const signal = await untilSignal();
+            logger.info({ signal }, 'stopping: finishing the batch in progress');
+            await service.stop();
+            await endpoint?.close();
+            return;
           }
-          await service.start({ projection: options.projection, onBatchApplied: endpoint?.onBatchApplied });
-          const signal = await untilSignal();
-          logger.info({ signal }, 'stopping: finishing the batch in progress');
+          const report = new DryRunReport((line) => options.json || process.stdout.write(`${line}\n`));
+          let lastBatchAt = Date.now() + DRY_RUN_JOIN_GRACE_MS;
+          await service.start({
+            projection: options.projection,
+            plan: (definition, items) => {
+              lastBatchAt = Date.now();
+              report.add(definition, items);
+            },
+          });
+          const finished = () => {
+            const idle = Date.now() - lastBatchAt;
+            return (idle >= DRY_RUN_IDLE_MS && service.caughtUp()) || idle >= DRY_RUN_MAX_IDLE_MS;
+          };
+          while (!finished()) await new Promise((resolve) => setTimeout(resolve, 200));
           await service.stop();
-          await endpoint?.close();
-          return;
-        }
-        const report = new DryRunReport((line) => options.json || process.stdout.write(`${line}\n`));
-        let lastBatchAt = Date.now() + DRY_RUN_JOIN_GRACE_MS;
-        await service.start({
-          projection: options.projection,
-          plan: (definition, items) => {
-            lastBatchAt = Date.now();
-            report.add(definition, items);
-          },
+          process.stdout.write(
+            options.json ? `${JSON.stringify(report.summary, null, 2)}\n` : `${report.render()}\n`,
+          );
         });
-        while (Date.now() - lastBatchAt < DRY_RUN_IDLE_MS)
-          await new Promise((resolve) => setTimeout(resolve, 200));
-        await service.stop();
-        process.stdout.write(
-          options.json ? `${JSON.stringify(report.summary, null, 2)}\n` : `${report.render()}\n`,
-        );
       },
     );
 }

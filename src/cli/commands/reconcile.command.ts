@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../modules/config/load-config';
 import { ReconciliationService } from '../../modules/reconciliation/reconciliation.service';
 import { renderHtml, renderMarkdown } from '../../modules/reconciliation/reconciliation-report';
-import { createLogger } from '../../shared/logger';
+import { runInContext } from '../run-in-context';
 import { ExitCode } from '../exit-codes';
 import { ConfigError } from '../../shared/errors';
 import { examples } from '../help';
@@ -46,15 +46,15 @@ export function registerReconcileCommand(program: Command): void {
         if (options.direction !== 'forward' && options.direction !== 'failback')
           throw new ConfigError(`--direction: "${options.direction}" is not forward or failback`);
         const config = loadConfig(options.config);
-        const reports = await new ReconciliationService(
-          config,
-          createLogger('tandem').child({ module: 'reconcile' }),
-        ).run({
-          projection: options.projection,
-          threshold: Number(options.threshold),
-          direction: options.direction,
-          acceptQuarantined: options.acceptQuarantined,
-        });
+        const direction = options.direction;
+        const reports = await runInContext(config, (app) =>
+          app.get(ReconciliationService).run({
+            projection: options.projection,
+            threshold: Number(options.threshold),
+            direction,
+            acceptQuarantined: options.acceptQuarantined,
+          }),
+        );
         for (const report of reports) {
           if (options.report) {
             mkdirSync(options.report, { recursive: true });

@@ -2,19 +2,14 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../modules/config/load-config';
 import { operatorOf } from '../../connectors/postgres-target/operator-audit';
 import { ReplayService, type ReplayResult } from '../../modules/replay/replay.service';
-import { createLogger } from '../../shared/logger';
+import { runInContext } from '../run-in-context';
 import { examples } from '../help';
 
 export async function withReplayService<T>(
   config: string,
   work: (service: ReplayService) => Promise<T>,
 ): Promise<T> {
-  const service = new ReplayService(loadConfig(config), createLogger('tandem').child({ module: 'replay' }));
-  try {
-    return await work(service);
-  } finally {
-    await service.close();
-  }
+  return runInContext(loadConfig(config), (app) => work(app.get(ReplayService)));
 }
 
 export function renderReplay(result: ReplayResult): string {

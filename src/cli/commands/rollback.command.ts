@@ -1,13 +1,15 @@
 import type { Command } from 'commander';
 import { operatorOf } from '../../connectors/postgres-target/operator-audit';
 import { loadConfig } from '../../modules/config/load-config';
-import { failbackStore } from '../../modules/cutover/failback-store';
+import { failbackStore } from '../../connectors/postgres-target/failback-repository';
 import { FailbackService } from '../../modules/failback/failback.service';
 import { rollbackThroughFailback } from '../../modules/failback/failback-rollback';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { ConfigError } from '../../shared/errors';
 import { createLogger } from '../../shared/logger';
-import { renderReplay, withReplayService } from './replay.command';
+import { renderReplay } from './replay.command';
+import { ReplayService } from '../../modules/replay/replay.service';
+import { runInContext } from '../run-in-context';
 import { renderFailback } from './failback.command';
 import { examples } from '../help';
 
@@ -48,8 +50,8 @@ export function registerRollbackCommand(program: Command): void {
     .action(async (options: RollbackFlags) => {
       const config = loadConfig(options.config);
       const operator = operatorOf(options.operator);
-      const service = new FailbackService(config, createLogger('tandem').child({ module: 'rollback' }));
-      try {
+      await runInContext(config, async (app) => {
+        const service = app.get(FailbackService);
         await ensureTandemSchema(service.targetPool);
         const failback = await failbackStore.get(service.targetPool, Number(options.cutover));
         if (failback?.state === 'active') {
@@ -62,11 +64,9 @@ export function registerRollbackCommand(program: Command): void {
           process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : renderFailback(result, 'lag' in result ? result.lag : undefined));
           return;
         }
-      } finally {
-        await service.close();
-      }
-      if (!options.export) throw new ConfigError(`--export: cutover ${options.cutover} has no running failback, so rollback replays and exports: name the file`);
-      const results = await withReplayService(options.config, (replay) => replay.rollback(Number(options.cutover), options.export!, operator, options.dryRun));
-      process.stdout.write(options.json ? `${JSON.stringify(results, null, 2)}\n` : results.map(renderReplay).join(''));
+        if (!options.export) throw new ConfigError(`--export: cutover ${options.cutover} has no running failback, so rollback replays and exports: name the file`);
+        const results = await app.get(ReplayService).rollback(Number(options.cutover), options.export, operator, options.dryRun);
+        process.stdout.write(options.json ? `${JSON.stringify(results, null, 2)}\n` : results.map(renderReplay).join(''));
+      });
     });
 }

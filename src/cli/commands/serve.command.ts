@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { startAdminServer } from '../../modules/admin/admin-server';
 import { loadAdminTokens } from '../../modules/admin/auth/admin-tokens';
 import { loadConfig } from '../../modules/config/load-config';
-import { targetPool } from '../../modules/projection/projection.service';
+import { TandemModule } from '../../app/tandem.module';
 import { statusServiceForServer } from '../../modules/admin/status/status-for-server';
 import { ConfigError } from '../../shared/errors';
 import { createLogger } from '../../shared/logger';
@@ -36,14 +35,8 @@ export function registerServeCommand(program: Command): void {
       const host = options.host ?? config.admin.host;
       const logger = createLogger('tandem').child({ module: 'serve' });
 
-      const pool = targetPool(config);
-      try {
-        await ensureTandemSchema(pool);
-      } finally {
-        await pool.end();
-      }
       const status = statusServiceForServer(config, logger.child({ module: 'status' }));
-      const server = await startAdminServer({ config, tokens, status, port, host, logger });
+      const server = await startAdminServer({ config, root: TandemModule.forConfig(config), tokens, status, port, host, logger });
       logger.info(
         { host, port: server.port, tokens: tokens.principals },
         `admin API and status page on ${server.url}`,

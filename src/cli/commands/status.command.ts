@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
+import { runInContext } from '../run-in-context';
 import { loadConfig } from '../../modules/config/load-config';
 import { StatusService } from '../../modules/status/status.service';
 import { renderStatus } from '../../modules/status/status.render';
 import { ConfigError } from '../../shared/errors';
-import { createLogger } from '../../shared/logger';
 import { untilSignal } from '../run-until-signal';
 import { examples } from '../help';
 
@@ -46,8 +46,8 @@ export function registerStatusCommand(program: Command): void {
       const windowSeconds = seconds(options.window, '--window', 0);
       const watchSeconds = options.watch === undefined ? null : seconds(options.watch, '--watch', 1);
       const config = loadConfig(options.config);
-      const service = new StatusService(config, createLogger('tandem').child({ module: 'status' }));
-      try {
+      await runInContext(config, async (app) => {
+        const service = app.get(StatusService);
         if (watchSeconds === null) {
           const status = await service.readOver(windowSeconds * 1000);
           process.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status));
@@ -63,8 +63,6 @@ export function registerStatusCommand(program: Command): void {
           const next = Date.now() + watchSeconds * 1000;
           while (!stopped && Date.now() < next) await new Promise((resolve) => setTimeout(resolve, 100));
         }
-      } finally {
-        await service.close();
-      }
+      });
     });
 }

@@ -1,11 +1,9 @@
 import { createHash } from 'crypto';
-import type { Pool } from 'pg';
+import type { ClientBase, Pool } from 'pg';
 import { MigrationError } from '../../shared/errors';
 import { ident } from './sql';
 import type { Migration } from '../../contracts/migration';
 import { withTransaction } from '../../shared/transaction';
-
-
 
 export const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex').slice(0, 16);
 
@@ -36,14 +34,21 @@ export async function applyMigrations(pool: Pool, projection: string, schema: st
         continue;
       }
       await client.query(step.sql);
-      await client.query('INSERT INTO tandem.projection_migrations (projection, version, name, checksum) VALUES ($1, $2, $3, $4)', [
-        projection,
-        step.version,
-        step.name,
-        checksum(step.sql),
-      ]);
+      await recordAppliedMigration(client, projection, step.version, step.name, step.sql);
       applied.push(step.version);
     }
     return applied;
   });
+}
+
+/**
+ * The one writer of tandem.projection_migrations: records a migration as applied (by applyMigrations,
+ * or outside it: a mirror's column added while streaming), so that it is not run again.
+ */
+export async function recordAppliedMigration(db: ClientBase, projection: string, version: number, name: string, sql: string): Promise<void> {
+  await db.query(
+    `INSERT INTO tandem.projection_migrations (projection, version, name, checksum) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (projection, version) DO NOTHING`,
+    [projection, version, name, checksum(sql)],
+  );
 }

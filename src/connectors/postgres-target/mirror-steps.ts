@@ -1,5 +1,4 @@
 import type { ClientBase, Pool } from 'pg';
-import { checksum } from './migrations';
 
 /** One step of a mirror projection's target schema (tandem.mirror_steps): a table, or a column its source gained. */
 export interface MirrorStep {
@@ -31,13 +30,4 @@ export async function appendMirrorStep(db: ClientBase, projection: string, step:
     [projection, step.kind, step.sourceTable, JSON.stringify(step.spec)],
   );
   return rows[0].version;
-}
-
-/** Records a migration applied outside applyMigrations (a column added while streaming), so it is not run again. */
-export async function recordAppliedMigration(db: ClientBase, projection: string, version: number, name: string, sql: string): Promise<void> {
-  await db.query(
-    `INSERT INTO tandem.projection_migrations (projection, version, name, checksum) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (projection, version) DO NOTHING`,
-    [projection, version, name, checksum(sql)],
-  );
 }

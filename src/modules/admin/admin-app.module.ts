@@ -1,6 +1,4 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { ConfigModule } from '../config/config.module';
-import type { TandemConfig } from '../config/config.schema';
 import { MetricsModule } from '../metrics/metrics.module';
 import { AdminCoreModule } from './admin-core.module';
 import type { AdminTokens } from './auth/admin-tokens';
@@ -14,14 +12,17 @@ import { ReplayApiModule } from './replay/replay-api.module';
 import { StatusApiModule } from './status/status-api.module';
 import type { StatusReader } from '../status/server-status-sampler';
 
-/** `tandem serve`: the admin API, the status page at / and /metrics. */
+/**
+ * `tandem serve`: the admin API, the status page at / and /metrics, on the composition root `root`
+ * (TandemModule: the configuration, the shared pools and Kafka client, every capability's service).
+ */
 @Module({})
 export class AdminAppModule {
-  static forRoot(config: TandemConfig, tokens: AdminTokens, statusReader: StatusReader): DynamicModule {
+  static forRoot(root: DynamicModule, tokens: AdminTokens, statusReader: StatusReader): DynamicModule {
     return {
       module: AdminAppModule,
       imports: [
-        ConfigModule.forConfig(config),
+        root,
         AdminCoreModule.forRoot(tokens, statusReader),
         StatusApiModule,
         QuarantineApiModule,

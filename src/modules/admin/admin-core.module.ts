@@ -1,10 +1,9 @@
-import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import type { Pool } from 'pg';
 import type { Logger } from '../../shared/logger';
 import { TANDEM_CONFIG, TANDEM_LOGGER } from '../config/config.module';
 import type { TandemConfig } from '../config/config.schema';
-import { targetPool } from '../projection/projection.service';
+import { TandemResources } from '../core/tandem-resources';
 import type { AdminTokens } from './auth/admin-tokens';
 import { AuditedActions, TARGET_POOL } from './http/audited-action';
 import { ADMIN_TOKENS, BearerAuthGuard } from './http/bearer-auth.guard';
@@ -12,10 +11,12 @@ import { AdminErrorFilter } from './http/error.filter';
 import { JobRegistry } from './jobs/job-registry';
 import { SAMPLE_INTERVAL_MS, STATUS_READER, StatusSampler, type StatusReader } from '../status/server-status-sampler';
 
-/** What every admin feature shares: tokens and the auth guard, the error filter, the target pool, the audit, the status sampler. */
+/**
+ * What every admin feature shares: tokens and the auth guard, the error filter, the target pool (the
+ * process's shared one, closed by TandemResources), the audit, the status sampler.
+ */
 @Module({})
-export class AdminCoreModule implements OnApplicationShutdown {
-  constructor(@Inject(TARGET_POOL) private readonly pool: Pool) {}
+export class AdminCoreModule {
 
   static forRoot(tokens: AdminTokens, statusReader: StatusReader): DynamicModule {
     return {
@@ -31,8 +32,8 @@ export class AdminCoreModule implements OnApplicationShutdown {
         },
         {
           provide: TARGET_POOL,
-          inject: [TANDEM_CONFIG],
-          useFactory: (config: TandemConfig) => targetPool(config),
+          inject: [TandemResources],
+          useFactory: (resources: TandemResources) => resources.target,
         },
         StatusSampler,
         AuditedActions,
@@ -50,9 +51,5 @@ export class AdminCoreModule implements OnApplicationShutdown {
       ],
       exports: [ADMIN_TOKENS, STATUS_READER, SAMPLE_INTERVAL_MS, TARGET_POOL, StatusSampler, AuditedActions, JobRegistry],
     };
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.pool.end();
   }
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'fs';
 import type { Server } from 'http';
 import type { AddressInfo } from 'net';
 import {
+  type DynamicModule,
   BadRequestException,
   HttpException,
   PayloadTooLargeException,
@@ -17,6 +18,9 @@ import { AdminAppModule } from './admin-app.module';
 import type { AdminTokens } from './auth/admin-tokens';
 import { authenticateHeader } from './http/bearer-auth.guard';
 import { JobRegistry } from './jobs/job-registry';
+import { TARGET_POOL } from './http/audited-action';
+import type { Pool } from 'pg';
+import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import type { StatusReader } from '../status/server-status-sampler';
 
 /** The largest request body read; a larger one is refused with 413 before it is parsed. */
@@ -81,6 +85,8 @@ export function isLoopbackHost(host: string): boolean {
  */
 export async function startAdminServer(options: {
   config: TandemConfig;
+  /** The composition root (TandemModule.forConfig(config)): the services and connections the API uses. */
+  root: DynamicModule;
   tokens: AdminTokens;
   status: StatusReader;
   port: number;
@@ -89,9 +95,9 @@ export async function startAdminServer(options: {
 }): Promise<RunningAdminServer> {
   const tls = options.config.admin.tls;
   const app = await NestFactory.create<NestExpressApplication>(
-    AdminAppModule.forRoot(options.config, options.tokens, options.status),
+    AdminAppModule.forRoot(options.root, options.tokens, options.status),
     new ExpressAdapter(),
-    { logger: false, bodyParser: false, ...(tls ? { httpsOptions: readTlsFiles(tls) } : {}) },
+    { logger: false, abortOnError: false, bodyParser: false, ...(tls ? { httpsOptions: readTlsFiles(tls) } : {}) },
   );
   app.getHttpAdapter().getInstance().disable('x-powered-by');
   app.use((_request: Request, response: { setHeader(name: string, value: string): void }, next: Next) => {
@@ -109,6 +115,7 @@ export async function startAdminServer(options: {
   });
   app.useBodyParser('json', { limit: MAX_BODY_BYTES });
   app.use((error: unknown, _request: Request, _response: unknown, next: Next) => next(bodyError(error)));
+  await ensureTandemSchema(app.get<Pool>(TARGET_POOL));
   await app.listen(options.port, options.host);
   const server = app.getHttpServer() as Server;
   server.requestTimeout = SERVER_TIMEOUTS.requestTimeoutMs;

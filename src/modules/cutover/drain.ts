@@ -1,4 +1,4 @@
-import type { Client, Pool } from 'pg';
+import type { ClientBase as Client, Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
 import { parseLsn } from '../../shared/lsn';
 import { loadCheckpoints } from '../../connectors/postgres-target/checkpoint-store';

@@ -4,7 +4,7 @@ import { FailbackRefusedError } from '../../shared/errors';
 import { failbackNames } from '../../contracts/failback-names';
 import { ensureFailbackSchema } from '../../connectors/postgres-legacy/failback-schema';
 import { resolveProjectionDefinitions } from '../projection/projection.service';
-import { failbackStore, type FailbackRecord } from './failback-store';
+import { failbackStore, type FailbackRecord } from '../../connectors/postgres-target/failback-repository';
 import { qualified } from '../../connectors/postgres-target/sql';
 import { ensurePublication, type SourceTable } from '../../connectors/postgres-source/source-catalog';
 import { readSlot } from '../../connectors/postgres-source/replication-slot';

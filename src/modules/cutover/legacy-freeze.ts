@@ -1,4 +1,4 @@
-import type { Client } from 'pg';
+import type { ClientBase as Client } from 'pg';
 import { ident } from '../../connectors/postgres-target/sql';
 
 /**

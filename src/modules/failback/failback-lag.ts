@@ -6,7 +6,7 @@ import type { failbackNames } from '../../contracts/failback-names';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { endOffsets } from '../../connectors/kafka/offsets';
 import type { PartitionEnd } from '../../contracts/positions';
-import { failbackStore, type FailbackRecord } from '../cutover/failback-store';
+import { failbackStore, type FailbackRecord } from '../../connectors/postgres-target/failback-repository';
 
 export interface FailbackLag {
   cutoverId: number;

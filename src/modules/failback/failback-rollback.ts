@@ -7,7 +7,7 @@ import { endOffsets } from '../../connectors/kafka/offsets';
 import { audit } from '../../connectors/postgres-target/operator-audit';
 import { FailbackRefusedError } from '../../shared/errors';
 import { withClient } from '../cutover/failback-setup';
-import { cutoverSummary, failbackStore, type FailbackRecord } from '../cutover/failback-store';
+import { cutoverSummary, failbackStore, type FailbackRecord } from '../../connectors/postgres-target/failback-repository';
 import { ReconciliationService } from '../reconciliation/reconciliation.service';
 import type { FailbackService } from './failback.service';
 import { behindRecords, failbackTopics, readSlotLag } from './failback-lag';

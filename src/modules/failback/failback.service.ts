@@ -10,7 +10,7 @@ import { CaptureService, type CaptureStatus } from '../capture/capture.service';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { dropTargetCapture, failbackTables, prepareFailback, withClient } from '../cutover/failback-setup';
 import { FailbackRefusedError } from '../../shared/errors';
-import { cutoverSummary, failbackStore, type FailbackRecord } from '../cutover/failback-store';
+import { cutoverSummary, failbackStore, type FailbackRecord } from '../../connectors/postgres-target/failback-repository';
 import { FailbackApplier, type FailbackApplierStatus } from './failback-applier';
 import { failbackTopics, readFailbackLag, type FailbackLag } from './failback-lag';
 

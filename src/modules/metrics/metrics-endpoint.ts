@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'http';
 import type { AddressInfo } from 'net';
-import type { AppliedBatch } from '../../projections/framework/projection-runner';
+import type { AppliedBatch } from '../../projections/pipeline/live-sink';
 import { TandemMetrics } from './tandem-metrics';
 
 /**

@@ -11,13 +11,12 @@ import { createKafka } from '../../connectors/kafka/kafka-client';
 import { positionKey, readRecordsAt, type RecordPosition } from '../../connectors/kafka/record-reader';
 import type { Logger } from '../../shared/logger';
 import type { TandemConfig } from '../config/config.schema';
-import { applyBatch } from '../../projections/framework/batch-applier';
-import {
-  hasLeftOutFields,
-  scrubSecrets,
-  sensitiveValuesOfRecord,
-} from '../../projections/framework/sensitive-fields';
-import { decodeRecord } from '../../projections/framework/event-decoder';
+import { hasLeftOutFields } from '../../projections/framework/sensitive-fields';
+import { sourcedOperations } from '../../projections/framework/batch-applier';
+import { runPipeline } from '../../projections/pipeline/pipeline';
+import { PlanSink } from '../../projections/pipeline/plan-sink';
+import { TargetSink } from '../../projections/pipeline/shadow-sink';
+import type { ProjectionSink } from '../../projections/pipeline/sink';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 
 export interface RedriveResult {
@@ -81,28 +80,25 @@ export class DeadLetterService {
         continue;
       }
       const record = { topic: entry.topic, partition: entry.partition, offset: entry.offset, key: entry.sourceKey, value };
-      const item = { record, decoded: decodeRecord(definition, this.topicPrefix, record) };
-      if (dryRun) {
-        const { decoded } = item;
+      let operations = 0;
+      const sink: ProjectionSink = dryRun
+        ? new PlanSink({ definition, plan: (items) => (operations += items.flatMap(sourcedOperations).length) })
+        : new TargetSink(this.pool, definition, async (client, quarantined) => {
+            if (quarantined.length === 0) await markRedriven(client, entry.id);
+          });
+      const { quarantined } = await runPipeline({ definition, topicPrefix: this.topicPrefix, maxBatchEvents: 1, sink }, [record]);
+      if (dryRun)
         results.push(
-          decoded.kind === 'reject'
-            ? {
-                id: entry.id,
-                outcome: 'still invalid',
-                reason: scrubSecrets(decoded.reason, sensitiveValuesOfRecord(definition, record)),
-              }
-            : { id: entry.id, outcome: 'would apply', operations: decoded.kind === 'apply' ? decoded.operations.length : 0 },
+          quarantined.length > 0
+            ? { id: entry.id, outcome: 'still invalid', reason: quarantined[0].reason }
+            : { id: entry.id, outcome: 'would apply', operations },
         );
-        continue;
-      }
-      const result = await applyBatch(this.pool, definition, [item], [], async (client, quarantined) => {
-        if (quarantined.length === 0) await markRedriven(client, entry.id);
-      });
-      results.push(
-        result.quarantined.length === 0
-          ? { id: entry.id, outcome: 'applied' }
-          : { id: entry.id, outcome: 'quarantined again', reason: result.quarantined[0].reason },
-      );
+      else
+        results.push(
+          quarantined.length === 0
+            ? { id: entry.id, outcome: 'applied' }
+            : { id: entry.id, outcome: 'quarantined again', reason: quarantined[0].reason },
+        );
     }
     return results;
   }

@@ -1,17 +1,23 @@
-import { namePoolEndpoint } from '../../shared/endpoint';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { targetPool } from '../core/target-pool';
 import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import { ConfigError } from '../../shared/errors';
 import { createKafka } from '../../connectors/kafka/kafka-client';
-import { ProjectionRunner, type AppliedBatch, type ProjectionStatus } from '../../projections/framework/projection-runner';
+import { ProjectionRunner, type ProjectionStatus } from '../../projections/pipeline/projection-runner';
+import { LiveSink, type AppliedBatch } from '../../projections/pipeline/live-sink';
+import { PlanSink } from '../../projections/pipeline/plan-sink';
+import type { RunnerSink } from '../../projections/pipeline/sink';
 import type { BatchItem } from '../../projections/framework/batch-applier';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { RECIPES } from '../../projections/recipes';
 import { loadModuleProjection } from '../../projections/user-modules/load-projection-module';
 import { mirrorOutline, resolveMirrorProjection } from '../../projections/mirror/mirror-projection';
 import { isMirrorEntry, isModuleEntry, type ProjectionEntry } from '../config/projection-entry.schema';
+
+/** Kept here for the callers that import it from the projection module. */
+export { targetPool };
 
 export interface ProjectOptions {
   /** Only this projection (default: every projection in the config). */
@@ -82,20 +88,6 @@ function select(definitions: ProjectionDefinition<unknown>[], only?: string): Pr
   return selected;
 }
 
-export function targetPool(config: TandemConfig, logger?: Logger): Pool {
-  if (!config.target) throw new ConfigError('target.url: required to run projections (or set TANDEM_TARGET_URL)');
-  const pool = namePoolEndpoint(
-    new Pool({ connectionString: config.target.url, max: 8, application_name: 'tandem-projector' }),
-    'target',
-    config.target.url,
-  );
-  // A connection that breaks while idle in the pool (the target restarted) is dropped and replaced by
-  // the pool; without a listener its 'error' event would crash the process. Queries in flight still
-  // fail and are handled by their callers (the projector applies the batch again; rows are LSN-guarded).
-  pool.on('error', (error) => logger?.warn({ err: error }, 'an idle target connection failed; the pool opens a new one'));
-  return pool;
-}
-
 /** Runs projectors (one consumer group per projection) until stop(). */
 export class ProjectionService {
   private runners: ProjectionRunner[] = [];
@@ -110,24 +102,39 @@ export class ProjectionService {
     return this.runners.map((runner) => ({ ...runner.statusValue, lag: { ...runner.statusValue.lag } }));
   }
 
+  /** Every partition each projector has read is read to its end. */
+  caughtUp(): boolean {
+    return this.runners.every((runner) => runner.caughtUp());
+  }
+
   async start(options: ProjectOptions = {}): Promise<void> {
     if (projectionDefinitions(this.config, options.projection).length === 0) throw new ConfigError('projections: list at least one projection to run');
     this.pool = targetPool(this.config, this.logger);
     const definitions = await resolveProjectionDefinitions(this.config, options.projection, this.pool, { dryRun: options.plan !== undefined });
     const kafka: Kafka = createKafka(this.config.kafka, `${this.config.kafka.clientId}-projector`, this.logger);
+    const topicPrefix = this.config.kafka.topicPrefix;
     for (const definition of definitions) {
+      const pool = this.pool;
+      const plan = options.plan;
+      const sink: RunnerSink = plan
+        ? new PlanSink({ definition, plan: (items) => plan(definition, items), reading: { pool, topicPrefix } })
+        : new LiveSink({
+            definition,
+            topicPrefix,
+            orderingWaitMs: this.config.projector.orderingWaitMs,
+            kafka,
+            pool,
+            logger: this.logger,
+            onBatchApplied: options.onBatchApplied,
+          });
       const runner = new ProjectionRunner({
         definition,
-        topicPrefix: this.config.kafka.topicPrefix,
+        topicPrefix,
         partitions: this.config.kafka.partitions,
         replicationFactor: this.config.kafka.replicationFactor,
         maxBatchEvents: this.config.projector.maxBatchEvents,
-        orderingWaitMs: this.config.projector.orderingWaitMs,
         kafka,
-        pool: this.pool,
-        logger: this.logger,
-        plan: options.plan && ((items) => options.plan!(definition, items)),
-        onBatchApplied: options.onBatchApplied,
+        sink,
       });
       await runner.prepare();
       this.runners.push(runner);

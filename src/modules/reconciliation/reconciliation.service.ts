@@ -1,18 +1,17 @@
-import { namePoolEndpoint } from '../../shared/endpoint';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { listQuarantine, type QuarantinedEvent } from '../../connectors/postgres-target/quarantine-store';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import type { TableComparison } from '../../projections/framework/define-reconciliation';
-import { resolveProjectionDefinitions, targetPool } from '../projection/projection.service';
+import { resolveProjectionDefinitions } from '../projection/projection.service';
+import { TandemResources, withResources } from '../core/tandem-resources';
+import { ReconciliationRepository } from './reconciliation-repository';
 import { compareByBuckets, type Difference } from './bucket-comparison';
 import { SqlComparisonReader, sharedRowHash } from './sql-reader';
 import { settleDifferences } from './settle-differences';
 import { ClockProbe, DrainedPositionProbe, ProjectionPositionProbe, type PositionProbe } from '../projection/applied-position';
-import { createKafka } from '../../connectors/kafka/kafka-client';
-import type { Kafka } from 'kafkajs';
 import type { ReconciliationReport, TableReport } from './reconciliation-report';
 import { quarantineKind, verdictOf } from './verdict';
 import { createProgress } from '../../shared/progress';
@@ -61,49 +60,43 @@ export class ReconciliationService {
   constructor(
     private readonly config: TandemConfig,
     private readonly logger: Logger,
+    /** The process's connections (the application context); without them, run() opens and closes its own. */
+    private readonly resources?: TandemResources,
   ) {
     this.columns = columnPolicyOf(config);
   }
 
   async run(options: ReconcileOptions = {}): Promise<ReconciliationReport[]> {
-    const target = targetPool(this.config);
-    const definitions = (await resolveProjectionDefinitions(this.config, options.projection, target).catch(async (error) => {
-      await target.end();
-      throw error;
-    })).filter((d) => d.reconcile && d.reconcile.length > 0);
-    const source = namePoolEndpoint(
-      new Pool({ connectionString: this.config.source.url, max: 4, application_name: 'tandem-reconcile' }),
-      'source',
-      this.config.source.url,
+    return withResources(this.resources, this.config, this.logger, (resources) => this.runWith(resources, options));
+  }
+
+  private async runWith(resources: TandemResources, options: ReconcileOptions): Promise<ReconciliationReport[]> {
+    const target = resources.target;
+    const definitions = (await resolveProjectionDefinitions(this.config, options.projection, target)).filter(
+      (d) => d.reconcile && d.reconcile.length > 0,
     );
-    let kafka: Kafka | null = null;
-    const kafkaOnce = () =>
-      (kafka ??= createKafka(this.config.kafka, `${this.config.kafka.clientId}-reconcile`, this.logger));
-    try {
-      await ensureTandemSchema(target);
-      const reports: ReconciliationReport[] = [];
-      for (const definition of definitions)
-        reports.push(
-          await this.reconcile(
-            definition,
-            source,
-            target,
-            options.threshold ?? 0.001,
-            options.acceptQuarantined ?? false,
-            options.sample ?? DEFAULT_SAMPLE,
-            options.direction ?? 'forward',
-            options.drainedTo !== undefined
-              ? new DrainedPositionProbe(options.drainedTo)
-              : options.direction === 'failback'
-                ? new ClockProbe(FAILBACK_SETTLE_WAIT_MS)
-                : new ProjectionPositionProbe(this.config, definition, source, target, kafkaOnce),
-          ),
-        );
-      return reports;
-    } finally {
-      await source.end();
-      await target.end();
-    }
+    const source = resources.source;
+    const kafkaOnce = () => resources.kafka;
+    await ensureTandemSchema(target);
+    const reports: ReconciliationReport[] = [];
+    for (const definition of definitions)
+      reports.push(
+        await this.reconcile(
+          definition,
+          source,
+          target,
+          options.threshold ?? 0.001,
+          options.acceptQuarantined ?? false,
+          options.sample ?? DEFAULT_SAMPLE,
+          options.direction ?? 'forward',
+          options.drainedTo !== undefined
+            ? new DrainedPositionProbe(options.drainedTo)
+            : options.direction === 'failback'
+              ? new ClockProbe(FAILBACK_SETTLE_WAIT_MS)
+              : new ProjectionPositionProbe(this.config, definition, source, target, kafkaOnce),
+        ),
+      );
+    return reports;
   }
 
   private async reconcile(
@@ -151,25 +144,7 @@ export class ReconciliationService {
       ...outcome,
       tables,
     };
-    const stored = await target.query<{ id: string }>(
-      `INSERT INTO tandem.reconciliations (projection, source_lsn, verdict, mismatch_ratio, threshold, started_at, finished_at, report)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-      [
-        report.projection,
-        report.sourceLsn,
-        verdict,
-        mismatchRatio,
-        threshold,
-        report.startedAt,
-        report.finishedAt,
-        JSON.stringify(report),
-      ],
-    );
-    report.id = Number(stored.rows[0].id);
-    await target.query('UPDATE tandem.reconciliations SET report = $2 WHERE id = $1', [
-      report.id,
-      JSON.stringify(report),
-    ]);
+    report.id = await new ReconciliationRepository(target).record(report);
     this.logger.info(
       { projection: definition.name, verdict, mismatchRatio, id: report.id },
       'reconciliation finished',

@@ -1,11 +1,12 @@
 import type { ClientBase, Pool } from 'pg';
 import { applyMigrations } from '../../connectors/postgres-target/migrations';
-import { loadCheckpoints, saveCheckpoints, type Checkpoint } from '../../connectors/postgres-target/checkpoint-store';
+import { saveCheckpoints, type Checkpoint } from '../../connectors/postgres-target/checkpoint-store';
 import { ident, qualified } from '../../connectors/postgres-target/sql';
 import { advanceSequences } from '../../connectors/postgres-target/sequences';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { audit } from '../../connectors/postgres-target/operator-audit';
 import { withTransaction } from '../../shared/transaction';
+import { insertBackup, nextBackupId, snapshotCheckpoints } from './backups.repository';
 
 export const shadowSchemaOf = (schema: string, replayId: number) => `${schema}__shadow_${replayId}`;
 export const backupSchemaOf = (schema: string, backupId: number) => `${schema}__backup_${backupId}`;
@@ -29,27 +30,18 @@ export async function createFromMigrations(pool: Pool, definition: ProjectionDef
 }
 
 /** The projection definition writing into another schema (row-writer qualifies every name with it). */
-export function inSchema(definition: ProjectionDefinition<unknown>, schema: string): ProjectionDefinition<unknown> {
-  return { ...definition, schema };
-}
-
-export async function tablesOf(db: Pool | ClientBase, schema: string): Promise<string[]> {
+/** The relations of `schema` of the given kinds (pg_class.relkind), by name. */
+async function relationsOf(db: Pool | ClientBase, schema: string, kinds: string[]): Promise<string[]> {
   const { rows } = await db.query<{ relname: string }>(
     `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY c.relname`,
-    [schema],
+      WHERE n.nspname = $1 AND c.relkind = ANY($2::"char"[]) ORDER BY c.relname`,
+    [schema, kinds],
   );
   return rows.map((row) => row.relname);
 }
 
-export async function viewsOf(db: Pool | ClientBase, schema: string): Promise<string[]> {
-  const { rows } = await db.query<{ relname: string }>(
-    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind IN ('v', 'm') ORDER BY c.relname`,
-    [schema],
-  );
-  return rows.map((row) => row.relname);
-}
+export const tablesOf = (db: Pool | ClientBase, schema: string) => relationsOf(db, schema, ['r', 'p']);
+export const viewsOf = (db: Pool | ClientBase, schema: string) => relationsOf(db, schema, ['v', 'm']);
 
 export interface StateSummary {
   /** md5 over every table's rows, in a fixed order: equal state, equal hash. */
@@ -74,24 +66,6 @@ export async function summarize(db: Pool | ClientBase, schema: string): Promise<
   }
   const { rows: hashed } = await db.query<{ h: string }>('SELECT md5($1) AS h', [parts.join('\n')]);
   return { hash: hashed[0].h, rows };
-}
-
-export const checkpointsToJson = (checkpoints: Iterable<Checkpoint>) =>
-  [...checkpoints].map((c) => ({ topic: c.topic, partition: c.partition, offset: c.offset.toString(), commit_lsn: c.commitLsn?.toString() ?? null }));
-
-export function checkpointsFromJson(json: Array<{ topic: string; partition: number; offset: string; commit_lsn: string | null }>): Checkpoint[] {
-  return json.map((c) => ({ topic: c.topic, partition: c.partition, offset: BigInt(c.offset), commitLsn: c.commit_lsn === null ? null : BigInt(c.commit_lsn) }));
-}
-
-/** Records a projection's current checkpoints (a position `checkpoint:ID` can name). */
-export async function snapshotCheckpoints(db: Pool | ClientBase, projection: string, reason: string): Promise<number> {
-  const checkpoints = [...(await loadCheckpoints(db, projection)).values()];
-  const commitLsn = checkpoints.reduce<bigint | null>((max, c) => (c.commitLsn !== null && (max === null || c.commitLsn > max) ? c.commitLsn : max), null);
-  const { rows } = await db.query<{ id: string }>(
-    'INSERT INTO tandem.checkpoint_snapshots (projection, offsets, commit_lsn, reason) VALUES ($1, $2, $3, $4) RETURNING id',
-    [projection, JSON.stringify(checkpointsToJson(checkpoints)), commitLsn?.toString() ?? null, reason],
-  );
-  return Number(rows[0].id);
 }
 
 export interface SwapRequest {
@@ -144,15 +118,19 @@ export async function swapIn(pool: Pool, request: SwapRequest): Promise<number |
     let backupId: number | null = null;
     if (await schemaExists(client, live)) {
       const snapshotId = await snapshotCheckpoints(client, definition.name, `replaced by ${request.kind}`);
-      const { rows } = await client.query<{ id: string }>(`SELECT nextval(pg_get_serial_sequence('tandem.backups', 'id'))::text AS id`);
-      backupId = Number(rows[0].id);
+      backupId = await nextBackupId(client);
       const tables = await tablesOf(client, live);
       if (tables.length > 0) await lockWithoutDeadlock(client, tables.map((t) => qualified(live, t)));
       await client.query(`ALTER SCHEMA ${ident(live)} RENAME TO ${ident(backupSchemaOf(live, backupId))}`);
-      await client.query(
-        `INSERT INTO tandem.backups (id, projection, schema_name, kind, checkpoint_snapshot_id, operator, note) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [backupId, definition.name, backupSchemaOf(live, backupId), request.kind, snapshotId, request.operator, request.note],
-      );
+      await insertBackup(client, {
+        id: backupId,
+        projection: definition.name,
+        schemaName: backupSchemaOf(live, backupId),
+        kind: request.kind,
+        checkpointSnapshotId: snapshotId,
+        operator: request.operator,
+        note: request.note,
+      });
     }
     await client.query(`ALTER SCHEMA ${ident(incoming)} RENAME TO ${ident(live)}`);
     await client.query('DELETE FROM tandem.checkpoints WHERE projection = $1', [definition.name]);
@@ -171,8 +149,7 @@ export async function swapIn(pool: Pool, request: SwapRequest): Promise<number |
  */
 export async function copyToBackup(pool: Pool, definition: ProjectionDefinition<unknown>, operator: string, note: string): Promise<number> {
   const live = definition.schema;
-  const { rows } = await pool.query<{ id: string }>(`SELECT nextval(pg_get_serial_sequence('tandem.backups', 'id'))::text AS id`);
-  const backupId = Number(rows[0].id);
+  const backupId = await nextBackupId(pool);
   const schema = backupSchemaOf(live, backupId);
   await createFromMigrations(pool, definition, schema);
   try {
@@ -198,10 +175,7 @@ export async function copyToBackup(pool: Pool, definition: ProjectionDefinition<
           await client.query(`INSERT INTO ${qualified(schema, table)} (${list}) OVERRIDING SYSTEM VALUE SELECT ${values} FROM ${qualified(live, table)}`);
         }
         const snapshotId = await snapshotCheckpoints(client, definition.name, note);
-        await client.query(
-          `INSERT INTO tandem.backups (id, projection, schema_name, kind, checkpoint_snapshot_id, operator, note) VALUES ($1, $2, $3, 'cutover', $4, $5, $6)`,
-          [backupId, definition.name, schema, snapshotId, operator, note],
-        );
+        await insertBackup(client, { id: backupId, projection: definition.name, schemaName: schema, kind: 'cutover', checkpointSnapshotId: snapshotId, operator, note });
         await audit(client, operator, 'backup.take', definition.name, { backupId, schema, note });
         return backupId;
       },

@@ -128,7 +128,7 @@ export async function applyBatch(
  * A rejected event as quarantine, the dead-letter topic and the log get it: the projection's
  * sensitive columns left out of the event and masked in the reason (sensitive-fields.ts).
  */
-function quarantined(
+export function quarantined(
   definition: ProjectionDefinition<unknown>,
   record: LogRecord,
   reason: string,

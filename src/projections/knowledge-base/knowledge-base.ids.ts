@@ -4,6 +4,9 @@ import { deterministicUuid } from '../framework/define-projection';
 /** The tenant id the seeds use for "no tenant": treated as the root scope, like NULL. */
 export const ROOT_TENANT = '00000000-0000-0000-0000-000000000000';
 
+/** The root tenant as an SQL literal (the key of root rows in the migrations). */
+export const ROOT_TENANT_SQL = `'${ROOT_TENANT}'::uuid`;
+
 /** Any 8-4-4-4-12 hex id, as PostgreSQL's uuid type takes it (no RFC version/variant check). */
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

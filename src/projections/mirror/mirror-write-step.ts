@@ -1,11 +1,7 @@
 import type { ClientBase } from 'pg';
 import { ident } from '../../connectors/postgres-target/sql';
-import {
-  appendMirrorStep,
-  loadMirrorSteps,
-  lockMirrorSteps,
-  recordAppliedMigration,
-} from '../../connectors/postgres-target/mirror-steps';
+import { appendMirrorStep, loadMirrorSteps, lockMirrorSteps } from '../../connectors/postgres-target/mirror-steps';
+import { recordAppliedMigration } from '../../connectors/postgres-target/migrations';
 import { UNAVAILABLE_VALUE } from '../../contracts/envelope';
 import type { BeforeWriteEvent, RowOperation } from '../framework/define-projection';
 import { addColumnSql } from './mirror-ddl';

@@ -49,9 +49,9 @@ export class CutoverController {
     @Caller() caller: Principal,
     @Body(new ZodValidationPipe(startBody)) body: z.infer<typeof startBody>,
   ): Job {
-    requireConfirmation(body.confirm, `cutover:${body.id}`);
     const subject = `cutover:${body.id}`;
-    return this.jobs.start(caller.name, 'cutover.start', subject, () => this.actions.run(caller, 'cutover.start', subject, body, () =>
+    requireConfirmation(body.confirm, subject);
+    return this.actions.job(this.jobs, caller, 'cutover.start', subject, body, () =>
       this.cutovers.start(body.id, {
         operator: caller.name,
         drainTimeoutMs: body.drainTimeoutMs,
@@ -59,7 +59,7 @@ export class CutoverController {
         commit: body.commit,
         acceptQuarantined: body.acceptQuarantined,
       }),
-    ));
+    );
   }
 
   @Post('commit')
@@ -69,8 +69,7 @@ export class CutoverController {
     @Caller() caller: Principal,
     @Body(new ZodValidationPipe(commitBody)) body: z.infer<typeof commitBody>,
   ): Promise<CutoverRecord> {
-    requireConfirmation(body.confirm, `cutover:${body.id}`);
-    return this.actions.run(caller, 'cutover.commit', `cutover:${body.id}`, body, () =>
+    return this.actions.confirmed(caller, 'cutover.commit', `cutover:${body.id}`, body, () =>
       this.cutovers.commit(body.id, { operator: caller.name }),
     );
   }
@@ -82,8 +81,7 @@ export class CutoverController {
     @Caller() caller: Principal,
     @Body(new ZodValidationPipe(abortBody)) body: z.infer<typeof abortBody>,
   ): Promise<CutoverRecord> {
-    requireConfirmation(body.confirm, `cutover:${body.id}`);
-    return this.actions.run(caller, 'cutover.abort', `cutover:${body.id}`, body, () =>
+    return this.actions.confirmed(caller, 'cutover.abort', `cutover:${body.id}`, body, () =>
       this.cutovers.abort(body.id, { operator: caller.name, reason: body.reason }),
     );
   }

@@ -4,6 +4,7 @@ import { withoutConnectionStrings } from '../../../shared/redact';
 import { audit } from '../../../connectors/postgres-target/operator-audit';
 import type { Principal } from '../auth/admin-tokens';
 import { InvalidRequestError } from './zod-validation.pipe';
+import type { Job, JobRegistry } from '../jobs/job-registry';
 
 export const TARGET_POOL = Symbol('TARGET_POOL');
 
@@ -45,5 +46,22 @@ export class AuditedActions {
     }
     await audit(this.pool, caller.name, `api.${action}`, subject, details, { outcome: 'ok' });
     return result;
+  }
+
+  /** run() for a destructive route: refused at once unless the body's `confirm` repeats the subject. */
+  confirmed<T>(
+    caller: Principal,
+    action: string,
+    subject: string,
+    body: Record<string, unknown> & { confirm?: string | boolean },
+    work: () => Promise<T>,
+  ): Promise<T> {
+    requireConfirmation(body.confirm, subject);
+    return this.run(caller, action, subject, body, work);
+  }
+
+  /** run() as a job (202; GET /api/jobs/{id} gives its result): for an action that can outlast the request. */
+  job(jobs: JobRegistry, caller: Principal, action: string, subject: string, parameters: Record<string, unknown>, work: () => Promise<unknown>): Job {
+    return jobs.start(caller.name, action, subject, () => this.run(caller, action, subject, parameters, work));
   }
 }

@@ -18,7 +18,7 @@ import {
   renderHtml,
   type ReconciliationReport,
 } from '../../reconciliation/reconciliation-report';
-import { listReports, readReport } from '../../reconciliation/report-store';
+import { ReconciliationRepository } from '../../reconciliation/reconciliation-repository';
 import type { Principal } from '../auth/admin-tokens';
 import { Caller, RequireRole } from '../http/access';
 import { AuditedActions, TARGET_POOL } from '../http/audited-action';
@@ -45,19 +45,19 @@ export class ReconcileController {
     @Body(new ZodValidationPipe(reconcileBody)) body: z.infer<typeof reconcileBody>,
   ): Job {
     const subject = body.projection ?? '*';
-    return this.jobs.start(caller.name, 'reconcile', subject, () => this.actions.run(caller, 'reconcile', subject, body, async () => {
+    return this.actions.job(this.jobs, caller, 'reconcile', subject, body, async () => {
       const reports = await this.reconciliation.run({
         projection: body.projection,
         threshold: body.threshold,
         acceptQuarantined: body.acceptQuarantined,
       });
       return { verdict: reports.some((r) => r.verdict === 'FAIL') ? 'FAIL' : 'PASS', reports };
-    }));
+    });
   }
 
   @Get('reports')
   reports(@Query(new ZodValidationPipe(reportsQuery, 'query')) query: z.infer<typeof reportsQuery>) {
-    return listReports(this.pool, {
+    return new ReconciliationRepository(this.pool).list({
       projection: query.projection,
       limit: query.limit === undefined ? undefined : Number(query.limit),
     });
@@ -76,7 +76,7 @@ export class ReconcileController {
   }
 
   private async find(id: number): Promise<ReconciliationReport> {
-    const report = await readReport(this.pool, id);
+    const report = await new ReconciliationRepository(this.pool).read(id);
     if (!report) throw new NotFoundException(`no reconciliation report ${id}`);
     return report;
   }

@@ -26,14 +26,9 @@ export class ReplayController {
   ): Job {
     requireConfirmation(body.confirm, body.projection);
     const action = body.dryRun ? 'replay.dry-run' : 'replay';
-    return this.jobs.start(caller.name, action, body.projection, () => this.actions.run(caller, action, body.projection, body, () =>
-      this.replays.replay({
-        projection: body.projection,
-        to: body.to,
-        dryRun: body.dryRun,
-        operator: caller.name,
-      }),
-    ));
+    return this.actions.job(this.jobs, caller, action, body.projection, body, () =>
+      this.replays.replay({ projection: body.projection, to: body.to, dryRun: body.dryRun, operator: caller.name }),
+    );
   }
 
   @Get('backups')
@@ -48,8 +43,7 @@ export class ReplayController {
     @Caller() caller: Principal,
     @Body(new ZodValidationPipe(restoreBody)) body: z.infer<typeof restoreBody>,
   ) {
-    requireConfirmation(body.confirm, `backup:${body.id}`);
-    return this.actions.run(caller, 'backup.restore', `backup:${body.id}`, body, () =>
+    return this.actions.confirmed(caller, 'backup.restore', `backup:${body.id}`, body, () =>
       this.replays.restore(body.id, caller.name),
     );
   }

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { CutoverRepository } from './cutover-repository';
 
 export type FailbackState = 'active' | 'stopped' | 'rolled-back';
 
@@ -64,16 +65,10 @@ export const failbackStore = {
   },
 };
 
-/** The state and projections of a cutover (read here so that failback does not depend on the cutover module). */
+/** The state and projections of a cutover (the latest when no id is given), for failback. */
 export async function cutoverSummary(
   pool: Pool,
   id?: number,
 ): Promise<{ id: number; state: string; projections: string[]; applicationRoles: string[] } | null> {
-  const columns = 'id, state, projections, application_roles';
-  const { rows } = await pool.query(
-    id === undefined ? `SELECT ${columns} FROM tandem.cutovers ORDER BY id DESC LIMIT 1` : `SELECT ${columns} FROM tandem.cutovers WHERE id = $1`,
-    id === undefined ? [] : [id],
-  );
-  if (rows.length === 0) return null;
-  return { id: Number(rows[0].id), state: rows[0].state, projections: rows[0].projections, applicationRoles: rows[0].application_roles };
+  return new CutoverRepository(pool).find(id);
 }

@@ -1,0 +1,27 @@
+import type { Pool, PoolClient } from 'pg';
+import { applyBatch, type BatchItem, type Quarantined } from '../framework/batch-applier';
+import type { ProjectionDefinition } from '../framework/define-projection';
+import type { ChunkResult, ProjectionSink } from './sink';
+
+/**
+ * Applies each chunk to a projection's tables in a target transaction, without checkpoints: a
+ * replay's shadow schema (shadowSink), or the live tables for a re-drive of quarantined events.
+ */
+export class TargetSink implements ProjectionSink {
+  constructor(
+    private readonly pool: Pool,
+    private readonly definition: ProjectionDefinition<unknown>,
+    /** Runs in each chunk's transaction just before it commits, with what is being quarantined. */
+    private readonly beforeCommit?: (client: PoolClient, quarantined: Quarantined[]) => Promise<void>,
+  ) {}
+
+  async write(items: BatchItem[]): Promise<ChunkResult> {
+    const result = await applyBatch(this.pool, this.definition, items, [], this.beforeCommit);
+    return { applied: result.applied, quarantined: result.quarantined };
+  }
+}
+
+/** A replay's sink: the projection's tables in the shadow schema it rebuilds (the checkpoints come with the swap). */
+export function shadowSink(pool: Pool, definition: ProjectionDefinition<unknown>, shadowSchema: string): ProjectionSink {
+  return new TargetSink(pool, { ...definition, schema: shadowSchema });
+}
