@@ -162,7 +162,8 @@ export class PgoutputDecoder {
         reader.uint8(); // flags
         reader.uint64(); // lsn
         const prefix = reader.string();
-        return { tag: 'message', prefix, content: reader.bytes(reader.uint32()) };
+        // a copy: the buffer decoded is the replication connection's, reused for the next messages
+        return { tag: 'message', prefix, content: Buffer.from(reader.bytes(reader.uint32())) };
       }
       default:
         throw new Error(`pgoutput: unknown message type "${tag}"`);
