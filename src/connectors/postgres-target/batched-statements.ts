@@ -43,9 +43,13 @@ export function conditionalUpsertStatement(schema: string, run: SourcedOperation
   const table = qualified(schema, first.table);
   const columns = [...Object.keys(first.row), '_source_key', '_source_lsn'];
   const list = columns.map(ident).join(', ');
+  // an event's rows share one precondition object: its JSON is made once
+  let lastWhen: WriteCondition | undefined;
+  let lastWhenJson = 'null';
   const items = run.map(({ operation, sourceKey, lsn }) => {
     const upsert = operation as Upsert;
-    return `{"row":${rowJson(upsert.row, sourceKey, lsn)},"when":${JSON.stringify(upsert.when?.match ?? null)}}`;
+    if (upsert.when !== lastWhen) [lastWhen, lastWhenJson] = [upsert.when, JSON.stringify(upsert.when?.match ?? null)];
+    return `{"row":${rowJson(upsert.row, sourceKey, lsn)},"when":${lastWhenJson}}`;
   });
   const keys = first.key.map((column) => `r.${ident(column)}`).join(', ');
   const newest = [
