@@ -48,16 +48,15 @@ describe('statement interleaving (projections that declare interleaveEvents)', (
       'INSERT INTO "s"."children"',
       'INSERT INTO tandem.id_map',
     ]);
-    // the children's preconditions differ per event, so each row carries its own
-    expect(
-      JSON.parse(interleaved[2].values[0] as string).map((item: { when: unknown }) => item.when),
-    ).toEqual([
-      { user_id: 'u1', _source_lsn: '10' },
-      { user_id: 'u1', _source_lsn: '10' },
-      { user_id: 'u2', _source_lsn: '11' },
-      { user_id: 'u3', _source_lsn: '12' },
-      { user_id: 'u3', _source_lsn: '12' },
-      { user_id: 'u3', _source_lsn: '12' },
+    // the children's preconditions differ per event, so each event's rows travel as one group with its own
+    const groups = JSON.parse(interleaved[2].values[0] as string) as Array<{
+      when: unknown;
+      rows: Array<{ id: number }>;
+    }>;
+    expect(groups.map((group) => [group.when, group.rows.map((row) => row.id)])).toEqual([
+      [{ user_id: 'u1', _source_lsn: '10' }, [1, 2]],
+      [{ user_id: 'u2', _source_lsn: '11' }, [3]],
+      [{ user_id: 'u3', _source_lsn: '12' }, [4, 5, 6]],
     ]);
   });
 
