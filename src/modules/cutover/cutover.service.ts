@@ -21,7 +21,7 @@ import { currentLsn, freezeRoles, frozenRoles, unfreezeRoles } from './legacy-fr
 import { audit } from '../../connectors/postgres-target/operator-audit';
 import { prepareFailback } from './failback-setup';
 import { planChecks } from './cutover-plan';
-import { TandemResources } from '../core/tandem-resources';
+import { sharedOrOwnResources, type TandemResources } from '../core/tandem-resources';
 
 export type { CutoverRecord, CutoverState };
 
@@ -43,15 +43,14 @@ export interface CutoverOptions {
 export class CutoverService {
   private readonly resources: TandemResources;
   /** Resources made here (no application context) are closed by close(); shared ones by the application. */
-  private readonly ownsResources: boolean;
+  private readonly closeOwn: () => Promise<void>;
 
   constructor(
     private readonly config: TandemConfig,
     private readonly logger: Logger,
     resources?: TandemResources,
   ) {
-    this.resources = resources ?? new TandemResources(config, logger);
-    this.ownsResources = resources === undefined;
+    ({ resources: this.resources, closeOwn: this.closeOwn } = sharedOrOwnResources(resources, config, logger));
   }
 
   private get pool() {
@@ -63,7 +62,7 @@ export class CutoverService {
   }
 
   async close(): Promise<void> {
-    if (this.ownsResources) await this.resources.close();
+    await this.closeOwn();
   }
 
   /** Runs `work` on one connection to the legacy database (the freeze, drain and verification share it). */

@@ -1,11 +1,11 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
-import { createKafka } from '../../connectors/kafka/kafka-client';
 import { failbackNames } from '../../contracts/failback-names';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
-import { resolveProjectionDefinitions, targetPool as createTargetPool } from '../projection/projection.service';
+import { resolveProjectionDefinitions } from '../projection/projection.service';
+import { sharedOrOwnResources, type TandemResources } from '../core/tandem-resources';
 import { CaptureService, type CaptureStatus } from '../capture/capture.service';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { dropTargetCapture, failbackTables, prepareFailback, withClient } from '../cutover/failback-setup';
@@ -38,27 +38,30 @@ export class FailbackService {
   private readonly pool: Pool;
   private capture: CaptureService | null = null;
   private appliers: FailbackApplier[] = [];
-  private kafkaClient: Kafka | null = null;
+  /** The process's connections, or the service's own (no application context), which close() closes. */
+  readonly resources: TandemResources;
+  private readonly closeOwn: () => Promise<void>;
 
   constructor(
     private readonly config: TandemConfig,
     private readonly logger: Logger,
+    resources?: TandemResources,
   ) {
-    this.pool = createTargetPool(config, logger);
+    ({ resources: this.resources, closeOwn: this.closeOwn } = sharedOrOwnResources(resources, config, logger));
+    this.pool = this.resources.target; // a configuration without a target is refused here
   }
 
   get targetPool(): Pool {
     return this.pool;
   }
 
-  /** A pool on the legacy database; the caller ends it. */
-  legacyPool(): Pool {
-    return new Pool({ connectionString: this.config.source.url, max: 2, application_name: 'tandem-failback' });
+  /** The legacy database (the source pool of the process). */
+  get legacyPool(): Pool {
+    return this.resources.source;
   }
 
   get kafka(): Kafka {
-    this.kafkaClient ??= createKafka(this.config.kafka, `${this.config.kafka.clientId}-failback`, this.logger);
-    return this.kafkaClient;
+    return this.resources.kafka;
   }
 
   get names() {
@@ -100,6 +103,7 @@ export class FailbackService {
           maxBatchEvents: this.config.projector.maxBatchEvents,
           kafka,
           legacyUrl: this.config.source.url,
+          legacyReads: this.legacyPool,
           target: this.pool,
           logger: this.logger.child({ module: 'failback-apply' }),
         });
@@ -154,15 +158,10 @@ export class FailbackService {
   /** How far the legacy database is behind the target (tandem failback status, the rollback gate). */
   async readLag(cutoverId?: number): Promise<FailbackLag> {
     const record = await this.record(cutoverId);
-    const legacy = this.legacyPool();
-    try {
-      return await readFailbackLag(record, await this.definitionsOf(record), this.names, { target: this.pool, legacy }, this.kafka);
-    } finally {
-      await legacy.end();
-    }
+    return readFailbackLag(record, await this.definitionsOf(record), this.names, { target: this.pool, legacy: this.legacyPool }, this.kafka);
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await this.closeOwn();
   }
 }

@@ -1,10 +1,9 @@
 import type { Pool } from 'pg';
 import { targetPool } from '../core/target-pool';
-import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import { ConfigError } from '../../shared/errors';
-import { createKafka } from '../../connectors/kafka/kafka-client';
+import { sharedOrOwnResources, type TandemResources } from '../core/tandem-resources';
 import { ProjectionRunner, type ProjectionStatus } from '../../projections/pipeline/projection-runner';
 import { LiveSink, type AppliedBatch } from '../../projections/pipeline/live-sink';
 import { PlanSink } from '../../projections/pipeline/plan-sink';
@@ -91,12 +90,19 @@ function select(definitions: ProjectionDefinition<unknown>[], only?: string): Pr
 /** Runs projectors (one consumer group per projection) until stop(). */
 export class ProjectionService {
   private runners: ProjectionRunner[] = [];
-  private pool: Pool | null = null;
+  /** The runners started and not stopped yet (stop() may come from the command and again at shutdown). */
+  private active: ProjectionRunner[] = [];
+  private readonly resources: TandemResources;
+  private readonly closeOwn: () => Promise<void>;
 
   constructor(
     private readonly config: TandemConfig,
     private readonly logger: Logger,
-  ) {}
+    /** The process's connections (the application context); without them, the service opens its own. */
+    resources?: TandemResources,
+  ) {
+    ({ resources: this.resources, closeOwn: this.closeOwn } = sharedOrOwnResources(resources, config, logger));
+  }
 
   status(): ProjectionStatus[] {
     return this.runners.map((runner) => ({ ...runner.statusValue, lag: { ...runner.statusValue.lag } }));
@@ -109,12 +115,11 @@ export class ProjectionService {
 
   async start(options: ProjectOptions = {}): Promise<void> {
     if (projectionDefinitions(this.config, options.projection).length === 0) throw new ConfigError('projections: list at least one projection to run');
-    this.pool = targetPool(this.config, this.logger);
-    const definitions = await resolveProjectionDefinitions(this.config, options.projection, this.pool, { dryRun: options.plan !== undefined });
-    const kafka: Kafka = createKafka(this.config.kafka, `${this.config.kafka.clientId}-projector`, this.logger);
+    const pool = this.resources.target;
+    const definitions = await resolveProjectionDefinitions(this.config, options.projection, pool, { dryRun: options.plan !== undefined });
+    const kafka = this.resources.kafka;
     const topicPrefix = this.config.kafka.topicPrefix;
     for (const definition of definitions) {
-      const pool = this.pool;
       const plan = options.plan;
       const sink: RunnerSink = plan
         ? new PlanSink({ definition, plan: (items) => plan(definition, items), reading: { pool, topicPrefix } })
@@ -139,12 +144,24 @@ export class ProjectionService {
       await runner.prepare();
       this.runners.push(runner);
     }
-    for (const runner of this.runners) await runner.start();
+    for (const runner of this.runners) {
+      this.active.push(runner);
+      await runner.start();
+    }
     this.logger.info({ projections: definitions.map((d) => d.name) }, 'projectors running');
   }
 
+  /**
+   * Stops every projector (each finishes its batch in progress), then closes the connections the
+   * service opened itself (none in an application context).
+   */
   async stop(): Promise<void> {
-    for (const runner of this.runners) await runner.stop();
-    await this.pool?.end();
+    for (const runner of this.active.splice(0)) await runner.stop();
+    await this.closeOwn();
+  }
+
+  /** At the application's shutdown, before the shared pools close. */
+  close(): Promise<void> {
+    return this.stop();
   }
 }

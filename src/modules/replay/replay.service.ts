@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import { ReplayRefusedError } from '../../shared/errors';
-import { createKafka } from '../../connectors/kafka/kafka-client';
+import { sharedOrOwnResources, type TandemResources } from '../core/tandem-resources';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { ident } from '../../connectors/postgres-target/sql';
 import type { Checkpoint } from '../../connectors/postgres-target/checkpoint-store';
@@ -12,7 +12,7 @@ import { projectionGroup } from '../../contracts/names';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { PlanSink } from '../../projections/pipeline/plan-sink';
 import { shadowSink } from '../../projections/pipeline/shadow-sink';
-import { resolveProjectionDefinitions, targetPool } from '../projection/projection.service';
+import { resolveProjectionDefinitions } from '../projection/projection.service';
 import { activeMembers } from '../../connectors/kafka/offsets';
 import { audit } from '../../connectors/postgres-target/operator-audit';
 import type { CutReadResult } from './log-reader';
@@ -60,19 +60,26 @@ export interface ReplayResult {
  * stopped (its consumer group must have no member): replay refuses otherwise.
  */
 export class ReplayService {
+  private readonly resources: TandemResources;
+  private readonly closeOwn: () => Promise<void>;
   private readonly pool: Pool;
-  private readonly kafka: Kafka;
 
   constructor(
     private readonly config: TandemConfig,
     private readonly logger: Logger,
+    /** The process's connections (the application context); without them, the service opens its own. */
+    resources?: TandemResources,
   ) {
-    this.pool = targetPool(config);
-    this.kafka = createKafka(config.kafka, `${config.kafka.clientId}-replay`, logger);
+    ({ resources: this.resources, closeOwn: this.closeOwn } = sharedOrOwnResources(resources, config, logger));
+    this.pool = this.resources.target; // a configuration without a target is refused here
+  }
+
+  private get kafka(): Kafka {
+    return this.resources.kafka;
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await this.closeOwn();
   }
 
   async replay(options: ReplayOptions): Promise<ReplayResult> {
