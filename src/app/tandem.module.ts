@@ -52,7 +52,7 @@ function lazyService<T extends object>(
 export class TandemModule implements OnApplicationShutdown {
   constructor(
     @Inject(LAZY_SERVICES) private readonly lazies: Lazy<object>[],
-    private readonly resources: TandemResources,
+    @Inject(TandemResources) private readonly resources: TandemResources,
   ) {}
 
   static forConfig(config: TandemConfig): DynamicModule {

@@ -5,7 +5,7 @@ import { startAdminServer } from '../../src/modules/admin/admin-server';
 import { TandemModule } from '../../src/app/tandem.module';
 import { AdminTokens } from '../../src/modules/admin/auth/admin-tokens';
 import { loadConfig } from '../../src/modules/config/load-config';
-import { targetPool } from '../../src/modules/projection/projection.service';
+import { targetPool } from '../../src/modules/core/target-pool';
 import { createLogger } from '../../src/shared/logger';
 import { TandemProcess } from './capture-process';
 

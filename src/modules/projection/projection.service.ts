@@ -1,5 +1,4 @@
 import type { Pool } from 'pg';
-import { targetPool } from '../core/target-pool';
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import { ConfigError } from '../../shared/errors';
@@ -14,9 +13,6 @@ import { RECIPES } from '../../projections/recipes';
 import { loadModuleProjection } from '../../projections/user-modules/load-projection-module';
 import { mirrorOutline, resolveMirrorProjection } from '../../projections/mirror/mirror-projection';
 import { isMirrorEntry, isModuleEntry, type ProjectionEntry } from '../config/projection-entry.schema';
-
-/** Kept here for the callers that import it from the projection module. */
-export { targetPool };
 
 export interface ProjectOptions {
   /** Only this projection (default: every projection in the config). */
@@ -39,8 +35,9 @@ export function projectionDefinitions(config: TandemConfig, only?: string): Proj
 /** The configured projections' definitions, each whole: a mirror's tables resolved (mirror-projection.ts). */
 export async function resolveProjectionDefinitions(
   config: TandemConfig,
-  only?: string,
-  target?: Pool,
+  only: string | undefined,
+  /** The process's target pool (a mirror's tables are read, and recorded, there). */
+  target: Pool,
   /** A dry run: a mirror records nothing in the target. */
   options: { dryRun?: boolean } = {},
 ): Promise<ProjectionDefinition<unknown>[]> {
@@ -53,19 +50,14 @@ export async function resolveProjectionDefinitions(
       definitions.push(outline);
       continue;
     }
-    const pool = target ?? targetPool(config);
-    try {
-      definitions.push(
-        await resolveMirrorProjection(entry, `projections.${index}`, {
-          sourceUrl: config.source.url,
-          targetUrl: config.target!.url,
-          target: pool,
-          record: !options.dryRun,
-        }),
-      );
-    } finally {
-      if (!target) await pool.end();
-    }
+    definitions.push(
+      await resolveMirrorProjection(entry, `projections.${index}`, {
+        sourceUrl: config.source.url,
+        targetUrl: config.target!.url,
+        target,
+        record: !options.dryRun,
+      }),
+    );
   }
   return definitions;
 }
