@@ -62,7 +62,7 @@ export class TandemModule implements OnApplicationShutdown {
       service(ReconciliationService, (c, l, r) => new ReconciliationService(c, child(l, 'reconcile'), r)),
       service(CutoverService, (c, l, r) => new CutoverService(c, child(l, 'cutover'), r)),
       service(CaptureService, (c, l) => new CaptureService(c, child(l, 'capture'))),
-      service(ImportService, (c, l) => new ImportService(c, child(l, 'import'))),
+      service(ImportService, (c, l, r) => new ImportService(c, child(l, 'import'), r)),
       lazyService(ProjectionService, (c, l, r) => new ProjectionService(c, child(l, 'projection'), r)),
       lazyService(ReplayService, (c, l, r) => new ReplayService(c, child(l, 'replay'), r)),
       lazyService(StatusService, (c, l, r) => new StatusService(c, child(l, 'status'), r)),
