@@ -84,3 +84,27 @@ export async function withResources<T>(
     await closeOwn();
   }
 }
+
+/**
+ * A capability's service over the process's connections: `resources` are the application context's
+ * when given, else the service's own (constructed outside an application context: a test, a bench, a
+ * script), which `closeOwnResources()` closes.
+ */
+export abstract class TandemService {
+  readonly resources: TandemResources;
+  private readonly ownResources: TandemResources | null;
+
+  constructor(
+    protected readonly config: TandemConfig,
+    protected readonly logger: Logger,
+    resources?: TandemResources,
+  ) {
+    this.ownResources = resources ? null : new TandemResources(config, logger);
+    this.resources = resources ?? this.ownResources!;
+  }
+
+  /** Closes the connections the service opened itself; the process's close with the application. */
+  protected async closeOwnResources(): Promise<void> {
+    await this.ownResources?.close();
+  }
+}

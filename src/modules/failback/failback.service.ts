@@ -1,11 +1,10 @@
 import type { Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
-import type { Logger } from '../../shared/logger';
 import { failbackNames } from '../../contracts/failback-names';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { resolveProjectionDefinitions } from '../projection/projection.service';
-import { sharedOrOwnResources, type TandemResources } from '../core/tandem-resources';
+import { TandemService } from '../core/tandem-resources';
 import { CaptureService, type CaptureStatus } from '../capture/capture.service';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { dropTargetCapture, failbackTables, prepareFailback, withClient } from '../cutover/failback-setup';
@@ -34,25 +33,12 @@ export interface FailbackRunStatus {
  * tables (failback slot, `<prefix>.failback.*` topics) and applies them to the legacy tables
  * through each projection's inverse.
  */
-export class FailbackService {
-  private readonly pool: Pool;
+export class FailbackService extends TandemService {
   private capture: CaptureService | null = null;
   private appliers: FailbackApplier[] = [];
-  /** The process's connections, or the service's own (no application context), which close() closes. */
-  readonly resources: TandemResources;
-  private readonly closeOwn: () => Promise<void>;
-
-  constructor(
-    private readonly config: TandemConfig,
-    private readonly logger: Logger,
-    resources?: TandemResources,
-  ) {
-    ({ resources: this.resources, closeOwn: this.closeOwn } = sharedOrOwnResources(resources, config, logger));
-    this.pool = this.resources.target; // a configuration without a target is refused here
-  }
 
   get targetPool(): Pool {
-    return this.pool;
+    return this.resources.target;
   }
 
   /** The legacy database (the source pool of the process). */
@@ -70,18 +56,18 @@ export class FailbackService {
 
   /** The committed cutover's failback, prepared now if the commit did not (or it was stopped). */
   async prepare(cutoverId: number | undefined, operator: string): Promise<FailbackRecord> {
-    await ensureTandemSchema(this.pool);
-    const cutover = await cutoverSummary(this.pool, cutoverId);
+    await ensureTandemSchema(this.targetPool);
+    const cutover = await cutoverSummary(this.targetPool, cutoverId);
     if (!cutover) throw new FailbackRefusedError(cutoverId === undefined ? 'failback: no cutover recorded yet' : `failback: no cutover ${cutoverId}`);
     if (cutover.state !== 'committed') throw new FailbackRefusedError(`failback: cutover ${cutover.id} is ${cutover.state}; failback follows a committed cutover`);
-    const prepared = await prepareFailback(this.config, this.pool, cutover, operator, { requireAll: true });
+    const prepared = await prepareFailback(this.config, this.targetPool, cutover, operator, { requireAll: true });
     if (!prepared) throw new FailbackRefusedError(`failback: cutover ${cutover.id} has no projection to carry back`);
     return prepared;
   }
 
   /** The failback's projections, whole (a mirror's tables resolved, so its inverse is known). */
   async definitionsOf(record: FailbackRecord): Promise<ProjectionDefinition<unknown>[]> {
-    const definitions = await resolveProjectionDefinitions(this.config, undefined, this.pool);
+    const definitions = await resolveProjectionDefinitions(this.config, undefined, this.targetPool);
     return definitions.filter((definition) => record.projections.includes(definition.name));
   }
 
@@ -104,7 +90,7 @@ export class FailbackService {
           kafka,
           legacyUrl: this.config.source.url,
           legacyReads: this.legacyPool,
-          target: this.pool,
+          target: this.targetPool,
           logger: this.logger.child({ module: 'failback-apply' }),
         });
         this.appliers.push(applier);
@@ -144,13 +130,13 @@ export class FailbackService {
   async end(cutoverId: number | undefined, state: 'stopped' | 'rolled-back' = 'stopped', rollback?: Record<string, unknown>): Promise<FailbackRecord> {
     const record = await this.record(cutoverId);
     await withClient(this.config.target!.url, (client) => dropTargetCapture(client, record.slot, record.publication));
-    await failbackStore.finish(this.pool, record.cutoverId, state, rollback);
-    return (await failbackStore.get(this.pool, record.cutoverId))!;
+    await failbackStore.finish(this.targetPool, record.cutoverId, state, rollback);
+    return (await failbackStore.get(this.targetPool, record.cutoverId))!;
   }
 
   async record(cutoverId?: number): Promise<FailbackRecord> {
-    await ensureTandemSchema(this.pool);
-    const record = cutoverId === undefined ? await failbackStore.latest(this.pool) : await failbackStore.get(this.pool, cutoverId);
+    await ensureTandemSchema(this.targetPool);
+    const record = cutoverId === undefined ? await failbackStore.latest(this.targetPool) : await failbackStore.get(this.targetPool, cutoverId);
     if (!record) throw new FailbackRefusedError(cutoverId === undefined ? 'failback: none recorded yet' : `failback: cutover ${cutoverId} has no failback`);
     return record;
   }
@@ -158,10 +144,10 @@ export class FailbackService {
   /** How far the legacy database is behind the target (tandem failback status, the rollback gate). */
   async readLag(cutoverId?: number): Promise<FailbackLag> {
     const record = await this.record(cutoverId);
-    return readFailbackLag(record, await this.definitionsOf(record), this.names, { target: this.pool, legacy: this.legacyPool }, this.kafka);
+    return readFailbackLag(record, await this.definitionsOf(record), this.names, { target: this.targetPool, legacy: this.legacyPool }, this.kafka);
   }
 
   async close(): Promise<void> {
-    await this.closeOwn();
+    await this.closeOwnResources();
   }
 }

@@ -1,8 +1,7 @@
 import type { Pool } from 'pg';
 import type { TandemConfig } from '../config/config.schema';
-import type { Logger } from '../../shared/logger';
 import { ConfigError } from '../../shared/errors';
-import { sharedOrOwnResources, type TandemResources } from '../core/tandem-resources';
+import { TandemService } from '../core/tandem-resources';
 import { ProjectionRunner, type ProjectionStatus } from '../../projections/pipeline/projection-runner';
 import { LiveSink, type AppliedBatch } from '../../projections/pipeline/live-sink';
 import { PlanSink } from '../../projections/pipeline/plan-sink';
@@ -80,21 +79,10 @@ function select(definitions: ProjectionDefinition<unknown>[], only?: string): Pr
 }
 
 /** Runs projectors (one consumer group per projection) until stop(). */
-export class ProjectionService {
+export class ProjectionService extends TandemService {
   private runners: ProjectionRunner[] = [];
   /** The runners started and not stopped yet (stop() may come from the command and again at shutdown). */
   private active: ProjectionRunner[] = [];
-  private readonly resources: TandemResources;
-  private readonly closeOwn: () => Promise<void>;
-
-  constructor(
-    private readonly config: TandemConfig,
-    private readonly logger: Logger,
-    /** The process's connections (the application context); without them, the service opens its own. */
-    resources?: TandemResources,
-  ) {
-    ({ resources: this.resources, closeOwn: this.closeOwn } = sharedOrOwnResources(resources, config, logger));
-  }
 
   status(): ProjectionStatus[] {
     return this.runners.map((runner) => ({ ...runner.statusValue, lag: { ...runner.statusValue.lag } }));
@@ -149,7 +137,7 @@ export class ProjectionService {
    */
   async stop(): Promise<void> {
     for (const runner of this.active.splice(0)) await runner.stop();
-    await this.closeOwn();
+    await this.closeOwnResources();
   }
 
   /** At the application's shutdown, before the shared pools close. */

@@ -1,9 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
-import type { TandemConfig } from '../config/config.schema';
-import type { Logger } from '../../shared/logger';
 import { ReplayRefusedError } from '../../shared/errors';
-import { sharedOrOwnResources, type TandemResources } from '../core/tandem-resources';
+import { TandemService } from '../core/tandem-resources';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { ident } from '../../connectors/postgres-target/sql';
 import type { Checkpoint } from '../../connectors/postgres-target/checkpoint-store';
@@ -59,19 +57,9 @@ export interface ReplayResult {
  * swaps it in atomically and keeps the replaced state as a backup. The live projector must be
  * stopped (its consumer group must have no member): replay refuses otherwise.
  */
-export class ReplayService {
-  private readonly resources: TandemResources;
-  private readonly closeOwn: () => Promise<void>;
-  private readonly pool: Pool;
-
-  constructor(
-    private readonly config: TandemConfig,
-    private readonly logger: Logger,
-    /** The process's connections (the application context); without them, the service opens its own. */
-    resources?: TandemResources,
-  ) {
-    ({ resources: this.resources, closeOwn: this.closeOwn } = sharedOrOwnResources(resources, config, logger));
-    this.pool = this.resources.target; // a configuration without a target is refused here
+export class ReplayService extends TandemService {
+  private get pool(): Pool {
+    return this.resources.target;
   }
 
   private get kafka(): Kafka {
@@ -79,7 +67,7 @@ export class ReplayService {
   }
 
   async close(): Promise<void> {
-    await this.closeOwn();
+    await this.closeOwnResources();
   }
 
   async replay(options: ReplayOptions): Promise<ReplayResult> {
