@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Inject, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Inject, Query } from '@nestjs/common';
 import type { z } from 'zod';
 import type { Pool } from 'pg';
 import { TANDEM_CONFIG } from '../../config/config.module';
@@ -6,7 +6,7 @@ import type { TandemConfig } from '../../config/config.schema';
 import { DeadLetterService } from '../../projection/dead-letter.service';
 import { projectionDefinitions, resolveProjectionDefinitions } from '../../projection/projection.service';
 import type { Principal } from '../auth/admin-tokens';
-import { Caller, RequireRole } from '../http/access';
+import { Caller, OperatorPost } from '../http/access';
 import { AuditedActions, TARGET_POOL, requireConfirmation } from '../http/audited-action';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { quarantineListQuery, redriveBody } from './quarantine.routes';
@@ -46,9 +46,7 @@ export class QuarantineController {
     return { events, nextAfterId: entries.length > limit ? page[page.length - 1].id : null };
   }
 
-  @Post('redrive')
-  @HttpCode(200)
-  @RequireRole('operator')
+  @OperatorPost(200, 'redrive')
   async redrive(
     @Caller() caller: Principal,
     @Body(new ZodValidationPipe(redriveBody)) body: z.infer<typeof redriveBody>,
