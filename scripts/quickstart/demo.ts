@@ -11,11 +11,8 @@ import { Client } from 'pg';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/modules/config/load-config';
 import { CaptureService } from '../../src/modules/capture/capture.service';
-import {
-  ProjectionService,
-  projectionDefinitions,
-  targetPool,
-} from '../../src/modules/projection/projection.service';
+import { ProjectionService, projectionDefinitions } from '../../src/modules/projection/projection.service';
+import { targetPool } from '../../src/modules/core/target-pool';
 import { DeadLetterService } from '../../src/modules/projection/dead-letter.service';
 import { ReconciliationService } from '../../src/modules/reconciliation/reconciliation.service';
 import { closingNotes } from './closing-notes';

@@ -16,9 +16,10 @@ export interface Lazy<T> {
 }
 
 /**
- * A provider value created on first use, for services whose constructors open connections or refuse a
- * configuration (a replay needs target.url): a command that never uses them must not pay for them or
- * fail on them, although the application context instantiates every provider at start.
+ * A provider value created on first use, for services whose construction costs or refuses a
+ * configuration (status loads every projection definition, the dead-letter service needs target.url):
+ * a command that never uses them must not pay for them or fail on them, although the application
+ * context instantiates every provider at start.
  */
 export function lazyInstance<T extends object>(type: abstract new (...args: never[]) => T, create: () => T): Lazy<T> {
   let instance: T | null = null;

@@ -14,7 +14,7 @@ import { FailbackService } from '../modules/failback/failback.service';
 import { ImportService } from '../modules/import/import.service';
 import { lazyInstance, type Lazy } from './lazy-instance';
 
-/** The services whose constructors open connections: made on first use, closed at shutdown if made. */
+/** The services made on first use (their constructors refuse some configurations) and closed at shutdown if made. */
 export const LAZY_SERVICES = Symbol('LAZY_SERVICES');
 type Closable = { close(): Promise<void> };
 
@@ -50,7 +50,10 @@ function lazyService<T extends object>(
  */
 @Module({})
 export class TandemModule implements OnApplicationShutdown {
-  constructor(@Inject(LAZY_SERVICES) private readonly lazies: Lazy<object>[]) {}
+  constructor(
+    @Inject(LAZY_SERVICES) private readonly lazies: Lazy<object>[],
+    @Inject(TandemResources) private readonly resources: TandemResources,
+  ) {}
 
   static forConfig(config: TandemConfig): DynamicModule {
     const providers: Provider[] = [
@@ -58,13 +61,13 @@ export class TandemModule implements OnApplicationShutdown {
       { provide: LAZY_SERVICES, useValue: [] },
       service(ReconciliationService, (c, l, r) => new ReconciliationService(c, child(l, 'reconcile'), r)),
       service(CutoverService, (c, l, r) => new CutoverService(c, child(l, 'cutover'), r)),
-      service(ProjectionService, (c, l) => new ProjectionService(c, child(l, 'projection'))),
       service(CaptureService, (c, l) => new CaptureService(c, child(l, 'capture'))),
-      service(ImportService, (c, l) => new ImportService(c, child(l, 'import'))),
-      lazyService(ReplayService, (c, l) => new ReplayService(c, child(l, 'replay'))),
-      lazyService(StatusService, (c, l) => new StatusService(c, child(l, 'status'))),
-      lazyService(FailbackService, (c, l) => new FailbackService(c, child(l, 'failback'))),
-      lazyService(DeadLetterService, (c, l, r) => deadLetterService(r.target, c, child(l, 'dlq'))),
+      service(ImportService, (c, l, r) => new ImportService(c, child(l, 'import'), r)),
+      lazyService(ProjectionService, (c, l, r) => new ProjectionService(c, child(l, 'projection'), r)),
+      lazyService(ReplayService, (c, l, r) => new ReplayService(c, child(l, 'replay'), r)),
+      lazyService(StatusService, (c, l, r) => new StatusService(c, child(l, 'status'), r)),
+      lazyService(FailbackService, (c, l, r) => new FailbackService(c, child(l, 'failback'), r)),
+      lazyService(DeadLetterService, (c, _l, r) => deadLetterService(r, c)),
     ];
     return {
       module: TandemModule,
@@ -75,10 +78,18 @@ export class TandemModule implements OnApplicationShutdown {
     };
   }
 
+  /**
+   * The services that run something (projectors, status sampling, failback) stop first, then the
+   * shared pools close: Nest calls this module's hook after its providers' hooks.
+   */
   async onApplicationShutdown(): Promise<void> {
-    for (const lazy of this.lazies) {
-      const made = lazy.created() as Partial<Closable> | null;
-      if (made && typeof made.close === 'function') await made.close();
+    try {
+      for (const lazy of this.lazies) {
+        const made = lazy.created() as Partial<Closable> | null;
+        if (made && typeof made.close === 'function') await made.close();
+      }
+    } finally {
+      await this.resources.close();
     }
   }
 }

@@ -4,7 +4,10 @@ import type { ProjectionDefinition } from '../projections/framework/define-proje
 import { decodeRecord } from '../projections/framework/event-decoder';
 import { applyBatch, type BatchItem, type Quarantined } from '../projections/framework/batch-applier';
 import { ensureTandemSchema } from '../connectors/postgres-target/tandem-schema';
-import { applyMigrations } from '../connectors/postgres-target/migrations';
+import { applyMigrations, forgetMigrations } from '../connectors/postgres-target/migrations';
+import { forgetIdMap } from '../connectors/postgres-target/row-writer';
+import { forgetQuarantine } from '../connectors/postgres-target/quarantine-store';
+import { forgetCheckpoints } from '../connectors/postgres-target/checkpoint-store';
 import { ident, qualified } from '../connectors/postgres-target/sql';
 import type { TestChangeEvent } from './change-events';
 import { DEFAULT_PREFIX, LogRecordSequence } from './log-records';
@@ -110,9 +113,7 @@ export function projectionDatabaseSpec(
 async function reset(pool: Pool, definition: ProjectionDefinition<unknown>): Promise<void> {
   await ensureTandemSchema(pool);
   await pool.query(`DROP SCHEMA IF EXISTS ${ident(definition.schema)} CASCADE`);
-  for (const table of ['projection_migrations', 'id_map', 'quarantine', 'checkpoints']) {
-    await pool.query(`DELETE FROM tandem.${ident(table)} WHERE projection = $1`, [definition.name]);
-  }
+  for (const forget of [forgetMigrations, forgetIdMap, forgetQuarantine, forgetCheckpoints]) await forget(pool, definition.name);
   await applyMigrations(pool, definition.name, definition.schema, definition.migrations);
 }
 

@@ -6,6 +6,7 @@ import { CutoverService } from '../../src/modules/cutover/cutover.service';
 import { ReplayService } from '../../src/modules/replay/replay.service';
 import { runMirrorSchemaDiff } from '../../src/modules/schema-diff/schema-diff.service';
 import { createLogger } from '../../src/shared/logger';
+import { withResources } from '../../src/modules/core/tandem-resources';
 import { createTargetDatabase, targetQuery } from '../support/target-db';
 import { dropSlot, env, eventually, sql, uniqueName, withSource } from '../support/services';
 import { murmur2 } from '../../src/connectors/kafka/key-hash-partitioner';
@@ -267,11 +268,13 @@ describe('projection: declarative mirror', () => {
   }, 120_000);
 
   it('schema-diff reports the source DDL the mirror does not follow: a dropped, a retyped and a not yet seen column', async () => {
-    expect((await runMirrorSchemaDiff(config, 'shop')).differences).toEqual([]);
+    // own connections, closed after each diff, as `tandem schema-diff --projection` in its own process
+    const mirrorDiff = () => withResources(undefined, config, logger, (resources) => runMirrorSchemaDiff(config, 'shop', resources));
+    expect((await mirrorDiff()).differences).toEqual([]);
     await sql(`ALTER TABLE ${src}.customers DROP COLUMN tier`);
     await sql(`ALTER TABLE ${src}.categories ALTER COLUMN name TYPE varchar(80)`);
     await sql(`ALTER TABLE ${src}.categories ADD COLUMN slug text`);
-    const report = await runMirrorSchemaDiff(config, 'shop');
+    const report = await mirrorDiff();
     expect(report.identical).toBe(false);
     expect(report.differences.map((d) => [d.kind, d.targetTable, d.name, d.source, d.target])).toEqual([
       ['type_changed', `${dst}.categories`, 'name', 'character varying(80)', 'text'],

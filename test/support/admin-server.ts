@@ -4,9 +4,8 @@ import { ensureTandemSchema } from '../../src/connectors/postgres-target/tandem-
 import { startAdminServer } from '../../src/modules/admin/admin-server';
 import { TandemModule } from '../../src/app/tandem.module';
 import { AdminTokens } from '../../src/modules/admin/auth/admin-tokens';
-import { statusServiceForServer } from '../../src/modules/admin/status/status-for-server';
 import { loadConfig } from '../../src/modules/config/load-config';
-import { targetPool } from '../../src/modules/projection/projection.service';
+import { targetPool } from '../../src/modules/core/target-pool';
 import { createLogger } from '../../src/shared/logger';
 import { TandemProcess } from './capture-process';
 
@@ -56,15 +55,13 @@ export class AdminServer {
       },
     });
     const logger = createLogger('tandem-test', 'info', sink);
-    const status = statusServiceForServer(config, logger);
     const tokens = AdminTokens.of([
       { name: 'alice', role: 'operator', token: OPERATOR_TOKEN },
       { name: 'bob', role: 'viewer', token: VIEWER_TOKEN },
     ]);
-    const running = await startAdminServer({ config, root: TandemModule.forConfig(config), tokens, status, port: 0, host, logger });
+    const running = await startAdminServer({ config, root: TandemModule.forConfig(config), tokens, port: 0, host, logger });
     const stop = async () => {
       await running.close();
-      await status.close();
       return 0;
     };
     const scheme = config.admin.tls ? 'https' : 'http';

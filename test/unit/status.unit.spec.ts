@@ -232,7 +232,6 @@ describe('StatusService', () => {
     const readers: StatusReaders = {
       source: {
         readSlot: async (name, publication) => slot({ slot: name, publication }),
-        close: async () => undefined,
       },
       topics: {
         endOffsets: async (topics) => {
@@ -263,7 +262,6 @@ describe('StatusService', () => {
           },
         ],
         latestCutover: async () => null,
-        close: async () => undefined,
       },
     };
     const service = new StatusService(config, createLogger('test', 'silent'), readers);
@@ -356,7 +354,7 @@ describe('the status page’s rates (tandem serve)', () => {
     });
     let applied = -1n;
     const readers: StatusReaders = {
-      source: { readSlot: async () => slot(), close: async () => undefined },
+      source: { readSlot: async () => slot() },
       topics: {
         endOffsets: async (topics) => topics.map((topic) => ({ topic, partition: 0, low: 0n, end: 1002n })),
         close: async () => undefined,
@@ -368,7 +366,6 @@ describe('the status page’s rates (tandem serve)', () => {
         quarantine: async () => ({ count: 0, newest: [] }),
         lastReconciliations: async () => [],
         latestCutover: async () => null,
-        close: async () => undefined,
       },
     };
     const service = statusServiceForServer(config, createLogger('test', 'silent'), readers);

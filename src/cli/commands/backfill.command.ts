@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../modules/config/load-config';
+import { runInContext } from '../run-in-context';
+import { TandemResources } from '../../modules/core/tandem-resources';
 import { BackfillRequests, type BackfillListing } from '../../modules/capture/backfill/backfill-requests';
 import { ConfigError } from '../../shared/errors';
 import { examples } from '../help';
@@ -61,34 +63,36 @@ export function registerBackfillCommand(program: Command): void {
         throw new ConfigError('backfill: --where, --chunk-size and --wait go with --table');
       }
       const config = loadConfig(options.config);
-      const requests = await BackfillRequests.open(config);
-      const print = (text: string, json: unknown) => process.stdout.write(options.json ? `${JSON.stringify(json, null, 2)}\n` : text);
-      try {
-        if (options.list) {
-          const backfills = await requests.list();
-          print(renderListing(backfills), backfills);
-          return;
+      await runInContext(config, async (app) => {
+        const requests = await BackfillRequests.open(config, app.get(TandemResources).source);
+        const print = (text: string, json: unknown) => process.stdout.write(options.json ? `${JSON.stringify(json, null, 2)}\n` : text);
+        try {
+          if (options.list) {
+            const backfills = await requests.list();
+            print(renderListing(backfills), backfills);
+            return;
+          }
+          if (options.cancel !== undefined) {
+            await requests.cancel(options.cancel);
+            print(`cancel of ${options.cancel} sent to the running capture\n`, { cancelled: options.cancel });
+            return;
+          }
+          const chunkSize = options.chunkSize === undefined ? null : Number(options.chunkSize);
+          const id = await requests.request(options.table!, options.where ?? null, chunkSize);
+          if (!options.json) process.stdout.write(`backfill ${id} of ${options.table} requested; capture reads it while streaming (tandem backfill --list)\n`);
+          let last: BackfillListing | undefined;
+          while (options.wait) {
+            last = (await requests.list()).find((b) => b.id === id);
+            if (last && finished(last.status)) break;
+            if (last && !options.json) process.stdout.write(renderListing([last]));
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+          }
+          if (options.json) process.stdout.write(`${JSON.stringify(last ?? { id }, null, 2)}\n`);
+          else if (last) process.stdout.write(renderListing([last]));
+          if (last && last.status !== 'done') process.exitCode = 1;
+        } finally {
+          await requests.close();
         }
-        if (options.cancel !== undefined) {
-          await requests.cancel(options.cancel);
-          print(`cancel of ${options.cancel} sent to the running capture\n`, { cancelled: options.cancel });
-          return;
-        }
-        const chunkSize = options.chunkSize === undefined ? null : Number(options.chunkSize);
-        const id = await requests.request(options.table!, options.where ?? null, chunkSize);
-        if (!options.json) process.stdout.write(`backfill ${id} of ${options.table} requested; capture reads it while streaming (tandem backfill --list)\n`);
-        let last: BackfillListing | undefined;
-        while (options.wait) {
-          last = (await requests.list()).find((b) => b.id === id);
-          if (last && finished(last.status)) break;
-          if (last && !options.json) process.stdout.write(renderListing([last]));
-          await new Promise((resolve) => setTimeout(resolve, 1000));
-        }
-        if (options.json) process.stdout.write(`${JSON.stringify(last ?? { id }, null, 2)}\n`);
-        else if (last) process.stdout.write(renderListing([last]));
-        if (last && last.status !== 'done') process.exitCode = 1;
-      } finally {
-        await requests.close();
-      }
+      });
     });
 }

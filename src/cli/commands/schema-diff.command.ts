@@ -4,6 +4,8 @@ import { loadConfig } from '../../modules/config/load-config';
 import { renderJson, renderTable } from '../../modules/schema-diff/schema-diff.render';
 import { ConfigError } from '../../shared/errors';
 import { ExitCode } from '../exit-codes';
+import { runInContext } from '../run-in-context';
+import { TandemResources } from '../../modules/core/tandem-resources';
 import { examples } from '../help';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -38,7 +40,8 @@ export function registerSchemaDiffCommand(program: Command): void {
     .action(async (options: { source?: string; target?: string; schemaMap?: string[]; json?: boolean; config?: string; projection?: string }) => {
       if (options.projection !== undefined) {
         if (!options.config) throw new ConfigError('schema-diff: --projection needs --config');
-        const report = await runMirrorSchemaDiff(loadConfig(options.config), options.projection);
+        const config = loadConfig(options.config);
+        const report = await runInContext(config, (app) => runMirrorSchemaDiff(config, options.projection!, app.get(TandemResources)));
         process.stdout.write(options.json ? renderJson(report) : renderTable(report));
         if (!report.identical) process.exitCode = ExitCode.schemaDiffFound;
         return;

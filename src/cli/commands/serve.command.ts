@@ -3,7 +3,6 @@ import { startAdminServer } from '../../modules/admin/admin-server';
 import { loadAdminTokens } from '../../modules/admin/auth/admin-tokens';
 import { loadConfig } from '../../modules/config/load-config';
 import { TandemModule } from '../../app/tandem.module';
-import { statusServiceForServer } from '../../modules/admin/status/status-for-server';
 import { ConfigError } from '../../shared/errors';
 import { createLogger } from '../../shared/logger';
 import { untilSignal } from '../run-until-signal';
@@ -35,8 +34,7 @@ export function registerServeCommand(program: Command): void {
       const host = options.host ?? config.admin.host;
       const logger = createLogger('tandem').child({ module: 'serve' });
 
-      const status = statusServiceForServer(config, logger.child({ module: 'status' }));
-      const server = await startAdminServer({ config, root: TandemModule.forConfig(config), tokens, status, port, host, logger });
+      const server = await startAdminServer({ config, root: TandemModule.forConfig(config), tokens, port, host, logger });
       logger.info(
         { host, port: server.port, tokens: tokens.principals },
         `admin API and status page on ${server.url}`,
@@ -45,6 +43,5 @@ export function registerServeCommand(program: Command): void {
       const signal = await untilSignal();
       logger.info({ signal }, 'stopping the admin server');
       await server.close();
-      await status.close();
     });
 }

@@ -1,6 +1,5 @@
-import { randomUUID } from 'crypto';
 import type { Kafka } from 'kafkajs';
-import { retryTransient } from './retry';
+import { readRanges, readWatermarks } from './range-reader';
 
 /** The records of one partition after `after` up to and including `through` (both offsets). */
 export interface OffsetRange {
@@ -25,63 +24,26 @@ export async function readKeysBetween(
   const keys = new Map<string, Set<string>>();
   if (wanted.length === 0) return keys;
   if (wanted.reduce((sum, r) => sum + Number(r.through - r.after), 0) > limit) return null;
-  // the other partitions of these topics are moved to their ends (not read)
-  const idle: Array<{ topic: string; partition: number; offset: string }> = [];
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    for (const topic of new Set(wanted.map((r) => r.topic))) {
-      const marks = await retryTransient(() => admin.fetchTopicOffsets(topic));
-      for (const mark of marks)
-        if (!wanted.some((r) => r.topic === topic && r.partition === mark.partition)) idle.push({ topic, partition: mark.partition, offset: mark.high });
-      for (const range of wanted.filter((r) => r.topic === topic)) {
-        const mark = marks.find((m) => m.partition === range.partition);
-        if (!mark || range.after + 1n < BigInt(mark.low) || range.through >= BigInt(mark.high)) return null;
+  const marks = await readWatermarks(kafka, wanted.map((r) => r.topic));
+  for (const range of wanted) {
+    const mark = marks.get(range.topic)?.find((m) => m.partition === range.partition);
+    if (!mark || range.after + 1n < mark.low || range.through >= mark.high) return null;
+  }
+  let keyless = false;
+  await readRanges(
+    kafka,
+    wanted.map((r) => ({ topic: r.topic, partition: r.partition, from: r.after + 1n, through: r.through })),
+    marks,
+    { groupPrefix: 'tandem-key-reader-', maxWaitTimeInMs: 100, timeoutMs, failure: 'could not read' },
+    (range, message) => {
+      if (!message.key) {
+        keyless = true;
+        return;
       }
-    }
-  } finally {
-    await admin.disconnect();
-  }
-  const groupId = `tandem-key-reader-${randomUUID()}`;
-  const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  try {
-    for (const topic of new Set(wanted.map((r) => r.topic))) await consumer.subscribe({ topic, fromBeginning: true });
-    const byPartition = new Map(wanted.map((r) => [`${r.topic}#${r.partition}`, r]));
-    const open = new Set(byPartition.keys());
-    let keyless = false;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`could not read ${[...open].join(', ')} from Kafka within ${timeoutMs} ms`)), timeoutMs);
-      void consumer.run({
-        autoCommit: false,
-        eachMessage: async ({ topic, partition, message }) => {
-          const id = `${topic}#${partition}`;
-          const range = byPartition.get(id);
-          const offset = BigInt(message.offset);
-          if (!range || !open.has(id) || offset <= range.after) return;
-          if (offset <= range.through && !message.key) keyless = true;
-          if (offset <= range.through && message.key) {
-            const set = keys.get(topic) ?? new Set<string>();
-            set.add(message.key.toString('utf8'));
-            keys.set(topic, set);
-          }
-          if (offset >= range.through) open.delete(id);
-          if (open.size === 0) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-      for (const end of idle) consumer.seek(end);
-      for (const range of wanted) consumer.seek({ topic: range.topic, partition: range.partition, offset: (range.after + 1n).toString() });
-    });
-    if (keyless) return null;
-  } finally {
-    await consumer.disconnect();
-    const cleanup = kafka.admin();
-    await cleanup.connect();
-    await cleanup.deleteGroups([groupId]).catch(() => undefined);
-    await cleanup.disconnect();
-  }
-  return keys;
+      const set = keys.get(range.topic) ?? new Set<string>();
+      set.add(message.key.toString('utf8'));
+      keys.set(range.topic, set);
+    },
+  );
+  return keyless ? null : keys;
 }

@@ -1,6 +1,5 @@
-import { randomUUID } from 'crypto';
 import type { Kafka } from 'kafkajs';
-import { retryTransient } from './retry';
+import { readRanges, readWatermarks, type PartitionRange } from './range-reader';
 
 export interface RecordPosition {
   topic: string;
@@ -21,65 +20,28 @@ export async function readRecordsAt(
   timeoutMs = 60_000,
 ): Promise<Map<string, string | null>> {
   const found = new Map<string, string | null>();
-  const wanted = new Map<string, { topic: string; partition: number; offsets: Set<bigint>; low: bigint; high: bigint }>();
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    for (const topic of new Set(positions.map((p) => p.topic))) {
-      const watermarks = await retryTransient(() => admin.fetchTopicOffsets(topic));
-      for (const p of positions.filter((q) => q.topic === topic)) {
-        const mark = watermarks.find((w) => w.partition === p.partition);
-        if (!mark || p.offset < BigInt(mark.low) || p.offset >= BigInt(mark.high)) continue;
-        const id = `${topic}#${p.partition}`;
-        const entry = wanted.get(id) ?? { topic, partition: p.partition, offsets: new Set(), low: p.offset, high: p.offset };
-        entry.offsets.add(p.offset);
-        entry.low = entry.low < p.offset ? entry.low : p.offset;
-        entry.high = entry.high > p.offset ? entry.high : p.offset;
-        wanted.set(id, entry);
-      }
-    }
-  } finally {
-    await admin.disconnect();
+  const marks = await readWatermarks(kafka, positions.map((p) => p.topic));
+  const wanted = new Set<string>();
+  const ranges = new Map<string, PartitionRange>();
+  for (const p of positions) {
+    const mark = marks.get(p.topic)?.find((w) => w.partition === p.partition);
+    if (!mark || p.offset < mark.low || p.offset >= mark.high) continue;
+    wanted.add(positionKey(p));
+    const id = `${p.topic}#${p.partition}`;
+    const range = ranges.get(id) ?? { topic: p.topic, partition: p.partition, from: p.offset, through: p.offset };
+    if (p.offset < range.from) range.from = p.offset;
+    if (p.offset > range.through) range.through = p.offset;
+    ranges.set(id, range);
   }
-  if (wanted.size === 0) return found;
-
-  const groupId = `tandem-record-reader-${randomUUID()}`;
-  const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 200 });
-  await consumer.connect();
-  try {
-    for (const topic of new Set([...wanted.values()].map((w) => w.topic)))
-      await consumer.subscribe({ topic, fromBeginning: true });
-    const open = new Set(wanted.keys());
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`could not re-read ${[...open].join(', ')} from Kafka within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      void consumer.run({
-        autoCommit: false,
-        eachMessage: async ({ topic, partition, message }) => {
-          const id = `${topic}#${partition}`;
-          const entry = wanted.get(id);
-          const offset = BigInt(message.offset);
-          if (!entry || !open.has(id)) return;
-          if (entry.offsets.has(offset))
-            found.set(positionKey({ topic, partition, offset }), message.value ? message.value.toString('utf8') : null);
-          if (offset >= entry.high) open.delete(id);
-          if (open.size === 0) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-      for (const entry of wanted.values())
-        consumer.seek({ topic: entry.topic, partition: entry.partition, offset: entry.low.toString() });
-    });
-  } finally {
-    await consumer.disconnect();
-    const cleanup = kafka.admin();
-    await cleanup.connect();
-    await cleanup.deleteGroups([groupId]).catch(() => undefined);
-    await cleanup.disconnect();
-  }
+  await readRanges(
+    kafka,
+    [...ranges.values()],
+    marks,
+    { groupPrefix: 'tandem-record-reader-', maxWaitTimeInMs: 200, timeoutMs, failure: 'could not re-read' },
+    (range, message) => {
+      const key = positionKey({ topic: range.topic, partition: range.partition, offset: BigInt(message.offset) });
+      if (wanted.has(key)) found.set(key, message.value ? message.value.toString('utf8') : null);
+    },
+  );
   return found;
 }

@@ -1,4 +1,4 @@
-import type { Client } from 'pg';
+import type { ClientBase } from 'pg';
 import { ConfigError } from '../../shared/errors';
 import { RAW_TEXT_TYPES, qualifiedName, quoteIdent } from './session';
 import type { SourceTable } from './source-catalog';
@@ -35,7 +35,7 @@ function filter(query: ChunkQuery, values: unknown[]): string {
 }
 
 /** Rows as arrays of text values in `table.columns` order. */
-export async function readChunk(client: Client, query: ChunkQuery): Promise<Array<Array<string | null>>> {
+export async function readChunk(client: ClientBase, query: ChunkQuery): Promise<Array<Array<string | null>>> {
   const { table } = query;
   const values: unknown[] = [];
   const where = filter(query, values);
@@ -51,7 +51,7 @@ export async function readChunk(client: Client, query: ChunkQuery): Promise<Arra
 }
 
 /** Rows left to read (after `after`, matching `where`), for the progress shown while a backfill runs. */
-export async function countRemaining(client: Client, query: Omit<ChunkQuery, 'limit'>): Promise<number> {
+export async function countRemaining(client: ClientBase, query: Omit<ChunkQuery, 'limit'>): Promise<number> {
   const values: unknown[] = [];
   const where = filter({ ...query, limit: 0 }, values);
   // A named statement goes through the extended protocol, which runs one statement only.
@@ -67,7 +67,7 @@ export async function countRemaining(client: Client, query: Omit<ChunkQuery, 'li
  * Checks a backfill's condition against the table before it is queued: a typo fails here, with
  * PostgreSQL's reason, instead of inside capture.
  */
-export async function checkCondition(client: Client, table: SourceTable, where: string): Promise<void> {
+export async function checkCondition(client: ClientBase, table: SourceTable, where: string): Promise<void> {
   try {
     await client.query({
       name: `tandem_backfill_check_${Math.random().toString(36).slice(2)}`,
@@ -85,7 +85,7 @@ export async function checkCondition(client: Client, table: SourceTable, where: 
  * lists a transaction already marked committed or aborted (one between its commit and its
  * visibility) is taken again first, so that check seldom has to drop a chunk.
  */
-export async function takeChunkSnapshot(client: Client): Promise<number[]> {
+export async function takeChunkSnapshot(client: ClientBase): Promise<number[]> {
   for (let attempt = 0; ; attempt++) {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const { rows } = await client.query<{ xid: string; settled: boolean }>(

@@ -1,4 +1,4 @@
-import type { Client } from 'pg';
+import type { ClientBase } from 'pg';
 
 /**
  * One capture per slot: a session-level advisory lock on the source elects the leader. The lock is
@@ -6,7 +6,7 @@ import type { Client } from 'pg';
  */
 export class LeaderLock {
   constructor(
-    private readonly client: Client,
+    private readonly client: ClientBase,
     private readonly name: string,
   ) {}
 
@@ -37,7 +37,7 @@ export class LeaderLock {
  * Whether a capture leads `name`'s slot right now: the lock is taken for an instant and given back
  * when it was free (a capture starting in that instant waits one poll as standby).
  */
-export async function captureIsRunning(client: Client, name: string): Promise<boolean> {
+export async function captureIsRunning(client: ClientBase, name: string): Promise<boolean> {
   const lock = new LeaderLock(client, name);
   if (!(await lock.tryAcquire())) return true;
   await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`tandem.capture:${name}`]);

@@ -1,4 +1,4 @@
-import type { Client } from 'pg';
+import type { ClientBase } from 'pg';
 import { qualifiedName } from './session';
 import { splitTableName } from './source-catalog';
 
@@ -18,7 +18,7 @@ export interface Signal {
   data: Record<string, unknown>;
 }
 
-export async function ensureSignalTable(client: Client, name: string): Promise<void> {
+export async function ensureSignalTable(client: ClientBase, name: string): Promise<void> {
   const { schema, table } = splitTableName(name);
   await client.query(
     `CREATE TABLE IF NOT EXISTS ${qualifiedName(schema, table)} (
@@ -30,13 +30,13 @@ export async function ensureSignalTable(client: Client, name: string): Promise<v
   );
 }
 
-export async function signalTableExists(client: Client, name: string): Promise<boolean> {
+export async function signalTableExists(client: ClientBase, name: string): Promise<boolean> {
   const { schema, table } = splitTableName(name);
   const { rows } = await client.query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [qualifiedName(schema, table)]);
   return rows[0].found;
 }
 
-export async function writeSignal(client: Client, name: string, signal: Signal): Promise<void> {
+export async function writeSignal(client: ClientBase, name: string, signal: Signal): Promise<void> {
   const { schema, table } = splitTableName(name);
   await client.query(`INSERT INTO ${qualifiedName(schema, table)} (id, type, data) VALUES ($1, $2, $3)`, [
     signal.id,
@@ -45,13 +45,13 @@ export async function writeSignal(client: Client, name: string, signal: Signal):
   ]);
 }
 
-export async function deleteSignals(client: Client, name: string, ids: string[]): Promise<void> {
+export async function deleteSignals(client: ClientBase, name: string, ids: string[]): Promise<void> {
   const { schema, table } = splitTableName(name);
   await client.query(`DELETE FROM ${qualifiedName(schema, table)} WHERE id = ANY($1::text[])`, [ids]);
 }
 
 /** Progress shown by `tandem status` and `backfill --list`; informative only (capture resumes from Kafka). */
-export async function writeProgress(client: Client, name: string, id: string, progress: Record<string, unknown>): Promise<void> {
+export async function writeProgress(client: ClientBase, name: string, id: string, progress: Record<string, unknown>): Promise<void> {
   const { schema, table } = splitTableName(name);
   await client.query(`UPDATE ${qualifiedName(schema, table)} SET progress = $2 WHERE id = $1`, [id, JSON.stringify(progress)]);
 }
@@ -64,7 +64,7 @@ export interface BackfillRequestRow {
 }
 
 /** The backfill requests of one slot, oldest first. */
-export async function readBackfillRequests(client: Pick<Client, 'query'>, name: string, slot: string): Promise<BackfillRequestRow[]> {
+export async function readBackfillRequests(client: Pick<ClientBase, 'query'>, name: string, slot: string): Promise<BackfillRequestRow[]> {
   const { schema, table } = splitTableName(name);
   const { rows } = await client.query<{ id: string; data: Record<string, unknown>; progress: Record<string, unknown> | null; created_at: Date }>(
     `SELECT id, data, progress, created_at FROM ${qualifiedName(schema, table)}

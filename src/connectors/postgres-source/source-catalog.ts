@@ -1,4 +1,4 @@
-import type { Client } from 'pg';
+import type { ClientBase } from 'pg';
 import { SourcePreconditionError } from '../../shared/errors';
 import { keyKindOf, type KeyKind } from './key-range';
 import { qualifiedName, quoteIdent } from './session';
@@ -32,7 +32,7 @@ export function splitTableName(name: string): { schema: string; table: string } 
 }
 
 /** Checks what capture needs from the source: logical WAL, replication privilege, and a key on every table. */
-export async function checkSourcePreconditions(client: Client): Promise<void> {
+export async function checkSourcePreconditions(client: ClientBase): Promise<void> {
   const { rows } = await client.query<{ wal_level: string; can_replicate: boolean }>(
     `SELECT current_setting('wal_level') AS wal_level,
             (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user) AS can_replicate`,
@@ -49,7 +49,7 @@ export async function checkSourcePreconditions(client: Client): Promise<void> {
   }
 }
 
-export async function describeTables(client: Client, names: string[], types: TypeRegistry): Promise<SourceTable[]> {
+export async function describeTables(client: ClientBase, names: string[], types: TypeRegistry): Promise<SourceTable[]> {
   const tables: SourceTable[] = [];
   for (const name of names) {
     const { schema, table } = splitTableName(name);
@@ -102,7 +102,7 @@ export async function describeTables(client: Client, names: string[], types: Typ
 }
 
 /** Creates the publication, or adds the tables it lacks. */
-export async function ensurePublication(client: Client, publication: string, tables: SourceTable[]): Promise<void> {
+export async function ensurePublication(client: ClientBase, publication: string, tables: SourceTable[]): Promise<void> {
   const existing = await client.query<{ schemaname: string; tablename: string }>(
     'SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1',
     [publication],

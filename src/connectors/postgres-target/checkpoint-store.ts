@@ -46,3 +46,14 @@ export async function saveCheckpoints(client: ClientBase, projection: string, ch
     ],
   );
 }
+
+/** The projection's checkpoints become exactly `checkpoints` (a swapped-in schema was built to them). */
+export async function replaceCheckpoints(client: ClientBase, projection: string, checkpoints: Checkpoint[]): Promise<void> {
+  await forgetCheckpoints(client, projection);
+  await saveCheckpoints(client, projection, checkpoints);
+}
+
+/** The projection reads every partition from its start again. */
+export async function forgetCheckpoints(db: Pool | ClientBase, projection: string): Promise<void> {
+  await db.query('DELETE FROM tandem.checkpoints WHERE projection = $1', [projection]);
+}

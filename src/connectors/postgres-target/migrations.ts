@@ -52,3 +52,8 @@ export async function recordAppliedMigration(db: ClientBase, projection: string,
     [projection, version, name, checksum(sql)],
   );
 }
+
+/** The projection's migrations count as never applied (a scratch key, or a projection reset). */
+export async function forgetMigrations(db: Pool | ClientBase, projection: string): Promise<void> {
+  await db.query('DELETE FROM tandem.projection_migrations WHERE projection = $1', [projection]);
+}

@@ -110,3 +110,8 @@ function summaryOf(row: any): QuarantineSummary {
 export async function markRedriven(client: ClientBase, id: number): Promise<void> {
   await client.query(`UPDATE tandem.quarantine SET status = 'redriven', redriven_at = now() WHERE id = $1`, [id]);
 }
+
+/** Every quarantined event of the projection, whatever its status, is gone (a projection reset). */
+export async function forgetQuarantine(db: Pool | ClientBase, projection: string): Promise<void> {
+  await db.query('DELETE FROM tandem.quarantine WHERE projection = $1', [projection]);
+}

@@ -1,4 +1,4 @@
-import type { ClientBase } from 'pg';
+import type { ClientBase, Pool } from 'pg';
 import { ident, qualified, type SqlStatement } from './sql';
 import { batchedDeleteStatement, conditionalUpsertStatement, conflictAction } from './batched-statements';
 import type { RowOperation, VersionBound, WriteCondition } from '../../contracts/row-operation';
@@ -242,6 +242,11 @@ function mapIdStatement(projection: string, run: SourcedOperation[]): SqlStateme
            DO UPDATE SET target_id = EXCLUDED.target_id, source_lsn = EXCLUDED.source_lsn WHERE m.source_lsn <= EXCLUDED.source_lsn`,
     values: [projection, JSON.stringify([...rows.values()])],
   };
+}
+
+/** The projection's id mappings are gone (a projection reset). */
+export async function forgetIdMap(db: Pool | ClientBase, projection: string): Promise<void> {
+  await db.query('DELETE FROM tandem.id_map WHERE projection = $1', [projection]);
 }
 
 export async function executeStatements(client: ClientBase, statements: SqlStatement[]): Promise<void> {

@@ -10,7 +10,6 @@ import { QuarantineApiModule } from './quarantine/quarantine-api.module';
 import { ReconcileApiModule } from './reconcile/reconcile-api.module';
 import { ReplayApiModule } from './replay/replay-api.module';
 import { StatusApiModule } from './status/status-api.module';
-import type { StatusReader } from '../status/server-status-sampler';
 
 /**
  * `tandem serve`: the admin API, the status page at / and /metrics, on the composition root `root`
@@ -18,12 +17,12 @@ import type { StatusReader } from '../status/server-status-sampler';
  */
 @Module({})
 export class AdminAppModule {
-  static forRoot(root: DynamicModule, tokens: AdminTokens, statusReader: StatusReader): DynamicModule {
+  static forRoot(root: DynamicModule, tokens: AdminTokens): DynamicModule {
     return {
       module: AdminAppModule,
       imports: [
         root,
-        AdminCoreModule.forRoot(tokens, statusReader),
+        AdminCoreModule.forRoot(tokens),
         StatusApiModule,
         QuarantineApiModule,
         ReconcileApiModule,

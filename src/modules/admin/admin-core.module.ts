@@ -9,22 +9,29 @@ import { AuditedActions, TARGET_POOL } from './http/audited-action';
 import { ADMIN_TOKENS, BearerAuthGuard } from './http/bearer-auth.guard';
 import { AdminErrorFilter } from './http/error.filter';
 import { JobRegistry } from './jobs/job-registry';
-import { SAMPLE_INTERVAL_MS, STATUS_READER, StatusSampler, type StatusReader } from '../status/server-status-sampler';
+import { SAMPLE_INTERVAL_MS, STATUS_READER, StatusSampler } from '../status/server-status-sampler';
+import { statusServiceForServer } from './status/status-for-server';
 
 /**
  * What every admin feature shares: tokens and the auth guard, the error filter, the target pool (the
- * process's shared one, closed by TandemResources), the audit, the status sampler.
+ * process's shared one, closed by the composition root), the audit, the status reader (over the
+ * shared pools) and its sampler.
  */
 @Module({})
 export class AdminCoreModule {
 
-  static forRoot(tokens: AdminTokens, statusReader: StatusReader): DynamicModule {
+  static forRoot(tokens: AdminTokens): DynamicModule {
     return {
       module: AdminCoreModule,
       global: true,
       providers: [
         { provide: ADMIN_TOKENS, useValue: tokens },
-        { provide: STATUS_READER, useValue: statusReader },
+        {
+          provide: STATUS_READER,
+          inject: [TANDEM_CONFIG, TANDEM_LOGGER, TandemResources],
+          useFactory: (config: TandemConfig, logger: Logger, resources: TandemResources) =>
+            statusServiceForServer(config, logger.child({ module: 'status' }), resources),
+        },
         {
           provide: SAMPLE_INTERVAL_MS,
           inject: [TANDEM_CONFIG],

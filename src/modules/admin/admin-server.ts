@@ -21,7 +21,6 @@ import { JobRegistry } from './jobs/job-registry';
 import { TARGET_POOL } from './http/audited-action';
 import type { Pool } from 'pg';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
-import type { StatusReader } from '../status/server-status-sampler';
 
 /** The largest request body read; a larger one is refused with 413 before it is parsed. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -37,7 +36,7 @@ export interface RunningAdminServer {
   /** The port bound (the one asked for, or a free one for 0). */
   port: number;
   server: Server;
-  /** Waits for running jobs, then stops the server. */
+  /** Waits for running jobs, then stops the server, the status sampling and, last, the shared connections. */
   close(): Promise<void>;
 }
 
@@ -88,14 +87,13 @@ export async function startAdminServer(options: {
   /** The composition root (TandemModule.forConfig(config)): the services and connections the API uses. */
   root: DynamicModule;
   tokens: AdminTokens;
-  status: StatusReader;
   port: number;
   host: string;
   logger: Logger;
 }): Promise<RunningAdminServer> {
   const tls = options.config.admin.tls;
   const app = await NestFactory.create<NestExpressApplication>(
-    AdminAppModule.forRoot(options.root, options.tokens, options.status),
+    AdminAppModule.forRoot(options.root, options.tokens),
     new ExpressAdapter(),
     { logger: false, abortOnError: false, bodyParser: false, ...(tls ? { httpsOptions: readTlsFiles(tls) } : {}) },
   );

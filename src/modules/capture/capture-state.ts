@@ -76,61 +76,48 @@ const storedState = z.object({
   capturedTables: z.array(z.string()).nullable().default(null),
 });
 
-const toText = (lsn: Lsn | null) => (lsn === null ? null : formatLsn(lsn));
-const fromText = (text: string | null) => (text === null ? null : parseLsn(text));
+/** CaptureState with its LSNs as `L`: Lsn in memory, their text in the stored state. */
+interface StateWithLsns<L> extends Omit<CaptureState, 'stream' | 'snapshot'> {
+  stream: { lastCommitLsn: L | null; partial: { finalLsn: L; emitted: number } | null; ackLsn: L | null };
+  snapshot: {
+    status: SnapshotProgress['status'];
+    consistentLsn: L;
+    tables: Record<string, Omit<TableSnapshot, 'chunks'> & { chunks: Array<KeyRange & { doneAtLsn: L | null }> }>;
+  } | null;
+}
 
-export function serializeState(state: CaptureState): string {
-  return JSON.stringify({
-    version: 1,
+/** The same state with every LSN converted: one walk of the state for writing and for reading it. */
+function convertLsns<A, B>(state: StateWithLsns<A>, convert: (lsn: A) => B): StateWithLsns<B> {
+  const orNull = (lsn: A | null) => (lsn === null ? null : convert(lsn));
+  const { stream, snapshot } = state;
+  return {
     slot: state.slot,
     stream: {
-      lastCommitLsn: toText(state.stream.lastCommitLsn),
-      partial: state.stream.partial && {
-        finalLsn: formatLsn(state.stream.partial.finalLsn),
-        emitted: state.stream.partial.emitted,
-      },
-      ackLsn: toText(state.stream.ackLsn),
+      lastCommitLsn: orNull(stream.lastCommitLsn),
+      partial: stream.partial && { finalLsn: convert(stream.partial.finalLsn), emitted: stream.partial.emitted },
+      ackLsn: orNull(stream.ackLsn),
     },
-    snapshot: state.snapshot && {
-      status: state.snapshot.status,
-      consistentLsn: formatLsn(state.snapshot.consistentLsn),
+    snapshot: snapshot && {
+      status: snapshot.status,
+      consistentLsn: convert(snapshot.consistentLsn),
       tables: Object.fromEntries(
-        Object.entries(state.snapshot.tables).map(([name, table]) => [
+        Object.entries(snapshot.tables).map(([name, table]) => [
           name,
-          { ...table, chunks: table.chunks.map((chunk) => ({ ...chunk, doneAtLsn: toText(chunk.doneAtLsn) })) },
+          { ...table, chunks: table.chunks.map((chunk) => ({ ...chunk, doneAtLsn: orNull(chunk.doneAtLsn) })) },
         ]),
       ),
     },
     backfills: state.backfills,
     capturedTables: state.capturedTables,
-  });
+  };
+}
+
+export function serializeState(state: CaptureState): string {
+  return JSON.stringify({ version: 1, ...convertLsns(state, formatLsn) });
 }
 
 export function deserializeState(text: string): CaptureState {
-  const stored = storedState.parse(JSON.parse(text));
-  return {
-    slot: stored.slot,
-    stream: {
-      lastCommitLsn: fromText(stored.stream.lastCommitLsn),
-      partial: stored.stream.partial && {
-        finalLsn: parseLsn(stored.stream.partial.finalLsn),
-        emitted: stored.stream.partial.emitted,
-      },
-      ackLsn: fromText(stored.stream.ackLsn),
-    },
-    snapshot: stored.snapshot && {
-      status: stored.snapshot.status,
-      consistentLsn: parseLsn(stored.snapshot.consistentLsn),
-      tables: Object.fromEntries(
-        Object.entries(stored.snapshot.tables).map(([name, table]) => [
-          name,
-          { ...table, chunks: table.chunks.map((chunk) => ({ ...chunk, doneAtLsn: fromText(chunk.doneAtLsn) })) },
-        ]),
-      ),
-    },
-    backfills: stored.backfills,
-    capturedTables: stored.capturedTables,
-  };
+  return convertLsns(storedState.parse(JSON.parse(text)), parseLsn); // `version` is left behind by the walk
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
 import { TANDEM_CONFIG, TANDEM_LOGGER } from '../config/config.module';
@@ -7,16 +7,20 @@ import type { Logger } from '../../shared/logger';
 import { createKafka } from '../../connectors/kafka/kafka-client';
 import { sourcePool, targetPool } from './target-pool';
 
+/** Retries of `kafkaFailFast`: a reader that reports an unreachable Kafka answers in a second, not after a minute. */
+const FAIL_FAST_RETRIES = 1;
+
 /**
  * The connections one Tandem process shares: the target pool, the source pool and the Kafka client,
- * each opened on first use and closed once, when the application shuts down. Services take them
- * from here and never end them.
+ * each opened on first use and closed once, by the composition root (TandemModule) after the
+ * services that use them have stopped. Services take them from here and never end them.
  */
 @Injectable()
-export class TandemResources implements OnApplicationShutdown {
+export class TandemResources {
   private targetValue: Pool | null = null;
   private sourceValue: Pool | null = null;
   private kafkaValue: Kafka | null = null;
+  private kafkaFailFastValue: Kafka | null = null;
 
   constructor(
     @Inject(TANDEM_CONFIG) readonly config: TandemConfig,
@@ -36,32 +40,71 @@ export class TandemResources implements OnApplicationShutdown {
     return (this.kafkaValue ??= createKafka(this.config.kafka, this.config.kafka.clientId, this.logger));
   }
 
-  async close(): Promise<void> {
-    const pools = [this.targetValue, this.sourceValue];
-    this.targetValue = this.sourceValue = this.kafkaValue = null;
-    await Promise.all(pools.map((pool) => pool?.end()));
+  /**
+   * The same client with one retry, for readers whose job includes saying that Kafka is unreachable
+   * (status): kafkajs takes its connection retries from the client, not from the admin.
+   */
+  get kafkaFailFast(): Kafka {
+    return (this.kafkaFailFastValue ??= createKafka(this.config.kafka, this.config.kafka.clientId, this.logger, FAIL_FAST_RETRIES));
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await this.close();
+  async close(): Promise<void> {
+    const pools = [this.targetValue, this.sourceValue];
+    this.targetValue = this.sourceValue = this.kafkaValue = this.kafkaFailFastValue = null;
+    await Promise.all(pools.map((pool) => pool?.end()));
   }
 }
 
 /**
- * Runs `work` with `shared` when the service was given the process's resources, else with resources of
- * its own, closed afterwards (a service constructed outside an application context, e.g. by a script).
+ * The resources of a service: the process's when given (the application context closes them), else
+ * a set of its own for a service constructed outside an application context (a test, a bench, a
+ * script), which `closeOwn()` closes.
  */
+export function sharedOrOwnResources(
+  shared: TandemResources | undefined,
+  config: TandemConfig,
+  logger: Logger,
+): { resources: TandemResources; closeOwn: () => Promise<void> } {
+  if (shared) return { resources: shared, closeOwn: async () => undefined };
+  const own = new TandemResources(config, logger);
+  return { resources: own, closeOwn: () => own.close() };
+}
+
+/** Runs `work` with `shared` when given, else with resources of its own, closed afterwards. */
 export async function withResources<T>(
   shared: TandemResources | undefined,
   config: TandemConfig,
   logger: Logger,
   work: (resources: TandemResources) => Promise<T>,
 ): Promise<T> {
-  if (shared) return work(shared);
-  const own = new TandemResources(config, logger);
+  const { resources, closeOwn } = sharedOrOwnResources(shared, config, logger);
   try {
-    return await work(own);
+    return await work(resources);
   } finally {
-    await own.close();
+    await closeOwn();
+  }
+}
+
+/**
+ * A capability's service over the process's connections: `resources` are the application context's
+ * when given, else the service's own (constructed outside an application context: a test, a bench, a
+ * script), which `closeOwnResources()` closes.
+ */
+export abstract class TandemService {
+  readonly resources: TandemResources;
+  private readonly ownResources: TandemResources | null;
+
+  constructor(
+    protected readonly config: TandemConfig,
+    protected readonly logger: Logger,
+    resources?: TandemResources,
+  ) {
+    this.ownResources = resources ? null : new TandemResources(config, logger);
+    this.resources = resources ?? this.ownResources!;
+  }
+
+  /** Closes the connections the service opened itself; the process's close with the application. */
+  protected async closeOwnResources(): Promise<void> {
+    await this.ownResources?.close();
   }
 }

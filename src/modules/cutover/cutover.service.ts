@@ -1,7 +1,5 @@
 import { describeVerdict } from '../reconciliation/verdict';
 import type { ClientBase } from 'pg';
-import type { TandemConfig } from '../config/config.schema';
-import type { Logger } from '../../shared/logger';
 import { CutoverGateError } from '../../shared/errors';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import {
@@ -21,7 +19,7 @@ import { currentLsn, freezeRoles, frozenRoles, unfreezeRoles } from './legacy-fr
 import { audit } from '../../connectors/postgres-target/operator-audit';
 import { prepareFailback } from './failback-setup';
 import { planChecks } from './cutover-plan';
-import { TandemResources } from '../core/tandem-resources';
+import { TandemService } from '../core/tandem-resources';
 
 export type { CutoverRecord, CutoverState };
 
@@ -40,20 +38,7 @@ export interface CutoverOptions {
  * parallel → frozen → drained → verified → committed (or → aborted). A failed gate or an abort
  * unfreezes the legacy database; every transition is recorded with its operator.
  */
-export class CutoverService {
-  private readonly resources: TandemResources;
-  /** Resources made here (no application context) are closed by close(); shared ones by the application. */
-  private readonly ownsResources: boolean;
-
-  constructor(
-    private readonly config: TandemConfig,
-    private readonly logger: Logger,
-    resources?: TandemResources,
-  ) {
-    this.resources = resources ?? new TandemResources(config, logger);
-    this.ownsResources = resources === undefined;
-  }
-
+export class CutoverService extends TandemService {
   private get pool() {
     return this.resources.target;
   }
@@ -63,7 +48,7 @@ export class CutoverService {
   }
 
   async close(): Promise<void> {
-    if (this.ownsResources) await this.resources.close();
+    await this.closeOwnResources();
   }
 
   /** Runs `work` on one connection to the legacy database (the freeze, drain and verification share it). */

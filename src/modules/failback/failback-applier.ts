@@ -1,5 +1,5 @@
 import { Partitioners, type Kafka, type Producer } from '../../connectors/kafka/kafkajs';
-import { Client, Pool } from 'pg';
+import { Client, type Pool } from 'pg';
 import type { Logger } from '../../shared/logger';
 import { LogConsumer, type PartitionBatch } from '../../connectors/kafka/log-consumer';
 import { CHANGE_TOPIC_CONFIG, ensureTopics } from '../../connectors/kafka/topic-admin';
@@ -20,7 +20,10 @@ export interface FailbackApplierOptions {
   replicationFactor: number;
   maxBatchEvents: number;
   kafka: Kafka;
+  /** Failback's own legacy session (marked with its replication origin), opened by start(). */
   legacyUrl: string;
+  /** Reads checkpoints while the legacy session may be inside a batch's transaction (the process's source pool). */
+  legacyReads: Pool;
   /** Read by render inverses. */
   target: Pool;
   logger: Logger;
@@ -47,8 +50,6 @@ export class FailbackApplier {
   private consumer: LogConsumer | null = null;
   private producer: Producer | null = null;
   private legacy: Client | null = null;
-  /** Reads checkpoints while `legacy` may be inside a batch's transaction. */
-  private legacyReads: Pool | null = null;
   private readonly checkpoints = new Map<string, Checkpoint>();
   readonly statusValue: FailbackApplierStatus;
 
@@ -70,8 +71,6 @@ export class FailbackApplier {
     this.legacy = new Client({ connectionString: this.options.legacyUrl, application_name: 'tandem-failback' });
     this.legacy.on('error', (error) => logger.warn({ err: error }, 'the legacy connection of failback failed'));
     await this.legacy.connect();
-    this.legacyReads = new Pool({ connectionString: this.options.legacyUrl, max: 1, application_name: 'tandem-failback' });
-    this.legacyReads.on('error', () => undefined); // an idle connection that broke is replaced
     const origin = names.origin(definition.name);
     await ensureFailbackSchema(this.legacy, origin);
     await this.legacy.query('SELECT pg_replication_origin_session_setup($1)', [origin]);
@@ -81,7 +80,7 @@ export class FailbackApplier {
     this.consumer = new LogConsumer(kafka, names.consumerGroup(definition.name), topics);
     await this.consumer.start(
       async (topic, partition) => {
-        const checkpoint = (await loadCheckpoints(this.legacyReads!, this.checkpointName)).get(partitionId(topic, partition));
+        const checkpoint = (await loadCheckpoints(this.options.legacyReads, this.checkpointName)).get(partitionId(topic, partition));
         return checkpoint ? checkpoint.offset + 1n : this.consumer!.lowWatermark(topic, partition);
       },
       (batch) => this.handle(batch),
@@ -93,7 +92,6 @@ export class FailbackApplier {
     await this.consumer?.stop();
     await this.producer?.disconnect();
     await this.legacy?.end().catch(() => undefined);
-    await this.legacyReads?.end().catch(() => undefined);
   }
 
   private async handle(batch: PartitionBatch): Promise<void> {

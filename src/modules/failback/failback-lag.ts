@@ -1,4 +1,4 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
 import { tableTopic } from '../../contracts/names';
 import { loadCheckpoints, partitionId } from '../../connectors/postgres-target/checkpoint-store';
@@ -97,35 +97,24 @@ async function existingEnds(kafka: Kafka, topics: string[]): Promise<PartitionEn
 
 /**
  * The failback section of `tandem status`, /api/status and /metrics: the lag of the latest
- * cutover's failback while it is active, else null. Keeps its pools between reads.
+ * cutover's failback while it is active, else null. Reads through the process's pools.
  */
 export class FailbackLagReader {
-  private readonly legacy: Pool;
-  private readonly target: Pool;
-
   constructor(
-    targetUrl: string,
-    legacyUrl: string,
+    private readonly pools: { target: Pool; legacy: Pool },
     private readonly kafka: Kafka,
     private readonly names: ReturnType<typeof failbackNames>,
     /** The projections whole (a mirror's inverse needs its resolved tables). */
     private readonly definitions: (target: Pool) => Promise<ProjectionDefinition<unknown>[]>,
-  ) {
-    this.target = new Pool({ connectionString: targetUrl, max: 1, application_name: 'tandem-status' });
-    this.legacy = new Pool({ connectionString: legacyUrl, max: 1, application_name: 'tandem-status' });
-    for (const pool of [this.target, this.legacy]) pool.on('error', () => undefined); // a broken idle connection is replaced on the next read
-  }
+  ) {}
 
   async read(): Promise<FailbackLag | null> {
-    const { rows } = await this.target.query<{ present: boolean }>(`SELECT to_regclass('tandem.failbacks') IS NOT NULL AS present`);
+    const { target } = this.pools;
+    const { rows } = await target.query<{ present: boolean }>(`SELECT to_regclass('tandem.failbacks') IS NOT NULL AS present`);
     if (!rows[0].present) return null;
-    const record = await failbackStore.latest(this.target);
+    const record = await failbackStore.latest(target);
     if (!record || record.state !== 'active') return null;
-    const definitions = (await this.definitions(this.target)).filter((definition) => record.projections.includes(definition.name));
-    return readFailbackLag(record, definitions, this.names, { target: this.target, legacy: this.legacy }, this.kafka);
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([this.target.end(), this.legacy.end()]);
+    const definitions = (await this.definitions(target)).filter((definition) => record.projections.includes(definition.name));
+    return readFailbackLag(record, definitions, this.names, this.pools, this.kafka);
   }
 }

@@ -56,7 +56,7 @@ export async function rollbackThroughFailback(
     await drain(service, record, freezeLsn, options.drainTimeoutMs ?? 60_000);
     details.drainedMs = Date.now() - frozenAt;
     const reports = [];
-    const reconciliation = new ReconciliationService(config, logger);
+    const reconciliation = new ReconciliationService(config, logger, service.resources);
     for (const projection of record.projections) reports.push(...(await reconciliation.run({ projection, threshold: 0, direction: 'failback' })));
     details.reconciliationIds = reports.map((r) => r.id);
     const failed = reports.filter((report) => report.verdict !== 'PASS');
@@ -95,17 +95,12 @@ async function drain(service: FailbackService, record: FailbackRecord, freezeLsn
     },
     () => `failback capture has not confirmed the freeze LSN ${freezeLsn} (slot ${record.slot} at ${confirmed ?? 'missing'})`,
   );
-  const legacy = service.legacyPool();
-  try {
-    for (const definition of await service.definitionsOf(record)) {
-      const ends = await endOffsets(service.kafka, failbackTopics(service.names, definition));
-      let left = 0;
-      await waitFor(
-        async () => (left = await behindRecords(legacy, service.names.checkpointName(definition.name), ends)) === 0,
-        () => `${definition.name}: ${left} failback records not applied to legacy`,
-      );
-    }
-  } finally {
-    await legacy.end();
+  for (const definition of await service.definitionsOf(record)) {
+    const ends = await endOffsets(service.kafka, failbackTopics(service.names, definition));
+    let left = 0;
+    await waitFor(
+      async () => (left = await behindRecords(service.legacyPool, service.names.checkpointName(definition.name), ends)) === 0,
+      () => `${definition.name}: ${left} failback records not applied to legacy`,
+    );
   }
 }

@@ -1,11 +1,10 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
-import type { Logger } from '../../shared/logger';
-import { createKafka } from '../../connectors/kafka/kafka-client';
 import { failbackNames } from '../../contracts/failback-names';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
-import { resolveProjectionDefinitions, targetPool as createTargetPool } from '../projection/projection.service';
+import { resolveProjectionDefinitions } from '../projection/projection.service';
+import { TandemService } from '../core/tandem-resources';
 import { CaptureService, type CaptureStatus } from '../capture/capture.service';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { dropTargetCapture, failbackTables, prepareFailback, withClient } from '../cutover/failback-setup';
@@ -34,31 +33,21 @@ export interface FailbackRunStatus {
  * tables (failback slot, `<prefix>.failback.*` topics) and applies them to the legacy tables
  * through each projection's inverse.
  */
-export class FailbackService {
-  private readonly pool: Pool;
+export class FailbackService extends TandemService {
   private capture: CaptureService | null = null;
   private appliers: FailbackApplier[] = [];
-  private kafkaClient: Kafka | null = null;
-
-  constructor(
-    private readonly config: TandemConfig,
-    private readonly logger: Logger,
-  ) {
-    this.pool = createTargetPool(config, logger);
-  }
 
   get targetPool(): Pool {
-    return this.pool;
+    return this.resources.target;
   }
 
-  /** A pool on the legacy database; the caller ends it. */
-  legacyPool(): Pool {
-    return new Pool({ connectionString: this.config.source.url, max: 2, application_name: 'tandem-failback' });
+  /** The legacy database (the source pool of the process). */
+  get legacyPool(): Pool {
+    return this.resources.source;
   }
 
   get kafka(): Kafka {
-    this.kafkaClient ??= createKafka(this.config.kafka, `${this.config.kafka.clientId}-failback`, this.logger);
-    return this.kafkaClient;
+    return this.resources.kafka;
   }
 
   get names() {
@@ -67,18 +56,18 @@ export class FailbackService {
 
   /** The committed cutover's failback, prepared now if the commit did not (or it was stopped). */
   async prepare(cutoverId: number | undefined, operator: string): Promise<FailbackRecord> {
-    await ensureTandemSchema(this.pool);
-    const cutover = await cutoverSummary(this.pool, cutoverId);
+    await ensureTandemSchema(this.targetPool);
+    const cutover = await cutoverSummary(this.targetPool, cutoverId);
     if (!cutover) throw new FailbackRefusedError(cutoverId === undefined ? 'failback: no cutover recorded yet' : `failback: no cutover ${cutoverId}`);
     if (cutover.state !== 'committed') throw new FailbackRefusedError(`failback: cutover ${cutover.id} is ${cutover.state}; failback follows a committed cutover`);
-    const prepared = await prepareFailback(this.config, this.pool, cutover, operator, { requireAll: true });
+    const prepared = await prepareFailback(this.config, this.targetPool, cutover, operator, { requireAll: true });
     if (!prepared) throw new FailbackRefusedError(`failback: cutover ${cutover.id} has no projection to carry back`);
     return prepared;
   }
 
   /** The failback's projections, whole (a mirror's tables resolved, so its inverse is known). */
   async definitionsOf(record: FailbackRecord): Promise<ProjectionDefinition<unknown>[]> {
-    const definitions = await resolveProjectionDefinitions(this.config, undefined, this.pool);
+    const definitions = await resolveProjectionDefinitions(this.config, undefined, this.targetPool);
     return definitions.filter((definition) => record.projections.includes(definition.name));
   }
 
@@ -100,7 +89,8 @@ export class FailbackService {
           maxBatchEvents: this.config.projector.maxBatchEvents,
           kafka,
           legacyUrl: this.config.source.url,
-          target: this.pool,
+          legacyReads: this.legacyPool,
+          target: this.targetPool,
           logger: this.logger.child({ module: 'failback-apply' }),
         });
         this.appliers.push(applier);
@@ -140,13 +130,13 @@ export class FailbackService {
   async end(cutoverId: number | undefined, state: 'stopped' | 'rolled-back' = 'stopped', rollback?: Record<string, unknown>): Promise<FailbackRecord> {
     const record = await this.record(cutoverId);
     await withClient(this.config.target!.url, (client) => dropTargetCapture(client, record.slot, record.publication));
-    await failbackStore.finish(this.pool, record.cutoverId, state, rollback);
-    return (await failbackStore.get(this.pool, record.cutoverId))!;
+    await failbackStore.finish(this.targetPool, record.cutoverId, state, rollback);
+    return (await failbackStore.get(this.targetPool, record.cutoverId))!;
   }
 
   async record(cutoverId?: number): Promise<FailbackRecord> {
-    await ensureTandemSchema(this.pool);
-    const record = cutoverId === undefined ? await failbackStore.latest(this.pool) : await failbackStore.get(this.pool, cutoverId);
+    await ensureTandemSchema(this.targetPool);
+    const record = cutoverId === undefined ? await failbackStore.latest(this.targetPool) : await failbackStore.get(this.targetPool, cutoverId);
     if (!record) throw new FailbackRefusedError(cutoverId === undefined ? 'failback: none recorded yet' : `failback: cutover ${cutoverId} has no failback`);
     return record;
   }
@@ -154,15 +144,10 @@ export class FailbackService {
   /** How far the legacy database is behind the target (tandem failback status, the rollback gate). */
   async readLag(cutoverId?: number): Promise<FailbackLag> {
     const record = await this.record(cutoverId);
-    const legacy = this.legacyPool();
-    try {
-      return await readFailbackLag(record, await this.definitionsOf(record), this.names, { target: this.pool, legacy }, this.kafka);
-    } finally {
-      await legacy.end();
-    }
+    return readFailbackLag(record, await this.definitionsOf(record), this.names, { target: this.targetPool, legacy: this.legacyPool }, this.kafka);
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await this.closeOwnResources();
   }
 }

@@ -1,7 +1,7 @@
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
 import { ConfigError } from '../../shared/errors';
-import { createKafka } from '../../connectors/kafka/kafka-client';
+import type { TandemResources } from '../core/tandem-resources';
 import { CHANGE_TOPIC_CONFIG, ensureTopics } from '../../connectors/kafka/topic-admin';
 import { TransactionalProducer } from '../../connectors/kafka/transactional-producer';
 import { createProgress } from '../../shared/progress';
@@ -25,6 +25,7 @@ export class ImportService {
   constructor(
     private readonly config: TandemConfig,
     private readonly logger: Logger,
+    private readonly resources: TandemResources,
   ) {}
 
   async run(recipeName: string, files: string[], options: { dryRun?: boolean } = {}): Promise<ImportSummary> {
@@ -37,8 +38,8 @@ export class ImportService {
     const summary = { recipe: recipeName, files, records: records.length, perTable, dryRun: options.dryRun === true };
     if (options.dryRun || records.length === 0) return summary;
 
-    const { clientId, topicPrefix, partitions, replicationFactor } = this.config.kafka;
-    const kafka = createKafka(this.config.kafka, `${clientId}-import`, this.logger);
+    const { topicPrefix, partitions, replicationFactor } = this.config.kafka;
+    const kafka = this.resources.kafka;
     await ensureTopics(
       kafka,
       Object.keys(perTable).map((table) => ({ topic: importTopic(topicPrefix, table), partitions, config: CHANGE_TOPIC_CONFIG })),

@@ -7,9 +7,8 @@ import {
   type QuarantineSummary,
 } from '../../connectors/postgres-target/quarantine-store';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
-import { createKafka } from '../../connectors/kafka/kafka-client';
 import { positionKey, readRecordsAt, type RecordPosition } from '../../connectors/kafka/record-reader';
-import type { Logger } from '../../shared/logger';
+import type { TandemResources } from '../core/tandem-resources';
 import type { TandemConfig } from '../config/config.schema';
 import { hasLeftOutFields } from '../../projections/framework/sensitive-fields';
 import { sourcedOperations } from '../../projections/framework/batch-applier';
@@ -31,11 +30,10 @@ export interface RedriveResult {
 /** Reads events again from their change topics (for those stored with sensitive fields left out). */
 export type RecordReader = (positions: RecordPosition[]) => Promise<Map<string, string | null>>;
 
-/** The DeadLetterService of a configuration: its target pool, and Kafka for re-reading events. */
-export function deadLetterService(pool: Pool, config: TandemConfig, logger: Logger): DeadLetterService {
-  const reader: RecordReader = (positions) =>
-    readRecordsAt(createKafka(config.kafka, `${config.kafka.clientId}-dlq`, logger), positions);
-  return new DeadLetterService(pool, config.kafka.topicPrefix, reader);
+/** The DeadLetterService of a process: the shared target pool, and the shared Kafka client for re-reading events. */
+export function deadLetterService(resources: TandemResources, config: TandemConfig): DeadLetterService {
+  const reader: RecordReader = (positions) => readRecordsAt(resources.kafka, positions);
+  return new DeadLetterService(resources.target, config.kafka.topicPrefix, reader);
 }
 
 /** Lists quarantined events and re-applies them after a fix (`tandem dlq list|redrive`). */

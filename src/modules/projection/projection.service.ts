@@ -1,10 +1,7 @@
 import type { Pool } from 'pg';
-import { targetPool } from '../core/target-pool';
-import type { Kafka } from 'kafkajs';
 import type { TandemConfig } from '../config/config.schema';
-import type { Logger } from '../../shared/logger';
 import { ConfigError } from '../../shared/errors';
-import { createKafka } from '../../connectors/kafka/kafka-client';
+import { TandemService } from '../core/tandem-resources';
 import { ProjectionRunner, type ProjectionStatus } from '../../projections/pipeline/projection-runner';
 import { LiveSink, type AppliedBatch } from '../../projections/pipeline/live-sink';
 import { PlanSink } from '../../projections/pipeline/plan-sink';
@@ -15,9 +12,6 @@ import { RECIPES } from '../../projections/recipes';
 import { loadModuleProjection } from '../../projections/user-modules/load-projection-module';
 import { mirrorOutline, resolveMirrorProjection } from '../../projections/mirror/mirror-projection';
 import { isMirrorEntry, isModuleEntry, type ProjectionEntry } from '../config/projection-entry.schema';
-
-/** Kept here for the callers that import it from the projection module. */
-export { targetPool };
 
 export interface ProjectOptions {
   /** Only this projection (default: every projection in the config). */
@@ -40,8 +34,9 @@ export function projectionDefinitions(config: TandemConfig, only?: string): Proj
 /** The configured projections' definitions, each whole: a mirror's tables resolved (mirror-projection.ts). */
 export async function resolveProjectionDefinitions(
   config: TandemConfig,
-  only?: string,
-  target?: Pool,
+  only: string | undefined,
+  /** The process's target pool (a mirror's tables are read, and recorded, there). */
+  target: Pool,
   /** A dry run: a mirror records nothing in the target. */
   options: { dryRun?: boolean } = {},
 ): Promise<ProjectionDefinition<unknown>[]> {
@@ -54,19 +49,14 @@ export async function resolveProjectionDefinitions(
       definitions.push(outline);
       continue;
     }
-    const pool = target ?? targetPool(config);
-    try {
-      definitions.push(
-        await resolveMirrorProjection(entry, `projections.${index}`, {
-          sourceUrl: config.source.url,
-          targetUrl: config.target!.url,
-          target: pool,
-          record: !options.dryRun,
-        }),
-      );
-    } finally {
-      if (!target) await pool.end();
-    }
+    definitions.push(
+      await resolveMirrorProjection(entry, `projections.${index}`, {
+        sourceUrl: config.source.url,
+        targetUrl: config.target!.url,
+        target,
+        record: !options.dryRun,
+      }),
+    );
   }
   return definitions;
 }
@@ -89,14 +79,10 @@ function select(definitions: ProjectionDefinition<unknown>[], only?: string): Pr
 }
 
 /** Runs projectors (one consumer group per projection) until stop(). */
-export class ProjectionService {
+export class ProjectionService extends TandemService {
   private runners: ProjectionRunner[] = [];
-  private pool: Pool | null = null;
-
-  constructor(
-    private readonly config: TandemConfig,
-    private readonly logger: Logger,
-  ) {}
+  /** The runners started and not stopped yet (stop() may come from the command and again at shutdown). */
+  private active: ProjectionRunner[] = [];
 
   status(): ProjectionStatus[] {
     return this.runners.map((runner) => ({ ...runner.statusValue, lag: { ...runner.statusValue.lag } }));
@@ -109,12 +95,11 @@ export class ProjectionService {
 
   async start(options: ProjectOptions = {}): Promise<void> {
     if (projectionDefinitions(this.config, options.projection).length === 0) throw new ConfigError('projections: list at least one projection to run');
-    this.pool = targetPool(this.config, this.logger);
-    const definitions = await resolveProjectionDefinitions(this.config, options.projection, this.pool, { dryRun: options.plan !== undefined });
-    const kafka: Kafka = createKafka(this.config.kafka, `${this.config.kafka.clientId}-projector`, this.logger);
+    const pool = this.resources.target;
+    const definitions = await resolveProjectionDefinitions(this.config, options.projection, pool, { dryRun: options.plan !== undefined });
+    const kafka = this.resources.kafka;
     const topicPrefix = this.config.kafka.topicPrefix;
     for (const definition of definitions) {
-      const pool = this.pool;
       const plan = options.plan;
       const sink: RunnerSink = plan
         ? new PlanSink({ definition, plan: (items) => plan(definition, items), reading: { pool, topicPrefix } })
@@ -139,12 +124,24 @@ export class ProjectionService {
       await runner.prepare();
       this.runners.push(runner);
     }
-    for (const runner of this.runners) await runner.start();
+    for (const runner of this.runners) {
+      this.active.push(runner);
+      await runner.start();
+    }
     this.logger.info({ projections: definitions.map((d) => d.name) }, 'projectors running');
   }
 
+  /**
+   * Stops every projector (each finishes its batch in progress), then closes the connections the
+   * service opened itself (none in an application context).
+   */
   async stop(): Promise<void> {
-    for (const runner of this.runners) await runner.stop();
-    await this.pool?.end();
+    for (const runner of this.active.splice(0)) await runner.stop();
+    await this.closeOwnResources();
+  }
+
+  /** At the application's shutdown, before the shared pools close. */
+  close(): Promise<void> {
+    return this.stop();
   }
 }

@@ -1,6 +1,5 @@
-import { randomUUID } from 'crypto';
 import type { Kafka } from 'kafkajs';
-import { retryTransient } from '../../connectors/kafka/retry';
+import { withThrowawayConsumer } from '../../connectors/kafka/range-reader';
 import { partitionId } from '../../connectors/postgres-target/checkpoint-store';
 import { endOffsets } from '../../connectors/kafka/offsets';
 import type { LogRecord, PartitionEnd } from '../../contracts/positions';
@@ -52,17 +51,15 @@ export async function readToCut(options: CutReadOptions): Promise<CutReadResult>
   const allFinished = () => [...endOf.keys()].every(finished);
   if (allFinished()) return result;
 
-  const groupId = `${options.groupPrefix}.${randomUUID()}`;
-  const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 200, sessionTimeout: 10_000, heartbeatInterval: 1000 });
   let lastActivity = Date.now();
   let failure: unknown = null;
   let joined = false;
-  consumer.on(consumer.events.GROUP_JOIN, () => {
-    joined = true;
-    lastActivity = Date.now();
-  });
-  await retryTransient(() => consumer.connect());
-  try {
+  const settings = { readUncommitted: false, maxWaitTimeInMs: 200, sessionTimeout: 10_000, heartbeatInterval: 1000 };
+  await withThrowawayConsumer(kafka, `${options.groupPrefix}.`, settings, async (consumer) => {
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      joined = true;
+      lastActivity = Date.now();
+    });
     for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
@@ -120,13 +117,7 @@ export async function readToCut(options: CutReadOptions): Promise<CutReadResult>
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     if (!joined && !failure) failure = new Error(`could not join a Kafka consumer group to read ${topics.join(', ')} within 60 s`);
-  } finally {
-    await consumer.disconnect();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteGroups([groupId]).catch(() => undefined);
-    await admin.disconnect();
-  }
+  });
   if (failure) throw failure;
   return result;
 }

@@ -1,9 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
-import type { TandemConfig } from '../config/config.schema';
-import type { Logger } from '../../shared/logger';
 import { ReplayRefusedError } from '../../shared/errors';
-import { createKafka } from '../../connectors/kafka/kafka-client';
+import { TandemService } from '../core/tandem-resources';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
 import { ident } from '../../connectors/postgres-target/sql';
 import type { Checkpoint } from '../../connectors/postgres-target/checkpoint-store';
@@ -12,7 +10,7 @@ import { projectionGroup } from '../../contracts/names';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { PlanSink } from '../../projections/pipeline/plan-sink';
 import { shadowSink } from '../../projections/pipeline/shadow-sink';
-import { resolveProjectionDefinitions, targetPool } from '../projection/projection.service';
+import { resolveProjectionDefinitions } from '../projection/projection.service';
 import { activeMembers } from '../../connectors/kafka/offsets';
 import { audit } from '../../connectors/postgres-target/operator-audit';
 import type { CutReadResult } from './log-reader';
@@ -59,20 +57,17 @@ export interface ReplayResult {
  * swaps it in atomically and keeps the replaced state as a backup. The live projector must be
  * stopped (its consumer group must have no member): replay refuses otherwise.
  */
-export class ReplayService {
-  private readonly pool: Pool;
-  private readonly kafka: Kafka;
+export class ReplayService extends TandemService {
+  private get pool(): Pool {
+    return this.resources.target;
+  }
 
-  constructor(
-    private readonly config: TandemConfig,
-    private readonly logger: Logger,
-  ) {
-    this.pool = targetPool(config);
-    this.kafka = createKafka(config.kafka, `${config.kafka.clientId}-replay`, logger);
+  private get kafka(): Kafka {
+    return this.resources.kafka;
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await this.closeOwnResources();
   }
 
   async replay(options: ReplayOptions): Promise<ReplayResult> {

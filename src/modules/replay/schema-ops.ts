@@ -1,6 +1,6 @@
 import type { ClientBase, Pool } from 'pg';
-import { applyMigrations } from '../../connectors/postgres-target/migrations';
-import { saveCheckpoints, type Checkpoint } from '../../connectors/postgres-target/checkpoint-store';
+import { applyMigrations, forgetMigrations } from '../../connectors/postgres-target/migrations';
+import { replaceCheckpoints, type Checkpoint } from '../../connectors/postgres-target/checkpoint-store';
 import { ident, qualified } from '../../connectors/postgres-target/sql';
 import { advanceSequences } from '../../connectors/postgres-target/sequences';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
@@ -26,7 +26,7 @@ export async function createFromMigrations(pool: Pool, definition: ProjectionDef
   await pool.query(`DROP SCHEMA IF EXISTS ${ident(schema)} CASCADE`);
   const scratch = `${definition.name}#${schema}`;
   await applyMigrations(pool, scratch, schema, definition.migrations);
-  await pool.query('DELETE FROM tandem.projection_migrations WHERE projection = $1', [scratch]);
+  await forgetMigrations(pool, scratch);
 }
 
 /** The projection definition writing into another schema (row-writer qualifies every name with it). */
@@ -133,8 +133,7 @@ export async function swapIn(pool: Pool, request: SwapRequest): Promise<number |
       });
     }
     await client.query(`ALTER SCHEMA ${ident(incoming)} RENAME TO ${ident(live)}`);
-    await client.query('DELETE FROM tandem.checkpoints WHERE projection = $1', [definition.name]);
-    await saveCheckpoints(client, definition.name, request.checkpoints);
+    await replaceCheckpoints(client, definition.name, request.checkpoints);
     await audit(client, request.operator, `${request.kind}.swap`, definition.name, { incoming, backupId, note: request.note });
     return backupId;
   });

@@ -2,7 +2,8 @@ import { isExcludedSchema, readCatalog, type Catalog } from '../../connectors/po
 import { ConfigError } from '../../shared/errors';
 import type { TandemConfig } from '../config/config.schema';
 import { isMirrorEntry } from '../config/projection-entry.schema';
-import { resolveProjectionDefinitions, targetPool } from '../projection/projection.service';
+import { resolveProjectionDefinitions } from '../projection/projection.service';
+import type { TandemResources } from '../core/tandem-resources';
 import { loadMirrorSteps } from '../../connectors/postgres-target/mirror-steps';
 import { normalizeTable } from '../../projections/mirror/mirror-config';
 import { mirrorSpecs } from '../../projections/mirror/mirror-projection';
@@ -41,23 +42,18 @@ export async function runSchemaDiff(options: SchemaDiffOptions): Promise<SchemaD
  * `tandem schema-diff --config … --projection <mirror>`: the mirror's source tables now against its
  * target tables, through its mapping (mirror-schema-diff.ts): the source DDL the mirror does not follow.
  */
-export async function runMirrorSchemaDiff(config: TandemConfig, projection: string): Promise<SchemaDiffReport> {
+export async function runMirrorSchemaDiff(config: TandemConfig, projection: string, resources: TandemResources): Promise<SchemaDiffReport> {
   const entry = config.projections.find((candidate) => isMirrorEntry(candidate) && candidate.name === projection);
   if (!entry || !isMirrorEntry(entry)) throw new ConfigError(`--projection ${projection}: not a mirror projection of the configuration`);
-  const target = targetPool(config);
-  let definition;
-  try {
-    [definition] = await resolveProjectionDefinitions(config, projection, target);
-    const steps = await loadMirrorSteps(target, projection);
-    const specs = mirrorSpecs(steps, entry.mirror.tables.map((table) => normalizeTable(table).from));
-    const schemas = [...new Set(specs.map((spec) => spec.source.slice(0, spec.source.indexOf('.'))))];
-    const [source, targetCatalog] = await Promise.all([
-      readCatalog(config.source.url, { schemas }),
-      readCatalog(config.target!.url, { schemas: [definition.schema] }),
-    ]);
-    const info = (url: string, catalog: Catalog): DatabaseInfo => ({ url: displayUrl(url), database: catalog.database, serverVersion: catalog.serverVersion });
-    return schemaDiffReport(diffMirror(specs, source, targetCatalog, definition.schema), info(config.source.url, source), info(config.target!.url, targetCatalog));
-  } finally {
-    await target.end();
-  }
+  const target = resources.target;
+  const [definition] = await resolveProjectionDefinitions(config, projection, target);
+  const steps = await loadMirrorSteps(target, projection);
+  const specs = mirrorSpecs(steps, entry.mirror.tables.map((table) => normalizeTable(table).from));
+  const schemas = [...new Set(specs.map((spec) => spec.source.slice(0, spec.source.indexOf('.'))))];
+  const [source, targetCatalog] = await Promise.all([
+    readCatalog(config.source.url, { schemas }),
+    readCatalog(config.target!.url, { schemas: [definition.schema] }),
+  ]);
+  const info = (url: string, catalog: Catalog): DatabaseInfo => ({ url: displayUrl(url), database: catalog.database, serverVersion: catalog.serverVersion });
+  return schemaDiffReport(diffMirror(specs, source, targetCatalog, definition.schema), info(config.source.url, source), info(config.target!.url, targetCatalog));
 }

@@ -1,5 +1,4 @@
-import { namePoolEndpoint } from '../../shared/endpoint';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import type {
   CheckpointReading,
   QuarantineReading,
@@ -10,13 +9,9 @@ import type {
 import type { CutoverSummary, ReconciliationSummary } from './pipeline-status';
 import { readBackfillRequests, type BackfillRequestRow } from '../../connectors/postgres-source/signal-table';
 
-/** The source's replication slot, read with one small pool (a status read never writes). */
+/** The source's replication slot, read through the process's source pool (a status read never writes). */
 export class PostgresSourceSlotReader implements SourceSlotReader {
-  private readonly pool: Pool;
-
-  constructor(url: string) {
-    this.pool = namePoolEndpoint(new Pool({ connectionString: url, max: 1, application_name: 'tandem-status' }), 'source', url);
-  }
+  constructor(private readonly pool: Pool) {}
 
   async readSlot(slot: string, publication: string): Promise<SlotReading> {
     const { rows } = await this.pool.query<{
@@ -52,20 +47,13 @@ export class PostgresSourceSlotReader implements SourceSlotReader {
     const { rows } = await this.pool.query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [signalTable]);
     return rows[0].found ? readBackfillRequests(this.pool, signalTable, slot) : [];
   }
-
-  async close(): Promise<void> {
-    await this.pool.end();
-  }
 }
 
-/** Checkpoints, quarantine, reconciliations and cutovers from the target's `tandem` schema. */
+/** Checkpoints, quarantine, reconciliations and cutovers from the target's `tandem` schema (the process's target pool). */
 export class PostgresTandemStateReader implements TandemStateReader {
-  private readonly pool: Pool;
   private schemaSeen = false;
 
-  constructor(url: string) {
-    this.pool = namePoolEndpoint(new Pool({ connectionString: url, max: 2, application_name: 'tandem-status' }), 'target', url);
-  }
+  constructor(private readonly pool: Pool) {}
 
   /** Status never creates Tandem's schema: before a projector ran there is simply nothing to show. */
   private async hasSchema(): Promise<boolean> {
@@ -175,9 +163,5 @@ export class PostgresTandemStateReader implements TandemStateReader {
         ...(step.reason ? { reason: step.reason } : {}),
       })),
     };
-  }
-
-  async close(): Promise<void> {
-    await this.pool.end();
   }
 }

@@ -50,8 +50,10 @@ export class StatusSampler implements OnModuleInit, OnModuleDestroy {
     this.timer.unref();
   }
 
-  onModuleDestroy(): void {
+  /** Stops sampling and waits for a read in progress (the shared pools close after the server). */
+  async onModuleDestroy(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await this.inFlight?.catch(() => undefined);
   }
 
   history(): StatusSample[] {

@@ -3,7 +3,6 @@ import type { FailbackLag } from '../failback/failback-lag';
 import type { CutoverSummary, KafkaReachability, ReconciliationSummary } from './pipeline-status';
 import type { BackfillRequestRow } from '../../connectors/postgres-source/signal-table';
 
-
 /** The source slot as PostgreSQL reports it (pg_replication_slots, pg_stat_replication). */
 export interface SlotReading {
   slot: string;
@@ -37,10 +36,13 @@ export interface SourceSlotReader {
   readSlot(slot: string, publication: string): Promise<SlotReading>;
   /** The slot's backfill requests with the progress capture wrote beside them (none before capture made the signal table). */
   readBackfills?(signalTable: string, slot: string): Promise<BackfillRequestRow[]>;
-  close(): Promise<void>;
 }
 
-/** Reads the end offsets of topics (read_committed high watermarks); a topic that does not exist yet has none. */
+/**
+ * Reads the end offsets of topics (read_committed high watermarks); a topic that does not exist yet has
+ * none. The one reader that holds a connection of its own (a Kafka admin): the others read through the
+ * process's pools.
+ */
 export interface TopicOffsetsReader {
   endOffsets(topics: string[]): Promise<PartitionEnd[]>;
   close(): Promise<void>;
@@ -52,13 +54,11 @@ export interface TandemStateReader {
   quarantine(projection: string, newest: number): Promise<QuarantineReading>;
   lastReconciliations(projections: string[]): Promise<ReconciliationSummary[]>;
   latestCutover(): Promise<CutoverSummary | null>;
-  close(): Promise<void>;
 }
 
 /** Reads the active failback's lag (failback-lag.ts); null when none is active. */
 export interface FailbackReader {
   read(): Promise<FailbackLag | null>;
-  close(): Promise<void>;
 }
 
 export interface StatusReaders {

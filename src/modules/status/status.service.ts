@@ -1,17 +1,16 @@
 import type { TandemConfig } from '../config/config.schema';
 import type { Logger } from '../../shared/logger';
-import { createKafka } from '../../connectors/kafka/kafka-client';
-import type { Kafka } from 'kafkajs';
 import { withoutConnectionStrings } from '../../shared/redact';
 import { topicsOf } from '../../projections/framework/define-projection';
 import { sourceTopic } from '../../contracts/names';
 import { projectionDefinitions, resolveProjectionDefinitions } from '../projection/projection.service';
 import type { PipelineStatus } from './pipeline-status';
-import type { PipelineReading, StatusReaders } from './status-readers';
+import type { PipelineReading, StatusReaders, TopicOffsetsReader } from './status-readers';
 import { PostgresSourceSlotReader, PostgresTandemStateReader } from './postgres-status-readers';
 import { KafkaTopicOffsetsReader } from './kafka-offsets-reader';
 import { FailbackLagReader } from '../failback/failback-lag';
 import { failbackNames } from '../../contracts/failback-names';
+import { TandemResources, sharedOrOwnResources } from '../core/tandem-resources';
 import { StatusSampler, type StatusPoint } from './status-sampler';
 import { DEFAULT_STATUS_OPTIONS, type StatusModelOptions } from './status-model';
 
@@ -22,15 +21,28 @@ export interface StatusServiceOptions extends Partial<StatusModelOptions> {
   newestReasons?: number;
 }
 
-/** The failback section's reader (needs a target): shared by `tandem status` and the server. */
-export function failbackLagReader(config: TandemConfig, kafka: Kafka): FailbackLagReader {
-  return new FailbackLagReader(
-    config.target!.url,
-    config.source.url,
-    kafka,
-    failbackNames(config.kafka.topicPrefix, config.source.slot, config.source.publication),
-    (target) => resolveProjectionDefinitions(config, undefined, target, { dryRun: true }),
-  );
+/**
+ * The readers of one status read over the process's pools and Kafka client (`topics`: the end offsets
+ * reader, by default one admin connection kept between reads); shared by `tandem status` and the server.
+ */
+export function statusReaders(
+  config: TandemConfig,
+  resources: TandemResources,
+  topics: TopicOffsetsReader = new KafkaTopicOffsetsReader(resources.kafkaFailFast),
+): StatusReaders {
+  return {
+    source: new PostgresSourceSlotReader(resources.source),
+    topics,
+    state: config.target ? new PostgresTandemStateReader(resources.target) : null,
+    failback: config.target
+      ? new FailbackLagReader(
+          { target: resources.target, legacy: resources.source },
+          resources.kafkaFailFast,
+          failbackNames(config.kafka.topicPrefix, config.source.slot, config.source.publication),
+          (target) => resolveProjectionDefinitions(config, undefined, target, { dryRun: true }),
+        )
+      : undefined,
+  };
 }
 
 /**
@@ -43,12 +55,16 @@ export class StatusService {
   private readonly sampler: StatusSampler;
   private readonly readers: StatusReaders;
   private timer: NodeJS.Timeout | null = null;
+  /** The background read in progress (startSampling). */
+  private sampling: Promise<void> | null = null;
   private readonly projections: Array<{ name: string; topics: string[] }>;
+  private readonly closeOwn: () => Promise<void>;
 
   constructor(
     private readonly config: TandemConfig,
     private readonly logger: Logger,
-    readers?: StatusReaders,
+    /** The process's connections (the application context) or readers of the caller's; without them, connections of its own. */
+    readersOrResources?: StatusReaders | TandemResources,
     private readonly options: StatusServiceOptions = {},
   ) {
     const prefix = config.kafka.topicPrefix;
@@ -56,13 +72,14 @@ export class StatusService {
       name: definition.name,
       topics: topicsOf(definition, prefix),
     }));
-    const kafka = createKafka(config.kafka, `${config.kafka.clientId}-status`, logger, 1);
-    this.readers = readers ?? {
-      source: new PostgresSourceSlotReader(config.source.url),
-      topics: new KafkaTopicOffsetsReader(kafka),
-      state: config.target ? new PostgresTandemStateReader(config.target.url) : null,
-      failback: config.target ? failbackLagReader(config, kafka) : undefined,
-    };
+    if (readersOrResources === undefined || readersOrResources instanceof TandemResources) {
+      const { resources, closeOwn } = sharedOrOwnResources(readersOrResources, config, logger);
+      this.readers = statusReaders(config, resources);
+      this.closeOwn = closeOwn;
+    } else {
+      this.readers = readersOrResources;
+      this.closeOwn = async () => undefined;
+    }
     this.sampler = new StatusSampler(options.horizonMs, {
       ...DEFAULT_STATUS_OPTIONS,
       ...stripUndefined(options),
@@ -95,26 +112,22 @@ export class StatusService {
   /** Reads every `intervalMs` in the background until close(); a failed read is logged and the next one tried. */
   startSampling(intervalMs: number): void {
     if (this.timer) return;
-    let busy = false;
     this.timer = setInterval(() => {
-      if (busy) return;
-      busy = true;
-      this.read()
-        .catch((error: Error) => this.logger.warn({ err: error }, 'status read failed'))
-        .finally(() => (busy = false));
+      if (this.sampling) return;
+      this.sampling = this.read()
+        .then(() => undefined, (error: Error) => this.logger.warn({ err: error }, 'status read failed'))
+        .finally(() => (this.sampling = null));
     }, intervalMs);
     this.timer.unref();
   }
 
+  /** Stops sampling and waits for a read in progress: the pools it reads through close after this. */
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await Promise.all([
-      this.readers.source.close(),
-      this.readers.topics.close(),
-      this.readers.state?.close(),
-      this.readers.failback?.close(),
-    ]);
+    await this.sampling;
+    await this.readers.topics.close();
+    await this.closeOwn();
   }
 
   private async gather(): Promise<PipelineReading> {

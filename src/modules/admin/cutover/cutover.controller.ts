@@ -1,9 +1,9 @@
-import { Body, Controller, Get, HttpCode, Inject, NotFoundException, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Inject, NotFoundException, Query } from '@nestjs/common';
 import type { z } from 'zod';
 import { CutoverService, type CutoverRecord } from '../../cutover/cutover.service';
 import { CutoverGateError } from '../../../shared/errors';
 import type { Principal } from '../auth/admin-tokens';
-import { Caller, RequireRole } from '../http/access';
+import { Caller, OperatorPost } from '../http/access';
 import { AuditedActions, requireConfirmation } from '../http/audited-action';
 import { JobRegistry, type Job } from '../jobs/job-registry';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
@@ -32,9 +32,7 @@ export class CutoverController {
     }
   }
 
-  @Post('plan')
-  @HttpCode(200)
-  @RequireRole('operator')
+  @OperatorPost(200, 'plan')
   plan(@Caller() caller: Principal, @Body(new ZodValidationPipe(planBody)) body: z.infer<typeof planBody>) {
     return this.actions.run(caller, 'cutover.plan', body.projection ?? '*', body, () =>
       this.cutovers.plan({ operator: caller.name, projection: body.projection }),
@@ -42,9 +40,7 @@ export class CutoverController {
   }
 
   /** A job (202): freeze, drain (up to drainTimeoutMs) and verify can outlast the request timeout. */
-  @Post('start')
-  @HttpCode(202)
-  @RequireRole('operator')
+  @OperatorPost(202, 'start')
   start(
     @Caller() caller: Principal,
     @Body(new ZodValidationPipe(startBody)) body: z.infer<typeof startBody>,
@@ -62,9 +58,7 @@ export class CutoverController {
     );
   }
 
-  @Post('commit')
-  @HttpCode(200)
-  @RequireRole('operator')
+  @OperatorPost(200, 'commit')
   commit(
     @Caller() caller: Principal,
     @Body(new ZodValidationPipe(commitBody)) body: z.infer<typeof commitBody>,
@@ -74,9 +68,7 @@ export class CutoverController {
     );
   }
 
-  @Post('abort')
-  @HttpCode(200)
-  @RequireRole('operator')
+  @OperatorPost(200, 'abort')
   abort(
     @Caller() caller: Principal,
     @Body(new ZodValidationPipe(abortBody)) body: z.infer<typeof abortBody>,

@@ -1,10 +1,13 @@
-import { createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
+import { applyDecorators, createParamDecorator, HttpCode, Post, SetMetadata, type ExecutionContext } from '@nestjs/common';
 import type { AdminRole, Principal } from '../auth/admin-tokens';
 
 export const ROLE_KEY = 'tandem:role';
 
 /** The least role a route needs; routes without it need `viewer`. */
 export const RequireRole = (role: AdminRole | 'public') => SetMetadata(ROLE_KEY, role);
+
+/** An operator's POST route answering `status`: 200 done, 202 a job started (GET /api/jobs/{id}). */
+export const OperatorPost = (status: 200 | 202, path?: string) => applyDecorators(Post(path), HttpCode(status), RequireRole('operator'));
 
 /** The shape of an HTTP request as the admin API reads it (Express underneath). */
 export interface AdminRequest {

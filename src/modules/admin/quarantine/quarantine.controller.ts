@@ -1,12 +1,13 @@
-import { Body, Controller, Get, HttpCode, Inject, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Inject, Query } from '@nestjs/common';
 import type { z } from 'zod';
+import type { Pool } from 'pg';
 import { TANDEM_CONFIG } from '../../config/config.module';
 import type { TandemConfig } from '../../config/config.schema';
 import { DeadLetterService } from '../../projection/dead-letter.service';
 import { projectionDefinitions, resolveProjectionDefinitions } from '../../projection/projection.service';
 import type { Principal } from '../auth/admin-tokens';
-import { Caller, RequireRole } from '../http/access';
-import { AuditedActions, requireConfirmation } from '../http/audited-action';
+import { Caller, OperatorPost } from '../http/access';
+import { AuditedActions, TARGET_POOL, requireConfirmation } from '../http/audited-action';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { quarantineListQuery, redriveBody } from './quarantine.routes';
 
@@ -16,6 +17,7 @@ export class QuarantineController {
     @Inject(DeadLetterService) private readonly deadLetters: DeadLetterService,
     @Inject(AuditedActions) private readonly actions: AuditedActions,
     @Inject(TANDEM_CONFIG) private readonly config: TandemConfig,
+    @Inject(TARGET_POOL) private readonly pool: Pool,
   ) {}
 
   @Get()
@@ -44,9 +46,7 @@ export class QuarantineController {
     return { events, nextAfterId: entries.length > limit ? page[page.length - 1].id : null };
   }
 
-  @Post('redrive')
-  @HttpCode(200)
-  @RequireRole('operator')
+  @OperatorPost(200, 'redrive')
   async redrive(
     @Caller() caller: Principal,
     @Body(new ZodValidationPipe(redriveBody)) body: z.infer<typeof redriveBody>,
@@ -54,7 +54,7 @@ export class QuarantineController {
     requireConfirmation(body.confirm, body.projection);
     projectionDefinitions(this.config, body.projection); // an unknown name is refused before the action is audited
     return this.actions.run(caller, 'quarantine.redrive', body.projection, body, async () => {
-      const [definition] = await resolveProjectionDefinitions(this.config, body.projection);
+      const [definition] = await resolveProjectionDefinitions(this.config, body.projection, this.pool);
       const results = await this.deadLetters.redrive(definition, body.ids ?? null);
       return {
         results,

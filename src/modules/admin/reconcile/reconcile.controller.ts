@@ -3,11 +3,9 @@ import {
   Controller,
   Get,
   Header,
-  HttpCode,
   Inject,
   NotFoundException,
   Param,
-  Post,
   Query,
 } from '@nestjs/common';
 import type { Pool } from 'pg';
@@ -20,7 +18,7 @@ import {
 } from '../../reconciliation/reconciliation-report';
 import { ReconciliationRepository } from '../../reconciliation/reconciliation-repository';
 import type { Principal } from '../auth/admin-tokens';
-import { Caller, RequireRole } from '../http/access';
+import { Caller, OperatorPost } from '../http/access';
 import { AuditedActions, TARGET_POOL } from '../http/audited-action';
 import { JobRegistry, type Job } from '../jobs/job-registry';
 import { ParseRecordIdPipe } from '../http/record-id';
@@ -37,9 +35,7 @@ export class ReconcileController {
   ) {}
 
   /** A job (202): a reconciliation can outlast the request timeout; GET /api/jobs/{id} gives the reports. */
-  @Post()
-  @HttpCode(202)
-  @RequireRole('operator')
+  @OperatorPost(202)
   run(
     @Caller() caller: Principal,
     @Body(new ZodValidationPipe(reconcileBody)) body: z.infer<typeof reconcileBody>,

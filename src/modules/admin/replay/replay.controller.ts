@@ -1,8 +1,8 @@
-import { Body, Controller, Get, HttpCode, Inject, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Inject, Query } from '@nestjs/common';
 import type { z } from 'zod';
 import { ReplayService } from '../../replay/replay.service';
 import type { Principal } from '../auth/admin-tokens';
-import { Caller, RequireRole } from '../http/access';
+import { Caller, OperatorPost } from '../http/access';
 import { AuditedActions, requireConfirmation } from '../http/audited-action';
 import { JobRegistry, type Job } from '../jobs/job-registry';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
@@ -17,9 +17,7 @@ export class ReplayController {
   ) {}
 
   /** A job (202), like reconcile: GET /api/jobs/{id} gives the replay's result. */
-  @Post('replay')
-  @HttpCode(202)
-  @RequireRole('operator')
+  @OperatorPost(202, 'replay')
   replay(
     @Caller() caller: Principal,
     @Body(new ZodValidationPipe(replayBody)) body: z.infer<typeof replayBody>,
@@ -36,9 +34,7 @@ export class ReplayController {
     return this.replays.listBackups(query.projection);
   }
 
-  @Post('backups/restore')
-  @HttpCode(200)
-  @RequireRole('operator')
+  @OperatorPost(200, 'backups/restore')
   restore(
     @Caller() caller: Principal,
     @Body(new ZodValidationPipe(restoreBody)) body: z.infer<typeof restoreBody>,

@@ -1,11 +1,10 @@
 import type { TandemConfig } from '../../config/config.schema';
 import type { Logger } from '../../../shared/logger';
-import { createKafka } from '../../../connectors/kafka/kafka-client';
+import { TandemResources } from '../../core/tandem-resources';
 import { KafkaTopicOffsetsReader } from '../../status/kafka-offsets-reader';
-import { PostgresSourceSlotReader, PostgresTandemStateReader } from '../../status/postgres-status-readers';
 import type { StatusReaders, TopicOffsetsReader } from '../../status/status-readers';
 import type { PartitionEnd } from '../../../contracts/positions';
-import { StatusService, failbackLagReader } from '../../status/status.service';
+import { StatusService, statusReaders } from '../../status/status.service';
 
 /**
  * Topic end offsets over a Kafka connection opened for each read and closed after it. kafkajs 2.2.4
@@ -36,18 +35,11 @@ export function serverRateWindowMs(sampleIntervalMs: number): number {
   return Math.max(5000, 2.5 * sampleIntervalMs);
 }
 
-/** The StatusService `tandem serve` samples, holding no Kafka connection between samples. */
-export function statusServiceForServer(config: TandemConfig, logger: Logger, readers?: StatusReaders): StatusService {
-  const kafka = createKafka(config.kafka, `${config.kafka.clientId}-status`, logger, 1);
-  return new StatusService(
-    config,
-    logger,
-    readers ?? {
-      source: new PostgresSourceSlotReader(config.source.url),
-      topics: new ConnectPerReadOffsets(() => new KafkaTopicOffsetsReader(kafka)),
-      state: config.target ? new PostgresTandemStateReader(config.target.url) : null,
-      failback: config.target ? failbackLagReader(config, kafka) : undefined,
-    },
-    { rateWindowMs: serverRateWindowMs(config.admin.sampleIntervalMs) },
-  );
+/** The StatusService `tandem serve` samples, over the process's pools, holding no Kafka connection between samples. */
+export function statusServiceForServer(config: TandemConfig, logger: Logger, readersOrResources: StatusReaders | TandemResources): StatusService {
+  const readers =
+    readersOrResources instanceof TandemResources
+      ? statusReaders(config, readersOrResources, new ConnectPerReadOffsets(() => new KafkaTopicOffsetsReader(readersOrResources.kafkaFailFast)))
+      : readersOrResources;
+  return new StatusService(config, logger, readers, { rateWindowMs: serverRateWindowMs(config.admin.sampleIntervalMs) });
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'crypto';
-import type { Client } from 'pg';
+import type { ClientBase, Pool } from 'pg';
 import type { TandemConfig } from '../../config/config.schema';
 import { ConfigError, NoCaptureRunningError } from '../../../shared/errors';
 import { connectSource } from '../../../connectors/postgres-source/session';
@@ -30,15 +30,23 @@ export interface BackfillListing {
 export class BackfillRequests {
   private constructor(
     private readonly config: TandemConfig,
-    private readonly client: Client,
+    /** One session: whether a capture runs is asked by taking and giving back its lock. */
+    private readonly client: ClientBase,
+    private readonly done: () => Promise<void>,
   ) {}
 
-  static async open(config: TandemConfig): Promise<BackfillRequests> {
-    return new BackfillRequests(config, await connectSource(config.source.url, { application_name: 'tandem-backfill-command' }));
+  /** On a session of the process's source pool (`source`), else on a session of its own. */
+  static async open(config: TandemConfig, source?: Pool): Promise<BackfillRequests> {
+    if (source) {
+      const client = await source.connect();
+      return new BackfillRequests(config, client, async () => client.release());
+    }
+    const client = await connectSource(config.source.url, { application_name: 'tandem-backfill-command' });
+    return new BackfillRequests(config, client, () => client.end().catch(() => undefined));
   }
 
   async close(): Promise<void> {
-    await this.client.end().catch(() => undefined);
+    await this.done();
   }
 
   async request(table: string, where: string | null, chunkSize: number | null): Promise<string> {
