@@ -50,8 +50,14 @@ export class StatusSampler implements OnModuleInit, OnModuleDestroy {
     this.timer.unref();
   }
 
-  onModuleDestroy(): void {
+  /**
+   * Stops sampling and waits for a read in flight: the readers' pools are closed after the
+   * application (status.close(), TandemResources), and a read still running then would fail on them.
+   */
+  async onModuleDestroy(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.inFlight?.catch(() => undefined);
   }
 
   history(): StatusSample[] {

@@ -14,6 +14,7 @@ import { applyBatch, type BatchItem } from '../framework/batch-applier';
 import { topicsOf, type ProjectionDefinition } from '../framework/define-projection';
 import { buildDeferredIndexes } from '../framework/deferred-indexes';
 import { retryWaiting, type WaitingValues } from '../framework/ordering-wait';
+import { WaitingParents } from '../framework/waiting-parents';
 import { everyPartitionCaughtUp } from './caught-up';
 import { DeadLetterProducer } from './dead-letters';
 import type { ChunkResult, RunnerSink } from './sink';
@@ -55,7 +56,7 @@ export class LiveSink implements RunnerSink {
     const { definition, topicPrefix, kafka } = options;
     this.group = { id: projectionGroup(topicPrefix, definition.name), deleteOnStop: false };
     this.deadLetters = new DeadLetterProducer(kafka, topicPrefix, definition.name);
-    this.waitingValues = { known: new Map(), reread: (positions) => readRecordsAt(kafka, positions) };
+    this.waitingValues = { known: new Map(), reread: (positions) => readRecordsAt(kafka, positions), parents: new WaitingParents() };
   }
 
   async prepare(): Promise<void> {
