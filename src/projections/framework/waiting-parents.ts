@@ -9,10 +9,17 @@ import { UNAVAILABLE_VALUE } from '../../contracts/envelope';
 import type { RowOperation } from '../../contracts/row-operation';
 
 /** A foreign key's refusal as the pg driver reports it (the chat recipe's parent guards set the same fields). */
-interface Refusal {
+interface PgRefusal {
   code?: string;
   table?: string;
   constraint?: string;
+}
+
+/** A write the target refused: the error, its message as a reason may show it (sensitive values scrubbed), the event's operations. */
+export interface Refusal {
+  error: unknown;
+  message: string;
+  operations: RowOperation[];
 }
 
 /**
@@ -33,15 +40,10 @@ export class WaitingParents {
    * and the event's operations hold that key's values; else forgets it (it is then tried every pass).
    * `refused.message`: the refusal as a reason may show it (sensitive values scrubbed).
    */
-  async learn(
-    pool: Pool,
-    schema: string,
-    position: string,
-    refused: { error: unknown; message: string; operations: RowOperation[] },
-  ): Promise<void> {
+  async learn(pool: Pool, schema: string, position: string, refused: Refusal): Promise<void> {
     this.waits.delete(position);
     const { operations } = refused;
-    const refusal = refused.error as Refusal;
+    const refusal = refused.error as PgRefusal;
     if (refusal.code !== '23503' || !refusal.table || !refusal.constraint) return;
     const foreignKey = await this.foreignKey(pool, schema, refusal.table, refusal.constraint);
     if (!foreignKey) return;

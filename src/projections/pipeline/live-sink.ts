@@ -94,7 +94,10 @@ export class LiveSink implements RunnerSink {
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
     });
     this.checkpoints.set(partitionId(last.topic, last.partition), checkpoint);
-    for (const entry of result.waiting) this.waitingValues.known.set(positionKey(entry.record), entry.record.value);
+    for (const entry of result.waiting) {
+      this.waitingValues.known.set(positionKey(entry.record), entry.record.value);
+      if (entry.refusal) await this.waitingValues.parents.learn(pool, definition.schema, positionKey(entry.record), entry.refusal);
+    }
     if (result.waiting.length > 0)
       logger.info({ projection: definition.name, events: result.waiting.length }, 'events wait for rows they refer to (retried after each batch)');
     if (definition.retryOrderingConflicts) {
