@@ -1,12 +1,13 @@
 import { Pool } from 'pg';
 import { z } from 'zod';
-import { applyBatch, type BatchItem } from '../../src/projections/framework/batch-applier';
+import type { BatchItem } from '../../src/projections/framework/batch-applier';
 import { defineProjection } from '../../src/projections/framework/define-projection';
 import { decodeRecord } from '../../src/projections/framework/event-decoder';
-import { retryWaiting, type WaitingValues } from '../../src/projections/framework/ordering-wait';
-import { WaitingParents } from '../../src/projections/framework/waiting-parents';
+import { LiveSink } from '../../src/projections/pipeline/live-sink';
+import { createLogger } from '../../src/shared/logger';
 import { ensureTandemSchema } from '../../src/connectors/postgres-target/tandem-schema';
 import { createTargetDatabase } from '../support/target-db';
+import { testKafka } from '../support/services';
 
 /**
  * Events waiting for a parent row (retryOrderingConflicts) on the real PostgreSQL: the projector
@@ -31,7 +32,9 @@ describe('ordering wait: events waiting for their parent row (real PostgreSQL)',
   let target: Awaited<ReturnType<typeof createTargetDatabase>>;
   let pool: Pool;
   let offset = 0n;
-  const values = (): WaitingValues => ({ known: new Map(), reread: async () => new Map(), parents: new WaitingParents() });
+  /** The projector's live sink (no Kafka needed: nothing here goes to the dead-letter topic or is read again). */
+  const live = (orderingWaitMs = 600_000) =>
+    new LiveSink({ definition: projection, topicPrefix: 'legacy', orderingWaitMs, kafka: testKafka(), pool, logger: createLogger('test', 'warn') });
 
   const item = (table: string, row: Row): BatchItem => {
     const record = {
@@ -80,39 +83,31 @@ describe('ordering wait: events waiting for their parent row (real PostgreSQL)',
     await target?.drop();
   });
 
-  it('does not try again children whose parent is still missing, and applies them all in the first pass after the parent arrives', async () => {
+  it('does not try again children whose parent is still missing, and applies them all in the first chunk after their parents arrive', async () => {
+    const sink = live();
     const parent = '00000000-0000-4000-8000-000000000001';
     const children = Array.from({ length: 30 }, (_, index) => item('children', { id: index + 1, parent_id: parent }));
     const pairChildren = Array.from({ length: 5 }, (_, index) => item('pair_children', { id: index + 1, a: 'x', b: 7 }));
-    const batch = await applyBatch(pool, projection, [...children, ...pairChildren], []);
-    expect(batch.waiting).toHaveLength(35);
-    const waiting = values();
-
-    // the first pass learns what each waits for (one attempt each), the next ones attempt nothing
-    expect(await retryWaiting(pool, projection, 'legacy', 600_000, waiting)).toEqual({ applied: 0, gaveUp: 0 });
-    const afterFirstPass = await attempts();
-    for (let pass = 0; pass < 3; pass++) expect(await retryWaiting(pool, projection, 'legacy', 600_000, waiting)).toEqual({ applied: 0, gaveUp: 0 });
-    expect(await attempts()).toBe(afterFirstPass);
+    await sink.write([...children, ...pairChildren]);
     expect(await statuses()).toEqual({ waiting: 35 });
 
-    // the parents come from elsewhere (another projector process, say): the next pass applies every child
-    await pool.query(`INSERT INTO family.parents VALUES ($1, 'k', 1)`, [parent]);
+    // chunks that bring no parent of theirs: the waiting children cost no write attempt
+    const before = await attempts();
+    for (let chunk = 0; chunk < 3; chunk++) await sink.write([item('parents', { id: `00000000-0000-4000-8000-00000000010${chunk}` })]);
+    expect(await attempts()).toBe(before);
+    expect(await statuses()).toEqual({ waiting: 35 });
+
+    // the parents arrive, one through the projector, one written by someone else (another projector process, say)
     await pool.query(`INSERT INTO family.pairs VALUES ('x', 7, 'k', 1)`);
-    expect(await retryWaiting(pool, projection, 'legacy', 600_000, waiting)).toEqual({ applied: 35, gaveUp: 0 });
+    await sink.write([item('parents', { id: parent })]);
     expect(await statuses()).toEqual({ redriven: 35 });
     expect((await pool.query(`SELECT count(*)::int AS n FROM family.children WHERE parent_id = $1`, [parent])).rows[0].n).toBe(30);
     expect((await pool.query(`SELECT count(*)::int AS n FROM family.pair_children WHERE (a, b) = ('x', 7)`)).rows[0].n).toBe(5);
   });
 
-  it('quarantines a child that waited too long without trying it again, with the refusal as its reason', async () => {
+  it('quarantines a child that waited too long, with the refusal as its reason', async () => {
     const missing = '00000000-0000-4000-8000-000000000002';
-    const { waiting } = await applyBatch(pool, projection, [item('children', { id: 100, parent_id: missing })], []);
-    expect(waiting).toHaveLength(1);
-    const memory = values();
-    await retryWaiting(pool, projection, 'legacy', 600_000, memory);
-    const before = await attempts();
-    expect(await retryWaiting(pool, projection, 'legacy', 0, memory)).toEqual({ applied: 0, gaveUp: 1 });
-    expect(await attempts()).toBe(before);
+    await live(0).write([item('children', { id: 100, parent_id: missing })]);
     const [entry] = (await pool.query(`SELECT status, reason FROM tandem.quarantine WHERE projection = 'family' AND status <> 'redriven'`)).rows;
     expect(entry.status).toBe('quarantined');
     expect(entry.reason).toMatch(/^waited 0 s for the row it refers to: .*violates foreign key constraint "children_parent_id_fkey"/);
