@@ -126,6 +126,6 @@ function summaryOf(row: any): QuarantineSummary {
   };
 }
 
-export async function markRedriven(client: ClientBase, id: number): Promise<void> {
-  await client.query(`UPDATE tandem.quarantine SET status = 'redriven', redriven_at = now() WHERE id = $1`, [id]);
+export async function markRedriven(client: ClientBase, id: number | number[]): Promise<void> {
+  await client.query(`UPDATE tandem.quarantine SET status = 'redriven', redriven_at = now() WHERE id = ANY($1::bigint[])`, [[id].flat()]);
 }

@@ -9,7 +9,7 @@ import {
   type QuarantineSummary,
 } from '../../connectors/postgres-target/quarantine-store';
 import type { LogRecord } from '../../contracts/positions';
-import { isDataError, prepareItems, sourcedOperations } from './batch-applier';
+import { isDataError, prepareItems, sourcedOperations, type BatchItem } from './batch-applier';
 import type { ProjectionDefinition } from './define-projection';
 import { decodeRecord } from './event-decoder';
 import { hasLeftOutFields, scrubSecrets, sensitiveValuesOfRecord } from './sensitive-fields';
@@ -60,9 +60,25 @@ export async function retryWaiting(
   const result: WaitRetryResult = { applied: 0, gaveUp: 0 };
   const waitedTooLong = (entry: QuarantineSummary) => Date.now() - entry.quarantinedAt.getTime() > maxWaitMs;
   const giveUpReason = (message: string) => `waited ${Math.round(maxWaitMs / 1000)} s for the row it refers to: ${message}`;
+  const recordOf = (entry: QuarantineSummary) => {
+    const event = events.get(entry.id);
+    const value = hasLeftOutFields(event)
+      ? values.known.get(positionKey(entry))
+      : typeof event === 'string'
+        ? event
+        : JSON.stringify(event);
+    return { topic: entry.topic, partition: entry.partition, offset: entry.offset, key: entry.sourceKey, value: value ?? null, known: value !== undefined };
+  };
+  const appliedTogether = await applyTogether(pool, definition, topicPrefix, entries, missing, recordOf);
+  for (const entry of appliedTogether) {
+    values.known.delete(positionKey(entry));
+    values.parents.forget(positionKey(entry));
+  }
+  result.applied += appliedTogether.length;
+  const done = new Set(appliedTogether.map((entry) => entry.id));
   for (const entry of entries) {
     const key = waitingKey(entry.topic, entry.sourceKey);
-    if (blocked.has(key)) continue;
+    if (blocked.has(key) || done.has(entry.id)) continue;
     const position = positionKey(entry);
     const event = events.get(entry.id);
     /** `record`: the event whose sensitive values `reason` must not show (null: the reason is scrubbed already). */
@@ -81,19 +97,8 @@ export async function retryWaiting(
       }
       continue;
     }
-    const value = hasLeftOutFields(event)
-      ? values.known.get(position)
-      : typeof event === 'string'
-        ? event
-        : JSON.stringify(event);
-    const record = {
-      topic: entry.topic,
-      partition: entry.partition,
-      offset: entry.offset,
-      key: entry.sourceKey,
-      value: value ?? null,
-    };
-    if (value === undefined) {
+    const { known, ...record } = recordOf(entry);
+    if (!known) {
       await quarantine(`its sensitive fields were left out and ${entry.topic}[${entry.partition}]@${entry.offset} is no longer in Kafka`, record);
       result.gaveUp++;
       continue;
@@ -127,4 +132,44 @@ export async function retryWaiting(
     }
   }
   return result;
+}
+
+/**
+ * Tries, in one transaction, every waiting event the pass would try (oldest first, a row's events
+ * in order, none behind a still-missing parent): the parents checked present, they usually all
+ * apply. Returns those applied; none if any was refused (the pass then tries them one by one).
+ */
+async function applyTogether(
+  pool: Pool,
+  definition: ProjectionDefinition<unknown>,
+  topicPrefix: string,
+  entries: QuarantineSummary[],
+  missing: Map<string, string>,
+  recordOf: (entry: QuarantineSummary) => LogRecord & { known: boolean },
+): Promise<QuarantineSummary[]> {
+  const held = new Set<string>();
+  const together: Array<{ entry: QuarantineSummary; item: BatchItem }> = [];
+  for (const entry of entries) {
+    const key = waitingKey(entry.topic, entry.sourceKey);
+    if (held.has(key)) continue;
+    const { known, ...record } = recordOf(entry);
+    const decoded = known && !missing.has(positionKey(entry)) ? decodeRecord(definition, topicPrefix, record) : null;
+    if (decoded?.kind !== 'apply') {
+      held.add(key); // left to the one-by-one pass, with the row's later events
+      continue;
+    }
+    together.push({ entry, item: { record, decoded } });
+  }
+  if (together.length < 2) return [];
+  try {
+    await withTransaction(pool, async (client) => {
+      const prepared = await prepareItems(client, definition, together.map(({ item }) => item));
+      await executeStatements(client, planStatements(definition.name, definition.schema, prepared.flatMap(sourcedOperations)));
+      await markRedriven(client, together.map(({ entry }) => entry.id));
+    });
+    return together.map(({ entry }) => entry);
+  } catch (error) {
+    if (!isDataError(error)) throw error;
+    return [];
+  }
 }
