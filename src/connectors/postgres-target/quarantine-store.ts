@@ -75,6 +75,25 @@ export async function listQuarantine(pool: Pool, projection: string | null, stat
 /** A quarantined event without its payload: what a listing shows. */
 export type QuarantineSummary = Omit<QuarantinedEvent, 'event'>;
 
+/** A projection's waiting events, oldest first, without their payloads (eventsOf reads those it needs). */
+export async function listWaiting(pool: Pool, projection: string): Promise<QuarantineSummary[]> {
+  const { rows } = await pool.query(
+    `SELECT id, projection, topic, partition, "offset"::text AS "offset", source_key, commit_lsn::text AS commit_lsn, reason, status, quarantined_at
+       FROM tandem.quarantine
+      WHERE projection = $1 AND status = 'waiting'
+      ORDER BY id`,
+    [projection],
+  );
+  return rows.map(summaryOf);
+}
+
+/** The stored events (jsonb) of these quarantine entries, by id. */
+export async function eventsOf(pool: Pool, ids: number[]): Promise<Map<number, unknown>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await pool.query(`SELECT id, event FROM tandem.quarantine WHERE id = ANY($1::bigint[])`, [ids]);
+  return new Map(rows.map((row) => [Number(row.id), row.event]));
+}
+
 /** One page of the quarantine, in id order after `afterId`; the event payload (jsonb) is not read. */
 export async function pageQuarantine(
   pool: Pool,
@@ -107,8 +126,8 @@ function summaryOf(row: any): QuarantineSummary {
   };
 }
 
-export async function markRedriven(client: ClientBase, id: number): Promise<void> {
-  await client.query(`UPDATE tandem.quarantine SET status = 'redriven', redriven_at = now() WHERE id = $1`, [id]);
+export async function markRedriven(client: ClientBase, id: number | number[]): Promise<void> {
+  await client.query(`UPDATE tandem.quarantine SET status = 'redriven', redriven_at = now() WHERE id = ANY($1::bigint[])`, [[id].flat()]);
 }
 
 /** Every quarantined event of the projection, whatever its status, is gone (a projection reset). */

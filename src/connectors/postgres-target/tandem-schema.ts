@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS tandem.quarantine (
   redriven_at timestamptz,
   UNIQUE (projection, topic, partition, "offset")
 );
+-- the projector lists a projection's waiting events after every chunk; quarantined ones may be many
+CREATE INDEX IF NOT EXISTS quarantine_waiting_idx ON tandem.quarantine (projection, id) WHERE status = 'waiting';
 `;
 
 /** The state Tandem keeps in the target database, schema "tandem" (DESIGN.md, "State Tandem keeps"). */

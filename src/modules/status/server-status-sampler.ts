@@ -53,6 +53,7 @@ export class StatusSampler implements OnModuleInit, OnModuleDestroy {
   /** Stops sampling and waits for a read in progress (the shared pools close after the server). */
   async onModuleDestroy(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.timer = null;
     await this.inFlight?.catch(() => undefined);
   }
 

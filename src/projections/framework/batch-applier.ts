@@ -14,6 +14,7 @@ import type { ProjectionDefinition } from './define-projection';
 import { scrubSecrets, sensitiveValuesOfRecord, withoutSensitiveFields } from './sensitive-fields';
 import { interleaveEvents } from './statement-interleaving';
 import { withTransaction } from '../../shared/transaction';
+import type { Refusal } from './waiting-parents';
 
 export interface BatchItem {
   record: LogRecord;
@@ -26,11 +27,16 @@ export interface Quarantined {
   value: unknown;
 }
 
+/** An event set aside to wait; `refusal`: what the target said when it refused it (waiting-parents.ts learns from it). */
+export interface Waiting extends Quarantined {
+  refusal?: Refusal;
+}
+
 export interface BatchResult {
   applied: number;
   quarantined: Quarantined[];
   /** Events set aside until the row they refer to arrives (ProjectionDefinition.retryOrderingConflicts). */
-  waiting: Quarantined[];
+  waiting: Waiting[];
 }
 
 /** The operations of a batch in the order they are written (see ProjectionDefinition.interleaveEvents). */
@@ -113,7 +119,12 @@ export async function applyBatch(
           if (!isDataError(error)) throw error;
           await client.query('ROLLBACK TO SAVEPOINT tandem_event');
           if (definition.retryOrderingConflicts && isOrderingConflict(error) && item.record.key !== null) {
-            waiting.push(setAside(definition, item, `waits for the row it refers to: ${describePgError(error)}`));
+            const refusal: Refusal = {
+              error,
+              message: scrubSecrets((error as Error).message, sensitiveValuesOfRecord(definition, item.record)),
+              operations: item.decoded.kind === 'apply' ? item.decoded.operations : [],
+            };
+            waiting.push({ ...setAside(definition, item, `waits for the row it refers to: ${describePgError(error)}`), refusal });
             parked.add(key);
             continue;
           }
@@ -155,7 +166,7 @@ async function behindWaiting(
   client: PoolClient,
   definition: ProjectionDefinition<unknown>,
   items: BatchItem[],
-): Promise<{ ready: BatchItem[]; waiting: Quarantined[] }> {
+): Promise<{ ready: BatchItem[]; waiting: Waiting[] }> {
   const applicable = items.filter((item) => item.decoded.kind === 'apply');
   if (!definition.retryOrderingConflicts) return { ready: applicable, waiting: [] };
   const keys = await waitingKeys(client, definition.name);

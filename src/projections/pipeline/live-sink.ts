@@ -14,6 +14,7 @@ import { applyBatch, type BatchItem } from '../framework/batch-applier';
 import { topicsOf, type ProjectionDefinition } from '../framework/define-projection';
 import { buildDeferredIndexes } from '../framework/deferred-indexes';
 import { retryWaiting, type WaitingValues } from '../framework/ordering-wait';
+import { WaitingParents } from '../framework/waiting-parents';
 import { everyPartitionCaughtUp } from './caught-up';
 import { DeadLetterProducer } from './dead-letters';
 import type { ChunkResult, RunnerSink } from './sink';
@@ -55,7 +56,7 @@ export class LiveSink implements RunnerSink {
     const { definition, topicPrefix, kafka } = options;
     this.group = { id: projectionGroup(topicPrefix, definition.name), deleteOnStop: false };
     this.deadLetters = new DeadLetterProducer(kafka, topicPrefix, definition.name);
-    this.waitingValues = { known: new Map(), reread: (positions) => readRecordsAt(kafka, positions) };
+    this.waitingValues = { known: new Map(), reread: (positions) => readRecordsAt(kafka, positions), parents: new WaitingParents() };
   }
 
   async prepare(): Promise<void> {
@@ -93,7 +94,10 @@ export class LiveSink implements RunnerSink {
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
     });
     this.checkpoints.set(partitionId(last.topic, last.partition), checkpoint);
-    for (const entry of result.waiting) this.waitingValues.known.set(positionKey(entry.record), entry.record.value);
+    for (const entry of result.waiting) {
+      this.waitingValues.known.set(positionKey(entry.record), entry.record.value);
+      if (entry.refusal) await this.waitingValues.parents.learn(pool, definition.schema, positionKey(entry.record), entry.refusal);
+    }
     if (result.waiting.length > 0)
       logger.info({ projection: definition.name, events: result.waiting.length }, 'events wait for rows they refer to (retried after each batch)');
     if (definition.retryOrderingConflicts) {
