@@ -14,7 +14,8 @@ import { FailbackService } from '../../src/modules/failback/failback.service';
 /**
  * kill -9 of failback capture and of the applier (`tandem failback start --only capture|apply`,
  * separate processes) while the application writes to the target: every target write lands in the
- * failback topic exactly once, and the legacy table ends equal to the target.
+ * failback topic exactly once, none is written to legacy twice, and the legacy table ends equal to
+ * the target.
  */
 describe('failback: kill -9 mid-stream', () => {
   const name = uniqueName('fbk');
@@ -40,6 +41,11 @@ describe('failback: kill -9 mid-stream', () => {
     await sql(`CREATE TABLE ${schema}.auth_users (id text PRIMARY KEY, email text NOT NULL, display_name text, instance_name text,
                raw_user_meta_data jsonb, encrypted_password text, created_at timestamptz NOT NULL DEFAULT now())`);
     await sql(`INSERT INTO ${schema}.auth_users (id, email) SELECT gen_random_uuid()::text, 'user' || g || '@example.com' FROM generate_series(1, 50) g`);
+    // every row version written to legacy, to tell a change applied twice from one applied once
+    await sql(`CREATE TABLE ${schema}.applied (id text NOT NULL, n int)`);
+    await sql(`CREATE FUNCTION ${schema}.note_applied() RETURNS trigger LANGUAGE plpgsql AS
+               $$ BEGIN INSERT INTO ${schema}.applied VALUES (NEW.id, (NEW.raw_user_meta_data->>'n')::int); RETURN NULL; END $$`);
+    await sql(`CREATE TRIGGER note_applied AFTER INSERT OR UPDATE ON ${schema}.auth_users FOR EACH ROW EXECUTE FUNCTION ${schema}.note_applied()`);
     await sql(`CREATE ROLE ${name}_app LOGIN`);
     file = writeConfig({ prefix: name, slot: name, publication: name, tables: [`${schema}.auth_users`], targetUrl: target.url, projections: [{ recipe: 'users', sourceSchema: schema }] });
     writeFileSync(file, stringify({ ...parse(readFileSync(file, 'utf8')), cutover: { applicationRoles: [`${name}_app`] }, failback: {} }));
@@ -113,5 +119,8 @@ describe('failback: kill -9 mid-stream', () => {
     expect(events.length).toBe(WRITES);
     expect([...seen.values()].every((count) => count === 1)).toBe(true);
     expect(seen.size).toBe(WRITES);
+    // and no change was written to legacy twice (a batch applied again after the kill would be)
+    expect(await sql(`SELECT n, count(*)::int AS times FROM ${schema}.applied WHERE n IS NOT NULL GROUP BY n HAVING count(*) > 1`)).toEqual([]);
+    expect(Number((await sql(`SELECT count(*) AS n FROM ${schema}.applied WHERE n IS NOT NULL`))[0].n)).toBeGreaterThan(0);
   });
 });
