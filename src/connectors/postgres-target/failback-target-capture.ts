@@ -35,7 +35,7 @@ async function prepareTable(client: ClientBase, publication: string, { schema, t
   const name = qualified(schema, table);
   await withTransaction(client, async () => {
     const [{ relid, identity, index }] = (
-      await client.query<{ relid: number; identity: string; index: number | null }>(
+      await client.query<{ relid: string; identity: string; index: string | null }>(
         `SELECT c.oid::int8 AS relid, c.relreplident AS identity,
                 (SELECT i.indexrelid::int8 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident) AS index
            FROM pg_class c WHERE c.oid = $1::regclass`,
@@ -54,7 +54,7 @@ async function prepareTable(client: ClientBase, publication: string, { schema, t
   });
 }
 
-async function bookkeepingDefaults(client: ClientBase, relid: number): Promise<Array<{ column: string; current: string | null }>> {
+async function bookkeepingDefaults(client: ClientBase, relid: string): Promise<Array<{ column: string; current: string | null }>> {
   const { rows } = await client.query<{ column: string; current: string | null }>(
     `SELECT a.attname AS column, pg_get_expr(d.adbin, d.adrelid) AS current
        FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -65,7 +65,7 @@ async function bookkeepingDefaults(client: ClientBase, relid: number): Promise<A
 }
 
 /** The first change of a setting is kept: preparing again must not take failback's own value for the previous one. */
-async function record(client: ClientBase, publication: string, relid: number, setting: string, applied: string, previous: string | null): Promise<void> {
+async function record(client: ClientBase, publication: string, relid: string, setting: string, applied: string, previous: string | null): Promise<void> {
   await client.query(
     `INSERT INTO tandem.failback_table_changes (publication, relid, setting, applied, previous) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (publication, relid, setting) DO NOTHING`,
@@ -102,7 +102,7 @@ export async function dropTargetCapture(client: ClientBase, slot: string, public
 
 async function restoreTables(client: ClientBase, publication: string): Promise<void> {
   await withTransaction(client, async () => {
-    const { rows } = await client.query<{ relid: number; setting: string; applied: string; previous: string | null; name: string | null }>(
+    const { rows } = await client.query<{ relid: string; setting: string; applied: string; previous: string | null; name: string | null }>(
       `SELECT ch.relid::int8 AS relid, ch.setting, ch.applied, ch.previous, format('%I.%I', n.nspname, c.relname) AS name
          FROM tandem.failback_table_changes ch
          LEFT JOIN pg_class c ON c.oid = ch.relid LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -117,13 +117,13 @@ async function restoreTables(client: ClientBase, publication: string): Promise<v
 }
 
 /** Puts one setting back, unless someone changed it since failback set it (theirs is kept). */
-async function restore(client: ClientBase, change: { relid: number; setting: string; applied: string; previous: string | null; name: string }): Promise<void> {
+async function restore(client: ClientBase, change: { relid: string; setting: string; applied: string; previous: string | null; name: string }): Promise<void> {
   if (change.setting === 'replica identity') {
     const [{ identity }] = (await client.query<{ identity: string }>('SELECT relreplident AS identity FROM pg_class WHERE oid = $1::oid', [change.relid])).rows;
     if (identity !== change.applied) return;
     const previous = change.previous!;
     if (previous.startsWith('i:')) {
-      const { rows } = await client.query<{ index: string }>('SELECT relname AS index FROM pg_class WHERE oid = $1::oid', [Number(previous.slice(2))]);
+      const { rows } = await client.query<{ index: string }>('SELECT relname AS index FROM pg_class WHERE oid = $1::oid', [previous.slice(2)]);
       await client.query(`ALTER TABLE ${change.name} REPLICA IDENTITY ${rows.length > 0 ? `USING INDEX ${ident(rows[0].index)}` : 'DEFAULT'}`);
     } else {
       await client.query(`ALTER TABLE ${change.name} REPLICA IDENTITY ${{ d: 'DEFAULT', n: 'NOTHING', f: 'FULL' }[previous]}`);
