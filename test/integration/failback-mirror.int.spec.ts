@@ -9,6 +9,7 @@ import { rollbackThroughFailback } from '../../src/modules/failback/failback-rol
 import { ReplayService } from '../../src/modules/replay/replay.service';
 import { createLogger } from '../../src/shared/logger';
 import { createTargetDatabase, targetQuery } from '../support/target-db';
+import { readTopics } from '../support/kafka-reader';
 import { dropSlot, env, eventually, sql, testKafka, uniqueName } from '../support/services';
 
 /**
@@ -163,6 +164,8 @@ describe('failback: declarative mirror', () => {
 
     // its delete is held by the filter too
     await tq(`DELETE FROM ${dst}.clients WHERE id = 5`);
+    // a write the legacy database refuses (e-mail addresses are unique there, not in the target)
+    await tq(`INSERT INTO ${dst}.clients (id, email_address) VALUES (1001, 'c8@shop.test')`);
     // a TOASTed value, then an update that leaves it unchanged (sent whole: REPLICA IDENTITY FULL)
     await tq(`UPDATE ${dst}.clients SET notes = $1 WHERE id = 6`, [big]);
     await tq(`UPDATE ${dst}.clients SET tier = 'platinum' WHERE id = 6`);
@@ -170,6 +173,21 @@ describe('failback: declarative mirror', () => {
     await eventually(async () => (await legacyRow(4))?.tier === 'bronze', 60_000, 'the last write in legacy');
     expect((await legacyRow(5)).deleted).toBe(true);
     expect(await sql(`SELECT tier, notes FROM ${src}.customers WHERE id = 6`)).toEqual([{ tier: 'platinum', notes: big }]);
+
+    // the refused write is quarantined in the legacy database and sent to failback's dead letters,
+    // with the reason; the stream went on
+    const reason = /^rejected by the legacy database: duplicate key value violates unique constraint .*\[SQLSTATE 23505\]$/;
+    const quarantined = await eventually(async () => {
+      const rows = await sql(`SELECT reason, event->'after'->>'id' AS id FROM tandem.quarantine WHERE topic = $1 AND projection = 'failback.shop'`, [
+        `${name}.failback.${dst}.clients`,
+      ]);
+      return rows.length > 0 ? rows : undefined;
+    }, 60_000, 'the refused write quarantined');
+    expect(await legacyRow(1001)).toBeUndefined();
+    expect(quarantined).toEqual([{ reason: expect.stringMatching(reason), id: '1001' }]);
+    const [dead] = await readTopics(testKafka(), [`${name}.failback.dlq.shop`], (records) => records.length >= 1);
+    expect(dead.value).toMatchObject({ projection: 'shop', direction: 'failback', reason: expect.stringMatching(reason), topic: `${name}.failback.${dst}.clients` });
+    await tq(`DELETE FROM ${dst}.clients WHERE id = 1001`); // the application sets it right
 
     // forward capture, running the whole time, read past the failback writes and produced no event for them
     const [{ lsn }] = await sql('SELECT pg_current_wal_lsn()::text AS lsn');
