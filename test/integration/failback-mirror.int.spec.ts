@@ -75,6 +75,11 @@ describe('failback: declarative mirror', () => {
     await sql(`CREATE SCHEMA ${src}`);
     await sql(`CREATE TABLE ${src}.customers (id bigserial PRIMARY KEY, email text NOT NULL UNIQUE, password_hash text, deleted_at timestamptz,
                tier text NOT NULL DEFAULT 'basic', notes text)`);
+    // a rule only the legacy database has: a failback write breaking it is refused there
+    await sql(`CREATE FUNCTION ${src}.refuse_blocked() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                 IF NEW.email LIKE '%@blocked.test' THEN RAISE EXCEPTION 'blocked domain: %', NEW.email USING ERRCODE = 'check_violation'; END IF;
+                 RETURN NEW; END $$`);
+    await sql(`CREATE TRIGGER refuse_blocked BEFORE INSERT OR UPDATE ON ${src}.customers FOR EACH ROW EXECUTE FUNCTION ${src}.refuse_blocked()`);
     await sql(`GRANT USAGE ON SCHEMA ${src} TO ${name}_app; GRANT SELECT, INSERT, UPDATE, DELETE ON ${src}.customers TO ${name}_app`);
     await sql(`GRANT USAGE ON SEQUENCE ${src}.customers_id_seq TO ${name}_app`);
     await sql(`INSERT INTO ${src}.customers (email, password_hash, deleted_at)
@@ -164,8 +169,8 @@ describe('failback: declarative mirror', () => {
 
     // its delete is held by the filter too
     await tq(`DELETE FROM ${dst}.clients WHERE id = 5`);
-    // a write the legacy database refuses (e-mail addresses are unique there, not in the target)
-    await tq(`INSERT INTO ${dst}.clients (id, email_address) VALUES (1001, 'c8@shop.test')`);
+    // a write the legacy database refuses
+    await tq(`INSERT INTO ${dst}.clients (id, email_address) VALUES (1001, 'x@blocked.test')`);
     // a TOASTed value, then an update that leaves it unchanged (sent whole: REPLICA IDENTITY FULL)
     await tq(`UPDATE ${dst}.clients SET notes = $1 WHERE id = 6`, [big]);
     await tq(`UPDATE ${dst}.clients SET tier = 'platinum' WHERE id = 6`);
@@ -176,7 +181,7 @@ describe('failback: declarative mirror', () => {
 
     // the refused write is quarantined in the legacy database and sent to failback's dead letters,
     // with the reason; the stream went on
-    const reason = /^rejected by the legacy database: duplicate key value violates unique constraint .*\[SQLSTATE 23505\]$/;
+    const reason = /^rejected by the legacy database: blocked domain: x@blocked\.test \[SQLSTATE 23514\]$/;
     const quarantined = await eventually(async () => {
       const rows = await sql(`SELECT reason, event->'after'->>'id' AS id FROM tandem.quarantine WHERE topic = $1 AND projection = 'failback.shop'`, [
         `${name}.failback.${dst}.clients`,
