@@ -30,6 +30,7 @@ describe('status page (browser)', () => {
   let projector: TandemProcess;
   let server: AdminServer;
   let failback: TandemProcess | undefined;
+  let failbackApply: TandemProcess | undefined;
   let configFile: string;
   let context: BrowserContext;
   let profile: string;
@@ -105,6 +106,7 @@ describe('status page (browser)', () => {
     await context?.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
     await server?.stop();
+    await failbackApply?.stop();
     await failback?.stop();
     await projector?.stop();
     await capture?.stop();
@@ -209,7 +211,7 @@ describe('status page (browser)', () => {
     await page.close();
   });
 
-  it('shows failback after a cutover commit: capture streaming, records to apply to legacy, live', async () => {
+  it('shows failback after a cutover commit: capture streaming, the records waiting for legacy, then caught up, live', async () => {
     const page = await context.newPage();
     await page.setViewportSize({ width: 1280, height: 1400 });
     await page.goto(`${server.baseUrl}/#token=${VIEWER_TOKEN}`);
@@ -221,8 +223,8 @@ describe('status page (browser)', () => {
       const code = await step.exited;
       if (code !== 0) throw new Error(`tandem cutover ${args.join(' ')} exited ${code}:\n${step.output.slice(-3000)}`);
     }
-    failback = new TandemProcess(['failback', 'start', '--config', configFile]);
-    await failback.waitForLog(/failback applier running/);
+    // failback capture first, alone: the target's writes then wait in Kafka, and the page shows them
+    failback = new TandemProcess(['failback', 'start', '--config', configFile, '--only', 'capture']);
     // failback capture first waits to lead its slot: slow on a loaded machine
     await eventually(async () => (await shown(page, 'failback-state')) === 'streaming', 300_000, 'the page to show failback capture streaming').catch(async (error: Error) => {
       throw new Error(`${error.message}\npage: ${await page.locator('#failback').textContent()}\nfailback said:\n${failback!.output.slice(-3000)}`);
@@ -231,6 +233,13 @@ describe('status page (browser)', () => {
     // the application, now on the target, renames users: the page follows them into legacy
     await targetQuery(target.url, `UPDATE users.users SET name = 'Written in the target' WHERE email LIKE 'live1%'`);
     const renamed = Number((await targetQuery(target.url, `SELECT count(*) AS n FROM users.users WHERE name = 'Written in the target'`))[0].n);
+    await eventually(
+      async () => (Number(await shown(page, 'failback-lag-users')) >= renamed && (await shown(page, 'failback-caught-up')) === 'behind' ? true : undefined),
+      120_000,
+      'the page to show the records waiting to be applied to legacy',
+    );
+    failbackApply = new TandemProcess(['failback', 'start', '--config', configFile, '--only', 'apply']);
+    await failbackApply.waitForLog(/failback applier running/);
     await eventually(
       async () => Number((await sql(`SELECT count(*) AS n FROM ${name}.auth_users WHERE display_name = 'Written in the target'`))[0].n) === renamed,
       120_000,

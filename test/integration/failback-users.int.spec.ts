@@ -70,7 +70,7 @@ describe('failback: users', () => {
       targetUrl: target.url,
       projections: [{ recipe: 'users', sourceSchema: schema }],
     });
-    writeFileSync(file, stringify({ ...parse(readFileSync(file, 'utf8')), cutover: { applicationRoles: [role] }, failback: { applicationRoles: [newRole] } }));
+    writeFileSync(file, stringify({ ...parse(readFileSync(file, 'utf8')), cutover: { applicationRoles: [role] }, failback: { applicationRoles: [newRole], maxLagRecords: 5 } }));
     config = loadConfig(file, {}); // the file names this suite's own target database
     capture = new CaptureService(config, logger);
     captureRun = capture.run();
@@ -206,10 +206,44 @@ describe('failback: users', () => {
     expect(report.verdict === 'PASS' ? 'PASS' : JSON.stringify(report.tables)).toBe('PASS');
   });
 
-  it('applies each change once across a restart of failback', async () => {
+  it('shows the lag while records wait, refuses rollback meanwhile, and applies each change once across a restart', async () => {
     await failback.stop();
     await failbackRun;
+    await failback.close();
     await appTarget(`UPDATE users.users SET name = name || ' (2)' WHERE email LIKE 'user1_@example.com'`); // user10..user19
+    // failback capture alone: the ten changes wait in the failback topic, not applied to legacy
+    failback = new FailbackService(config, logger);
+    failbackRun = failback.run(await failback.record(cutoverId), { capture: true, apply: false });
+    failbackRun.catch(() => undefined);
+    const lag = await eventually(async () => {
+      const read = await failback.readLag(cutoverId);
+      return read.slot.active && read.projections[0].behindRecords >= 10 ? read : undefined;
+    }, 120_000, 'ten records waiting in the failback topic');
+    expect(lag.caughtUp).toBe(false);
+    const status = new StatusService(config, logger);
+    try {
+      const read = await status.read();
+      const behind = read.failback!.projections[0].behindRecords;
+      expect([read.failback!.caughtUp, behind >= 10]).toEqual([false, true]);
+      expect(renderStatus(read)).toContain(`failback of cutover #${cutoverId}: capture streaming`);
+      expect(renderStatus(read)).toContain(`users: ${behind} records to apply to legacy`);
+      const metrics = new TandemMetrics();
+      metrics.observe(read);
+      expect(await metrics.registry.metrics()).toContain(`tandem_failback_lag_records{projection="users"} ${behind}`);
+    } finally {
+      await status.close();
+    }
+    // rollback refuses while failback lags more than maxLagRecords (5), and freezes nothing
+    await expect(rollbackThroughFailback(failback, config, logger, cutoverId, { operator: 'alice' })).rejects.toThrow(
+      /^rollback: failback lags \d+ records behind the target \(more than failback.maxLagRecords 5\)/,
+    );
+    const [{ frozen }] = await appTarget(`SELECT count(*)::int AS frozen FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = $1`, [newRole]);
+    expect(frozen).toBe(0);
+    expect((await failback.record(cutoverId)).state).toBe('active');
+    await failback.stop();
+    await failbackRun;
+    await failback.close();
+
     failback = new FailbackService(config, logger);
     failbackRun = failback.run(await failback.record(cutoverId));
     failbackRun.catch(() => undefined); // ends with an error when the rollback drops its slot

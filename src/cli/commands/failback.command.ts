@@ -33,7 +33,7 @@ export function renderFailback(record: FailbackRecord, lag?: FailbackLag): strin
       lines.push(`  ${p.projection}: ${p.behindRecords} records to apply, legacy at target LSN ${p.appliedLsn ?? '–'}, ${p.quarantined} quarantined`);
     lines.push(`  ${lag.caughtUp ? 'caught up' : 'behind'}`);
   }
-  if (record.rollback) lines.push(`  rollback: ${JSON.stringify(record.rollback)}`);
+  if (record.rollback) lines.push(`  ${record.state === 'rolled-back' ? 'rollback' : 'ended'}: ${JSON.stringify(record.rollback)}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -87,7 +87,7 @@ export function registerFailbackCommand(program: Command): void {
 
   failback
     .command('stop')
-    .description('end failback for good: drop the target slot and publication (stop `failback start` first)')
+    .description('end failback for good: drop the target slot and publication, restore the table settings it changed (stop `failback start` first)')
     .requiredOption('-c, --config <file>', 'tandem.yaml')
     .option('--cutover <id>', 'the cutover (default: the latest with a failback)')
     .option('--json', 'print JSON')

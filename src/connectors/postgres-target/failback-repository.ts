@@ -15,6 +15,7 @@ export interface FailbackRecord {
   operator: string;
   startedAt: string;
   stoppedAt: string | null;
+  /** How it ended: the rollback's gates and timings, or what else ended it (a replay). */
   rollback: Record<string, unknown> | null;
 }
 
@@ -46,18 +47,27 @@ export const failbackStore = {
     return rows.length === 0 ? null : toRecord(rows[0]);
   },
 
+  /** The active failback whose projections include `projection`. */
+  async activeCarrying(pool: Pool, projection: string): Promise<FailbackRecord | null> {
+    const { rows } = await pool.query(
+      "SELECT *, start_lsn::text AS start_lsn FROM tandem.failbacks WHERE state = 'active' AND $1 = ANY(projections) ORDER BY cutover_id DESC LIMIT 1",
+      [projection],
+    );
+    return rows.length === 0 ? null : toRecord(rows[0]);
+  },
+
   async record(pool: Pool, failback: Omit<FailbackRecord, 'state' | 'startedAt' | 'stoppedAt' | 'rollback'>): Promise<FailbackRecord> {
     await pool.query(
       `INSERT INTO tandem.failbacks (cutover_id, projections, slot, publication, start_lsn, state, operator)
        VALUES ($1, $2, $3, $4, $5, 'active', $6)
-       ON CONFLICT (cutover_id) DO UPDATE SET projections = EXCLUDED.projections, state = 'active', stopped_at = NULL`,
+       ON CONFLICT (cutover_id) DO UPDATE SET projections = EXCLUDED.projections, state = 'active', stopped_at = NULL, rollback = NULL`,
       [failback.cutoverId, failback.projections, failback.slot, failback.publication, failback.startLsn, failback.operator],
     );
     return (await failbackStore.get(pool, failback.cutoverId))!;
   },
 
   async finish(pool: Pool, cutoverId: number, state: Exclude<FailbackState, 'active'>, rollback?: Record<string, unknown>): Promise<void> {
-    await pool.query('UPDATE tandem.failbacks SET state = $2, stopped_at = now(), rollback = COALESCE($3, rollback) WHERE cutover_id = $1', [
+    await pool.query('UPDATE tandem.failbacks SET state = $2, stopped_at = COALESCE(stopped_at, now()), rollback = COALESCE($3, rollback) WHERE cutover_id = $1', [
       cutoverId,
       state,
       rollback === undefined ? null : JSON.stringify(rollback),

@@ -114,6 +114,15 @@ CREATE TABLE IF NOT EXISTS tandem.failbacks (
   stopped_at timestamptz,
   rollback jsonb
 );
+-- each table setting failback changed on the target, to be restored when it ends (failback-target-capture.ts)
+CREATE TABLE IF NOT EXISTS tandem.failback_table_changes (
+  publication text NOT NULL,
+  relid oid NOT NULL,
+  setting text NOT NULL,
+  applied text NOT NULL,
+  previous text,
+  PRIMARY KEY (publication, relid, setting)
+);
 CREATE TABLE IF NOT EXISTS tandem.checkpoint_snapshots (
   id bigserial PRIMARY KEY,
   projection text NOT NULL,

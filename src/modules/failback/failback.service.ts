@@ -7,7 +7,8 @@ import { resolveProjectionDefinitions } from '../projection/projection.service';
 import { TandemService } from '../core/tandem-resources';
 import { CaptureService, type CaptureStatus } from '../capture/capture.service';
 import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-schema';
-import { dropTargetCapture, failbackTables, prepareFailback, withClient } from '../cutover/failback-setup';
+import { failbackTables, prepareFailback } from '../cutover/failback-setup';
+import { endFailback } from '../../connectors/postgres-target/failback-end';
 import { FailbackRefusedError } from '../../shared/errors';
 import { cutoverSummary, failbackStore, type FailbackRecord } from '../../connectors/postgres-target/failback-repository';
 import { FailbackApplier, type FailbackApplierStatus } from './failback-applier';
@@ -126,12 +127,14 @@ export class FailbackService extends TandemService {
     this.resolveApply?.();
   }
 
-  /** Ends a failback for good: the target slot and publication are dropped, the record says stopped. */
+  /**
+   * Ends a failback for good: the target slot and publication are dropped, the table settings it
+   * changed restored, the record says how it ended. Ending an ended failback again does the same
+   * (nothing left to undo) and keeps its state.
+   */
   async end(cutoverId: number | undefined, state: 'stopped' | 'rolled-back' = 'stopped', rollback?: Record<string, unknown>): Promise<FailbackRecord> {
     const record = await this.record(cutoverId);
-    await withClient(this.config.target!.url, (client) => dropTargetCapture(client, record.slot, record.publication));
-    await failbackStore.finish(this.targetPool, record.cutoverId, state, rollback);
-    return (await failbackStore.get(this.targetPool, record.cutoverId))!;
+    return endFailback(this.targetPool, record, record.state === 'active' ? state : record.state, rollback);
   }
 
   async record(cutoverId?: number): Promise<FailbackRecord> {

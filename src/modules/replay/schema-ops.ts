@@ -5,6 +5,7 @@ import { ident, qualified } from '../../connectors/postgres-target/sql';
 import { advanceSequences } from '../../connectors/postgres-target/sequences';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import { audit } from '../../connectors/postgres-target/operator-audit';
+import { endFailbackOfReplaced } from '../../connectors/postgres-target/failback-end';
 import { withTransaction } from '../../shared/transaction';
 import { insertBackup, nextBackupId, snapshotCheckpoints } from './backups.repository';
 
@@ -108,6 +109,7 @@ async function lockWithoutDeadlock(client: ClientBase, tables: string[]): Promis
  * empty one), the live schema is renamed to a backup name and recorded in tandem.backups with the
  * checkpoints it was at, the incoming schema takes the live name, and the checkpoints are replaced.
  * Views and functions keep working: a view refers to its tables by OID, not by schema name.
+ * A failback carrying the projection ends (its capture would follow the replaced tables).
  * Returns the backup id (null when there was no live schema).
  */
 export async function swapIn(pool: Pool, request: SwapRequest): Promise<number | null> {
@@ -139,6 +141,7 @@ export async function swapIn(pool: Pool, request: SwapRequest): Promise<number |
   });
   // a rebuilt or restored schema's sequences start anew: past the rows again, for the application
   if (definition.advanceSequencesAtCutover) await advanceSequences(pool, live);
+  await endFailbackOfReplaced(pool, definition.name, { operator: request.operator, note: request.note });
   return backupId;
 }
 
