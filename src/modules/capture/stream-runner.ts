@@ -126,7 +126,7 @@ export class StreamRunner {
         this.processor.advanceIdle(item.walEnd);
         const position = this.processor.currentPosition();
         if (position.ackLsn !== null && position.ackLsn !== this.status.durableLsn) await this.flush();
-      }
+      } else if (this.caughtUp()) await this.flush(); // the keepalive was the last item behind a batch
       if (item.replyRequested) this.acknowledge();
       return;
     }
