@@ -6,6 +6,7 @@
  * legacy row's `now()` (its one-statement transaction's start, a few ms before its commit), so
  * each figure slightly overstates the latency. Both databases are on this machine's clock.
  */
+import { loadavg } from 'os';
 import { Client } from 'pg';
 import type { Kafka } from 'kafkajs';
 import { env, sql } from '../../test/support/services';
@@ -89,6 +90,8 @@ export async function projectionLatency(kafka: Kafka, rate: number, duration: nu
       while ((await arrived()) < 1) await sleep(100);
       await poll.query('TRUNCATE public.bench_arrivals');
       log(`e2e: ${fmt(rate)} single-row transactions/s for ${duration} s, commit → users.users row`);
+      const cpuBefore = { capture: capture.stats().cpuSeconds, projector: projector.stats().cpuSeconds };
+      const loadBefore = loadavg()[0];
       const writes = await steadyUsers(`${schema}.auth_users`, rate, duration, base);
       let seen = -1;
       let progressAt = Date.now();
@@ -103,8 +106,13 @@ export async function projectionLatency(kafka: Kafka, rate: number, duration: nu
         (row: { latency_ms: number }) => row.latency_ms,
       );
       const stats = projector.stats();
+      const perThousand = (cpuSeconds: number) => (cpuSeconds * 1000 * 1000) / writes.rows;
       return {
         ...writes,
+        loadAverage: [loadBefore, loadavg()[0]],
+        // CPU ms per 1,000 rows, writes to last arrival (each row is one change event)
+        captureCpuMsPerThousand: perThousand(capture.stats().cpuSeconds - cpuBefore.capture),
+        projectorCpuMsPerThousand: perThousand(stats.cpuSeconds - cpuBefore.projector),
         p50: percentile(latencies, 50),
         p99: percentile(latencies, 99),
         max: latencies[latencies.length - 1],

@@ -25,8 +25,10 @@ describe('capture: change events on Kafka', () => {
     await sql(`CREATE TABLE public.${fullTable} (id int PRIMARY KEY, name text, score int)`);
     await sql(`ALTER TABLE public.${fullTable} REPLICA IDENTITY FULL`);
     await sql(`INSERT INTO public.${fullTable} VALUES (1, 'one', 10), (2, 'two', 20)`);
+    // A batch delay no test waits for: every change below must reach Kafka because capture flushes
+    // as soon as nothing is in flight, not because a timer fired.
     capture = TandemProcess.capture(
-      writeConfig({ prefix, slot: name, publication: name, tables: [`public.${typesTable}`, `public.${fullTable}`] }),
+      writeConfig({ prefix, slot: name, publication: name, tables: [`public.${typesTable}`, `public.${fullTable}`], maxBatchDelayMs: 600_000 }),
     );
     await capture.waitForLog(/streaming changes/);
   });
@@ -76,6 +78,13 @@ describe('capture: change events on Kafka', () => {
     expect(typeof event.value.source.lsn).toBe('number');
     expect(typeof event.value.source.commit_lsn).toBe('number');
     expect(event.value.transaction).toMatchObject({ total_order: 1, data_collection_order: 1 });
+  });
+
+  it('produces a change once it is decoded when nothing is in flight, without waiting for maxBatchDelayMs', async () => {
+    await sql(`BEGIN; INSERT INTO public.${typesTable} (id, note) VALUES (40, 'forty'); UPDATE public.${typesTable} SET note = 'forty-one' WHERE id = 40; COMMIT`);
+    const forty = (all: ReadRecord[]) => eventsFor(all, typesTable).filter((e) => e.key.id === '40');
+    const records = await readTopics(kafka, [topic(typesTable)], (all) => forty(all).length >= 2, { timeoutMs: 60_000 });
+    expect(forty(records).map((e) => e.value.op)).toEqual(['c', 'u']);
   });
 
   it('keeps an unchanged TOASTed column as the documented placeholder, never null', async () => {

@@ -17,6 +17,7 @@ export interface CaptureTestConfig {
   snapshotMode?: 'initial' | 'never';
   heartbeatIntervalMs?: number;
   maxBatchEvents?: number;
+  maxBatchDelayMs?: number;
   targetUrl?: string;
   projections?: Array<{ recipe: string; sourceSchema?: string }>;
   projectorBatchEvents?: number;
@@ -41,7 +42,7 @@ export function writeConfig(config: CaptureTestConfig): string {
         topicPrefix: config.prefix,
         partitions: 3,
       },
-      capture: { maxBatchEvents: config.maxBatchEvents ?? 5000, maxBatchDelayMs: 50, statusIntervalMs: 1000 },
+      capture: { maxBatchEvents: config.maxBatchEvents ?? 5000, maxBatchDelayMs: config.maxBatchDelayMs ?? 50, statusIntervalMs: 1000 },
       ...(config.targetUrl ? { target: { url: config.targetUrl } } : {}),
       projections: config.projections ?? [],
       projector: { maxBatchEvents: config.projectorBatchEvents ?? 2000 },

@@ -23,13 +23,13 @@ function fakeKafka(failures: Failures, committedOffset: () => string = () => '-1
         if (fence) log.push('fenced');
         let sent = false;
         return {
-          sendBatch: async ({ topicMessages }: { topicMessages: Array<{ messages: unknown[] }> }) => {
+          sendBatch: async ({ topicMessages }: { topicMessages: Array<{ topic: string; messages: unknown[] }> }) => {
             sent = true;
-            log.push(`batch ${topicMessages.reduce((n, t) => n + t.messages.length, 0)}`);
-          },
-          send: async () => {
+            const records = topicMessages.filter((t) => t.topic !== 'p');
+            if (records.length > 0) log.push(`batch ${records.reduce((n, t) => n + t.messages.length, 0)}`);
+            if (records.length === topicMessages.length) return [];
             log.push('position');
-            return [{ baseOffset: String(++attempt * 2) }];
+            return [{ topicName: 'p', partition: 0, baseOffset: String(++attempt * 2) }];
           },
           sendOffsets: async () => {
             const error = failures.sendOffsets?.shift();
@@ -144,5 +144,31 @@ describe('TransactionalProducer', () => {
     await expect(producer.commit(records, position)).rejects.toThrow(/old epoch/);
     expect(log).not.toContain('read offset');
     expect(log.filter((line) => line === 'new producer')).toHaveLength(1);
+  });
+
+  it('sends the position record in the last produce request and commits the group offset just after it', async () => {
+    const requests: string[][] = [];
+    let committedOffset: unknown = null;
+    const transaction = {
+      sendBatch: async ({ topicMessages }: { topicMessages: Array<{ topic: string; messages: Array<{ value: string }> }> }) => {
+        requests.push(topicMessages.flatMap((t) => t.messages.map((m) => `${t.topic}:${m.value.length}`)));
+        return topicMessages.map((t) => ({ topicName: t.topic, partition: 0, errorCode: 0, baseOffset: t.topic === 'p' ? '41' : '7' }));
+      },
+      send: async () => {
+        throw new Error('no request of its own for the position');
+      },
+      sendOffsets: async ({ topics }: { topics: Array<{ partitions: Array<{ offset: string }> }> }) => {
+        committedOffset = topics[0].partitions[0].offset;
+      },
+      commit: async () => undefined,
+      abort: async () => undefined,
+    };
+    const kafka = { producer: () => ({ connect: async () => undefined, transaction: async () => transaction }) } as unknown as Kafka;
+    const producer = await connected(kafka);
+    // two records of 1.5 MB: two produce requests (at most 2 MB each)
+    const big = [{ topic: 't', key: 'a', value: 'x'.repeat(1_500_000) }, { topic: 't', key: 'b', value: 'y'.repeat(1_500_000) }];
+    await producer.commit(big, position);
+    expect(requests).toEqual([['t:1500000'], ['t:1500000', 'p:2']]);
+    expect(committedOffset).toBe('42');
   });
 });

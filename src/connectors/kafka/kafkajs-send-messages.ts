@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
 import type { Message, PartitionMetadata } from 'kafkajs';
 import { groupMessagesPerPartition } from './kafkajs-linear-grouping';
+import { addPartitionsPromptly } from './add-partitions';
 
 // kafkajs internals this produce path is built on (kafkajs 2.2.4 is final: they do not move).
 const { staleMetadata } = require('kafkajs/src/protocol/error') as { staleMetadata: (e: unknown) => boolean };
@@ -80,7 +81,7 @@ export function createSendMessages({ logger, cluster, partitioner, eosManager, r
       const broker = await cluster.findBroker({ nodeId });
       await eosManager.acquireBrokerLock(broker);
       try {
-        if (eosManager.isTransactional()) await eosManager.addPartitionsToTransaction(topicData);
+        if (eosManager.isTransactional()) await addPartitionsPromptly(() => eosManager.addPartitionsToTransaction(topicData));
         for (const { topic, partitions } of topicData)
           for (const entry of partitions) {
             entry.firstSequence = eosManager.getSequence(topic, entry.partition);

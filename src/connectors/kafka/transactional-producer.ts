@@ -1,4 +1,4 @@
-import type { Kafka, Message, Producer, TopicMessages, Transaction } from './kafkajs';
+import type { Kafka, Message, Producer, RecordMetadata, TopicMessages, Transaction } from './kafkajs';
 import { KeyHashPartitioner } from './key-hash-partitioner';
 import './kafkajs';
 import { assertKafkajsPatched } from './kafkajs-patches';
@@ -92,13 +92,19 @@ export class TransactionalProducer implements RecordCommitter {
       let sent = 0;
       try {
         const transaction = await this.producer.transaction();
-        for (const batch of splitBySize(records)) {
-          await transaction.sendBatch({ topicMessages: groupByTopic(batch), acks: -1 });
+        const batches = [...splitBySize(records)];
+        if (batches.length === 0 && position) batches.push([]);
+        for (const [index, batch] of batches.entries()) {
+          // the position record rides in the last produce request instead of a request of its own
+          const withPosition = index === batches.length - 1 ? position : undefined;
+          const topicMessages = groupByTopic(batch);
+          if (withPosition) topicMessages.push({ topic: withPosition.topic, messages: [positionMessage(withPosition)] });
+          const acknowledged = await transaction.sendBatch({ topicMessages, acks: -1 });
+          if (withPosition) nextOffset = await this.sendPositionOffset(transaction, withPosition, acknowledged);
           sent += batch.length;
           if (sent > reported) onProgress?.(sent - reported);
           reported = Math.max(reported, sent);
         }
-        if (position) nextOffset = await this.sendPosition(transaction, position);
         committing = true;
         await transaction.commit();
         return;
@@ -160,14 +166,11 @@ export class TransactionalProducer implements RecordCommitter {
     }
   }
 
-  /** Sends the position record and its group offset; returns that offset (just after the record). */
-  private async sendPosition(transaction: Transaction, position: PositionRecord): Promise<string> {
-    const [sent] = await transaction.send({
-      topic: position.topic,
-      acks: -1,
-      messages: [{ key: position.key, value: position.value, partition: 0 }],
-    });
-    const nextOffset = (BigInt(sent.baseOffset ?? sent.offset ?? '0') + 1n).toString();
+  /** Commits the position group's offset just after the position record (acknowledged in `sent`); returns that offset. */
+  private async sendPositionOffset(transaction: Transaction, position: PositionRecord, sent: RecordMetadata[]): Promise<string> {
+    const written = sent.find((entry) => entry.topicName === position.topic && Number(entry.partition) === 0);
+    if (!written) throw new Error(`Kafka did not acknowledge the position record on ${position.topic}`);
+    const nextOffset = (BigInt(written.baseOffset ?? written.offset ?? '0') + 1n).toString();
     await transaction.sendOffsets({
       consumerGroupId: position.groupId,
       topics: [{ topic: position.topic, partitions: [{ partition: 0, offset: nextOffset }] }],
@@ -175,6 +178,8 @@ export class TransactionalProducer implements RecordCommitter {
     return nextOffset;
   }
 }
+
+const positionMessage = (position: PositionRecord): Message => ({ key: position.key, value: position.value, partition: 0 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -107,6 +107,11 @@ export class ReplicationStream {
     if (this.queue.length === 0 || this.queue[this.queue.length - 1].kind !== 'tick') this.enqueue({ kind: 'tick' });
   }
 
+  /** Whether items received from the server still wait for the handler (the handler is not caught up). */
+  hasQueuedItems(): boolean {
+    return this.queue.length > 0;
+  }
+
   /** Runs `work` after every item received so far has been handled, in the handler's order. */
   drainThen(work: () => Promise<void>): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);

@@ -32,8 +32,11 @@ export interface StreamStatus {
 
 /**
  * Streams the slot into Kafka. Records collect in a batch that is committed in one Kafka transaction
- * with the capture state, when it is large enough, when the source goes quiet, or on shutdown; only
- * then is the LSN acknowledged to PostgreSQL. When nothing is in flight, a keepalive's LSN is
+ * with the capture state; only then is the LSN acknowledged to PostgreSQL. A batch goes as soon as no
+ * commit is in flight and every change received so far is handled (at a source transaction's end), so
+ * an idle pipeline adds no wait and under load a batch is what arrived during the previous commit; a
+ * batch also goes when it is large enough, after maxBatchDelayMs at the latest (a stream that never
+ * pauses, as in a catch-up), and on shutdown. When nothing is in flight, a keepalive's LSN is
  * acknowledged too (with a heartbeat record), so an idle or filtered database does not make the
  * slot retain WAL without bound.
  */
@@ -115,7 +118,7 @@ export class StreamRunner {
       const before = this.batch.length;
       this.processor.handle(item.message, item.walStart, this.batch);
       if (before === 0 && this.batch.length > 0) this.batchStartedAt = Date.now();
-      if (this.batch.length >= config.capture.maxBatchEvents) await this.flush();
+      if (this.batch.length >= config.capture.maxBatchEvents || this.caughtUp()) await this.flush();
       return;
     }
     if (item.kind === 'keepalive') {
@@ -123,19 +126,29 @@ export class StreamRunner {
         this.processor.advanceIdle(item.walEnd);
         const position = this.processor.currentPosition();
         if (position.ackLsn !== null && position.ackLsn !== this.status.durableLsn) await this.flush();
-      }
+      } else if (this.caughtUp()) await this.flush(); // the keepalive was the last item behind a batch
       if (item.replyRequested) this.acknowledge();
       return;
     }
     // tick
     if (this.backfill.hasPending() && !this.committing && !this.processor.inTransaction()) await this.flush();
-    else if (this.batch.length > 0 && Date.now() - this.batchStartedAt >= config.capture.maxBatchDelayMs) await this.flush();
+    else if (this.caughtUp() || (this.batch.length > 0 && Date.now() - this.batchStartedAt >= config.capture.maxBatchDelayMs))
+      await this.flush();
     else if (this.status.durableLsn !== this.lastAckSent && Date.now() - this.lastAckSentAt >= ACK_INTERVAL_MS) {
       this.acknowledge();
     } else if (this.heartbeatDue()) {
       this.lastHeartbeatAt = Date.now();
       this.stream.acknowledge(this.status.durableLsn ?? 0n, true); // asks the server for a keepalive
     }
+  }
+
+  /**
+   * A batch waits for nothing more: no commit is in flight, no source transaction is open, and no
+   * received item waits behind this one. Flushing here costs no throughput (a catch-up's stream
+   * never pauses, so its batches still fill) and keeps a timer out of the latency.
+   */
+  private caughtUp(): boolean {
+    return this.batch.length > 0 && !this.committing && !this.processor.inTransaction() && !this.stream.hasQueuedItems();
   }
 
   private heartbeatDue(): boolean {
@@ -178,7 +191,8 @@ export class StreamRunner {
       if (!heartbeat) this.status.eventsProduced += records.length;
       this.status.lastFlushAt = Date.now();
       if (position.ackLsn !== null) this.status.durableLsn = position.ackLsn;
-      if (this.backfill.hasPending()) this.stream.enqueueTick();
+      // what arrived during this commit goes next, without waiting for the timer
+      if (this.backfill.hasPending() || this.batch.length > 0) this.stream.enqueueTick();
     });
     this.inflight.catch((error: Error) => this.stream.abort(error));
   }
