@@ -119,7 +119,10 @@ class Writer {
   varBytes(value: Bytes, length: number): void {
     this.varInt(length);
     if (length < 0) return;
-    if (Buffer.isBuffer(value)) this.offset += value.copy(this.buf, this.offset);
+    if (Buffer.isBuffer(value)) {
+      this.buf.set(value, this.offset);
+      this.offset += length;
+    }
     else this.offset += this.buf.write(String(value), this.offset, length, 'utf8');
   }
 }

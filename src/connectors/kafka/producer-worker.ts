@@ -8,6 +8,7 @@ import type {
   ProducerThreadSetup,
   SerializedError,
 } from './producer-thread-protocol';
+import { recordsOf } from './producer-thread-protocol';
 
 // The body of ThreadedTransactionalProducer's worker thread: requests are served one at a time, in order.
 const port = parentPort!;
@@ -43,7 +44,7 @@ async function serve(request: ProducerThreadRequest): Promise<void> {
     if (request.kind === 'connect') await producer.connect();
     else if (request.kind === 'disconnect') await producer.disconnect();
     else
-      await producer.commit(request.records, request.position, (sent) =>
+      await producer.commit(recordsOf(request), request.position, (sent) =>
         reply({ kind: 'progress', id: request.id, sent }),
       );
     reply({ kind: 'done', id: request.id });

@@ -3,7 +3,7 @@ import type { ColumnPolicy } from '../../connectors/postgres-source/column-polic
 import { fillUnchangedToast, keyOf, sameKey, StreamEventSerializer, tupleToRow } from '../../connectors/postgres-source/change-event';
 import { transactionMarker, type Operation, type Row } from '../../contracts/envelope';
 import { tableTopic } from '../../contracts/names';
-import type { ProducedRecord } from '../../contracts/positions';
+import type { ProducedRecord, RecordSink } from '../../contracts/positions';
 import type { PgoutputMessage, RawTuple, Relation } from '../../connectors/postgres-source/pgoutput-decoder';
 import type { TypeRegistry } from '../../connectors/postgres-source/pg-types';
 import { seenBySnapshot, type SnapshotProgress, type StreamPosition } from './capture-state';
@@ -73,7 +73,7 @@ export class ChangeStreamProcessor {
     if (this.position.ackLsn === null || lsn > this.position.ackLsn) this.position.ackLsn = lsn;
   }
 
-  handle(message: PgoutputMessage, walStart: Lsn, out: ProducedRecord[]): void {
+  handle(message: PgoutputMessage, walStart: Lsn, out: RecordSink): void {
     if ('relation' in message && this.backfill?.isSignalTable(message.relation.schema, message.relation.table)) {
       if (message.tag === 'insert') this.signal(message.relation, message.after, walStart);
       return; // the signal table's own changes are never produced
@@ -149,7 +149,7 @@ export class ChangeStreamProcessor {
     };
   }
 
-  private commit(endLsn: Lsn, out: ProducedRecord[]): void {
+  private commit(endLsn: Lsn, out: RecordSink): void {
     const tx = this.requireTransaction();
     if (!tx.alreadyProduced && tx.begun) {
       this.push(out, transactionMarker(this.options.topicPrefix, this.transactionId(tx), tx.commitTimeMicros, tx.perTable));
@@ -167,7 +167,7 @@ export class ChangeStreamProcessor {
   }
 
   /** Appends a record unless an earlier run already produced it. */
-  private push(out: ProducedRecord[], record: ProducedRecord): void {
+  private push(out: RecordSink, record: ProducedRecord): void {
     const tx = this.requireTransaction();
     const index = tx.nextIndex++;
     if (index >= tx.skipBelow) out.push(record);
@@ -197,7 +197,7 @@ export class ChangeStreamProcessor {
       : relation.columns.filter((c) => c.isKey).map((c) => c.name);
   }
 
-  private beginMarker(out: ProducedRecord[], tx: OpenTransaction): void {
+  private beginMarker(out: RecordSink, tx: OpenTransaction): void {
     if (tx.begun) return;
     tx.begun = true;
     this.push(out, transactionMarker(this.options.topicPrefix, this.transactionId(tx), tx.commitTimeMicros, null));
@@ -206,7 +206,7 @@ export class ChangeStreamProcessor {
   private emitChange(
     relation: Relation,
     walStart: Lsn,
-    out: ProducedRecord[],
+    out: RecordSink,
     build: (
       emit: (op: 'c' | 'u' | 'd', before: Row | null, after: Row | null) => void,
       keyColumns: string[],
@@ -231,7 +231,7 @@ export class ChangeStreamProcessor {
     }, keyColumns);
   }
 
-  private emitTruncate(relation: Relation, walStart: Lsn, out: ProducedRecord[]): void {
+  private emitTruncate(relation: Relation, walStart: Lsn, out: RecordSink): void {
     const tx = this.requireTransaction();
     if (tx.alreadyProduced || tx.skipped) return;
     this.backfill?.recordTruncate(`${relation.schema}.${relation.table}`);
