@@ -105,6 +105,12 @@ function threadCpuSeconds(tid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** Minor page faults of the whole process (fresh memory touched for the first time). */
+function minorFaults(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+}
+
 const peakRssMb = () => Number(/^VmHWM:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
 
 async function main(): Promise<void> {
@@ -143,6 +149,7 @@ async function main(): Promise<void> {
 
   const cpu0 = process.cpuUsage();
   const main0 = threadCpuSeconds(process.pid);
+  const faults0 = minorFaults();
   const t0 = Date.now();
   let lsn = 0x1000000n;
   for (let done = 0, tx = 1; done < EVENTS; tx++) {
@@ -171,7 +178,8 @@ async function main(): Promise<void> {
   const perMillion = (s: number) => ((s / EVENTS) * 1e6).toFixed(1);
   process.stdout.write(
     `${EVENTS} events in ${wallS.toFixed(1)} s: CPU s per million events ${perMillion(total)} (main thread ${perMillion(mainCpu)}, ` +
-      `other threads ${perMillion(total - mainCpu)}); peak RSS ${peakRssMb().toFixed(0)} MiB\n`,
+      `other threads ${perMillion(total - mainCpu)}); peak RSS ${peakRssMb().toFixed(0)} MiB; ` +
+      `${(((minorFaults() - faults0) / EVENTS) * 1000).toFixed(0)} minor page faults per 1,000 events\n`,
   );
   await worker.terminate();
 }

@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { crc32c } from './crc32c';
+import { leaveRoomForFraming } from './request-framing';
 
 /**
  * kafkajs's Produce request (v3, which v4–v7 reuse), encoded into one buffer of the exact size.
@@ -51,6 +52,8 @@ const V3_REQUEST = 'kafkajs/src/protocol/requests/produce/v3/request';
 const Encoder = require('kafkajs/src/protocol/encoder') as new (size?: number) => KafkajsEncoder;
 const Long = require('kafkajs/src/utils/long') as { fromValue(value: unknown): LongLike };
 
+/** Bytes left free before an encoded request: a request header with a client id of up to 242 bytes. */
+const FRAME_ROOM = 256;
 const TRANSACTIONAL = 16; // record batch attribute bit
 const MAGIC = 2;
 /** Bytes of a record batch before its records: base offset … first sequence, and the record count. */
@@ -162,7 +165,9 @@ function encodeFast(args: ProduceRequestArgs): KafkajsEncoder {
     for (const partition of partitions) total += 4 + 4 + BATCH_OVERHEAD + partition.bytes;
   }
 
-  const w = new Writer(Buffer.allocUnsafe(total));
+  // Room in front for request-framing.ts to write the request header without copying the request.
+  const w = new Writer(Buffer.allocUnsafeSlow(FRAME_ROOM + total).subarray(FRAME_ROOM));
+  leaveRoomForFraming(w.buf);
   w.string(transactionalId);
   w.int16(args.acks);
   w.int32(args.timeout);
