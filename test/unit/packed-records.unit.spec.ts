@@ -1,5 +1,5 @@
 import { MessageChannel, type MessagePort } from 'worker_threads';
-import { PackedRecords, unpackRecords, type PackedRecordsMessage } from '../../src/connectors/kafka/packed-records';
+import { memoryOf, PackedRecords, unpackRecords, type PackedRecordsMessage } from '../../src/connectors/kafka/packed-records';
 import { commitMessage, recordsOf } from '../../src/connectors/kafka/producer-thread-protocol';
 import { murmur2 } from '../../src/connectors/kafka/key-hash-partitioner';
 import { produceRequest } from '../../src/connectors/kafka/produce-request-encoder';
@@ -76,5 +76,14 @@ describe('packed records', () => {
     } finally {
       jest.restoreAllMocks();
     }
+  });
+
+  it('a batch built in the memory of one the producer thread gave back holds only its own records', async () => {
+    const { message, transfer } = PackedRecords.of(records).transfer();
+    PackedRecords.recycle(memoryOf(await throughPort(message, transfer)));
+    const next = new PackedRecords();
+    next.push({ topic: 't', key: 'k', value: 'v' });
+    const received = unpackRecords(next.transfer().message);
+    expect(received.map((r) => [r.topic, asText(r.key), asText(r.value)])).toEqual([['t', 'k', 'v']]);
   });
 });

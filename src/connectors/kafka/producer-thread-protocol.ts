@@ -24,7 +24,7 @@ export interface SerializedError {
 }
 
 export type ProducerThreadReply =
-  | { kind: 'done'; id: number }
+  | { kind: 'done'; id: number; spare?: { bytes: ArrayBuffer; index: ArrayBuffer } }
   | { kind: 'failed'; id: number; error: SerializedError }
   | { kind: 'progress'; id: number; sent: number }
   | { kind: 'log'; level: 'error' | 'warn'; message: string; extra: Record<string, unknown> };

@@ -3,7 +3,7 @@ import { Worker, type Transferable } from 'worker_threads';
 import type { Logger } from '../../shared/logger';
 import type { PositionRecord, RecordCommitter } from './transactional-producer';
 import type { ProducedRecord } from '../../contracts/positions';
-import type { PackedRecords } from './packed-records';
+import { PackedRecords } from './packed-records';
 import type {
   ProducerThreadReply,
   ProducerThreadRequest,
@@ -89,6 +89,7 @@ export class ThreadedTransactionalProducer implements RecordCommitter {
       return;
     }
     this.pending.delete(reply.id);
+    if (reply.kind === 'done' && reply.spare) PackedRecords.recycle(reply.spare);
     if (reply.kind === 'done') pending.resolve();
     else pending.reject(deserializeError(reply.error));
   }
