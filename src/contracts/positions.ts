@@ -25,6 +25,12 @@ export interface ProducedRecord {
   partition?: number;
 }
 
+/** Where records are appended as they are made: an array, or a buffer they are encoded into at once. */
+export interface RecordSink {
+  push(record: ProducedRecord): void;
+  readonly length: number;
+}
+
 /** A partition's offsets as Kafka reports them to read_committed readers: [low, end). */
 export interface PartitionEnd {
   topic: string;

@@ -42,4 +42,28 @@ describe('StreamEventSerializer', () => {
       expect(serializer.eventJson(op, before, after, lsn, 3, 2, 1_795_316_982_226)).toBe(expected);
     },
   );
+
+  it('writes the same JSON for each of a run of events, whatever their operation, time and LSN', () => {
+    const serializer = new StreamEventSerializer({ ...context, previousCommitLsn: null }, '18478:498780112');
+    const events = [
+      ['c', 1_795_316_982_226, 0x1db6_a000n],
+      ['d', 1_795_316_982_226, 0x1db6_a100n],
+      ['c', 1_795_316_982_226, 0x1db6_a200n],
+      ['c', 1_795_316_982_227, 0x1db6_a300n],
+      ['u', 1_795_316_982_227, 2n ** 60n + 7n], // past 2^53: the sequence keeps every digit
+    ] as const;
+    events.forEach(([op, now, lsn], i) => {
+      const expected = JSON.stringify(
+        changeEvent(
+          op,
+          op === 'c' ? null : row,
+          op === 'd' ? null : row,
+          sourceInfo({ ...context, snapshot: false, lsn, previousCommitLsn: null }),
+          { id: '18478:498780112', total_order: i + 1, data_collection_order: i + 1 },
+          now,
+        ),
+      );
+      expect(serializer.eventJson(op, op === 'c' ? null : row, op === 'd' ? null : row, lsn, i + 1, i + 1, now)).toBe(expected);
+    });
+  });
 });

@@ -2,6 +2,7 @@
 import type { Message, PartitionMetadata } from 'kafkajs';
 import { groupMessagesPerPartition } from './kafkajs-linear-grouping';
 import { addPartitionsPromptly } from './add-partitions';
+import { releaseRequestMemory } from './produce-request-encoder';
 
 // kafkajs internals this produce path is built on (kafkajs 2.2.4 is final: they do not move).
 const { staleMetadata } = require('kafkajs/src/protocol/error') as { staleMetadata: (e: unknown) => boolean };
@@ -98,6 +99,7 @@ export function createSendMessages({ logger, cluster, partitioner, eosManager, r
             compression,
             topicData,
           });
+          if (acks !== 0) releaseRequestMemory(topicData); // answered: all of it was received
         } catch (error) {
           // Not acknowledged: the retry reuses these sequence numbers (a leader that wrote them dedups).
           for (const { topic, partitions } of topicData)

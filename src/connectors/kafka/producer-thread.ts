@@ -1,14 +1,16 @@
 import { join } from 'path';
-import { Worker } from 'worker_threads';
+import { Worker, type Transferable } from 'worker_threads';
 import type { Logger } from '../../shared/logger';
 import type { PositionRecord, RecordCommitter } from './transactional-producer';
 import type { ProducedRecord } from '../../contracts/positions';
+import { PackedRecords } from './packed-records';
 import type {
   ProducerThreadReply,
   ProducerThreadRequest,
   ProducerThreadSetup,
   SerializedError,
 } from './producer-thread-protocol';
+import { commitMessage } from './producer-thread-protocol';
 
 interface Pending {
   resolve: () => void;
@@ -42,34 +44,35 @@ export class ThreadedTransactionalProducer implements RecordCommitter {
   }
 
   connect(): Promise<void> {
-    return this.request({ kind: 'connect' });
+    return this.request((id) => ({ request: { id, kind: 'connect' }, transfer: [] }));
   }
 
   async disconnect(): Promise<void> {
     try {
-      if (!this.exitError) await this.request({ kind: 'disconnect' });
+      if (!this.exitError) await this.request((id) => ({ request: { id, kind: 'disconnect' }, transfer: [] }));
     } finally {
       await this.worker.terminate();
     }
   }
 
   commit(
-    records: ProducedRecord[],
+    records: readonly ProducedRecord[] | PackedRecords,
     position?: PositionRecord,
     onProgress?: (sent: number) => void,
   ): Promise<void> {
-    return this.request({ kind: 'commit', records, position }, onProgress);
+    return this.request((id) => commitMessage(id, records, position), onProgress);
   }
 
   private request(
-    body: DistributiveOmit<ProducerThreadRequest, 'id'>,
+    message: (id: number) => { request: ProducerThreadRequest; transfer: Transferable[] },
     onProgress?: (sent: number) => void,
   ): Promise<void> {
     if (this.exitError) return Promise.reject(this.exitError);
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onProgress });
-      this.worker.postMessage({ ...body, id } as ProducerThreadRequest);
+      const { request, transfer } = message(id);
+      this.worker.postMessage(request, transfer);
     });
   }
 
@@ -86,6 +89,7 @@ export class ThreadedTransactionalProducer implements RecordCommitter {
       return;
     }
     this.pending.delete(reply.id);
+    if (reply.kind === 'done' && reply.spare) PackedRecords.recycle(reply.spare);
     if (reply.kind === 'done') pending.resolve();
     else pending.reject(deserializeError(reply.error));
   }
@@ -96,8 +100,6 @@ export class ThreadedTransactionalProducer implements RecordCommitter {
     this.pending.clear();
   }
 }
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /**
  * The worker runs the same kind of code as this file: compiled JavaScript next to it, or under ts-node

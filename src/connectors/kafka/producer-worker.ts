@@ -8,6 +8,8 @@ import type {
   ProducerThreadSetup,
   SerializedError,
 } from './producer-thread-protocol';
+import { recordsOf } from './producer-thread-protocol';
+import { memoryOf } from './packed-records';
 
 // The body of ThreadedTransactionalProducer's worker thread: requests are served one at a time, in order.
 const port = parentPort!;
@@ -42,10 +44,14 @@ async function serve(request: ProducerThreadRequest): Promise<void> {
   try {
     if (request.kind === 'connect') await producer.connect();
     else if (request.kind === 'disconnect') await producer.disconnect();
-    else
-      await producer.commit(request.records, request.position, (sent) =>
+    else {
+      await producer.commit(recordsOf(request), request.position, (sent) =>
         reply({ kind: 'progress', id: request.id, sent }),
       );
+      // Committed: nothing reads the batch's memory any more; it goes back for the next batches.
+      const spare = memoryOf(request.records);
+      return port.postMessage({ kind: 'done', id: request.id, spare } satisfies ProducerThreadReply, [spare.bytes, spare.index]);
+    }
     reply({ kind: 'done', id: request.id });
   } catch (error) {
     reply({ kind: 'failed', id: request.id, error: serializeError(error) });

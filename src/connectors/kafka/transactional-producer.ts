@@ -5,6 +5,7 @@ import { assertKafkajsPatched } from './kafkajs-patches';
 import { isFenced, isRerunnable, retryTransient } from './retry';
 
 import type { ProducedRecord } from '../../contracts/positions';
+import { PackedRecords, type OutgoingRecord } from './packed-records';
 
 /** A record that says where its producer stands, committed with the records it describes. */
 export interface PositionRecord {
@@ -20,7 +21,7 @@ export interface RecordCommitter {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   commit(
-    records: ProducedRecord[],
+    records: readonly ProducedRecord[] | PackedRecords,
     position?: PositionRecord,
     onProgress?: (sent: number) => void,
   ): Promise<void>;
@@ -80,10 +81,11 @@ export class TransactionalProducer implements RecordCommitter {
    * group's committed offset says whether it was committed; only if not is it run again.
    */
   async commit(
-    records: ProducedRecord[],
+    given: readonly OutgoingRecord[] | PackedRecords,
     position?: PositionRecord,
     onProgress?: (sent: number) => void,
   ): Promise<void> {
+    const records = given instanceof PackedRecords ? given.records() : given;
     let reported = 0; // progress is reported once per record, however many attempts it takes
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
@@ -183,8 +185,8 @@ const positionMessage = (position: PositionRecord): Message => ({ key: position.
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function* splitBySize(records: ProducedRecord[]): Generator<ProducedRecord[]> {
-  let batch: ProducedRecord[] = [];
+export function* splitBySize(records: readonly OutgoingRecord[]): Generator<OutgoingRecord[]> {
+  let batch: OutgoingRecord[] = [];
   let bytes = 0;
   for (const record of records) {
     const size = (record.key?.length ?? 0) + (record.value?.length ?? 0) + 64;
@@ -199,7 +201,7 @@ function* splitBySize(records: ProducedRecord[]): Generator<ProducedRecord[]> {
   if (batch.length > 0) yield batch;
 }
 
-function groupByTopic(records: ProducedRecord[]): TopicMessages[] {
+export function groupByTopic(records: readonly OutgoingRecord[]): TopicMessages[] {
   const byTopic = new Map<string, Message[]>();
   for (const record of records) {
     let messages = byTopic.get(record.topic);

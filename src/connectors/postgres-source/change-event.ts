@@ -6,6 +6,8 @@ import { UNCHANGED_TOAST, type RawTuple, type RelationColumn } from './pgoutput-
 import type { TypeRegistry } from './pg-types';
 import { maskText, type TableColumnRules } from './column-policy';
 
+const MAX_SAFE_LSN = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Converters by type OID, per registry; only for OIDs the registry knows (an unknown one may be learned later). */
 const convertersByRegistry = new WeakMap<TypeRegistry, Map<number, Converter>>();
 
@@ -59,6 +61,49 @@ export function keyOf(keyColumns: string[], row: Row): string | null {
   return JSON.stringify(key);
 }
 
+/**
+ * keyOf for one table's key columns, without an object per key. The JSON is the same: except for
+ * names JSON.stringify would order or treat differently (array indices, `__proto__` and the other
+ * names of Object.prototype), which keep keyOf.
+ */
+export function keySerializer(keyColumns: string[]): (row: Row) => string | null {
+  if (keyColumns.length === 0) return () => null;
+  if (keyColumns.some((name) => name in Object.prototype || /^(0|[1-9]\d*)$/.test(name))) return (row) => keyOf(keyColumns, row);
+  const heads = keyColumns.map((name, i) => `${i === 0 ? '{' : ','}${JSON.stringify(name)}:`);
+  return (row) => {
+    let json = '';
+    for (let i = 0; i < keyColumns.length; i++) json += heads[i] + JSON.stringify(row[keyColumns[i]] ?? null);
+    return `${json}}`;
+  };
+}
+
+/**
+ * tupleToRow for one relation's columns, with their converters looked up once (when every column's
+ * type is known; a type announced later is looked up per tuple, as tupleToRow does).
+ */
+export function rowReader(columns: RelationColumn[], types: TypeRegistry, rules: TableColumnRules | null): (tuple: RawTuple) => Row {
+  if (rules || !columns.every((column) => types.has(column.typeOid))) return (tuple) => tupleToRow(columns, tuple, types, rules);
+  const converters = columns.map((column) => converterOf(types, column.typeOid));
+  return (tuple) => {
+    const row: Row = {};
+    for (let i = 0; i < columns.length; i++) {
+      const raw = tuple[i];
+      if (raw === undefined) continue; // a column added after this tuple was written
+      const name = columns[i].name;
+      if (raw === null) row[name] = null;
+      else if (raw === UNCHANGED_TOAST) row[name] = UNAVAILABLE_VALUE;
+      else {
+        try {
+          row[name] = converters[i](raw);
+        } catch (error) {
+          throw new Error(`column "${name}": ${(error as Error).message}`);
+        }
+      }
+    }
+    return row;
+  };
+}
+
 export function sameKey(keyColumns: string[], a: Row, b: Row): boolean {
   return keyColumns.every((column) => JSON.stringify(a[column]) === JSON.stringify(b[column]));
 }
@@ -91,6 +136,9 @@ export class StreamEventSerializer {
   private readonly sourceMiddle: string;
   private readonly sourceTail: string;
   private readonly transactionHead: string;
+  private tailOp: Operation | null = null;
+  private tailMs = 0;
+  private tailJson = '';
 
   constructor(context: Omit<SourceContext, 'lsn' | 'snapshot'> & { commitLsn: Lsn }, transactionId: string) {
     const ts = context.commitTimeMicros;
@@ -115,12 +163,24 @@ export class StreamEventSerializer {
     collectionOrder: number,
     nowMs: number,
   ): string {
+    const lsnNumber = String(lsnToNumber(lsn));
+    const lsnText = lsn <= MAX_SAFE_LSN ? lsnNumber : String(lsn); // the same digits, converted once
     return (
       `{"before":${before === null ? 'null' : JSON.stringify(before)},` +
       `"after":${after === null ? 'null' : JSON.stringify(after)},` +
-      `"source":${this.sourceHead}${this.sequenceHead}${String(lsn)}\\"]"${this.sourceMiddle}${lsnToNumber(lsn)}${this.sourceTail},` +
+      `"source":${this.sourceHead}${this.sequenceHead}${lsnText}\\"]"${this.sourceMiddle}${lsnNumber}${this.sourceTail},` +
       `"transaction":${this.transactionHead}${totalOrder},"data_collection_order":${collectionOrder}},` +
-      `"op":"${op}","ts_ms":${nowMs},"ts_us":${nowMs * 1000},"ts_ns":${nowMs * 1_000_000}}`
+      this.tail(op, nowMs)
     );
+  }
+
+  /** The end of an event, the same for every event of one operation within one millisecond. */
+  private tail(op: Operation, nowMs: number): string {
+    if (op !== this.tailOp || nowMs !== this.tailMs) {
+      this.tailOp = op;
+      this.tailMs = nowMs;
+      this.tailJson = `"op":"${op}","ts_ms":${nowMs},"ts_us":${nowMs * 1000},"ts_ns":${nowMs * 1_000_000}}`;
+    }
+    return this.tailJson;
   }
 }

@@ -1,14 +1,14 @@
 import type { Lsn } from '../../shared/lsn';
 import type { ColumnPolicy } from '../../connectors/postgres-source/column-policy';
-import { fillUnchangedToast, keyOf, sameKey, StreamEventSerializer, tupleToRow } from '../../connectors/postgres-source/change-event';
+import { fillUnchangedToast, sameKey, StreamEventSerializer } from '../../connectors/postgres-source/change-event';
 import { transactionMarker, type Operation, type Row } from '../../contracts/envelope';
-import { tableTopic } from '../../contracts/names';
-import type { ProducedRecord } from '../../contracts/positions';
+import type { ProducedRecord, RecordSink } from '../../contracts/positions';
 import type { PgoutputMessage, RawTuple, Relation } from '../../connectors/postgres-source/pgoutput-decoder';
 import type { TypeRegistry } from '../../connectors/postgres-source/pg-types';
 import { seenBySnapshot, type SnapshotProgress, type StreamPosition } from './capture-state';
 import { DecodeError } from '../../shared/errors';
 import type { BackfillTracker } from './backfill/backfill-tracker';
+import { TablePlans, type TablePlan } from './table-plan';
 
 export interface ProcessorOptions {
   topicPrefix: string;
@@ -50,6 +50,7 @@ interface OpenTransaction {
 export class ChangeStreamProcessor {
   private tx: OpenTransaction | null = null;
   private position: StreamPosition;
+  private readonly plans: TablePlans;
 
   constructor(
     private readonly options: ProcessorOptions,
@@ -58,7 +59,8 @@ export class ChangeStreamProcessor {
     /** Signals and watermark windows of backfills (see backfill/). */
     private readonly backfill: BackfillTracker | null = null,
   ) {
-    this.position = { ...start };
+    this.position = { ...start, partial: start.partial && { ...start.partial } }; // push() updates partial in place
+    this.plans = new TablePlans(options, (schema, table) => backfill?.isSignalTable(schema, table) ?? false);
   }
 
   currentPosition(): StreamPosition {
@@ -73,8 +75,8 @@ export class ChangeStreamProcessor {
     if (this.position.ackLsn === null || lsn > this.position.ackLsn) this.position.ackLsn = lsn;
   }
 
-  handle(message: PgoutputMessage, walStart: Lsn, out: ProducedRecord[]): void {
-    if ('relation' in message && this.backfill?.isSignalTable(message.relation.schema, message.relation.table)) {
+  handle(message: PgoutputMessage, walStart: Lsn, out: RecordSink): void {
+    if ('relation' in message && this.plans.of(message.relation).isSignalTable) {
       if (message.tag === 'insert') this.signal(message.relation, message.after, walStart);
       return; // the signal table's own changes are never produced
     }
@@ -85,31 +87,29 @@ export class ChangeStreamProcessor {
       case 'commit':
         this.commit(message.endLsn, out);
         return;
-      case 'insert':
-        this.emitChange(message.relation, walStart, out, (emit) => {
-          emit('c', null, this.row(message.relation, message.after));
-        });
+      case 'insert': {
+        const plan = this.plans.of(message.relation);
+        if (this.capturing()) this.emit(message.relation, plan, walStart, out, 'c', null, this.row(message.relation, plan, message.after));
         return;
-      case 'update':
-        this.emitChange(message.relation, walStart, out, (emit, keyColumns) => {
-          const before = message.before ? this.row(message.relation, message.before) : null;
-          const after = fillUnchangedToast(
-            this.row(message.relation, message.after),
-            message.beforeIsKeyOnly ? null : before,
-          );
-          if (before && keyColumns.length > 0 && !sameKey(keyColumns, before, after)) {
-            emit('d', before, null);
-            emit('c', null, after);
-          } else {
-            emit('u', message.beforeIsKeyOnly ? null : before, after);
-          }
-        });
+      }
+      case 'update': {
+        const plan = this.plans.of(message.relation);
+        if (!this.capturing()) return;
+        const before = message.before ? this.row(message.relation, plan, message.before) : null;
+        const after = fillUnchangedToast(this.row(message.relation, plan, message.after), message.beforeIsKeyOnly ? null : before);
+        if (before && plan.keyColumns.length > 0 && !sameKey(plan.keyColumns, before, after)) {
+          this.emit(message.relation, plan, walStart, out, 'd', before, null);
+          this.emit(message.relation, plan, walStart, out, 'c', null, after);
+        } else {
+          this.emit(message.relation, plan, walStart, out, 'u', message.beforeIsKeyOnly ? null : before, after);
+        }
         return;
-      case 'delete':
-        this.emitChange(message.relation, walStart, out, (emit) => {
-          emit('d', this.row(message.relation, message.before), null);
-        });
+      }
+      case 'delete': {
+        const plan = this.plans.of(message.relation);
+        if (this.capturing()) this.emit(message.relation, plan, walStart, out, 'd', this.row(message.relation, plan, message.before), null);
         return;
+      }
       case 'truncate':
         for (const relation of message.relations) {
           if (!this.backfill?.isSignalTable(relation.schema, relation.table)) this.emitTruncate(relation, walStart, out);
@@ -149,7 +149,7 @@ export class ChangeStreamProcessor {
     };
   }
 
-  private commit(endLsn: Lsn, out: ProducedRecord[]): void {
+  private commit(endLsn: Lsn, out: RecordSink): void {
     const tx = this.requireTransaction();
     if (!tx.alreadyProduced && tx.begun) {
       this.push(out, transactionMarker(this.options.topicPrefix, this.transactionId(tx), tx.commitTimeMicros, tx.perTable));
@@ -167,11 +167,13 @@ export class ChangeStreamProcessor {
   }
 
   /** Appends a record unless an earlier run already produced it. */
-  private push(out: ProducedRecord[], record: ProducedRecord): void {
+  private push(out: RecordSink, record: ProducedRecord): void {
     const tx = this.requireTransaction();
     const index = tx.nextIndex++;
     if (index >= tx.skipBelow) out.push(record);
-    this.position.partial = { finalLsn: tx.finalLsn, emitted: tx.nextIndex };
+    const partial = this.position.partial;
+    if (partial && partial.finalLsn === tx.finalLsn) partial.emitted = tx.nextIndex;
+    else this.position.partial = { finalLsn: tx.finalLsn, emitted: tx.nextIndex };
   }
 
   private requireTransaction(): OpenTransaction {
@@ -179,9 +181,9 @@ export class ChangeStreamProcessor {
     return this.tx;
   }
 
-  private row(relation: Relation, tuple: RawTuple): Row {
+  private row(relation: Relation, plan: TablePlan, tuple: RawTuple): Row {
     try {
-      return tupleToRow(relation.columns, tuple, this.options.types, this.options.columns?.of(relation.schema, relation.table) ?? null);
+      return plan.row(tuple);
     } catch (error) {
       throw new DecodeError(`${relation.schema}.${relation.table}: ${(error as Error).message}`, {
         cause: error,
@@ -189,55 +191,38 @@ export class ChangeStreamProcessor {
     }
   }
 
-  private keyColumnsOf(relation: Relation): string[] {
-    const fromCatalog = this.options.keyColumns.get(`${relation.schema}.${relation.table}`);
-    if (fromCatalog) return fromCatalog;
-    return relation.replicaIdentity === 'full'
-      ? []
-      : relation.columns.filter((c) => c.isKey).map((c) => c.name);
-  }
-
-  private beginMarker(out: ProducedRecord[], tx: OpenTransaction): void {
+  private beginMarker(out: RecordSink, tx: OpenTransaction): void {
     if (tx.begun) return;
     tx.begun = true;
     this.push(out, transactionMarker(this.options.topicPrefix, this.transactionId(tx), tx.commitTimeMicros, null));
   }
 
-  private emitChange(
-    relation: Relation,
-    walStart: Lsn,
-    out: ProducedRecord[],
-    build: (
-      emit: (op: 'c' | 'u' | 'd', before: Row | null, after: Row | null) => void,
-      keyColumns: string[],
-    ) => void,
-  ): void {
-    const tx = this.requireTransaction();
-    if (tx.alreadyProduced) return;
-    const keyColumns = this.keyColumnsOf(relation);
-    const topic = tableTopic(this.options.topicPrefix, relation.schema, relation.table);
-    const dataCollection = `${relation.schema}.${relation.table}`;
-
-    build((op, before, after) => {
-      const keyRow = (after ?? before) as Row;
-      // A failback write is not captured, and a backfill window must not re-read its row either (its value came from the target).
-      if (tx.skipped) return this.backfill?.recordChange(dataCollection, keyOf(keyColumns, keyRow), 'd', null);
-      if (seenBySnapshot(this.snapshotFilter, dataCollection, keyColumns, keyRow, tx.finalLsn)) return;
-      this.beginMarker(out, tx);
-      const key = keyOf(keyColumns, keyRow);
-      this.backfill?.recordChange(dataCollection, key, op, after);
-      this.push(out, { topic, key, value: this.nextEvent(tx, relation, walStart, op, before, after) });
-      if (op === 'd' && key !== null) this.push(out, { topic, key, value: null });
-    }, keyColumns);
+  /** Whether the changes of the open transaction are to be emitted (not already in Kafka). */
+  private capturing(): boolean {
+    return !this.requireTransaction().alreadyProduced;
   }
 
-  private emitTruncate(relation: Relation, walStart: Lsn, out: ProducedRecord[]): void {
+  private emit(relation: Relation, plan: TablePlan, walStart: Lsn, out: RecordSink, op: 'c' | 'u' | 'd', before: Row | null, after: Row | null): void {
+    const tx = this.tx!;
+    const keyRow = (after ?? before) as Row;
+    const key = plan.key(keyRow);
+    // A failback write is not captured, and a backfill window must not re-read its row either (its value came from the target).
+    if (tx.skipped) return this.backfill?.recordChange(plan.dataCollection, key, 'd', null);
+    if (seenBySnapshot(this.snapshotFilter, plan.dataCollection, plan.keyColumns, keyRow, tx.finalLsn)) return;
+    this.beginMarker(out, tx);
+    this.backfill?.recordChange(plan.dataCollection, key, op, after);
+    this.push(out, { topic: plan.topic, key, value: this.nextEvent(tx, relation, plan, walStart, op, before, after) });
+    if (op === 'd' && key !== null) this.push(out, { topic: plan.topic, key, value: null });
+  }
+
+  private emitTruncate(relation: Relation, walStart: Lsn, out: RecordSink): void {
     const tx = this.requireTransaction();
     if (tx.alreadyProduced || tx.skipped) return;
     this.backfill?.recordTruncate(`${relation.schema}.${relation.table}`);
     this.beginMarker(out, tx);
-    const value = this.nextEvent(tx, relation, walStart, 't', null, null);
-    const topic = tableTopic(this.options.topicPrefix, relation.schema, relation.table);
+    const plan = this.plans.of(relation);
+    const value = this.nextEvent(tx, relation, plan, walStart, 't', null, null);
+    const topic = plan.topic;
     for (let partition = 0; partition < this.options.partitions; partition++) {
       this.push(out, { topic, key: null, value, partition });
     }
@@ -246,19 +231,20 @@ export class ChangeStreamProcessor {
   /** A row inserted into the signal table, applied once: an already produced transaction was applied before. */
   private signal(relation: Relation, tuple: RawTuple, walStart: Lsn): void {
     const tx = this.requireTransaction();
-    if (!tx.alreadyProduced) this.backfill!.onSignalRow(this.row(relation, tuple), { walStart, finalLsn: tx.finalLsn, commitTimeMicros: tx.commitTimeMicros });
+    if (!tx.alreadyProduced) this.backfill!.onSignalRow(this.row(relation, this.plans.of(relation), tuple), { walStart, finalLsn: tx.finalLsn, commitTimeMicros: tx.commitTimeMicros });
   }
 
   /** The next change event (JSON) of the open transaction, numbered in its total and per-table order. */
   private nextEvent(
     tx: OpenTransaction,
     relation: Relation,
+    plan: TablePlan,
     walStart: Lsn,
     op: Operation,
     before: Row | null,
     after: Row | null,
   ): string {
-    const dataCollection = `${relation.schema}.${relation.table}`;
+    const { dataCollection } = plan;
     const collectionOrder = (tx.perTable.get(dataCollection) ?? 0) + 1;
     tx.perTable.set(dataCollection, collectionOrder);
     tx.totalOrder += 1;

@@ -5,7 +5,7 @@ import { formatLsn } from '../../shared/lsn';
 import { CaptureStateError } from '../../shared/errors';
 import { failbackOriginPrefix } from '../../contracts/failback-names';
 import { ChangeStreamProcessor } from './change-stream-processor';
-import type { ProducedRecord } from '../../contracts/positions';
+import { PackedRecords } from '../../connectors/kafka/packed-records';
 import { pruneSnapshot } from './capture-state';
 import type { CaptureContext } from './capture-context';
 import type { BackfillTracker } from './backfill/backfill-tracker';
@@ -43,7 +43,7 @@ export interface StreamStatus {
 export class StreamRunner {
   private readonly processor: ChangeStreamProcessor;
   private readonly stream: ReplicationStream;
-  private batch: ProducedRecord[] = [];
+  private batch = new PackedRecords();
   private batchStartedAt = 0;
   private lastHeartbeatAt = Date.now();
   private timer: NodeJS.Timeout | null = null;
@@ -180,7 +180,7 @@ export class StreamRunner {
         value: JSON.stringify({ ts_ms: Date.now(), lsn: position.ackLsn === null ? null : formatLsn(position.ackLsn) }),
       });
     }
-    this.batch = [];
+    this.batch = new PackedRecords(records.byteLength, records.length);
     // Backfill progress is taken at the same point as the position: it covers exactly the records of the batch.
     const next = pruneSnapshot({ ...this.context.state, stream: position, ...this.backfill.state() });
     const startedAt = Date.now();

@@ -1,7 +1,7 @@
 import { keyOf } from '../../../connectors/postgres-source/change-event';
 import { changeEvent, sourceInfo, type Row } from '../../../contracts/envelope';
 import { tableTopic } from '../../../contracts/names';
-import { type ProducedRecord } from '../../../contracts/positions';
+import { type RecordSink } from '../../../contracts/positions';
 import { parseSignal, type Signal } from '../../../connectors/postgres-source/signal-table';
 import type { Lsn } from '../../../shared/lsn';
 
@@ -114,7 +114,7 @@ export class BackfillTracker {
    * rows are the rows' state there: the window saw no change of their keys up to this point). Returns
    * the chunk rows the piece covered (0 for an empty chunk), or null when no chunk is pending.
    */
-  takePiece(maxRows: number, out: ProducedRecord[]): number | null {
+  takePiece(maxRows: number, out: RecordSink): number | null {
     for (;;) {
       const head = this.pending.head();
       if (!head) return null;
@@ -241,7 +241,7 @@ export class BackfillTracker {
     });
   }
 
-  private emit(dataCollection: string, rows: Row[], context: SignalContext, out: ProducedRecord[]): void {
+  private emit(dataCollection: string, rows: Row[], context: SignalContext, out: RecordSink): void {
     const dot = dataCollection.indexOf('.');
     const schema = dataCollection.slice(0, dot);
     const table = dataCollection.slice(dot + 1);
