@@ -6,12 +6,11 @@
  *   node -r ts-node/register/transpile-only bench/project/decode-cpu.ts [--users 2000] [--batch 1000] [--rounds 3]
  *   node --cpu-prof --cpu-prof-dir=.tandem/prof -r ts-node/register/transpile-only bench/project/decode-cpu.ts
  */
-import { appStateChunks } from '../../demo/app-state';
+import { appStateRecords } from './app-state-records';
 import { RECIPES } from '../../src/projections/recipes';
 import { decodeRecord } from '../../src/projections/framework/event-decoder';
 import { batchOperations, type BatchItem } from '../../src/projections/framework/batch-applier';
 import { planStatements } from '../../src/connectors/postgres-target/row-writer';
-import type { LogRecord } from '../../src/contracts/positions';
 import { arg } from '../cli-args';
 
 const users = Number(arg('users', '2000'));
@@ -21,33 +20,7 @@ const prefix = 'bench';
 const definition = RECIPES['app-state'].projection({ sourceSchema: 'public', env: process.env });
 const topic = `${prefix}.public.user_app_state`;
 
-function records(): LogRecord[] {
-  const out: LogRecord[] = [];
-  let id = 0;
-  for (const chunk of appStateChunks({ users, duplicateRatio: 0.1, badRatio: 0, seed: 1 })) {
-    for (const row of chunk) {
-      id++;
-      const after = {
-        id: String(id),
-        user_id: row.userId,
-        updated_at: row.updatedAt.replace('T', ' ').replace('Z', '+00'),
-        state: JSON.stringify(row.state),
-      };
-      const envelope = {
-        before: null,
-        after,
-        op: 'r',
-        ts_ms: 1_700_000_000_000,
-        source: { schema: 'public', table: 'user_app_state', snapshot: 'true', lsn: 1000 + id, commit_lsn: 1000 + id, ts_ms: 1_700_000_000_000 },
-        transaction: null,
-      };
-      out.push({ topic, partition: 0, offset: BigInt(id), key: JSON.stringify({ id: String(id) }), value: JSON.stringify(envelope) });
-    }
-  }
-  return out;
-}
-
-const all = records();
+const all = appStateRecords(users, topic);
 let statements = 0;
 let parameterBytes = 0;
 for (let round = 0; round < rounds; round++) {

@@ -122,6 +122,12 @@ describe('deterministicUuid', () => {
     expect(deterministicUuid('users', '42')).toBe(id);
     expect(deterministicUuid('users', '43')).not.toBe(id);
   });
+
+  it('keeps giving the ids earlier versions wrote (a replay must find the same rows and id_map entries)', () => {
+    expect(deterministicUuid('users', '42')).toBe('4884c875-1bc6-5097-b683-d2cf9c5d10ac');
+    expect(deterministicUuid('app-state', 'org', 'user-1', 'org_1')).toBe('1373bbf0-5ddc-5af1-be91-4e2cccef0b78');
+    expect(deterministicUuid('x', 'ab', '')).toBe('abbc400b-8aeb-5a10-9d92-84643bc41ac1');
+  });
 });
 
 describe('defineReconciliation', () => {

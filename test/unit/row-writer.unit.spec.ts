@@ -79,7 +79,7 @@ describe('row writer: LSN-guarded statements', () => {
     expect(except.values).toEqual(['u', [1], 700, 'u', '2025|9']);
   });
 
-  it('merges a run of upserts whose guards have the same shape; differing preconditions travel per row', () => {
+  it('merges a run of upserts whose guards have the same shape; differing preconditions travel once per event', () => {
     const when = (version: string) => ({ table: 'head', match: { version } });
     const statements = plan(
       sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 1 }, when: when('a') }),
@@ -90,16 +90,33 @@ describe('row writer: LSN-guarded statements', () => {
     );
     expect(statements).toHaveLength(3);
     expect(oneLine(statements[0].text)).toContain(
-      'CROSS JOIN LATERAL jsonb_populate_record(NULL::"s"."head", e.item->\'when\') AS w WHERE EXISTS (SELECT 1 FROM "s"."head" c WHERE c."version" = w."version")',
+      'CROSS JOIN LATERAL jsonb_populate_record(NULL::"s"."head", e.item->\'when\') AS w CROSS JOIN LATERAL jsonb_populate_recordset(NULL::"s"."t", e.item->\'rows\') AS x WHERE EXISTS (SELECT 1 FROM "s"."head" c WHERE c."version" = w."version")',
     );
+    // each distinct precondition object starts a group (an event's rows share theirs)
     expect(JSON.parse(statements[0].values[0] as string)).toEqual([
-      { row: { id: 1, _source_key: 'public.t/{"id":1}', _source_lsn: 700 }, when: { version: 'a' } },
-      { row: { id: 2, _source_key: 'public.t/{"id":1}', _source_lsn: 700 }, when: { version: 'a' } },
-      { row: { id: 3, _source_key: 'public.t/{"id":1}', _source_lsn: 700 }, when: { version: 'b' } },
+      { when: { version: 'a' }, k: 'public.t/{"id":1}', l: 700, rows: [{ id: 1 }] },
+      { when: { version: 'a' }, k: 'public.t/{"id":1}', l: 700, rows: [{ id: 2 }] },
+      { when: { version: 'b' }, k: 'public.t/{"id":1}', l: 700, rows: [{ id: 3 }] },
     ]);
     expect(
       statements.slice(1).map((s) => JSON.parse(s.values[0] as string).map((r: { id: number }) => r.id)),
     ).toEqual([[4], [5]]);
+  });
+
+  it('sends an event\'s precondition once for its rows; a key repeated within them starts another group', () => {
+    const head = { table: 'head', match: { version: 'a' } };
+    const other = { table: 'head', match: { version: 'b' } };
+    const [upsert] = plan(
+      sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 1, v: 'x' }, when: head }),
+      sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 2, v: 'x' }, when: head }),
+      sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 2, v: 'y' }, when: head }),
+      sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 3, v: 'x' }, when: other }, 701n),
+    );
+    expect(JSON.parse(upsert.values[0] as string)).toEqual([
+      { when: { version: 'a' }, k: 'public.t/{"id":1}', l: 700, rows: [{ id: 1, v: 'x' }, { id: 2, v: 'x' }] },
+      { when: { version: 'a' }, k: 'public.t/{"id":1}', l: 700, rows: [{ id: 2, v: 'y' }] },
+      { when: { version: 'b' }, k: 'public.t/{"id":1}', l: 701, rows: [{ id: 3, v: 'x' }] },
+    ]);
   });
 
   it('of one key written twice with a version, keeps the greatest (version, LSN), ordered by PostgreSQL', () => {
@@ -107,9 +124,9 @@ describe('row writer: LSN-guarded statements', () => {
       sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 1, v: 'b' }, version: 'v' }, 700n),
       sourced({ op: 'upsert', table: 't', key: ['id'], row: { id: 1, v: 'a' }, version: 'v' }, 800n),
     );
-    expect(oneLine(upsert.text)).toContain('SELECT DISTINCT ON (r."id") r.*');
+    expect(oneLine(upsert.text)).toContain('SELECT DISTINCT ON (s."id") s.*');
     expect(oneLine(upsert.text)).toContain(
-      'ORDER BY r."id", r."v" DESC NULLS LAST, r._source_lsn DESC, e.n DESC',
+      'ORDER BY s."id", s."v" DESC NULLS LAST, s._source_lsn DESC, s._tandem_n DESC',
     );
   });
 

@@ -1,5 +1,6 @@
 import { ident, qualified, type SqlStatement } from './sql';
 import type { SourcedOperation } from './row-writer';
+import { keyOf } from './operation-signature';
 import type { RowOperation, WriteCondition } from '../../contracts/row-operation';
 
 /**
@@ -37,32 +38,69 @@ function conditionJoin(schema: string, when: WriteCondition | undefined): string
 /**
  * Upserts whose preconditions differ per row. Of the rows whose precondition holds, each key keeps
  * the one applied last one by one would leave: the greatest (version, source LSN), then the latest.
+ * The rows travel in groups of one event's consecutive rows (the same precondition, source key and
+ * LSN, no key twice), so that the precondition is typed and checked once per group, not per row.
  */
 export function conditionalUpsertStatement(schema: string, run: SourcedOperation[]): SqlStatement {
   const first = run[0].operation as Upsert;
   const table = qualified(schema, first.table);
-  const columns = [...Object.keys(first.row), '_source_key', '_source_lsn'];
+  const rowColumns = Object.keys(first.row);
+  const columns = [...rowColumns, '_source_key', '_source_lsn'];
   const list = columns.map(ident).join(', ');
-  const items = run.map(({ operation, sourceKey, lsn }) => {
-    const upsert = operation as Upsert;
-    return `{"row":${rowJson(upsert.row, sourceKey, lsn)},"when":${JSON.stringify(upsert.when?.match ?? null)}}`;
-  });
-  const keys = first.key.map((column) => `r.${ident(column)}`).join(', ');
+  const keys = first.key.map((column) => `s.${ident(column)}`).join(', ');
   const newest = [
-    ...(first.version ? [`r.${ident(first.version)} DESC NULLS LAST`] : []),
-    'r._source_lsn DESC',
-    'e.n DESC',
+    ...(first.version ? [`s.${ident(first.version)} DESC NULLS LAST`] : []),
+    's._source_lsn DESC',
+    's._tandem_n DESC',
   ];
   const conflict = conflictAction(first, columns);
+  const selected = [
+    ...rowColumns.filter((column) => column !== '_source_key' && column !== '_source_lsn').map((column) => `x.${ident(column)}`),
+    `e.item->>'k' AS _source_key`,
+    `(e.item->>'l')::bigint AS _source_lsn`,
+    'e.n AS _tandem_n',
+  ];
   return {
     text:
       `INSERT INTO ${table} AS target (${list}) SELECT ${list} FROM (` +
-      `SELECT DISTINCT ON (${keys}) r.* FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(item, n)` +
-      ` CROSS JOIN LATERAL jsonb_populate_record(NULL::${table}, e.item->'row') AS r${conditionJoin(schema, first.when)}` +
-      `${first.when ? ` WHERE ${perRowCondition(schema, first.when)}` : ''} ORDER BY ${keys}, ${newest.join(', ')}` +
+      `SELECT DISTINCT ON (${keys}) s.* FROM (SELECT ${selected.join(', ')} FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(item, n)` +
+      `${conditionJoin(schema, first.when)} CROSS JOIN LATERAL jsonb_populate_recordset(NULL::${table}, e.item->'rows') AS x` +
+      `${first.when ? ` WHERE ${perRowCondition(schema, first.when)}` : ''}) AS s ORDER BY ${keys}, ${newest.join(', ')}` +
       `) AS r ON CONFLICT (${first.key.map(ident).join(', ')}) ${conflict}`,
-    values: [`[${items.join(',')}]`],
+    values: [`[${upsertGroups(run).join(',')}]`],
   };
+}
+
+/** The run's rows as JSON groups {when, k: source key, l: LSN, rows}, in order (see conditionalUpsertStatement). */
+function upsertGroups(run: SourcedOperation[]): string[] {
+  const groups: string[] = [];
+  let rows: string[] = [];
+  let keys = new Set<string>();
+  let open: SourcedOperation | null = null;
+  const close = () => {
+    if (!open) return;
+    const upsert = open.operation as Upsert;
+    groups.push(
+      `{"when":${JSON.stringify(upsert.when?.match ?? null)},"k":${JSON.stringify(open.sourceKey)},"l":${Number(open.lsn)},"rows":[${rows.join(',')}]}`,
+    );
+    [rows, keys, open] = [[], new Set(), null];
+  };
+  for (const sourced of run) {
+    const upsert = sourced.operation as Upsert;
+    const key = keyOf(upsert);
+    const sameGroup =
+      open !== null &&
+      (open.operation as Upsert).when === upsert.when &&
+      open.sourceKey === sourced.sourceKey &&
+      open.lsn === sourced.lsn &&
+      !keys.has(key);
+    if (!sameGroup) close();
+    open ??= sourced;
+    keys.add(key);
+    rows.push(JSON.stringify(upsert.row));
+  }
+  close();
+  return groups;
 }
 
 /** `DO UPDATE SET … WHERE <guard>` of an upsert: the guard by source LSN, or by (version, LSN). */

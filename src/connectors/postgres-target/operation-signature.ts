@@ -60,3 +60,10 @@ function upsertSignature(operation: Extract<RowOperation, { op: 'upsert' }>): st
   const when = unavailable ? JSON.stringify(operation.when ?? null) : whenShape(operation.when);
   return ['upsert', operation.table, list(operation.key), list(columns), unavailable ? 'partial' : '', operation.version === undefined ? '0' : `1${SEP}${operation.version}`, when].join(SEP);
 }
+
+/** The key values of an upsert's row, as one string that tells apart values of different JSON types. */
+export function keyOf(upsert: Extract<RowOperation, { op: 'upsert' }>): string {
+  if (upsert.key.length !== 1) return JSON.stringify(upsert.key.map((column) => upsert.row[column]));
+  const value = upsert.row[upsert.key[0]];
+  return typeof value === 'string' ? `s${value}` : JSON.stringify([value]);
+}

@@ -3,7 +3,9 @@ import { ident, qualified, type SqlStatement } from './sql';
 import { batchedDeleteStatement, conditionalUpsertStatement, conflictAction } from './batched-statements';
 import type { RowOperation, VersionBound, WriteCondition } from '../../contracts/row-operation';
 import { UNAVAILABLE_VALUE } from '../../contracts/envelope';
-import { hasUnavailableValues, signatureOf, writtenColumns } from './operation-signature';
+import { hasUnavailableValues, keyOf, signatureOf, writtenColumns } from './operation-signature';
+
+export { keyOf };
 import { rowJson } from './batched-statements';
 
 export interface SourcedOperation {
@@ -76,12 +78,6 @@ function hasRepeatedKey(run: SourcedOperation[]): boolean {
   return keys.size < run.length;
 }
 
-/** The key values of an upsert's row, as one string that tells apart values of different JSON types. */
-export function keyOf(upsert: Extract<RowOperation, { op: 'upsert' }>): string {
-  if (upsert.key.length !== 1) return JSON.stringify(upsert.key.map((column) => upsert.row[column]));
-  const value = upsert.row[upsert.key[0]];
-  return typeof value === 'string' ? `s${value}` : JSON.stringify([value]);
-}
 
 /** Whether every operation of a run has the same precondition values (or none). */
 function sameCondition(run: SourcedOperation[]): boolean {

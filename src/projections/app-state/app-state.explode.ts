@@ -30,9 +30,12 @@ export const idMapSourceId = (userId: string, oldId: string) => JSON.stringify([
 
 /** Keys of `value` that are not in `known`, as an object (kept in the row's `extra` column). */
 export function extraOf(value: Record<string, unknown>, known: readonly string[] | ReadonlySet<string>): Record<string, unknown> {
-  const isKnown = Array.isArray(known) ? (key: string) => known.includes(key) : (key: string) => (known as ReadonlySet<string>).has(key);
   const extra: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) if (!isKnown(key)) extra[key] = value[key];
+  if (Array.isArray(known)) {
+    for (const key of Object.keys(value)) if (!known.includes(key)) extra[key] = value[key];
+  } else {
+    for (const key of Object.keys(value)) if (!(known as ReadonlySet<string>).has(key)) extra[key] = value[key];
+  }
   return extra;
 }
 
@@ -67,18 +70,16 @@ export function explodeState(
     if (value === undefined) ids.set(memo, (value = newId(entity, userId, oldId)));
     return value;
   };
-  const common = (entity: keyof typeof KNOWN, item: { id: string }, position: number, known: ReadonlySet<string>) => ({
-    id: id(entity, item.id),
-    user_id: userId,
-    old_id: item.id,
-    position,
-    extra: extraOf(item, known),
-    source_id: sourceId,
-    version,
-  });
+  // rows are written out field by field (no spreads): a document has about 50 of them
   return {
     orgs: state.orgs.map((org, position) => ({
-      ...common('org', org, position, KNOWN.org),
+      id: id('org', org.id),
+      user_id: userId,
+      old_id: org.id,
+      position,
+      extra: extraOf(org, KNOWN.org),
+      source_id: sourceId,
+      version,
       name: org.name,
       website: org.website,
       industry: org.industry,
@@ -87,7 +88,13 @@ export function explodeState(
       created_at: org.createdAt,
     })),
     personas: state.personas.map((persona, position) => ({
-      ...common('persona', persona, position, KNOWN.persona),
+      id: id('persona', persona.id),
+      user_id: userId,
+      old_id: persona.id,
+      position,
+      extra: extraOf(persona, KNOWN.persona),
+      source_id: sourceId,
+      version,
       org_id: id('org', persona.orgId),
       name: persona.name,
       role: persona.role,
@@ -99,7 +106,13 @@ export function explodeState(
       created_at: persona.createdAt,
     })),
     contents: state.contents.map((content, position) => ({
-      ...common('content', content, position, KNOWN.content),
+      id: id('content', content.id),
+      user_id: userId,
+      old_id: content.id,
+      position,
+      extra: extraOf(content, KNOWN.content),
+      source_id: sourceId,
+      version,
       persona_id: id('persona', content.personaId),
       type: content.type,
       title: content.title,
@@ -112,7 +125,13 @@ export function explodeState(
       updated_at: content.updatedAt,
     })),
     accounts: state.accounts.map((account, position) => ({
-      ...common('account', account, position, KNOWN.account),
+      id: id('account', account.id),
+      user_id: userId,
+      old_id: account.id,
+      position,
+      extra: extraOf(account, KNOWN.account),
+      source_id: sourceId,
+      version,
       provider: account.provider,
       handle: account.handle,
       display_name: account.displayName,
@@ -121,7 +140,13 @@ export function explodeState(
       connected_at: account.connectedAt,
     })),
     inbox_items: state.inboxItems.map((item, position) => ({
-      ...common('inbox_item', item, position, KNOWN.inbox_item),
+      id: id('inbox_item', item.id),
+      user_id: userId,
+      old_id: item.id,
+      position,
+      extra: extraOf(item, KNOWN.inbox_item),
+      source_id: sourceId,
+      version,
       account_id: item.accountId === null ? null : id('account', item.accountId),
       sender: item.from,
       subject: item.subject,
@@ -131,7 +156,13 @@ export function explodeState(
       archived: item.archived,
     })),
     leads: state.leads.map((lead, position) => ({
-      ...common('lead', lead, position, KNOWN.lead),
+      id: id('lead', lead.id),
+      user_id: userId,
+      old_id: lead.id,
+      position,
+      extra: extraOf(lead, KNOWN.lead),
+      source_id: sourceId,
+      version,
       name: lead.name,
       email: lead.email,
       company: lead.company,
@@ -143,7 +174,13 @@ export function explodeState(
       created_at: lead.createdAt,
     })),
     references: state.references.map((reference, position) => ({
-      ...common('reference', reference, position, KNOWN.reference),
+      id: id('reference', reference.id),
+      user_id: userId,
+      old_id: reference.id,
+      position,
+      extra: extraOf(reference, KNOWN.reference),
+      source_id: sourceId,
+      version,
       title: reference.title,
       url: reference.url,
       kind: reference.kind,

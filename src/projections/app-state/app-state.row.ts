@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { UNAVAILABLE_VALUE } from '../../contracts/envelope';
 import { appStateDocument } from './app-state.schema';
+import { recognizeValidDocument } from './app-state.fast-document';
 
 /** The legacy `user_app_state` row (its `state` column holds the document of app-state.schema.ts) and the order its rows win in. */
 
@@ -19,7 +20,17 @@ const stateColumn = z
       return z.NEVER;
     }
   })
-  .pipe(appStateDocument);
+  .pipe(
+    // zod is the rule book and words the reasons; a common valid document is recognized without it
+    z.unknown().transform((document, ctx) => {
+      const recognized = recognizeValidDocument(document);
+      if (recognized !== undefined) return recognized;
+      const checked = appStateDocument.safeParse(document);
+      if (checked.success) return checked.data;
+      for (const issue of checked.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+      return z.NEVER;
+    }),
+  );
 
 /** PostgreSQL's ISO output of timestamptz (UTC, "Z") or timestamp (no zone: read as UTC). */
 const PG_TIMESTAMP = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}(?::\d{2})?)?$/;
