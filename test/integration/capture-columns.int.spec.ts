@@ -4,6 +4,8 @@ import { Pool } from 'pg';
 import { parse, stringify } from 'yaml';
 import { changeEvents, readTopics } from '../support/kafka-reader';
 import { TandemProcess, writeConfig } from '../support/capture-process';
+import { requestBackfill } from '../support/backfill';
+import type { ReadRecord } from '../support/kafka-reader';
 import { dropSlot, env, sql, testKafka, uniqueName } from '../support/services';
 import { createTargetDatabase } from '../support/target-db';
 import { columnPolicyOf } from '../../src/modules/config/column-policy';
@@ -14,6 +16,8 @@ import { SqlComparisonReader } from '../../src/modules/reconciliation/sql-reader
 import type { TableComparison } from '../../src/projections/framework/define-reconciliation';
 
 const KEY = 'mask-key-for-tests-0123456789abcdef';
+const backfilled = (records: ReadRecord[]) =>
+  changeEvents(records).filter((record) => record.value.source.snapshot === 'incremental');
 const hmac = (text: string) => createHmac('sha256', Buffer.from(KEY)).update(text).digest('hex');
 
 /** source.columns: what capture sends to Kafka for excluded and masked columns, and how reconcile compares them. */
@@ -59,6 +63,20 @@ describe('capture: excluded and masked columns', () => {
     for (const secret of ['ann@example.com', 'bob@example.com', '111-22-3333', '999-88-7777', '000-00-0000', KEY])
       expect(text).not.toContain(secret);
     expect(capture.output).not.toContain(KEY);
+  });
+
+  it('applies the same rules to a backfill of the table while capture streams', async () => {
+    await requestBackfill(loadConfig(config, {}), `public.${table}`);
+    const records = await readTopics(testKafka(), [topic], (all) => backfilled(all).length >= 3);
+    const rows = backfilled(records).map((r) => r.value.after).sort((a, b) => a.id - b.id);
+    expect(rows).toEqual([
+      { id: 1, email: hmac('ann@example.com'), city: 'Bergen' },
+      { id: 2, email: hmac('bob@example.com'), city: 'Rome' },
+      { id: 3, email: hmac('ann@example.com'), city: 'Lima' },
+    ]);
+    const text = JSON.stringify(records.map((r) => r.value));
+    for (const secret of ['ann@example.com', 'bob@example.com', '111-22-3333', '999-88-7777', '000-00-0000'])
+      expect(text).not.toContain(secret);
   });
 
   it('stops capture naming the variable when the masking key is missing (exit 2)', async () => {

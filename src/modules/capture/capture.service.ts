@@ -183,7 +183,7 @@ export class CaptureService {
       this.stream = new StreamRunner(context, types, keyColumnsByTable(tables), tracker);
       const workerStop = { stopped: false };
       const worker = !signalTable ? Promise.resolve() : new BackfillWorker(
-        { url: config.source.url, slot: config.source.slot, signalTable: config.source.signalTable, tables: new Map(tables.map((t) => [tableName(t), t])), types, logger },
+        { url: config.source.url, slot: config.source.slot, signalTable: config.source.signalTable, tables: new Map(tables.map((t) => [tableName(t), t])), types, columns: context.columns, logger },
         tracker,
         workerStop,
       ).run();

@@ -6,6 +6,7 @@ import { deleteSignals, writeProgress, writeSignal, type Signal } from '../../..
 import { keyOf, tupleToRow } from '../../../connectors/postgres-source/change-event';
 import type { SourceTable } from '../../../connectors/postgres-source/source-catalog';
 import type { TypeRegistry } from '../../../connectors/postgres-source/pg-types';
+import type { ColumnPolicy } from '../../../connectors/postgres-source/column-policy';
 import type { Logger } from '../../../shared/logger';
 import { currentBackfill, type Backfill } from './backfill-state';
 import type { BackfillTracker } from './backfill-tracker';
@@ -18,6 +19,8 @@ export interface BackfillWorkerOptions {
   /** The captured tables by "schema.table". */
   tables: Map<string, SourceTable>;
   types: TypeRegistry;
+  /** source.columns: a backfilled row leaves out and masks the same columns as the snapshot and the stream. */
+  columns: ColumnPolicy;
   logger: Logger;
 }
 
@@ -148,8 +151,9 @@ export class BackfillWorker {
   private chunkRead(table: SourceTable, tuples: Array<Array<string | null>>, estimatedRows: number | null, chunkSize: number): Omit<ChunkRead, 'runningXids' | 'after'> {
     const columns = table.columns.map((column) => ({ name: column.name, typeOid: column.typeOid, typeMod: -1, isKey: false }));
     const keyIndexes = table.keyColumns.map((key) => table.columns.findIndex((column) => column.name === key));
+    const rules = this.options.columns.of(table.schema, table.table);
     const rows = tuples.map((tuple) => {
-      const row = tupleToRow(columns, tuple, this.options.types);
+      const row = tupleToRow(columns, tuple, this.options.types, rules);
       return { key: keyOf(table.keyColumns, row)!, keyText: keyIndexes.map((i) => tuple[i] as string), row };
     });
     return {
