@@ -29,15 +29,16 @@ export function names(part: string) {
   };
 }
 
+/** In public, whatever the search path: a legacy database that holds a `tandem` schema (failback's) puts "$user" first. */
 export async function createTable(table: string): Promise<void> {
   await sql(
-    `CREATE TABLE ${table} (id bigint PRIMARY KEY, user_id text, amount numeric(38,10), note text, created_at timestamptz)`,
+    `CREATE TABLE public.${table} (id bigint PRIMARY KEY, user_id text, amount numeric(38,10), note text, created_at timestamptz)`,
   );
 }
 
 /** Rows lo..hi as one INSERT (one transaction). */
 export function insertRange(table: string, lo: number, hi: number): string {
-  return `INSERT INTO ${table} SELECT g, 'user_' || (g % 10000), g * 1.2345, md5(g::text), now() - g * interval '1 second' FROM generate_series(${lo}, ${hi}) g`;
+  return `INSERT INTO public.${table} SELECT g, 'user_' || (g % 10000), g * 1.2345, md5(g::text), now() - g * interval '1 second' FROM generate_series(${lo}, ${hi}) g`;
 }
 
 export async function currentLsn(): Promise<string> {
