@@ -3,6 +3,8 @@ import { readFileSync, writeFileSync } from 'fs';
 import { parse, stringify } from 'yaml';
 import { writeConfig } from '../support/capture-process';
 import { createTargetDatabase, targetQuery } from '../support/target-db';
+import { topicEnds } from '../support/kafka-reader';
+import { expectForwardSilent } from '../support/failback';
 import { dropSlot, env, eventually, sql, testKafka, uniqueName, withSource } from '../support/services';
 import { createLegacyAppState, generateAppStates } from '../../demo/app-state';
 import { loadConfig } from '../../src/modules/config/load-config';
@@ -66,15 +68,7 @@ describe('failback: app-state', () => {
   /** The legacy application's view: the newest row of the user. */
   const legacyState = async (userId: string) =>
     (await sql(`SELECT id::text, state FROM ${schema}.user_app_state WHERE user_id = $1 ORDER BY updated_at DESC, id DESC LIMIT 1`, [userId]))[0];
-  const forwardEnd = async () => {
-    const admin = testKafka().admin();
-    await admin.connect();
-    try {
-      return (await admin.fetchTopicOffsets(`${name}.${schema}.user_app_state`)).map((o) => `${o.partition}:${o.high}`).join(',');
-    } finally {
-      await admin.disconnect();
-    }
-  };
+  const forwardEnd = () => topicEnds(testKafka(), `${name}.${schema}.user_app_state`);
 
   beforeAll(async () => {
     target = await createTargetDatabase('fbas');
@@ -190,13 +184,7 @@ describe('failback: app-state', () => {
     expect(await sql(`SELECT 1 FROM ${schema}.user_app_state WHERE user_id = $1`, [gone.user_id])).toEqual([]);
 
     // forward capture read past the failback writes and produced no event for them
-    const [{ lsn }] = await sql('SELECT pg_current_wal_lsn()::text AS lsn');
-    await eventually(
-      async () => (await sql(`SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1`, [name, lsn]))[0]?.ok,
-      30_000,
-      'forward capture past the failback writes',
-    );
-    expect(await forwardEnd()).toBe(forwardBefore);
+    await expectForwardSilent(name, forwardEnd, forwardBefore);
 
     await eventually(async () => (await failback.readLag(cutoverId)).caughtUp, 30_000, 'failback caught up');
     const rolledBack = await rollbackThroughFailback(failback, config, logger, cutoverId, { operator: 'alice' });

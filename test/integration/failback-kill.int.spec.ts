@@ -1,16 +1,34 @@
 import { readFileSync, writeFileSync } from 'fs';
 import { parse, stringify } from 'yaml';
-import { TandemProcess, writeConfig } from '../support/capture-process';
+import { writeConfig } from '../support/capture-process';
 import { createTargetDatabase, targetQuery } from '../support/target-db';
-import { dropSlot, eventually, sql, testKafka, uniqueName, withSource } from '../support/services';
+import { eventually, sql, testKafka, uniqueName, withSource } from '../support/services';
 import { createLegacyAppState, generateAppStates } from '../../demo/app-state';
 import { changeEvents, readTopics } from '../support/kafka-reader';
-import { loadConfig } from '../../src/modules/config/load-config';
+import { CommittedCutover, occurrences } from '../support/failback';
 import { createLogger } from '../../src/shared/logger';
-import { CaptureService } from '../../src/modules/capture/capture.service';
-import { ProjectionService } from '../../src/modules/projection/projection.service';
-import { CutoverService } from '../../src/modules/cutover/cutover.service';
-import { FailbackService } from '../../src/modules/failback/failback.service';
+
+const WRITES = 300;
+const logger = createLogger('test', 'warn');
+
+/** A config with the cutover's application role and failback on. */
+async function failbackConfig(name: string, table: string, targetUrl: string, projection: { recipe: string; sourceSchema: string }): Promise<string> {
+  await sql(`CREATE ROLE ${name}_app LOGIN`);
+  const file = writeConfig({ prefix: name, slot: name, publication: name, tables: [table], targetUrl, projections: [projection] });
+  writeFileSync(file, stringify({ ...parse(readFileSync(file, 'utf8')), cutover: { applicationRoles: [`${name}_app`] }, failback: {} }));
+  return file;
+}
+
+/** Every write numbered 1..WRITES is in the failback topic exactly once. */
+async function expectEachWriteOnce(topic: string, numberOf: (after: Record<string, any>) => number): Promise<void> {
+  const events = changeEvents(await readTopics(testKafka(), [topic], (records) => changeEvents(records).length >= WRITES));
+  const seen = occurrences(events.map((event) => numberOf(event.value.after)));
+  expect(events.length).toBe(WRITES);
+  expect([...seen.values()].every((count) => count === 1)).toBe(true);
+  expect(seen.size).toBe(WRITES);
+}
+
+const parsed = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
 
 /**
  * kill -9 of failback capture and of the applier (`tandem failback start --only capture|apply`,
@@ -21,20 +39,8 @@ import { FailbackService } from '../../src/modules/failback/failback.service';
 describe('failback: kill -9 mid-stream', () => {
   const name = uniqueName('fbk');
   const schema = name;
-  const logger = createLogger('test', 'warn');
-  const WRITES = 300;
   let target: Awaited<ReturnType<typeof createTargetDatabase>>;
-  let file: string;
-  let capture: CaptureService;
-  let captureRun: Promise<void>;
-  let projector: ProjectionService;
-  let cutoverId: number;
-  const children: TandemProcess[] = [];
-  const start = (part: 'capture' | 'apply') => {
-    const child = new TandemProcess(['failback', 'start', '--config', file, '--only', part, '--operator', 'alice']);
-    children.push(child);
-    return child;
-  };
+  let cutover: CommittedCutover;
 
   beforeAll(async () => {
     target = await createTargetDatabase('fbk');
@@ -47,57 +53,19 @@ describe('failback: kill -9 mid-stream', () => {
     await sql(`CREATE FUNCTION ${schema}.note_applied() RETURNS trigger LANGUAGE plpgsql AS
                $$ BEGIN INSERT INTO ${schema}.applied VALUES (NEW.id, (NEW.raw_user_meta_data->>'n')::int); RETURN NULL; END $$`);
     await sql(`CREATE TRIGGER note_applied AFTER INSERT OR UPDATE ON ${schema}.auth_users FOR EACH ROW EXECUTE FUNCTION ${schema}.note_applied()`);
-    await sql(`CREATE ROLE ${name}_app LOGIN`);
-    file = writeConfig({ prefix: name, slot: name, publication: name, tables: [`${schema}.auth_users`], targetUrl: target.url, projections: [{ recipe: 'users', sourceSchema: schema }] });
-    writeFileSync(file, stringify({ ...parse(readFileSync(file, 'utf8')), cutover: { applicationRoles: [`${name}_app`] }, failback: {} }));
-    const config = loadConfig(file, {});
-    capture = new CaptureService(config, logger);
-    captureRun = capture.run();
-    captureRun.catch(() => undefined);
-    await eventually(async () => capture.status().role === 'streaming', 60_000, 'capture streaming');
-    projector = new ProjectionService(config, logger);
-    await projector.start();
-    await eventually(async () => Number((await targetQuery(target.url, 'SELECT count(*) AS n FROM users.users'))[0].n) === 50, 60_000, '50 users');
-    const cutovers = new CutoverService(config, logger);
-    try {
-      const planned = await cutovers.plan({ operator: 'alice' });
-      await cutovers.start(planned.cutover.id, { operator: 'alice' });
-      cutoverId = (await cutovers.commit(planned.cutover.id, { operator: 'alice' })).id;
-    } finally {
-      await cutovers.close();
-    }
+    const file = await failbackConfig(name, `${schema}.auth_users`, target.url, { recipe: 'users', sourceSchema: schema });
+    cutover = new CommittedCutover(name, file, target, logger);
+    await cutover.commit(async () => (await cutover.targetCount('users.users')) === 50, '50 users', 60_000);
   }, 180_000);
 
   afterAll(async () => {
-    for (const child of children) await child.stop().catch(() => undefined);
-    const failback = new FailbackService(loadConfig(file, {}), logger);
-    await failback.end(cutoverId).catch(() => undefined);
-    await failback.close();
-    await projector?.stop();
-    await capture?.stop();
-    await captureRun?.catch(() => undefined);
-    await dropSlot(name);
-    await sql(`ALTER ROLE ${name}_app RESET ALL`).catch(() => undefined);
-    await sql(`DROP ROLE IF EXISTS ${name}_app`).catch(() => undefined);
-    await target?.drop();
+    await cutover?.tearDown();
   });
 
   it('applies every target write exactly once across kill -9 of capture and of the applier', async () => {
-    let captureChild = start('capture');
-    let applyChild = start('apply');
-    await captureChild.waitForLog(/streaming changes/, 120_000);
-    await applyChild.waitForLog(/failback applier running/, 120_000);
-    for (let i = 1; i <= WRITES; i++) {
-      await targetQuery(target.url, `UPDATE users.users SET meta = jsonb_build_object('n', $1::int) WHERE email = $2`, [i, `user${(i % 50) + 1}@example.com`]);
-      if (i === 100) {
-        await captureChild.kill9();
-        captureChild = start('capture');
-      }
-      if (i === 200) {
-        await applyChild.kill9();
-        applyChild = start('apply');
-      }
-    }
+    await cutover.writeThroughKills(WRITES, (i) =>
+      targetQuery(target.url, `UPDATE users.users SET meta = jsonb_build_object('n', $1::int) WHERE email = $2`, [i, `user${(i % 50) + 1}@example.com`]),
+    );
     // the legacy table ends equal to the target
     const state = async (text: string) => JSON.stringify(await sql(text));
     await eventually(
@@ -109,17 +77,7 @@ describe('failback: kill -9 mid-stream', () => {
       120_000,
       'legacy equal to the target',
     );
-    // every write is in the failback topic once
-    const topic = `${name}.failback.users.users`;
-    const events = changeEvents(await readTopics(testKafka(), [topic], (records) => changeEvents(records).length >= WRITES));
-    const seen = new Map<number, number>();
-    for (const event of events) {
-      const n = JSON.parse(event.value.after.meta).n as number;
-      seen.set(n, (seen.get(n) ?? 0) + 1);
-    }
-    expect(events.length).toBe(WRITES);
-    expect([...seen.values()].every((count) => count === 1)).toBe(true);
-    expect(seen.size).toBe(WRITES);
+    await expectEachWriteOnce(`${name}.failback.users.users`, (after) => parsed(after.meta).n as number);
     // and no change was written to legacy twice (a batch applied again after the kill would be)
     expect(await sql(`SELECT n, count(*)::int AS times FROM ${schema}.applied WHERE n IS NOT NULL GROUP BY n HAVING count(*) > 1`)).toEqual([]);
     expect(Number((await sql(`SELECT count(*) AS n FROM ${schema}.applied WHERE n IS NOT NULL`))[0].n)).toBeGreaterThan(0);
@@ -133,22 +91,10 @@ describe('failback: kill -9 mid-stream', () => {
 describe('failback: kill -9 mid-stream, app-state', () => {
   const name = uniqueName('fbka');
   const schema = name;
-  const logger = createLogger('test', 'warn');
-  const WRITES = 300;
   const USERS = 10;
   let target: Awaited<ReturnType<typeof createTargetDatabase>>;
-  let file: string;
-  let capture: CaptureService;
-  let captureRun: Promise<void>;
-  let projector: ProjectionService;
-  let cutoverId: number;
+  let cutover: CommittedCutover;
   let users: string[];
-  const children: TandemProcess[] = [];
-  const start = (part: 'capture' | 'apply') => {
-    const child = new TandemProcess(['failback', 'start', '--config', file, '--only', part, '--operator', 'alice']);
-    children.push(child);
-    return child;
-  };
 
   beforeAll(async () => {
     target = await createTargetDatabase('fbka');
@@ -156,72 +102,23 @@ describe('failback: kill -9 mid-stream, app-state', () => {
       await createLegacyAppState(client, schema);
       await generateAppStates(client, schema, { users: USERS, duplicateRatio: 0, badRatio: 0, seed: 9 });
     });
-    await sql(`CREATE ROLE ${name}_app LOGIN`);
-    file = writeConfig({
-      prefix: name,
-      slot: name,
-      publication: name,
-      tables: [`${schema}.user_app_state`],
-      targetUrl: target.url,
-      projections: [{ recipe: 'app-state', sourceSchema: schema }],
-    });
-    writeFileSync(file, stringify({ ...parse(readFileSync(file, 'utf8')), cutover: { applicationRoles: [`${name}_app`] }, failback: {} }));
-    const config = loadConfig(file, {});
-    capture = new CaptureService(config, logger);
-    captureRun = capture.run();
-    captureRun.catch(() => undefined);
-    await eventually(async () => capture.status().role === 'streaming', 60_000, 'capture streaming');
-    projector = new ProjectionService(config, logger);
-    await projector.start();
-    await eventually(
-      async () => Number((await targetQuery(target.url, 'SELECT count(*) AS n FROM app_state.user_states'))[0].n) === USERS,
-      120_000,
-      `${USERS} users`,
-    );
+    const file = await failbackConfig(name, `${schema}.user_app_state`, target.url, { recipe: 'app-state', sourceSchema: schema });
+    cutover = new CommittedCutover(name, file, target, logger);
+    await cutover.commit(async () => (await cutover.targetCount('app_state.user_states')) === USERS, `${USERS} users`, 120_000);
     users = (await targetQuery(target.url, 'SELECT user_id FROM app_state.user_states ORDER BY user_id')).map((row) => row.user_id as string);
-    const cutovers = new CutoverService(config, logger);
-    try {
-      const planned = await cutovers.plan({ operator: 'alice' });
-      await cutovers.start(planned.cutover.id, { operator: 'alice' });
-      cutoverId = (await cutovers.commit(planned.cutover.id, { operator: 'alice' })).id;
-    } finally {
-      await cutovers.close();
-    }
   }, 240_000);
 
   afterAll(async () => {
-    for (const child of children) await child.stop().catch(() => undefined);
-    const failback = new FailbackService(loadConfig(file, {}), logger);
-    await failback.end(cutoverId).catch(() => undefined);
-    await failback.close();
-    await projector?.stop();
-    await capture?.stop();
-    await captureRun?.catch(() => undefined);
-    await dropSlot(name);
-    await sql(`ALTER ROLE ${name}_app RESET ALL`).catch(() => undefined);
-    await sql(`DROP ROLE IF EXISTS ${name}_app`).catch(() => undefined);
-    await target?.drop();
+    await cutover?.tearDown();
   });
 
   it('renders every target write into legacy, each in the failback topic once, across kill -9 of capture and of the applier', async () => {
-    let captureChild = start('capture');
-    let applyChild = start('apply');
-    await captureChild.waitForLog(/streaming changes/, 120_000);
-    await applyChild.waitForLog(/failback applier running/, 120_000);
-    for (let i = 1; i <= WRITES; i++) {
-      await targetQuery(target.url, `UPDATE app_state.user_states SET settings = settings || jsonb_build_object('n', $1::int) WHERE user_id = $2`, [
+    await cutover.writeThroughKills(WRITES, (i) =>
+      targetQuery(target.url, `UPDATE app_state.user_states SET settings = settings || jsonb_build_object('n', $1::int) WHERE user_id = $2`, [
         i,
         users[i % USERS],
-      ]);
-      if (i === 100) {
-        await captureChild.kill9();
-        captureChild = start('capture');
-      }
-      if (i === 200) {
-        await applyChild.kill9();
-        applyChild = start('apply');
-      }
-    }
+      ]),
+    );
     // each user's legacy document (its newest row) carries the target's last write
     const expected = JSON.stringify(await targetQuery(target.url, `SELECT user_id, (settings->>'n')::int AS n FROM app_state.user_states ORDER BY user_id`));
     await eventually(
@@ -234,14 +131,6 @@ describe('failback: kill -9 mid-stream, app-state', () => {
       120_000,
       'legacy documents equal to the target',
     );
-    const events = changeEvents(await readTopics(testKafka(), [`${name}.failback.app_state.user_states`], (records) => changeEvents(records).length >= WRITES));
-    const seen = new Map<number, number>();
-    for (const event of events) {
-      const settings = typeof event.value.after.settings === 'string' ? JSON.parse(event.value.after.settings) : event.value.after.settings;
-      seen.set(settings.n as number, (seen.get(settings.n as number) ?? 0) + 1);
-    }
-    expect(events.length).toBe(WRITES);
-    expect([...seen.values()].every((count) => count === 1)).toBe(true);
-    expect(seen.size).toBe(WRITES);
+    await expectEachWriteOnce(`${name}.failback.app_state.user_states`, (after) => parsed(after.settings).n as number);
   });
 });

@@ -84,3 +84,14 @@ async function waitForTopics(kafka: Kafka, topics: string[], timeoutMs: number):
     await admin.disconnect();
   }
 }
+
+/** The topic's end offsets as "partition:high,…": equal before and after when nothing was produced to it. */
+export async function topicEnds(kafka: Kafka, topic: string): Promise<string> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).map((o) => `${o.partition}:${o.high}`).join(',');
+  } finally {
+    await admin.disconnect();
+  }
+}
