@@ -92,19 +92,18 @@ export async function withResources<T>(
  */
 export abstract class TandemService {
   readonly resources: TandemResources;
-  private readonly ownResources: TandemResources | null;
+  private readonly closeOwn: () => Promise<void>;
 
   constructor(
     protected readonly config: TandemConfig,
     protected readonly logger: Logger,
     resources?: TandemResources,
   ) {
-    this.ownResources = resources ? null : new TandemResources(config, logger);
-    this.resources = resources ?? this.ownResources!;
+    ({ resources: this.resources, closeOwn: this.closeOwn } = sharedOrOwnResources(resources, config, logger));
   }
 
   /** Closes the connections the service opened itself; the process's close with the application. */
   protected async closeOwnResources(): Promise<void> {
-    await this.ownResources?.close();
+    await this.closeOwn();
   }
 }
