@@ -152,13 +152,13 @@ export function pruneSnapshot(state: CaptureState): CaptureState {
 }
 
 /**
- * True when a resumed snapshot chunk already holds this streamed change (see pruneSnapshot). `keyText`
- * gives the change's key as PostgreSQL sent it, clear even where the key is masked, as the bounds are.
+ * True when a resumed snapshot chunk already holds this streamed change (see pruneSnapshot). `keyText(tuple)`
+ * is the change's key as PostgreSQL sent it, clear even where the key is masked, as the bounds are.
  */
-export function seenBySnapshot(snapshot: SnapshotProgress | null, dataCollection: string, keyText: () => KeyTuple, commitLsn: Lsn): boolean {
+export function seenBySnapshot<T>(snapshot: SnapshotProgress | null, dataCollection: string, keyText: (tuple: T) => KeyTuple, tuple: T, commitLsn: Lsn): boolean {
   const table = snapshot?.tables[dataCollection];
   if (!table) return false;
-  const key = keyText();
+  const key = keyText(tuple);
   const chunk = table.chunks.find((candidate) => rangeContains(table.keyKinds, candidate, key));
   return chunk !== undefined && chunk.doneAtLsn !== null && commitLsn < chunk.doneAtLsn;
 }

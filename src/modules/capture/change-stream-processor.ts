@@ -209,7 +209,7 @@ export class ChangeStreamProcessor {
     const key = plan.key(keyRow);
     // A failback write is not captured, and a backfill window must not re-read its row either (its value came from the target).
     if (tx.skipped) return this.backfill?.recordChange(plan.dataCollection, key, 'd', null);
-    if (seenBySnapshot(this.snapshotFilter, plan.dataCollection, () => plan.keyText(keyTuple), tx.finalLsn)) return;
+    if (seenBySnapshot(this.snapshotFilter, plan.dataCollection, plan.keyText, keyTuple, tx.finalLsn)) return;
     this.beginMarker(out, tx);
     this.backfill?.recordChange(plan.dataCollection, key, op, after);
     this.push(out, { topic: plan.topic, key, value: this.nextEvent(tx, relation, plan, walStart, op, before, after) });
