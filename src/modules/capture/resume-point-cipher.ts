@@ -34,6 +34,8 @@ export class ResumePointCipher {
   private readonly keyId: string | null;
   /** Sealed values by the (immutable) tuple they seal: the state is written at every commit, its bounds rarely change. */
   private readonly sealedByTuple = new WeakMap<KeyTuple, { table: string; sealed: SealedKey }>();
+  /** Tables a sealed value was read for: they stay sealed (a finished backfill of a table since left out of source.tables). */
+  private readonly sealedWhenRead = new Set<string>();
 
   constructor(
     maskKey: Buffer | null,
@@ -48,7 +50,7 @@ export class ResumePointCipher {
 
   /** What the state stores of `table`'s key value: sealed when the table's key is masked. */
   store(table: string, tuple: KeyTuple): StoredKey {
-    if (!this.sealedTables.has(table) || !this.key) return tuple;
+    if (!this.key || !(this.sealedTables.has(table) || this.sealedWhenRead.has(table))) return tuple;
     const cached = this.sealedByTuple.get(tuple);
     if (cached?.table === table) return cached.sealed;
     const iv = randomBytes(IV_BYTES);
@@ -87,6 +89,7 @@ export class ResumePointCipher {
     const tuple = JSON.parse(text) as unknown;
     if (!Array.isArray(tuple) || !tuple.every((value) => typeof value === 'string'))
       throw new CaptureStateError(`${where} does not hold a key value: refused`);
+    this.sealedWhenRead.add(table);
     return tuple;
   }
 }
