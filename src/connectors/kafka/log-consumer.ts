@@ -6,6 +6,9 @@ import type { LogRecord } from '../../contracts/positions';
 /** The max.message.bytes of the topics Tandem creates (topic-admin.ts). */
 const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
+/** How often the group's Kafka offsets (for lag tools only: reading starts from the owner's checkpoints) are committed. */
+const GROUP_OFFSETS_EVERY_MS = 5000;
+
 /** Partition batches of one fetch kafkajs hands over at once (more than any topic set Tandem reads has partitions). */
 const PARTITIONS_AT_ONCE = 64;
 
@@ -24,7 +27,7 @@ export type StartOffsets = (topic: string, partition: number) => Promise<bigint>
 /**
  * A consumer-group member that reads committed records from the offsets its owner decides (its own
  * checkpoints), not from the offsets Kafka stored for the group. Kafka's group offsets are still
- * committed after each handled batch, so standard lag tools keep working. The partition batches of
+ * committed every few seconds (GROUP_OFFSETS_EVERY_MS), so standard lag tools keep working. The partition batches of
  * one fetch reach the owner together, in one call (fetch-group.ts); calls never overlap.
  */
 export class LogConsumer {
@@ -82,8 +85,10 @@ export class LogConsumer {
     for (const topic of this.topics) await this.consumer.subscribe({ topic, fromBeginning: true });
     await this.consumer.run({
       partitionsConsumedConcurrently: PARTITIONS_AT_ONCE,
-      autoCommit: true,
-      autoCommitInterval: 5000,
+      // Not after every batch (kafkajs's autoCommit: one OffsetCommit per partition batch, each
+      // holding the next fetch back by a round trip): the handler commits on an interval instead.
+      autoCommit: false,
+      autoCommitInterval: GROUP_OFFSETS_EVERY_MS,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
         if (!isRunning() || isStale()) return;
