@@ -13,7 +13,7 @@ import { env, sql } from '../../test/support/services';
 import { writeConfig } from '../../test/support/capture-process';
 import { createTargetDatabase } from '../../test/support/target-db';
 import { Capture, log, percentile, seconds, sleep } from './support';
-import { serviceCpuReader } from './service-cpu';
+import { serviceCpuCounter } from './service-cpu';
 import { Projector, cleanUp, waitForGroup } from '../project/support';
 import { fmt } from '../cli-args';
 import { projectionGroup } from '../../src/contracts/names';
@@ -100,8 +100,7 @@ export async function projectionLatency(kafka: Kafka, rate: number, duration: nu
       while ((await arrived()) < 1) await sleep(100);
       await poll.query('TRUNCATE public.bench_arrivals');
       log(`e2e: ${fmt(rate)} single-row transactions/s for ${duration} s, commit → users.users row`);
-      const serviceCpu = await serviceCpuReader(poll);
-      const servicesBefore = serviceCpu();
+      const serviceCpu = await serviceCpuCounter(poll, new URL(target.url).pathname.slice(1));
       const writersBefore = process.cpuUsage();
       const cpuBefore = { capture: capture.stats().cpuSeconds, projector: projector.stats().cpuSeconds };
       const loadBefore = loadavg()[0];
@@ -125,10 +124,9 @@ export async function projectionLatency(kafka: Kafka, rate: number, duration: nu
         (await poll.query('SELECT count(DISTINCT xact) AS n FROM public.bench_arrivals')).rows[0].n,
       );
       const stats = projector.stats();
-      const servicesAfter = serviceCpu();
+      const services = serviceCpu();
       const perThousand = (cpuSeconds: number) => (cpuSeconds * 1000 * 1000) / writes.rows;
-      const serviceCpuMs = (before: number | null, after: number | null) =>
-        before === null || after === null ? null : perThousand(after - before);
+      const orNull = (cpuSeconds: number | null) => (cpuSeconds === null ? null : perThousand(cpuSeconds));
       return {
         ...writes,
         loadAverage: [loadBefore, loadavg()[0]],
@@ -137,8 +135,10 @@ export async function projectionLatency(kafka: Kafka, rate: number, duration: nu
         projectorCpuMsPerThousand: perThousand(stats.cpuSeconds - cpuBefore.projector),
         // the bench's own process while it writes: the application's client side
         writersCpuMsPerThousand: perThousand((writersUsage.user + writersUsage.system) / 1e6),
-        postgresCpuMsPerThousand: serviceCpuMs(servicesBefore.postgres, servicesAfter.postgres),
-        kafkaCpuMsPerThousand: serviceCpuMs(servicesBefore.kafka, servicesAfter.kafka),
+        postgresCpuMsPerThousand: orNull(services.postgres),
+        // walsender: logical decoding for capture; target: the projector's sessions; exited: the writers' sessions
+        postgresCpuMsPerThousandByRole: services.postgresByRole && Object.fromEntries(Object.entries(services.postgresByRole).map(([role, cpuSeconds]) => [role, perThousand(cpuSeconds)])),
+        kafkaCpuMsPerThousand: orNull(services.kafka),
         p50: percentile(latencies, 50),
         p99: percentile(latencies, 99),
         max: latencies[latencies.length - 1],
