@@ -27,8 +27,9 @@ export type StartOffsets = (topic: string, partition: number) => Promise<bigint>
 /**
  * A consumer-group member that reads committed records from the offsets its owner decides (its own
  * checkpoints), not from the offsets Kafka stored for the group. Kafka's group offsets are still
- * committed every few seconds (GROUP_OFFSETS_EVERY_MS), so standard lag tools keep working. The partition batches of
- * one fetch reach the owner together, in one call (fetch-group.ts); calls never overlap.
+ * committed every few seconds (GROUP_OFFSETS_EVERY_MS), so standard lag tools keep working. The
+ * partition batches of one fetch reach the owner together, in one call (fetch-group.ts); calls never
+ * overlap.
  */
 export class LogConsumer {
   private readonly consumer: Consumer;
