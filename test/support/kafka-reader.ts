@@ -1,5 +1,6 @@
 import { randomUUID } from 'crypto';
 import type { Kafka } from 'kafkajs';
+import { awaiting } from './awaiting';
 
 export interface ReadRecord {
   topic: string;
@@ -14,11 +15,20 @@ export interface ReadRecord {
  * keeps reading for `settleMs` more so that duplicates would show up too. With `raw`, keys and values
  * are kept as the record's text instead of parsed JSON.
  */
-export async function readTopics(
+export function readTopics(
   kafka: Kafka,
   topics: string[],
   done: (records: ReadRecord[]) => boolean,
-  { timeoutMs = 120_000, settleMs = 1500, raw = false } = {},
+  options: { timeoutMs?: number; settleMs?: number; raw?: boolean } = {},
+): Promise<ReadRecord[]> {
+  return awaiting(`the expected records in ${topics.join(', ')}`, readUntil(kafka, topics, done, options));
+}
+
+async function readUntil(
+  kafka: Kafka,
+  topics: string[],
+  done: (records: ReadRecord[]) => boolean,
+  { timeoutMs = 120_000, settleMs = 1500, raw = false }: { timeoutMs?: number; settleMs?: number; raw?: boolean },
 ): Promise<ReadRecord[]> {
   await waitForTopics(kafka, topics, timeoutMs);
   const groupId = `tandem-test-reader-${randomUUID()}`;
