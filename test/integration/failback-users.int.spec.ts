@@ -277,7 +277,7 @@ describe('failback: users', () => {
     const backId = randomUUID();
     await targetQueryAs(legacyApp.toString(), `INSERT INTO ${schema}.auth_users (id, email) VALUES ($1, 'back@example.com')`, [backId]);
     // …and it flows forward to the target again
-    await eventually(async () => (await appTarget('SELECT 1 FROM users.users WHERE source_user_id = $1', [backId])).length === 1, 30_000, 'the legacy write projected');
+    await eventually(async () => (await appTarget('SELECT 1 FROM users.users WHERE source_user_id = $1', [backId])).length === 1, 120_000, 'the legacy write projected after the rollback'); // 30 s was not enough at load ~30
     const newApp = new URL(target.url);
     newApp.username = newRole;
     newApp.password = 'new';
