@@ -27,8 +27,8 @@ describe('tandem started from a folder outside the clone', () => {
     child.stderr.on('data', (chunk) => (output += chunk.toString()));
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
     try {
-      // ts-node compiles the sources in the CLI and again in the producer worker: at load ~30 this took over 120 s
-      const deadline = Date.now() + 300_000;
+      // compiling the sources on the fly (no build) takes minutes on a loaded 2-core machine; jest allows 240 s
+      const deadline = Date.now() + 220_000;
       while (!/streaming changes/.test(output) && child.exitCode === null && Date.now() < deadline)
         await new Promise((done) => setTimeout(done, 200));
       expect(output).not.toContain('Cannot find module');
@@ -39,5 +39,5 @@ describe('tandem started from a folder outside the clone', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
       await dropSlot(name);
     }
-  }, 420_000);
+  });
 });
