@@ -102,12 +102,14 @@ export async function incrementalPlanFor(
   logger: Logger,
 ): Promise<IncrementalPlan | null> {
   if (!drained) return null;
+  const planned = Date.now();
   const plan = await planIncremental(target, kafka, definition, drained);
+  const planMs = Date.now() - planned;
   if ('fallback' in plan) {
     logger.info({ projection: definition.name, reason: plan.fallback }, 'verifying every row');
     return null;
   }
-  logger.info({ projection: definition.name, since: plan.since, changedKeys: plan.changedKeys }, 'verifying the rows changed since the last clean reconciliation');
+  logger.info({ projection: definition.name, since: plan.since, changedKeys: plan.changedKeys, planMs }, 'verifying the rows changed since the last clean reconciliation');
   return plan;
 }
 
@@ -115,5 +117,5 @@ export async function incrementalPlanFor(
 export async function compareKeys(source: ComparisonReader, target: ComparisonReader, keys: string[]): Promise<ComparisonResult> {
   const [a, b] = keys.length === 0 ? [new Map(), new Map()] : await Promise.all([source.rowsByKey(keys), target.rowsByKey(keys)]);
   const { matched, differences } = diffRows(a, b);
-  return { sourceCount: a.size, targetCount: b.size, matched, differences, bucketsCompared: 0, scans: 0, rowsFetched: a.size + b.size };
+  return { sourceCount: a.size, targetCount: b.size, matched, differences, bucketsCompared: 0, scans: 0, rowsFetched: a.size + b.size, located: 0 };
 }
