@@ -9,8 +9,6 @@
  * differing buckets' keys and row hashes.
  */
 
-import { locateSingleDifferences, type KeyLocation, type LocatedRow } from './single-difference-locator';
-
 /** Bits of the key hash (both sides compute it the same way, in SQL: the first 15 hex digits of md5(key)). */
 export const KEY_HASH_BITS = 60;
 
@@ -23,9 +21,6 @@ export interface BucketScope {
 export interface BucketSummary {
   count: number;
   hash: string;
-  /** Σw and Σw·s of the bucket's rows, when summarized with a key locator (single-difference-locator.ts). */
-  weight?: string;
-  weighted?: string;
 }
 
 export interface RowDigest {
@@ -35,19 +30,12 @@ export interface RowDigest {
 
 /** One database's view of a comparison. */
 export interface ComparisonReader {
-  /**
-   * Count and hash per bucket of `bits` bits (≥ scope.bits) of the rows in `scope`, keyed by bucket id;
-   * with `locate` (every row in scope, a locatable key), also each bucket's Σw and Σw·s.
-   */
-  summarize(scope: BucketScope, bits: number, locate?: boolean): Promise<Map<string, BucketSummary>>;
+  /** Count and hash per bucket of `bits` bits (≥ scope.bits) of the rows in `scope`, keyed by bucket id. */
+  summarize(scope: BucketScope, bits: number): Promise<Map<string, BucketSummary>>;
   /** The rows in `scope`; a reader may leave their values out (a mismatch then names no column until the rows are read again by key). */
   rows(scope: BucketScope): Promise<Map<string, RowDigest>>;
   /** The rows with these keys (for re-verification). */
   rowsByKey(keys: string[]): Promise<Map<string, RowDigest>>;
-  /** Whether the key has a locator (a key range of about one row): a reader without one is never asked to locate. */
-  locatable?(): Promise<boolean>;
-  /** The rows at these locations (first-level buckets of `bits` bits), read by key range. */
-  rowsAt?(bits: number, at: KeyLocation[]): Promise<LocatedRow[]>;
 }
 
 export interface Difference {
@@ -66,8 +54,6 @@ export interface ComparisonResult {
   bucketsCompared: number;
   scans: number;
   rowsFetched: number;
-  /** Differing buckets settled by locating their one differing row in the first scan. */
-  located: number;
 }
 
 export interface BucketOptions {
@@ -165,12 +151,6 @@ export function diffRows(
   return { matched, differences };
 }
 
-async function canLocate(source: ComparisonReader, target: ComparisonReader): Promise<boolean> {
-  if (!source.locatable || !target.locatable || !source.rowsAt || !target.rowsAt) return false;
-  const [a, b] = await Promise.all([source.locatable(), target.locatable()]);
-  return a && b;
-}
-
 export async function compareByBuckets(
   source: ComparisonReader,
   target: ComparisonReader,
@@ -184,39 +164,22 @@ export async function compareByBuckets(
     bucketsCompared: 0,
     scans: 0,
     rowsFetched: 0,
-    located: 0,
   };
-  const locate = await canLocate(source, target);
   let scope: BucketScope = { bits: 0, ids: null };
   let bits: number | null = Math.min(options.firstBits, KEY_HASH_BITS);
   while (bits !== null) {
-    const first = scope.ids === null;
-    const [a, b] = await Promise.all([
-      source.summarize(scope, bits, first && locate),
-      target.summarize(scope, bits, first && locate),
-    ]);
+    const [a, b] = await Promise.all([source.summarize(scope, bits), target.summarize(scope, bits)]);
     const level = compareLevel(a, b);
-    if (first) {
+    if (scope.ids === null) {
       result.sourceCount = level.sourceCount;
       result.targetCount = level.targetCount;
     }
     result.scans++;
     result.bucketsCompared += new Set([...a.keys(), ...b.keys()]).size;
     result.matched += level.matched;
-    let differing = level.differing;
-    if (first && locate && differing.length > 0) {
-      const levelBits = bits;
-      const readAt = (at: KeyLocation[]) => Promise.all([source.rowsAt!(levelBits, at), target.rowsAt!(levelBits, at)]);
-      const located = await locateSingleDifferences(readAt, a, b, differing);
-      result.matched += located.matched;
-      result.differences.push(...located.differences);
-      result.rowsFetched += located.rowsFetched;
-      result.located = located.buckets;
-      differing = located.rest;
-    }
-    if (differing.length === 0) return result;
-    scope = { bits, ids: differing.map((d) => d.id) };
-    bits = nextLevelBits(bits, differing, options);
+    if (level.differing.length === 0) return result;
+    scope = { bits, ids: level.differing.map((d) => d.id) };
+    bits = nextLevelBits(bits, level.differing, options);
   }
   const [rowsA, rowsB] = await Promise.all([source.rows(scope), target.rows(scope)]);
   result.scans++;

@@ -8,8 +8,6 @@ import {
   type ComparisonReader,
   type RowDigest,
 } from './bucket-comparison';
-import type { KeyLocation, LocatedRow } from './single-difference-locator';
-import { hasLocator, keyRange, locatorOf } from './key-locator';
 import { withTransaction } from '../../shared/transaction';
 
 const SEPARATOR = 'chr(31)';
@@ -50,13 +48,10 @@ export async function sharedRowHash(source: Pool, target: Pool): Promise<RowHash
  */
 export class SqlComparisonReader implements ComparisonReader {
   private readonly base: string;
-  /** The same rows for a scan of every row: the key text computed once per row (see constructor). */
-  private readonly fenced: string;
-  private readonly fencedRowHash: string;
   private readonly columnNames: string[];
   private readonly outputColumns: string;
   private readonly nativeKey: string;
-  private keyTypeName: Promise<string> | null = null;
+  private keyLookup: Promise<string | null> | null = null;
 
   constructor(
     private readonly pool: Pool,
@@ -83,11 +78,6 @@ export class SqlComparisonReader implements ComparisonReader {
     this.base = `SELECT ${key} AS k, ${this.nativeKey} AS kn, ${hash60(hash, key)} AS kh, ${hash === 'md5' ? `md5(${row})` : `hashtextextended(${row} COLLATE "C", 0)`} AS h${values
       .map((value, i) => `, ${value} AS c${i}`)
       .join('')}, ${rowFilter} AS w FROM ${fill(side.from)}`;
-    // Flattened, the key text would be computed twice per row (for its bucket and inside the row
-    // hash); below a fence (OFFSET 0) once, which saves 7–12 % of a clean scan's CPU.
-    const fencedRow = `concat_ws(${SEPARATOR}, ${['k', ...values.map((_, i) => `coalesce(c${i}, chr(30))`)].join(', ')})`;
-    this.fencedRowHash = hash === 'md5' ? hash60('md5', `md5(${fencedRow})`) : `hashtextextended(${fencedRow} COLLATE "C", 0)`;
-    this.fenced = `SELECT * FROM (SELECT ${key} AS k${values.map((value, i) => `, ${value} AS c${i}`).join('')}, ${rowFilter} AS w FROM ${fill(side.from)}) i OFFSET 0`;
   }
 
   private static bucketOf(bits: number): string {
@@ -108,63 +98,20 @@ export class SqlComparisonReader implements ComparisonReader {
     return `CASE WHEN ${SqlComparisonReader.bucketOf(scope.bits)} = ANY($${values.length}::bigint[]) THEN w ELSE false END`;
   }
 
-  async summarize(scope: BucketScope, bits: number, locate = false): Promise<Map<string, BucketSummary>> {
+  async summarize(scope: BucketScope, bits: number): Promise<Map<string, BucketSummary>> {
     const values: unknown[] = [...this.params];
+    const where = this.scopeClause(scope, values);
     const bucket = SqlComparisonReader.bucketOf(bits);
-    if (locate && scope.ids !== null) throw new RangeError('a locating summary covers every row');
-    // A scan of a few buckets stays flattened: its row hash and filter are computed only for the rows in scope.
-    const text = locate
-      ? // the row hash is used three times: below a second fence it is computed once
-        `SELECT b::text AS bucket, count(*)::int AS n, sum(h)::text AS hash, sum((h & 16383) + 1)::text AS weight, sum(((h & 16383) + 1) * s)::text AS weighted
-           FROM (SELECT ${hash60(this.hash, 'k')} >> ${KEY_HASH_BITS - bits} AS b, ${this.fencedRowHash} AS h, ${locatorOf('k')} AS s FROM (${this.fenced}) f WHERE w OFFSET 0) g GROUP BY b`
-      : scope.ids === null
-        ? `SELECT (${hash60(this.hash, 'k')} >> ${KEY_HASH_BITS - bits})::text AS bucket, count(*)::int AS n, sum(${this.fencedRowHash})::text AS hash FROM (${this.fenced}) f WHERE w GROUP BY 1`
-        : `SELECT ${bucket}::text AS bucket, count(*)::int AS n, sum(${this.hash === 'md5' ? hash60('md5', 'h') : 'h'})::text AS hash FROM (${this.base}) q WHERE ${this.scopeClause(scope, values)} GROUP BY ${bucket}`;
+    const rowHash = this.hash === 'md5' ? hash60('md5', 'h') : 'h';
     // The planner estimates one group per row (the bucket is a function of the key), so it would sort
     // all rows; there are at most a few tens of thousands of buckets, which a hash table holds easily.
     const rows = await this.inTransaction('SET LOCAL enable_sort = off', (client) =>
-      client.query<{ bucket: string; n: number; hash: string; weight?: string; weighted?: string }>(text, values),
+      client.query<{ bucket: string; n: number; hash: string }>(
+        `SELECT ${bucket}::text AS bucket, count(*)::int AS n, sum(${rowHash})::text AS hash FROM (${this.base}) q WHERE ${where} GROUP BY ${bucket}`,
+        values,
+      ),
     );
-    return new Map(
-      rows.rows.map(({ bucket: id, n, hash, weight, weighted }) => [
-        id,
-        locate ? { count: n, hash, weight, weighted } : { count: n, hash },
-      ]),
-    );
-  }
-
-  async locatable(): Promise<boolean> {
-    return hasLocator(await this.keyType());
-  }
-
-  /** The rows at these locations: an OR of key ranges (through the key's index, when it has one), then the locator test. */
-  async rowsAt(bits: number, at: KeyLocation[]): Promise<LocatedRow[]> {
-    const type = await this.keyType();
-    const values: unknown[] = [...this.params];
-    const bound = (value: string) => (values.push(value), `$${values.length}::${type}`);
-    const ranges: string[] = [];
-    for (const { locator } of at) {
-      const range = keyRange(type, locator);
-      if (range === null) continue;
-      const to = range.to === null ? '' : ` AND kn ${range.inclusive ? '<=' : '<'} ${bound(range.to)}`;
-      ranges.push(`(kn >= ${bound(range.from)}${to})`);
-    }
-    if (ranges.length === 0) return [];
-    values.push(at.map((a) => a.locator));
-    const summand = this.hash === 'md5' ? hash60('md5', 'h') : 'h';
-    const { rows } = await this.pool.query<Record<string, string | null>>(
-      `SELECT ${this.outputColumns}, (${SqlComparisonReader.bucketOf(bits)})::text AS bucket, (${locatorOf('k')})::text AS locator, (${summand})::text AS summand
-         FROM (${this.base}) q WHERE (${ranges.join(' OR ')}) AND (${locatorOf('k')}) = ANY($${values.length}::bigint[]) AND w`,
-      values,
-    );
-    return rows.map((row) => ({
-      key: row.k as string,
-      hash: row.h as string,
-      values: Object.fromEntries(this.columnNames.map((name, i) => [name, row[`c${i}`]])),
-      bucket: row.bucket as string,
-      locator: row.locator as string,
-      summand: row.summand as string,
-    }));
+    return new Map(rows.rows.map((row) => [row.bucket, { count: row.n, hash: row.hash }]));
   }
 
   async rows(scope: BucketScope): Promise<Map<string, RowDigest>> {
@@ -195,21 +142,16 @@ export class SqlComparisonReader implements ComparisonReader {
 
   /** The lookup by key in the key's own type; null when the key already is text. */
   private async nativeKeyLookup(): Promise<string | null> {
-    const type = await this.keyType();
-    const keysParam = `$${this.params.length + 1}::text[]`;
-    return type === 'text' ? null : `SELECT ${this.outputColumns} FROM (${this.base}) q WHERE kn = ANY(${keysParam}::${type}[]) AND w`;
-  }
-
-  /** The key's own type, as format_type names it. */
-  private keyType(): Promise<string> {
-    this.keyTypeName ??= (async () => {
+    this.keyLookup ??= (async () => {
       const { fields } = await this.pool.query(`SELECT kn FROM (${this.base}) q LIMIT 0`, [...this.params]);
       const { rows } = await this.pool.query<{ type: string }>('SELECT format_type($1::oid, NULL) AS type', [
         fields[0].dataTypeID,
       ]);
-      return rows[0].type;
+      const type = rows[0].type;
+      const keysParam = `$${this.params.length + 1}::text[]`;
+      return type === 'text' ? null : `SELECT ${this.outputColumns} FROM (${this.base}) q WHERE kn = ANY(${keysParam}::${type}[]) AND w`;
     })();
-    return this.keyTypeName;
+    return this.keyLookup;
   }
 
   private inTransaction<T>(settings: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
