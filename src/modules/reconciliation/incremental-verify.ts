@@ -19,6 +19,18 @@ import type { Logger } from '../../shared/logger';
 /** Beyond this many change records since the last reconciliation, a full comparison is the cheaper one. */
 const MAX_CHANGED_RECORDS = 200_000;
 
+/**
+ * Reading a changed key from Kafka and comparing it by key costs about what the full comparison
+ * spends on ten rows (BENCHMARKS.md, "Cutover verification limited to the changes…": ~0.25 ms a key
+ * against 0.02–0.07 ms a row), so a small table with many changes is compared in full.
+ */
+const KEY_COST_IN_ROWS = 10;
+
+/** Whether comparing the changed keys is expected to cost less than comparing every row of the base. */
+export function changedKeysAreCheaper(changeRecords: number, baseRows: number): boolean {
+  return changeRecords * KEY_COST_IN_ROWS <= baseRows;
+}
+
 /** What the reconciliation compares: a stored report is a base only for the same specs. */
 export function specFingerprint(definition: ProjectionDefinition<unknown>): string {
   const specs = (definition.reconcile ?? []).map((c) => ({ name: c.name, sourceTable: c.sourceTable, source: c.source, target: c.target }));
@@ -73,6 +85,10 @@ export async function planIncremental(
     if (range.through < range.after) return { fallback: `${id} was applied only up to ${through}, before reconciliation ${base.id}'s ${from[id]}` };
     ranges.push(range);
   }
+  const records = ranges.reduce((sum, r) => sum + Number(r.through - r.after), 0);
+  const rows = base.tables.reduce((sum, t) => sum + Math.max(t.sourceCount, t.targetCount), 0);
+  if (!changedKeysAreCheaper(records, rows))
+    return { fallback: `${records} change records since reconciliation ${base.id}: comparing its ${rows} rows in full is cheaper` };
   const changed = await readKeysBetween(kafka(), ranges, MAX_CHANGED_RECORDS);
   if (changed === null) return { fallback: `more than ${MAX_CHANGED_RECORDS} changes, or changes no longer in Kafka, since reconciliation ${base.id}` };
   const keys = new Map<string, string[]>();
