@@ -11,7 +11,7 @@ const MAX_BATCH_BYTES = 16 * 1024 * 1024;
  * handled; the broker fills it partition by partition, and kafkajs-fetch-rotation.ts turns which
  * partition comes first.
  */
-const MAX_FETCH_BYTES = 8 * 1024 * 1024;
+const MAX_FETCH_BYTES = 4 * 1024 * 1024;
 
 export interface PartitionBatch {
   topic: string;

@@ -2,8 +2,12 @@ import type { LogRecord } from '../../contracts/positions';
 import type { BatchItem } from '../framework/batch-applier';
 import { DecodeAhead } from './decode-ahead';
 
-/** A source transaction is never split over two target transactions unless it alone exceeds ten chunks. */
+/**
+ * A source transaction is never split over two target transactions unless it alone exceeds ten
+ * chunks' events or two chunks' bytes (the bytes bound what one chunk holds in memory).
+ */
 const MAX_TRANSACTION_SPLIT = 10;
+const MAX_TRANSACTION_BYTES_SPLIT = 2;
 
 /**
  * Record bytes per target transaction at most (with maxEvents): what one chunk holds in memory as
@@ -31,7 +35,8 @@ export const recordBytes = (record: LogRecord) => (record.value?.length ?? 0) + 
 
 /**
  * Splits decoded items into target transactions of at most `maxEvents` events and `maxBytes` record
- * bytes, extending a chunk to the end of its source transaction (up to ten times the limits).
+ * bytes, extending a chunk to the end of its source transaction (up to ten times the events and
+ * twice the bytes).
  */
 export function chunkByTransaction(items: BatchItem[], maxEvents: number, maxBytes = Infinity): BatchItem[][] {
   const chunks: BatchItem[][] = [];
@@ -67,7 +72,7 @@ class ChunkCutter {
       open !== null &&
       transactionOf(item) === open &&
       this.events < this.limits.maxEvents * MAX_TRANSACTION_SPLIT &&
-      this.bytes < this.maxBytes * MAX_TRANSACTION_SPLIT;
+      this.bytes < this.maxBytes * MAX_TRANSACTION_BYTES_SPLIT;
     const ends = this.events > 0 && full && !mayExtend;
     if (ends) [this.events, this.bytes] = [0, 0];
     this.events++;
