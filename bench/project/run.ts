@@ -27,10 +27,12 @@
  *                            [--cpu-prof] [--direct]
  *
  * --cpu-prof runs each projector under `node --cpu-prof` (into .tandem/prof) and prints its top
- * self-time functions; its throughput is then not representative.
+ * self-time functions; its throughput is then not representative. --memory-sample loads
+ * memory-sampler.mjs into each projector and reports the peaks of process.memoryUsage() and the V8
+ * heap spaces at the peak RSS.
  */
 import { execFileSync } from 'child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Client, Pool } from 'pg';
@@ -71,6 +73,7 @@ const options = {
   seed: Number(arg('seed', '1')),
   parts: arg('parts', 'app-state,memory').split(','),
   cpuProf: flag('cpu-prof'),
+  memorySample: flag('memory-sample'),
   direct: flag('direct'),
 };
 const PROF_DIR = profileDir(ROOT);
@@ -349,11 +352,12 @@ async function runPart(kafka: Kafka, recipe: Recipe) {
     log(
       `${recipe}: tandem project --projection ${recipe}${options.cpuProf ? ' (under --cpu-prof)' : ''}${options.direct ? ", on capture's topic" : ', on empty topics'}`,
     );
-    const projector = new Projector(
-      configOf(projectPrefix),
-      recipe,
-      options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : [],
-    );
+    const memorySampleFile = join(dir, 'memory-sample.json');
+    if (options.memorySample) process.env.TANDEM_MEMORY_SAMPLE_FILE = memorySampleFile;
+    const projector = new Projector(configOf(projectPrefix), recipe, [
+      ...(options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : []),
+      ...(options.memorySample ? ['--import', join(__dirname, 'memory-sampler.mjs')] : []),
+    ]);
     let done: Awaited<ReturnType<typeof waitForCheckpoints>>;
     let visible: { at: number; stats: ProcStats; copySeconds: number | null; busy: number };
     let busyAtDone = 0;
@@ -407,6 +411,7 @@ async function runPart(kafka: Kafka, recipe: Recipe) {
       await projector.stop().catch((e) => log(`${recipe}: ${e.message}`));
     }
     const projectSeconds = seconds(done.doneAt - visible.at);
+    const memory = options.memorySample ? readMemorySample(memorySampleFile) : null;
     log(
       `${recipe}: projector took ${projectSeconds.toFixed(1)} s (start-up before it: ${seconds(projector.runningAt - projector.spawnedAt).toFixed(1)} s)`,
     );
@@ -493,6 +498,7 @@ async function runPart(kafka: Kafka, recipe: Recipe) {
         machineBusyCores: copy.machineBusySeconds / copy.seconds,
       },
       ratio: rowsPerSecond / copyRowsPerSecond,
+      memory,
       loadAverage: { before: loadBefore, after: loadAverage() },
       profile,
     };
@@ -500,6 +506,28 @@ async function runPart(kafka: Kafka, recipe: Recipe) {
     rmSync(dir, { recursive: true, force: true });
     await cleanUp(kafka, part);
   }
+}
+
+interface MemorySample {
+  peaks: Record<string, number>;
+  atPeakRss: Record<string, number> & { spaces: Record<string, number> };
+}
+
+function readMemorySample(file: string): MemorySample | null {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as MemorySample;
+  } catch {
+    return null; // the projector did not exit through its own exit handlers
+  }
+}
+
+function describeMemory(m: MemorySample): string {
+  const figures = (values: Record<string, number>) =>
+    Object.entries(values)
+      .filter(([, bytes]) => typeof bytes === 'number')
+      .map(([name, bytes]) => `${name} ${mib(bytes)}`)
+      .join(', ');
+  return `peaks: ${figures(m.peaks)}; at the peak RSS: ${figures(m.atPeakRss)}; heap spaces then: ${figures(m.atPeakRss.spaces)}`;
 }
 
 type PartResult = Awaited<ReturnType<typeof runPart>>;
@@ -548,6 +576,7 @@ function report(
     lines.push(`| ${part} | FAILED: ${message.split('\n')[0]} |`);
   if (options.cpuProf)
     lines.push('', '(projectors ran under --cpu-prof: their figures are slowed by the profiler)');
+  for (const r of results) if (r.memory) lines.push('', `${r.recipe} projector memory: ${describeMemory(r.memory)}`);
   return lines.join('\n');
 }
 

@@ -3,7 +3,7 @@ import { decodeRecord } from '../../src/projections/framework/event-decoder';
 import { defineProjection, deterministicUuid } from '../../src/projections/framework/define-projection';
 import { defineReconciliation, type TableComparison } from '../../src/projections/framework/define-reconciliation';
 import { RECIPES } from '../../src/projections/recipes';
-import { chunkByTransaction, writeInChunks } from '../../src/projections/pipeline/chunker';
+import { chunkByTransaction, recordBytes, writeInChunks } from '../../src/projections/pipeline/chunker';
 import type { BatchItem } from '../../src/projections/framework/batch-applier';
 import type { LogRecord } from '../../src/contracts/positions';
 
@@ -102,6 +102,46 @@ describe('writeInChunks', () => {
     });
     expect(written.map((chunk) => chunk.length)).toEqual([10, 10, 5]);
     expect(written.flat()).toEqual(Array.from({ length: 25 }, (_, i) => BigInt(i)));
+  });
+
+  it('decodes the next chunk beside the one being written only within maxDecodedBytes', async () => {
+    const records = people(60);
+    const bytes = recordBytes(records[0]);
+    let held = 0;
+    let peak = 0;
+    const counted = (r: LogRecord) => {
+      held += recordBytes(r);
+      peak = Math.max(peak, held);
+      return decode(r);
+    };
+    const limits = { maxEvents: 100, maxBytes: 3 * bytes, maxDecodedBytes: 4 * bytes };
+    await writeInChunks(records, counted, limits, async (chunk) => {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      held -= chunk.reduce((sum, item) => sum + recordBytes(item.record), 0);
+    });
+    expect(peak).toBeGreaterThan(3 * bytes); // it does decode ahead
+    expect(peak).toBeLessThanOrEqual(4 * bytes);
+  });
+
+  it('does not decode beside a chunk stretched over a source transaction larger than maxDecodedBytes', async () => {
+    const inOne = (r: LogRecord, i: number) => (i >= 5 && i < 25 ? { ...r, value: r.value!.replace(/"tx\d+"/, '"big"') } : r);
+    const records = people(40).map(inOne);
+    const bytes = recordBytes(records[0]);
+    let writingBig = false;
+    const decodedDuringBig: bigint[] = [];
+    const watched = (r: LogRecord) => {
+      if (writingBig) decodedDuringBig.push(r.offset);
+      return decode(r);
+    };
+    const sizes: number[] = [];
+    await writeInChunks(records, watched, { maxEvents: 5, maxBytes: 100 * bytes, maxDecodedBytes: 10 * bytes }, async (chunk) => {
+      writingBig = chunk.length > 5;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      sizes.push(chunk.length);
+      writingBig = false;
+    });
+    expect(sizes).toEqual([5, 20, 5, 5, 5]);
+    expect(decodedDuringBig).toEqual([]);
   });
 
   it('stops at the first chunk that fails to write', async () => {

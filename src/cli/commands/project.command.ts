@@ -8,6 +8,7 @@ import { ConfigError } from '../../shared/errors';
 import { createLogger } from '../../shared/logger';
 import { untilSignal } from '../run-until-signal';
 import { examples } from '../help';
+import { limitHeapGrowth } from '../../shared/heap-growth';
 
 /**
  * A dry run stops once no batch came for DRY_RUN_IDLE_MS and every partition it read was read to its
@@ -49,6 +50,7 @@ export function registerProjectCommand(program: Command): void {
         json?: boolean;
         metricsPort?: string;
       }) => {
+        limitHeapGrowth();
         const config = loadConfig(options.config);
         const logger = createLogger('tandem').child({ module: 'projection' });
         await runInContext(config, async (app) => {

@@ -1,4 +1,6 @@
 import { installLinearGrouping } from './kafkajs-linear-grouping';
+import { installFetchRotation } from './kafkajs-fetch-rotation';
+import { installResponseBufferRelease } from './kafkajs-response-buffers';
 import { createSendMessages } from './kafkajs-send-messages';
 
 const SEND_MESSAGES = 'kafkajs/src/producer/sendMessages';
@@ -11,6 +13,8 @@ const MESSAGE_PRODUCER = 'kafkajs/src/producer/messageProducer';
  */
 export function installKafkajsPatches(): void {
   installLinearGrouping();
+  installResponseBufferRelease();
+  installFetchRotation();
   const path = require.resolve(SEND_MESSAGES);
   if (require.cache[path]?.exports === createSendMessages) return;
   if (require.cache[require.resolve(MESSAGE_PRODUCER)]) return; // too late: assertKafkajsPatched says so

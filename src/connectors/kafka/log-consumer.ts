@@ -6,6 +6,14 @@ import type { LogRecord } from '../../contracts/positions';
 /** The max.message.bytes of the topics Tandem creates (topic-admin.ts). */
 const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
+/**
+ * Record bytes one fetch returns at most (over all partitions), unless its first record batch alone
+ * is larger. Its records stay in memory, as the response and then as strings, until the fetch is
+ * handled; the broker fills it partition by partition, and kafkajs-fetch-rotation.ts turns which
+ * partition comes first.
+ */
+const MAX_FETCH_BYTES = 4 * 1024 * 1024;
+
 /** How often the group's Kafka offsets (for lag tools only: reading starts from the owner's checkpoints) are committed. */
 const GROUP_OFFSETS_EVERY_MS = 5000;
 
@@ -45,9 +53,10 @@ export class LogConsumer {
     this.consumer = kafka.consumer({
       groupId,
       readUncommitted: false,
-      // kafkajs must receive a record batch whole: allow the largest batch a Tandem topic accepts.
+      // A record batch is received whole: allow the largest a Tandem topic accepts (a larger first batch of a
+      // fetch comes whole too, past maxBytes).
       maxBytesPerPartition: MAX_BATCH_BYTES,
-      maxBytes: 2 * MAX_BATCH_BYTES,
+      maxBytes: MAX_FETCH_BYTES,
       maxWaitTimeInMs: 250,
       sessionTimeout: 30_000,
       rebalanceTimeout: 60_000,

@@ -1,14 +1,19 @@
 import type { LogRecord } from '../../contracts/positions';
 import type { BatchItem } from '../framework/batch-applier';
+import { DecodeAhead } from './decode-ahead';
 
-/** A source transaction is never split over two target transactions unless it alone exceeds ten chunks. */
+/**
+ * A source transaction is never split over two target transactions unless it alone exceeds ten
+ * chunks' events or two chunks' bytes (the bytes bound what one chunk holds in memory).
+ */
 const MAX_TRANSACTION_SPLIT = 10;
+const MAX_TRANSACTION_BYTES_SPLIT = 2;
 
 /**
  * Record bytes per target transaction at most (with maxEvents): what one chunk holds in memory as
  * strings, parsed events, row operations and statement parameters, about 4× this while written.
  */
-export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
+export const MAX_CHUNK_BYTES = 2 * 1024 * 1024;
 
 /** How long decoding runs before it lets the statements of the chunk being written go on. */
 const DECODE_SLICE_MS = 4;
@@ -16,16 +21,22 @@ const DECODE_SLICE_MS = 4;
 export interface ChunkLimits {
   maxEvents: number;
   maxBytes?: number;
+  /**
+   * Record bytes decoded at a time, the chunk being written and the next one together (default twice
+   * maxBytes): a chunk stretched over a large source transaction is not decoded beside another.
+   */
+  maxDecodedBytes?: number;
 }
 
 const transactionOf = (item: BatchItem) =>
   item.decoded.kind === 'apply' ? item.decoded.event.transactionId : null;
 
-const recordBytes = (record: LogRecord) => (record.value?.length ?? 0) + (record.key?.length ?? 0);
+export const recordBytes = (record: LogRecord) => (record.value?.length ?? 0) + (record.key?.length ?? 0);
 
 /**
  * Splits decoded items into target transactions of at most `maxEvents` events and `maxBytes` record
- * bytes, extending a chunk to the end of its source transaction (up to ten times the limits).
+ * bytes, extending a chunk to the end of its source transaction (up to ten times the events and
+ * twice the bytes).
  */
 export function chunkByTransaction(items: BatchItem[], maxEvents: number, maxBytes = Infinity): BatchItem[][] {
   const chunks: BatchItem[][] = [];
@@ -61,7 +72,7 @@ class ChunkCutter {
       open !== null &&
       transactionOf(item) === open &&
       this.events < this.limits.maxEvents * MAX_TRANSACTION_SPLIT &&
-      this.bytes < this.maxBytes * MAX_TRANSACTION_SPLIT;
+      this.bytes < this.maxBytes * MAX_TRANSACTION_BYTES_SPLIT;
     const ends = this.events > 0 && full && !mayExtend;
     if (ends) [this.events, this.bytes] = [0, 0];
     this.events++;
@@ -75,7 +86,8 @@ class ChunkCutter {
  * Decodes `records` chunk by chunk and hands each chunk to `write`, decoding the next chunk while
  * the current one is written: decoding runs in short slices between the write's round trips, so
  * the projector's CPU work overlaps the database's. Chunks are written one after the other, in
- * order; at most two are decoded at a time (the one being written and the next).
+ * order; at most two are decoded at a time (the one being written and the next), and the next
+ * only as far as `limits.maxDecodedBytes` allows.
  */
 export async function writeInChunks(
   records: LogRecord[],
@@ -83,18 +95,27 @@ export async function writeInChunks(
   limits: ChunkLimits,
   write: (chunk: BatchItem[]) => Promise<void>,
 ): Promise<void> {
-  const reader = new SlicedChunkReader(records, decode, limits);
+  const ahead = new DecodeAhead(limits.maxDecodedBytes ?? 2 * (limits.maxBytes ?? Infinity));
+  const reader = new SlicedChunkReader(records, decode, limits, ahead);
   let pending = reader.next();
   for (;;) {
     const chunk = await pending;
     if (chunk === null) return;
+    ahead.startWriting(chunk.reduce((sum, item) => sum + recordBytes(item.record), 0));
     pending = reader.next();
     pending.catch(() => undefined); // a decode failure is thrown where it is awaited, above
-    await write(chunk);
+    try {
+      await write(chunk);
+    } finally {
+      ahead.doneWriting();
+    }
   }
 }
 
-/** Reads the next chunk of decoded items, yielding to the event loop every DECODE_SLICE_MS. */
+/**
+ * Reads the next chunk of decoded items, yielding to the event loop every DECODE_SLICE_MS and
+ * waiting while the chunk so far would not fit beside the one being written (DecodeAhead).
+ */
 class SlicedChunkReader {
   private index = 0;
   private carried: BatchItem | null = null;
@@ -104,17 +125,29 @@ class SlicedChunkReader {
     private readonly records: LogRecord[],
     private readonly decode: (record: LogRecord) => BatchItem,
     limits: ChunkLimits,
+    private readonly ahead: DecodeAhead,
   ) {
     this.cutter = new ChunkCutter(limits);
   }
 
   async next(): Promise<BatchItem[] | null> {
     const chunk: BatchItem[] = [];
-    if (this.carried) chunk.push(this.carried);
+    let bytes = 0;
+    if (this.carried) {
+      chunk.push(this.carried);
+      bytes = recordBytes(this.carried.record);
+    }
     this.carried = null;
     let sliceStart = Date.now();
     while (this.index < this.records.length) {
-      const item = this.decode(this.records[this.index++]);
+      const record = this.records[this.index];
+      bytes += recordBytes(record);
+      if (!this.ahead.fits(bytes)) {
+        await this.ahead.room(bytes);
+        sliceStart = Date.now();
+      }
+      this.index++;
+      const item = this.decode(record);
       if (this.cutter.endsBefore(item) && chunk.length > 0) {
         this.carried = item;
         return chunk;
