@@ -11,6 +11,8 @@
  *              rows/s (first low watermark to last produced piece, as capture recorded them)
  *   after      the same load generator for S seconds again, once the backfill is done (the machine's
  *              load drifts; the stream without a backfill is measured on both sides of it)
+ * Capture's CPU (user + system, /proc) per 1,000 rows: the snapshot's from capture's start, the
+ * backfill's as all of capture's CPU while it ran, its stream's included.
  * Each update event is assigned to the phase its source commit (source.ts_ms) fell in, and every
  * phase waits until all its updates were consumed, so a slow tail cannot slip out of a phase. Latency
  * of an update: visible = received by a read_committed consumer − source.ts_ms (what a consumer of
