@@ -1,4 +1,3 @@
-import { installCoordinatorCache } from './kafkajs-coordinator-cache';
 import { installLinearGrouping } from './kafkajs-linear-grouping';
 import { createSendMessages } from './kafkajs-send-messages';
 
@@ -12,7 +11,6 @@ const MESSAGE_PRODUCER = 'kafkajs/src/producer/messageProducer';
  */
 export function installKafkajsPatches(): void {
   installLinearGrouping();
-  installCoordinatorCache();
   const path = require.resolve(SEND_MESSAGES);
   if (require.cache[path]?.exports === createSendMessages) return;
   if (require.cache[require.resolve(MESSAGE_PRODUCER)]) return; // too late: assertKafkajsPatched says so

@@ -10,8 +10,6 @@ import type { WatermarkWindow } from './watermark-window';
 import { PendingChunks } from './pending-chunks';
 
 const RECENT_TRANSACTIONS = 100_000;
-/** How a read event's JSON begins, up to its row (JSON.stringify keeps changeEvent's key order). */
-const READ_HEAD = '{"before":null,"after":';
 
 export interface BackfillTrackerOptions {
   slot: string;
@@ -267,8 +265,9 @@ export class BackfillTracker {
       commitLsn: context.finalLsn,
       previousCommitLsn: null,
     });
-    // Every event of the piece shares its source and time: that part of the JSON is encoded once.
-    const rest = JSON.stringify(changeEvent('r', null, null, source, null, this.options.now())).slice(`${READ_HEAD}null`.length);
-    for (const row of rows) out.push({ topic, key: keyOf(keyColumns, row), value: `${READ_HEAD}${JSON.stringify(row)}${rest}` });
+    const now = this.options.now();
+    for (const row of rows) {
+      out.push({ topic, key: keyOf(keyColumns, row), value: JSON.stringify(changeEvent('r', null, row, source, null, now)) });
+    }
   }
 }
