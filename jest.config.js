@@ -11,10 +11,16 @@ const tier = (displayName, suffix, extra = {}) => ({
   ...extra,
 });
 
+/** Suites against the real services; a timeout names what the test was awaiting (support/timeout-environment.ts). */
+const withServices = {
+  testEnvironment: '<rootDir>/test/support/timeout-environment.ts',
+  setupFilesAfterEnv: ['<rootDir>/test/support/require-services.ts'],
+};
+
 module.exports = {
   projects: [
     tier('unit', 'unit'),
-    tier('integration', 'int', { setupFilesAfterEnv: ['<rootDir>/test/support/require-services.ts'] }),
-    tier('e2e', 'e2e', { setupFilesAfterEnv: ['<rootDir>/test/support/require-services.ts'] }),
+    tier('integration', 'int', withServices),
+    tier('e2e', 'e2e', withServices),
   ],
 };

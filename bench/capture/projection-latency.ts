@@ -13,23 +13,33 @@ import { env, sql } from '../../test/support/services';
 import { writeConfig } from '../../test/support/capture-process';
 import { createTargetDatabase } from '../../test/support/target-db';
 import { Capture, log, percentile, seconds, sleep } from './support';
+import { serviceCpuCounter } from './service-cpu';
 import { Projector, cleanUp, waitForGroup } from '../project/support';
 import { fmt } from '../cli-args';
 import { projectionGroup } from '../../src/contracts/names';
 
 const ARRIVALS = `
-  CREATE TABLE public.bench_arrivals (email text PRIMARY KEY, latency_ms double precision NOT NULL);
+  CREATE TABLE public.bench_arrivals (email text PRIMARY KEY, latency_ms double precision NOT NULL, xact bigint NOT NULL);
   CREATE FUNCTION public.bench_arrival() RETURNS trigger LANGUAGE plpgsql AS $$
   BEGIN
-    INSERT INTO public.bench_arrivals VALUES (NEW.email, extract(epoch FROM clock_timestamp() - NEW.created_at) * 1000)
+    INSERT INTO public.bench_arrivals VALUES (NEW.email, extract(epoch FROM clock_timestamp() - NEW.created_at) * 1000, txid_current())
       ON CONFLICT DO NOTHING;
     RETURN NULL;
   END $$;
   CREATE CONSTRAINT TRIGGER bench_arrival AFTER INSERT ON users.users
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.bench_arrival();`;
 
-/** INSERTs of one row each, `rate` per second for `duration` seconds, over a few connections. */
-async function steadyUsers(table: string, rate: number, duration: number, runId: string, connections = 4) {
+/**
+ * Single-row INSERT transactions the application would make, each one a session's own commit.
+ * node-postgres sends a session's next statement only when the previous one has answered, and each
+ * commit waits for its WAL flush (about 2 ms here), so one session makes ~500 transactions/s at
+ * most: the writers get one session per 250 transactions/s asked (4 at least), and the many
+ * concurrent commits share WAL flushes (PostgreSQL's group commit) as a busy application's do.
+ */
+const writerSessions = (rate: number) => Math.max(4, Math.ceil(rate / 250));
+
+/** INSERTs of one row each, `rate` per second for `duration` seconds, over `writerSessions(rate)` connections. */
+async function steadyUsers(table: string, rate: number, duration: number, runId: string, connections = writerSessions(rate)) {
   const total = Math.round(rate * duration);
   const clients = await Promise.all(
     Array.from({ length: connections }, async () => {
@@ -53,7 +63,7 @@ async function steadyUsers(table: string, rate: number, duration: number, runId:
   );
   const elapsed = seconds(Date.now() - start);
   await Promise.all(clients.map((client) => client.end()));
-  return { rows: total, seconds: elapsed, rate: total / elapsed };
+  return { rows: total, seconds: elapsed, rate: total / elapsed, writerSessions: connections };
 }
 
 export async function projectionLatency(kafka: Kafka, rate: number, duration: number) {
@@ -90,9 +100,13 @@ export async function projectionLatency(kafka: Kafka, rate: number, duration: nu
       while ((await arrived()) < 1) await sleep(100);
       await poll.query('TRUNCATE public.bench_arrivals');
       log(`e2e: ${fmt(rate)} single-row transactions/s for ${duration} s, commit → users.users row`);
+      const serviceCpu = await serviceCpuCounter(poll, new URL(target.url).pathname.slice(1));
+      const writersBefore = process.cpuUsage();
       const cpuBefore = { capture: capture.stats().cpuSeconds, projector: projector.stats().cpuSeconds };
       const loadBefore = loadavg()[0];
       const writes = await steadyUsers(`${schema}.auth_users`, rate, duration, base);
+      const writersUsage = process.cpuUsage(writersBefore);
+      log(`e2e: writers reached ${fmt(writes.rate)} transactions/s (${fmt(rate)} asked) over ${writes.writerSessions} sessions`);
       let seen = -1;
       let progressAt = Date.now();
       for (let n = await arrived(); n < writes.rows; n = await arrived()) {
@@ -105,18 +119,32 @@ export async function projectionLatency(kafka: Kafka, rate: number, duration: nu
       const latencies = (await poll.query('SELECT latency_ms FROM public.bench_arrivals ORDER BY latency_ms')).rows.map(
         (row: { latency_ms: number }) => row.latency_ms,
       );
+      // How many target transactions carried the rows: a count that does not depend on the machine's load.
+      const targetTransactions = Number(
+        (await poll.query('SELECT count(DISTINCT xact) AS n FROM public.bench_arrivals')).rows[0].n,
+      );
       const stats = projector.stats();
+      const services = serviceCpu();
       const perThousand = (cpuSeconds: number) => (cpuSeconds * 1000 * 1000) / writes.rows;
+      const orNull = (cpuSeconds: number | null) => (cpuSeconds === null ? null : perThousand(cpuSeconds));
       return {
         ...writes,
         loadAverage: [loadBefore, loadavg()[0]],
         // CPU ms per 1,000 rows, writes to last arrival (each row is one change event)
         captureCpuMsPerThousand: perThousand(capture.stats().cpuSeconds - cpuBefore.capture),
         projectorCpuMsPerThousand: perThousand(stats.cpuSeconds - cpuBefore.projector),
+        // the bench's own process while it writes: the application's client side
+        writersCpuMsPerThousand: perThousand((writersUsage.user + writersUsage.system) / 1e6),
+        postgresCpuMsPerThousand: orNull(services.postgres),
+        // walsender: logical decoding for capture; target: the projector's sessions; exited: the writers' sessions
+        postgresCpuMsPerThousandByRole: services.postgresByRole && Object.fromEntries(Object.entries(services.postgresByRole).map(([role, cpuSeconds]) => [role, perThousand(cpuSeconds)])),
+        kafkaCpuMsPerThousand: orNull(services.kafka),
         p50: percentile(latencies, 50),
         p99: percentile(latencies, 99),
         max: latencies[latencies.length - 1],
         projectorPeakRssMb: stats.peakRssMb,
+        targetTransactions,
+        rowsPerTargetTransaction: writes.rows / targetTransactions,
       };
     } finally {
       await poll.end();

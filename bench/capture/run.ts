@@ -314,7 +314,7 @@ function report(m: Awaited<ReturnType<typeof machine>>, r: Results): string {
   }
   for (const e of r.e2e ?? []) {
     lines.push(
-      `| Commit → users.users row visible through \`tandem project\`, p50 / p99 / max (${fmt(e.rows)} single-row transactions at ${fmt(e.rate)}/s) | **${fmt(e.p50)} / ${fmt(e.p99)}** / ${fmt(e.max)} ms (projector peak RSS ${fmt(e.projectorPeakRssMb)} MiB; CPU ms per 1,000 rows: capture ${fmt(e.captureCpuMsPerThousand)}, projector ${fmt(e.projectorCpuMsPerThousand)}; load ${e.loadAverage.map((x) => x.toFixed(1)).join(' → ')}) |`,
+      `| Commit → users.users row visible through \`tandem project\`, p50 / p99 / max (${fmt(e.rows)} single-row transactions at ${fmt(e.rate)}/s) | **${fmt(e.p50)} / ${fmt(e.p99)}** / ${fmt(e.max)} ms (${e.writerSessions} writer sessions; ${fmt(e.targetTransactions)} target transactions, ${fmt(e.rowsPerTargetTransaction, 1)} rows each; projector peak RSS ${fmt(e.projectorPeakRssMb)} MiB; CPU ms per 1,000 rows: capture ${fmt(e.captureCpuMsPerThousand)}, projector ${fmt(e.projectorCpuMsPerThousand)}, writers ${fmt(e.writersCpuMsPerThousand)}, PostgreSQL ${e.postgresCpuMsPerThousand === null ? '–' : fmt(e.postgresCpuMsPerThousand)}${e.postgresCpuMsPerThousandByRole ? ` (${Object.entries(e.postgresCpuMsPerThousandByRole).map(([role, ms]) => `${role} ${fmt(ms)}`).join(', ')})` : ''}, Kafka ${e.kafkaCpuMsPerThousand === null ? '–' : fmt(e.kafkaCpuMsPerThousand)}; load ${e.loadAverage.map((x) => x.toFixed(1)).join(' → ')}) |`,
     );
   }
   for (const [part, message] of Object.entries(r.errors))

@@ -29,6 +29,10 @@ export interface CutoverFigures {
   commitCommandMs: number;
   refusedWrites: number;
   mode: CutoverMode;
+  /** What the cutover's verified gate compared: the rows changed since the recorded clean reconciliation, or every row. */
+  verification: string;
+  /** Wall time of the full `tandem reconcile` recorded before the load (0 when not asked). */
+  baseReconcileMs: number;
   load: number[];
 }
 
@@ -95,12 +99,35 @@ class ApplicationWriter {
   }
 }
 
-async function cli(config: string, ...args: string[]): Promise<Record<string, any>> {
+async function cli(config: string, ...args: string[]): Promise<{ record: Record<string, any>; output: string }> {
   const run = new TandemProcess(['cutover', ...args, '--config', config, '--json', '--operator', 'bench']);
   const code = await run.exited;
   if (code !== 0)
     throw new Error(`tandem cutover ${args.join(' ')} exited ${code}:\n${run.output.slice(-3000)}`);
-  return JSON.parse(run.stdout);
+  return { record: JSON.parse(run.stdout), output: run.output };
+}
+
+/** A full, clean `tandem reconcile` recorded: the base the cutover's incremental verification counts changes from. */
+async function recordFullReconcile(config: string): Promise<number> {
+  const started = Date.now();
+  const run = new TandemProcess(['reconcile', '--config', config, '--threshold', '0', '--json']);
+  const code = await run.exited;
+  if (code !== 0) throw new Error(`tandem reconcile exited ${code}:\n${run.output.slice(-3000)}`);
+  return Date.now() - started;
+}
+
+/** Which verification the cutover's log says ran (incremental-verify.ts logs one or the other, with why). */
+function verificationOf(output: string): string {
+  const incremental = /^.*verifying the rows changed since the last clean reconciliation.*$/m.exec(output);
+  if (incremental) {
+    const keys = /"changedKeys":(\d+)/.exec(incremental[0]) ?? /changedKeys[=: ]+(\d+)/.exec(incremental[0]);
+    const planMs = /"planMs":(\d+)/.exec(incremental[0]);
+    return `incremental (${keys ? `${keys[1]} changed keys` : 'changed keys only'}${planMs ? `, their keys read from Kafka in ${(Number(planMs[1]) / 1000).toFixed(2)} s` : ''})`;
+  }
+  const full = /^.*verifying every row.*$/m.exec(output);
+  if (!full) return 'unknown (no verification logged)';
+  const reason = /"reason":"([^"]*)"/.exec(full[0]);
+  return `full${reason ? ` (${reason[1]})` : ''}`;
 }
 
 /**
@@ -115,6 +142,8 @@ export async function runCutoverUnderLoad(
   writesPerSecond = 100,
   rows = 20_000,
   loadSeconds = 15,
+  /** Record a full `tandem reconcile` before the load, so the cutover verifies only the rows changed since. */
+  baseReconcile = true,
 ): Promise<CutoverFigures> {
   const name = uniqueName('bench_cut');
   const schema = name;
@@ -157,8 +186,9 @@ export async function runCutoverUnderLoad(
       );
     await eventually(async () => (await projected()) === rows, 180_000, `${rows} users projected`);
 
+    const baseReconcileMs = baseReconcile ? await recordFullReconcile(config) : 0;
     log(
-      `cutover: ${rows} users projected; application writing for ${loadSeconds} s, then plan, start, commit`,
+      `cutover: ${rows} users projected${baseReconcile ? `, full reconcile recorded (${baseReconcileMs} ms)` : ''}; application writing for ${loadSeconds} s, then plan, start, commit`,
     );
     writer = new ApplicationWriter(appUrl.toString(), schema, rows, 2, writesPerSecond);
     const loadStarted = Date.now();
@@ -167,13 +197,16 @@ export async function runCutoverUnderLoad(
     const loadMs = Date.now() - loadStarted;
     await cli(config, 'plan');
     let record: Record<string, any>;
+    let output: string;
     let commitCommandMs = 0;
     if (mode === 'separate') {
-      await cli(config, 'start');
+      ({ output } = await cli(config, 'start'));
       const commitStarted = Date.now();
-      record = await cli(config, 'commit');
+      ({ record } = await cli(config, 'commit'));
       commitCommandMs = Date.now() - commitStarted;
-    } else record = await cli(config, 'start', '--commit');
+    } else ({ record, output } = await cli(config, 'start', '--commit'));
+    const verification = verificationOf(output);
+    log(`cutover: verification ${verification}`);
     const helpStarted = Date.now();
     await new TandemProcess(['--help']).exited;
     const cliStartupMs = Date.now() - helpStarted;
@@ -199,6 +232,8 @@ export async function runCutoverUnderLoad(
       commitCommandMs,
       refusedWrites,
       mode,
+      verification,
+      baseReconcileMs,
       load,
     };
   } finally {

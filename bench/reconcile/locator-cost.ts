@@ -8,16 +8,22 @@
  * on this machine (the local services).
  *
  *   npx ts-node --transpile-only bench/reconcile/locator-cost.ts -- [--rows 1000000] [--repeat 5]
+ *   … locator-cost.ts -- --readers [--base <checkout of the code before>]   (the readers' own SQL, A B A B)
  */
 import { readFileSync } from 'fs';
-import { Client } from 'pg';
+import { join } from 'path';
+import { Client, Pool } from 'pg';
+import { SqlComparisonReader, sharedRowHash } from '../../src/modules/reconciliation/sql-reader';
+import { usersProjection } from '../../src/projections/users/users.projection';
 import { log } from '../capture/support';
 import { loadAverage } from '../project/support';
 import { ensureTables } from './data';
-import { arg } from '../cli-args';
+import { arg, flag } from '../cli-args';
 
 const rows = Number(arg('rows', '1000000'));
 const repeat = Number(arg('repeat', '5'));
+/** `--base <dir>`: a checkout of the code before (its sql-reader.ts), measured beside this one's, A B A B. */
+const base = arg('base', '');
 
 const key = '(source_user_id)::text';
 const values = ['email', 'name', 'instance_name'].map((c) => `(${c})::text`);
@@ -72,7 +78,60 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
+interface Summarizer {
+  summarize(scope: { bits: number; ids: null }, bits: number, locate?: boolean): Promise<unknown>;
+}
+
+/**
+ * The readers themselves (the SQL `tandem reconcile` sends for a clean first level), on each side:
+ * `--base`'s reader (A), this one's without and with the locator sums (B), alternated in every round.
+ */
+async function readers(tables: Awaited<ReturnType<typeof ensureTables>>): Promise<void> {
+  const spec = usersProjection(tables.schema).reconcile![0];
+  const placeholders = { source: tables.schema, target: 'users' };
+  // One connection each, parallel workers off: the backend does all the work of a summary.
+  const pools = [tables.legacyUrl, tables.targetUrl].map(
+    (url) => new Pool({ connectionString: url, max: 1, options: '-c max_parallel_workers_per_gather=0' }),
+  );
+  try {
+    const hash = await sharedRowHash(pools[0], pools[1]);
+    const Before = base
+      ? ((await import(join(base, 'src/modules/reconciliation/sql-reader'))) as { SqlComparisonReader: typeof SqlComparisonReader }).SqlComparisonReader
+      : null;
+    const sides = [
+      ['legacy', pools[0], spec.source],
+      ['target', pools[1], spec.target],
+    ] as const;
+    const all = { bits: 0, ids: null };
+    const times = new Map<string, number[]>();
+    for (const [sideName, pool, side] of sides) {
+      const pid = (await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      const variants: Array<[string, () => Promise<unknown>]> = [];
+      const now = new SqlComparisonReader(pool, side, placeholders, hash) as Summarizer;
+      if (Before) {
+        const before = new Before(pool, side, placeholders, hash) as Summarizer;
+        variants.push([`${sideName}: A (--base) summary`, () => before.summarize(all, 10)]);
+      }
+      variants.push([`${sideName}: B summary, key text fenced`, () => now.summarize(all, 10, false)]);
+      variants.push([`${sideName}: B summary + locator sums`, () => now.summarize(all, 10, true)]);
+      for (let round = 0; round <= repeat; round++)
+        for (const [name, run] of variants) {
+          const cpu = cpuSeconds(pid);
+          await run();
+          if (round > 0) times.set(name, [...(times.get(name) ?? []), cpuSeconds(pid) - cpu]);
+        }
+    }
+    for (const [name, values] of times) {
+      const sorted = [...values].sort((a, b) => a - b);
+      log(`${name.padEnd(50)} ${sorted[Math.floor(sorted.length / 2)].toFixed(2)} CPU s  [${values.map((v) => v.toFixed(2)).join(' ')}]`);
+    }
+    log(`load ${loadAverage().join(' / ')}`);
+  } finally {
+    await Promise.all(pools.map((pool) => pool.end()));
+  }
+}
+
+(flag('readers') ? ensureTables(rows, log).then(readers) : main()).catch((error) => {
   process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

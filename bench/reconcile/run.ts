@@ -14,7 +14,7 @@
  *   2. cutover: bench/reconcile/cutover.ts (a cutover under a continuous write load; the write-freeze window).
  *
  *   npm run bench:reconcile -- [--rows 1000000,10000000] [--parts reconcile,cutover] [--drop]
- *                              [--cutover-mode one-process|separate] [--writes 100]
+ *                              [--cutover-mode one-process|separate] [--writes 100] [--no-base-reconcile]
  *
  * --drop removes the benchmark's databases afterwards (by default they are kept for the next run).
  */
@@ -48,6 +48,8 @@ const options = {
   cutoverMode: arg('cutover-mode', 'one-process') as CutoverMode,
   /** cutover: the application's write rate before and during the freeze, transactions/s. */
   writes: Number(arg('writes', '100')),
+  /** cutover: `--no-base-reconcile` skips the full `tandem reconcile` before the load (the cutover then verifies every row). */
+  baseReconcile: !flag('no-base-reconcile'),
 };
 
 interface ReconcileFigures {
@@ -281,6 +283,7 @@ function cutoverTable(figures: CutoverFigures): string {
     `| legacy rows / projected rows at commit | ${thousands(figures.legacyRows)} / ${thousands(figures.projectedRows)} |`,
     `| **write-freeze window** (freeze → commit, \`freeze_window_ms\`) | **${s(figures.freezeWindowMs)}** |`,
     `| of which frozen → drained / drained → verified (reconciliation) / verified → committed | ${s(figures.drainMs)} / ${s(figures.verifyMs)} / ${s(figures.commitMs)} |`,
+    `| verification at the verified gate (a full \`tandem reconcile\` recorded before the load: ${figures.baseReconcileMs ? s(figures.baseReconcileMs) : 'no'}) | ${figures.verification} |`,
     `| commands | ${figures.mode === 'separate' ? '`tandem cutover start`, then `tandem cutover commit`' : '`tandem cutover start --commit`'} |`,
     `| the \`tandem cutover commit\` process (spawn → exit; separate mode only); \`tandem --help\` right after (CLI start-up alone) | ${figures.mode === 'separate' ? s(figures.commitCommandMs) : '–'}; ${s(figures.cliStartupMs)} |`,
     `| writes refused while frozen ("read-only transaction") | ${thousands(figures.refusedWrites)} |`,
@@ -307,7 +310,7 @@ async function main(): Promise<void> {
     out.push('', reconcileTable(figures));
   }
   if (options.parts.includes('cutover')) {
-    const figures = await runCutoverUnderLoad(log, options.cutoverMode, options.writes);
+    const figures = await runCutoverUnderLoad(log, options.cutoverMode, options.writes, 20_000, 15, options.baseReconcile);
     log(`cutover: ${JSON.stringify(figures)}`);
     out.push('', cutoverTable(figures));
   }

@@ -152,7 +152,11 @@ describe('failback: users', () => {
     // An update that leaves the TOASTed value unchanged
     await appTarget(`UPDATE users.users SET name = 'Big Meta' WHERE email = 'user3@example.com'`);
 
-    await eventually(async () => (await legacyUser(String(toasted.source_user_id)))?.display_name === 'Big Meta', 60_000, 'the writes in legacy');
+    await eventually(
+      async () => (await legacyUser(String(toasted.source_user_id)))?.display_name === 'Big Meta',
+      180_000, // includes failback's start (slot, consumer group): a minute was not enough at load ~40
+      'the writes in legacy',
+    );
     expect(await legacyUser(newId)).toMatchObject({ email: 'new@example.com', display_name: 'New Person', raw_user_meta_data: { plan: 'pro' }, encrypted_password: null });
     expect(await legacyUser(String(renamed.source_user_id))).toMatchObject({ email: 'renamed@example.com', display_name: 'Renamed', encrypted_password: 'hash1' });
     expect(await legacyUser(String(deleted.source_user_id))).toBeUndefined();
@@ -260,7 +264,7 @@ describe('failback: users', () => {
 
   it('rolls back: freezes the target, drains failback, reconciles both ways, and gives the legacy application its writes back', async () => {
     const [last] = await appTarget(`UPDATE users.users SET name = 'Last Write' WHERE email = 'user4@example.com' RETURNING source_user_id`);
-    await eventually(async () => (await failback.readLag(cutoverId)).caughtUp, 30_000, 'failback caught up');
+    await eventually(async () => (await failback.readLag(cutoverId)).caughtUp, 120_000, 'failback caught up'); // 30 s was not enough at load ~35
     const rolledBack = await rollbackThroughFailback(failback, config, logger, cutoverId, { operator: 'alice' });
     expect(rolledBack).toMatchObject({ state: 'rolled-back', rollback: { operator: 'alice', freezeLsn: expect.stringMatching(/\//) } });
     process.stdout.write(`rollback of cutover ${cutoverId}: write-freeze window ${String(rolledBack.rollback!.freezeWindowMs)} ms\n`);
@@ -273,7 +277,7 @@ describe('failback: users', () => {
     const backId = randomUUID();
     await targetQueryAs(legacyApp.toString(), `INSERT INTO ${schema}.auth_users (id, email) VALUES ($1, 'back@example.com')`, [backId]);
     // …and it flows forward to the target again
-    await eventually(async () => (await appTarget('SELECT 1 FROM users.users WHERE source_user_id = $1', [backId])).length === 1, 30_000, 'the legacy write projected');
+    await eventually(async () => (await appTarget('SELECT 1 FROM users.users WHERE source_user_id = $1', [backId])).length === 1, 120_000, 'the legacy write projected after the rollback'); // 30 s was not enough at load ~30
     const newApp = new URL(target.url);
     newApp.username = newRole;
     newApp.password = 'new';

@@ -95,7 +95,7 @@ describe('replay: users', () => {
   it('replays to a past LSN: state hash-equal to the snapshot, swapped atomically under a concurrent reader; the backup restores', async () => {
     await stopProjector();
     const dry = await tandem('replay', '--projection', 'users', '--to', `lsn:${past.lsn}`, '--dry-run');
-    expect(dry.code).toBe(0);
+    expect(dry).toMatchObject({ code: 0 }); // on failure, the output says why
     expect(dry.json).toMatchObject({ dryRun: true, eventsApplied: 1000, backupId: null, offsets: past.offsets });
     expect(await stateHash()).toBe(present.hash);
 
@@ -120,7 +120,7 @@ describe('replay: users', () => {
     process.stdout.write(`replay to lsn:${past.lsn} took ${Date.now() - started} ms (in-process ${replay.json?.durationMs} ms)\n`);
     reading = false;
     await reader;
-    expect(replay.code).toBe(0);
+    expect(replay).toMatchObject({ code: 0 }); // on failure, the output says why
     expect(replay.json).toMatchObject({ eventsApplied: 1000, offsets: past.offsets, state: { hash: past.hash }, backupId: expect.any(Number) });
     expect(await stateHash()).toBe(past.hash);
     expect(seen).toMatchObject({ errors: [], zero: 0 });
@@ -131,7 +131,7 @@ describe('replay: users', () => {
     const list = await tandem('backup', 'list');
     expect(list.json).toEqual([expect.objectContaining({ id: replay.json.backupId, kind: 'replay', operator: 'bob', present: true })]);
     const restore = await tandem('backup', 'restore', String(replay.json.backupId));
-    expect(restore.code).toBe(0);
+    expect(restore).toMatchObject({ code: 0 }); // on failure, the output says why
     expect(await stateHash()).toBe(present.hash);
     const [{ n }] = await targetQuery(target.url, `SELECT count(*)::int AS n FROM pg_namespace WHERE nspname LIKE 'users\\_\\_shadow%'`);
     expect(n).toBe(0);
@@ -148,7 +148,7 @@ describe('replay: users', () => {
     );
     const file = join(mkdtempSync(join(tmpdir(), 'tandem-rollback-')), 'after.jsonl');
     const rollback = await tandem('rollback', '--cutover', String(cutover.id), '--export', file);
-    expect(rollback.code).toBe(0);
+    expect(rollback).toMatchObject({ code: 0 }); // on failure, the output says why
     expect(rollback.json[0]).toMatchObject({ offsets: past.offsets, state: { hash: past.hash }, exported: 120 });
     expect(await stateHash()).toBe(past.hash);
     const events = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line));

@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/modules/config/load-config';
 import { targetPool } from '../../src/modules/core/target-pool';
 import { createLogger } from '../../src/shared/logger';
 import { TandemProcess } from './capture-process';
+import { awaiting } from './awaiting';
 
 export const OPERATOR_TOKEN = 'op-3f9c2a7d1e8b4c6a9d0e';
 export const VIEWER_TOKEN = 'vw-8a1b2c3d4e5f60718293';
@@ -112,7 +113,11 @@ export class AdminServer {
   }
 
   /** Polls a job started with 202 until it has finished. */
-  async job(id: string, timeoutMs = 240_000): Promise<any> {
+  job(id: string, timeoutMs = 240_000): Promise<any> {
+    return awaiting(`job ${id} to finish`, this.pollJob(id, timeoutMs));
+  }
+
+  private async pollJob(id: string, timeoutMs: number): Promise<any> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const response = await this.get(`/api/jobs/${id}`);

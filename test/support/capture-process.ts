@@ -4,6 +4,7 @@ import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 import { stringify } from 'yaml';
 import { cliCommand } from './cli-entry';
+import { awaiting } from './awaiting';
 
 const ROOT = resolve(__dirname, '..', '..');
 
@@ -58,10 +59,14 @@ export class TandemProcess {
   output = '';
   /** stdout alone (command output such as --json). */
   stdout = '';
-  readonly exited: Promise<number | null>;
+  private readonly exit: Promise<number | null>;
 
   /** `cwd`: where it runs (default: the repository; a user's own folder for the e2e of examples). */
-  constructor(args: string[], extraEnv: Record<string, string> = {}, cwd = ROOT) {
+  constructor(
+    private readonly args: string[],
+    extraEnv: Record<string, string> = {},
+    cwd = ROOT,
+  ) {
     this.child = spawn(process.execPath, [...cliCommand(), ...args], {
       cwd,
       // The config files tests write hold every address; the environment must not override them.
@@ -74,7 +79,12 @@ export class TandemProcess {
     });
     this.child.stderr!.on('data', (chunk) => (this.output += chunk.toString()));
     // 'close', not 'exit': the exit can come before the last output has been read.
-    this.exited = new Promise((resolvePromise) => this.child.on('close', (code) => resolvePromise(code)));
+    this.exit = new Promise((resolvePromise) => this.child.on('close', (code) => resolvePromise(code)));
+  }
+
+  /** The exit code once the process has ended (awaiting it names the command, should the test time out). */
+  get exited(): Promise<number | null> {
+    return awaiting(`tandem ${this.args.join(' ')} to exit`, this.exit);
   }
 
   static capture(configFile: string, ...extra: string[]): TandemProcess {
@@ -82,7 +92,11 @@ export class TandemProcess {
   }
 
   /** The default deadline is for liveness only (a snapshot on a loaded 2-core CI machine is slow). */
-  async waitForLog(pattern: RegExp, timeoutMs = 180_000): Promise<void> {
+  waitForLog(pattern: RegExp, timeoutMs = 180_000): Promise<void> {
+    return awaiting(`tandem ${this.args[0]} to log ${pattern}`, this.pollLog(pattern, timeoutMs));
+  }
+
+  private async pollLog(pattern: RegExp, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pattern.test(this.output)) {
       if (this.child.exitCode !== null)

@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import { Kafka, logLevel } from '../../src/connectors/kafka/kafkajs';
+import { awaiting } from './awaiting';
 
 export const env = {
   sourceUrl: () => process.env.TANDEM_SOURCE_URL!,
@@ -30,7 +31,11 @@ export function testKafka(): Kafka {
   return new Kafka({ clientId: 'tandem-test', brokers: env.brokers(), logLevel: logLevel.NOTHING });
 }
 
-export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+export function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+  return awaiting(what, poll(check, timeoutMs, what));
+}
+
+async function poll<T>(check: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

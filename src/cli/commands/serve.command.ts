@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { startAdminServer } from '../../modules/admin/admin-server';
 import { loadAdminTokens } from '../../modules/admin/auth/admin-tokens';
 import { loadConfig } from '../../modules/config/load-config';
 import { TandemModule } from '../../app/tandem.module';
@@ -34,6 +33,8 @@ export function registerServeCommand(program: Command): void {
       const host = options.host ?? config.admin.host;
       const logger = createLogger('tandem').child({ module: 'serve' });
 
+      // Loaded here, not at the top: express and the admin module cost every other command's start-up.
+      const { startAdminServer } = await import('../../modules/admin/admin-server');
       const server = await startAdminServer({ config, root: TandemModule.forConfig(config), tokens, port, host, logger });
       logger.info(
         { host, port: server.port, tokens: tokens.principals },

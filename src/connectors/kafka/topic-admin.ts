@@ -21,8 +21,11 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replication
   try {
     const existing = new Set(await admin.listTopics());
     const missing = specs.filter((spec) => !existing.has(spec.topic));
-    if (missing.length === 0) return;
     const { brokers } = await admin.describeCluster();
+    // Another process (capture beside a projector or applier) may have created them a moment ago:
+    // listed, but their leaders not elected yet, and kafkajs does not retry "does not host this topic-partition".
+    await waitUntilLed(kafka, specs.filter((spec) => existing.has(spec.topic)).map((spec) => spec.topic), brokers.length);
+    if (missing.length === 0) return;
     if (brokers.length < replicationFactor)
       throw new ConfigError(
         `kafka.replicationFactor is ${replicationFactor} but the Kafka cluster has ${brokers.length} broker(s): ` +
@@ -38,29 +41,30 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replication
         configEntries: Object.entries(spec.config ?? {}).map(([name, value]) => ({ name, value })),
       })),
     });
-    await waitUntilEveryBrokerKnows(kafka, missing.map((spec) => spec.topic), brokers.length);
+    // created here (or by another process at the same moment, which createTopics does not report)
+    await waitUntilLed(kafka, missing.map((spec) => spec.topic), 3 * brokers.length);
   } finally {
     await admin.disconnect();
   }
 }
 
 /**
- * On a cluster, a new topic reaches the other brokers' metadata a moment after the controller
- * created it, and kafkajs does not retry a metadata answer "does not host this topic-partition".
- * A fresh admin asks one configured broker picked at random: once several in a row (three per
- * broker) know the topics and their leaders, every broker is very likely to.
+ * A topic reaches the brokers' metadata a moment after the controller created it. A fresh admin
+ * asks one configured broker picked at random: once `confirmations` answers in a row show every
+ * partition led, every broker is very likely to know the topics (three per broker for new topics).
  */
-async function waitUntilEveryBrokerKnows(kafka: Kafka, topics: string[], brokers: number): Promise<void> {
-  if (brokers < 2) return;
+async function waitUntilLed(kafka: Kafka, topics: string[], confirmations: number): Promise<void> {
+  if (topics.length === 0) return;
   const deadline = Date.now() + 30_000;
   let known = 0;
-  while (known < 3 * brokers && Date.now() < deadline) {
+  while (known < confirmations && Date.now() < deadline) {
     const probe = kafka.admin({ retry: { retries: 0 } });
     try {
       await probe.connect();
       const metadata = await probe.fetchTopicMetadata({ topics });
       const led = metadata.topics.every((topic) => topic.partitions.every((p) => p.leader >= 0));
       known = led ? known + 1 : 0;
+      if (!led) await new Promise((r) => setTimeout(r, 100));
     } catch {
       known = 0;
       await new Promise((r) => setTimeout(r, 200));

@@ -4,6 +4,7 @@ import type { Logger } from '../../shared/logger';
 import type { RecordCommitter } from '../../connectors/kafka/transactional-producer';
 import { ColumnPolicy } from '../../connectors/postgres-source/column-policy';
 import { serializeState, type CaptureState } from './capture-state';
+import { ResumePointCipher } from './resume-point-cipher';
 import { captureNames } from '../../contracts/names';
 
 /** Names capture uses in Kafka for the configured slot (contracts/names.ts). */
@@ -21,6 +22,8 @@ export class CaptureContext {
     public state: CaptureState,
     /** Columns left out of Kafka or masked (source.columns). */
     readonly columns: ColumnPolicy = ColumnPolicy.none,
+    /** Seals a masked key's values in the resume points of the state. */
+    readonly resumePoints: ResumePointCipher = ResumePointCipher.none,
   ) {
     this.names = captureNamesOf(config);
   }
@@ -30,7 +33,7 @@ export class CaptureContext {
     await this.producer.commit(records, {
       topic: this.names.stateTopic,
       key: this.names.stateKey,
-      value: serializeState(next),
+      value: serializeState(next, this.resumePoints),
       groupId: this.names.stateGroup,
     });
     this.state = next;

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { formatLsn, parseLsn, type Lsn } from '../../shared/lsn';
 import { rangeContains, type KeyKind, type KeyRange, type KeyTuple } from '../../connectors/postgres-source/key-range';
-import type { Row } from '../../contracts/envelope';
 import { backfillSchema, type Backfill } from './backfill/backfill-state';
+import { ResumePointCipher, sealedKeySchema, type StoredKey } from './resume-point-cipher';
 
 /**
  * What capture keeps in Kafka, written in the same Kafka transaction as the events it describes,
@@ -49,7 +49,7 @@ export interface CaptureState {
 }
 
 const lsnText = z.string().regex(/^[0-9A-F]+\/[0-9A-F]+$/);
-const keyTuple = z.array(z.string()).nullable();
+const storedKey = z.union([z.array(z.string()), sealedKeySchema]).nullable();
 const storedState = z.object({
   version: z.literal(1),
   slot: z.string(),
@@ -67,57 +67,69 @@ const storedState = z.object({
         z.object({
           keyColumns: z.array(z.string()),
           keyKinds: z.array(z.enum(['integer', 'uuid', 'text'])),
-          chunks: z.array(z.object({ lower: keyTuple, upper: keyTuple, doneAtLsn: lsnText.nullable() })),
+          chunks: z.array(z.object({ lower: storedKey, upper: storedKey, doneAtLsn: lsnText.nullable() })),
         }),
       ),
     })
     .nullable(),
-  backfills: z.array(backfillSchema).default([]),
+  backfills: z.array(backfillSchema.extend({ lastKey: storedKey })).default([]),
   capturedTables: z.array(z.string()).nullable().default(null),
 });
 
-/** CaptureState with its LSNs as `L`: Lsn in memory, their text in the stored state. */
-interface StateWithLsns<L> extends Omit<CaptureState, 'stream' | 'snapshot'> {
+/** CaptureState with its LSNs as `L` and its resume points' key values as `K`: Lsn and KeyTuple in memory, text and StoredKey stored. */
+interface StateAs<L, K> extends Omit<CaptureState, 'stream' | 'snapshot' | 'backfills'> {
   stream: { lastCommitLsn: L | null; partial: { finalLsn: L; emitted: number } | null; ackLsn: L | null };
   snapshot: {
     status: SnapshotProgress['status'];
     consistentLsn: L;
-    tables: Record<string, Omit<TableSnapshot, 'chunks'> & { chunks: Array<KeyRange & { doneAtLsn: L | null }> }>;
+    tables: Record<string, Omit<TableSnapshot, 'chunks'> & { chunks: Array<{ lower: K | null; upper: K | null; doneAtLsn: L | null }> }>;
   } | null;
+  backfills: Array<Omit<Backfill, 'lastKey'> & { lastKey: K | null }>;
 }
 
-/** The same state with every LSN converted: one walk of the state for writing and for reading it. */
-function convertLsns<A, B>(state: StateWithLsns<A>, convert: (lsn: A) => B): StateWithLsns<B> {
-  const orNull = (lsn: A | null) => (lsn === null ? null : convert(lsn));
+/** The same state with every LSN and resume-point key converted: one walk of the state for writing and for reading it. */
+function convertState<LA, LB, KA, KB>(state: StateAs<LA, KA>, lsn: (value: LA) => LB, key: (table: string, value: KA) => KB): StateAs<LB, KB> {
+  const lsnOrNull = (value: LA | null) => (value === null ? null : lsn(value));
+  const keyOrNull = (table: string, value: KA | null) => (value === null ? null : key(table, value));
   const { stream, snapshot } = state;
   return {
     slot: state.slot,
     stream: {
-      lastCommitLsn: orNull(stream.lastCommitLsn),
-      partial: stream.partial && { finalLsn: convert(stream.partial.finalLsn), emitted: stream.partial.emitted },
-      ackLsn: orNull(stream.ackLsn),
+      lastCommitLsn: lsnOrNull(stream.lastCommitLsn),
+      partial: stream.partial && { finalLsn: lsn(stream.partial.finalLsn), emitted: stream.partial.emitted },
+      ackLsn: lsnOrNull(stream.ackLsn),
     },
     snapshot: snapshot && {
       status: snapshot.status,
-      consistentLsn: convert(snapshot.consistentLsn),
+      consistentLsn: lsn(snapshot.consistentLsn),
       tables: Object.fromEntries(
         Object.entries(snapshot.tables).map(([name, table]) => [
           name,
-          { ...table, chunks: table.chunks.map((chunk) => ({ ...chunk, doneAtLsn: orNull(chunk.doneAtLsn) })) },
+          {
+            ...table,
+            chunks: table.chunks.map((chunk) => ({
+              lower: keyOrNull(name, chunk.lower),
+              upper: keyOrNull(name, chunk.upper),
+              doneAtLsn: lsnOrNull(chunk.doneAtLsn),
+            })),
+          },
         ]),
       ),
     },
-    backfills: state.backfills,
+    backfills: state.backfills.map((backfill) => ({ ...backfill, lastKey: keyOrNull(backfill.table, backfill.lastKey) })),
     capturedTables: state.capturedTables,
   };
 }
 
-export function serializeState(state: CaptureState): string {
-  return JSON.stringify({ version: 1, ...convertLsns(state, formatLsn) });
+/** The state as capture stores it in Kafka; a masked key's resume points are sealed by `cipher`. */
+export function serializeState(state: CaptureState, cipher: ResumePointCipher = ResumePointCipher.none): string {
+  return JSON.stringify({ version: 1, ...convertState(state, formatLsn, (table, tuple: KeyTuple) => cipher.store(table, tuple)) });
 }
 
-export function deserializeState(text: string): CaptureState {
-  return convertLsns(storedState.parse(JSON.parse(text)), parseLsn); // `version` is left behind by the walk
+/** The stored state, its sealed resume points opened by `cipher` (a clear one, written by an older version, is taken as it is). */
+export function deserializeState(text: string, cipher: ResumePointCipher = ResumePointCipher.none): CaptureState {
+  // `version` is left behind by the walk
+  return convertState(storedState.parse(JSON.parse(text)), parseLsn, (table, stored: StoredKey) => cipher.load(table, stored));
 }
 
 /**
@@ -139,11 +151,14 @@ export function pruneSnapshot(state: CaptureState): CaptureState {
   return { ...state, snapshot: { ...snapshot, tables } };
 }
 
-/** True when a resumed snapshot chunk already holds this streamed change (see pruneSnapshot). */
-export function seenBySnapshot(snapshot: SnapshotProgress | null, dataCollection: string, keyColumns: string[], row: Row, commitLsn: Lsn): boolean {
+/**
+ * True when a resumed snapshot chunk already holds this streamed change (see pruneSnapshot). `keyText(tuple)`
+ * is the change's key as PostgreSQL sent it, clear even where the key is masked, as the bounds are.
+ */
+export function seenBySnapshot<T>(snapshot: SnapshotProgress | null, dataCollection: string, keyText: (tuple: T) => KeyTuple, tuple: T, commitLsn: Lsn): boolean {
   const table = snapshot?.tables[dataCollection];
   if (!table) return false;
-  const key: KeyTuple = keyColumns.map((column) => String(row[column]));
+  const key = keyText(tuple);
   const chunk = table.chunks.find((candidate) => rangeContains(table.keyKinds, candidate, key));
   return chunk !== undefined && chunk.doneAtLsn !== null && commitLsn < chunk.doneAtLsn;
 }

@@ -19,6 +19,7 @@ import { readPositionRecord } from '../../connectors/kafka/position-reader';
 import { deserializeState, type CaptureState } from './capture-state';
 import { columnPolicyOf } from '../config/column-policy';
 import { CaptureContext, captureNamesOf } from './capture-context';
+import { resumePointCipherOf, type ResumePointCipher } from './resume-point-cipher';
 import { SnapshotRunner } from './snapshot-runner';
 import { StreamRunner } from './stream-runner';
 import { BackfillTracker } from './backfill/backfill-tracker';
@@ -137,7 +138,8 @@ export class CaptureService {
       );
       await producer.connect();
 
-      const state = await this.prepareState(lockClient, kafka, options);
+      const resumePoints = resumePointCipherOf(columns, tables, config.source.maskKeyEnv);
+      const state = await this.prepareState(lockClient, kafka, options, resumePoints);
       const context = new CaptureContext(
         config,
         kafka,
@@ -145,6 +147,7 @@ export class CaptureService {
         logger,
         withCapturedTables(state ?? emptyState(config.source.slot), tables),
         columns,
+        resumePoints,
       );
       const added = state ? tablesToBackfill(config, context.state) : [];
 
@@ -224,7 +227,7 @@ export class CaptureService {
   }
 
   /** The stored state, checked against the slot; null when capture starts from nothing. */
-  private async prepareState(client: Client, kafka: Kafka, options: CaptureOptions): Promise<CaptureState | null> {
+  private async prepareState(client: Client, kafka: Kafka, options: CaptureOptions, resumePoints: ResumePointCipher): Promise<CaptureState | null> {
     const { slot } = this.config.source;
     const names = captureNamesOf(this.config);
     const slotInfo = await readSlot(client, slot);
@@ -234,7 +237,7 @@ export class CaptureService {
       return null;
     }
     const stored = await readPositionRecord(kafka, names.stateTopic, names.stateGroup);
-    const state = stored === null ? null : deserializeState(stored);
+    const state = stored === null ? null : deserializeState(stored, resumePoints);
     if (state && !slotInfo.exists) {
       throw new CaptureStateError(
         `replication slot "${slot}" no longer exists, but capture had streamed from it up to ${state.stream.lastCommitLsn?.toString() ?? 'its start'}: ` +

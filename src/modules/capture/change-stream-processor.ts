@@ -89,7 +89,7 @@ export class ChangeStreamProcessor {
         return;
       case 'insert': {
         const plan = this.plans.of(message.relation);
-        if (this.capturing()) this.emit(message.relation, plan, walStart, out, 'c', null, this.row(message.relation, plan, message.after));
+        if (this.capturing()) this.emit(message.relation, plan, walStart, out, message.after, 'c', null, this.row(message.relation, plan, message.after));
         return;
       }
       case 'update': {
@@ -98,16 +98,16 @@ export class ChangeStreamProcessor {
         const before = message.before ? this.row(message.relation, plan, message.before) : null;
         const after = fillUnchangedToast(this.row(message.relation, plan, message.after), message.beforeIsKeyOnly ? null : before);
         if (before && plan.keyColumns.length > 0 && !sameKey(plan.keyColumns, before, after)) {
-          this.emit(message.relation, plan, walStart, out, 'd', before, null);
-          this.emit(message.relation, plan, walStart, out, 'c', null, after);
+          this.emit(message.relation, plan, walStart, out, message.before!, 'd', before, null);
+          this.emit(message.relation, plan, walStart, out, message.after, 'c', null, after);
         } else {
-          this.emit(message.relation, plan, walStart, out, 'u', message.beforeIsKeyOnly ? null : before, after);
+          this.emit(message.relation, plan, walStart, out, message.after, 'u', message.beforeIsKeyOnly ? null : before, after);
         }
         return;
       }
       case 'delete': {
         const plan = this.plans.of(message.relation);
-        if (this.capturing()) this.emit(message.relation, plan, walStart, out, 'd', this.row(message.relation, plan, message.before), null);
+        if (this.capturing()) this.emit(message.relation, plan, walStart, out, message.before, 'd', this.row(message.relation, plan, message.before), null);
         return;
       }
       case 'truncate':
@@ -202,13 +202,14 @@ export class ChangeStreamProcessor {
     return !this.requireTransaction().alreadyProduced;
   }
 
-  private emit(relation: Relation, plan: TablePlan, walStart: Lsn, out: RecordSink, op: 'c' | 'u' | 'd', before: Row | null, after: Row | null): void {
+  /** `keyTuple`: the tuple the event's key comes from, as decoded. */
+  private emit(relation: Relation, plan: TablePlan, walStart: Lsn, out: RecordSink, keyTuple: RawTuple, op: 'c' | 'u' | 'd', before: Row | null, after: Row | null): void {
     const tx = this.tx!;
     const keyRow = (after ?? before) as Row;
     const key = plan.key(keyRow);
     // A failback write is not captured, and a backfill window must not re-read its row either (its value came from the target).
     if (tx.skipped) return this.backfill?.recordChange(plan.dataCollection, key, 'd', null);
-    if (seenBySnapshot(this.snapshotFilter, plan.dataCollection, plan.keyColumns, keyRow, tx.finalLsn)) return;
+    if (seenBySnapshot(this.snapshotFilter, plan.dataCollection, plan.keyText, keyTuple, tx.finalLsn)) return;
     this.beginMarker(out, tx);
     this.backfill?.recordChange(plan.dataCollection, key, op, after);
     this.push(out, { topic: plan.topic, key, value: this.nextEvent(tx, relation, plan, walStart, op, before, after) });

@@ -1,4 +1,5 @@
 import type { RawTuple, Relation } from '../../connectors/postgres-source/pgoutput-decoder';
+import type { KeyTuple } from '../../connectors/postgres-source/key-range';
 import { keySerializer, rowReader } from '../../connectors/postgres-source/change-event';
 import type { Row } from '../../contracts/envelope';
 import { tableTopic } from '../../contracts/names';
@@ -13,6 +14,8 @@ export interface TablePlan {
   readonly keyColumns: string[];
   /** A tuple as a row (column rules applied, values converted); throws on a value it cannot convert. */
   readonly row: (tuple: RawTuple) => Row;
+  /** The key columns' text as PostgreSQL sent it (clear, even where masked): what snapshot chunk bounds hold. */
+  readonly keyText: (tuple: RawTuple) => KeyTuple;
   /** The record key of a row (JSON), null for a table without key columns. */
   readonly key: (row: Row) => string | null;
   /** Backfill's signal table, whose changes are never produced. */
@@ -46,7 +49,17 @@ export class TablePlans {
       keyColumns,
       row: rowReader(relation.columns, this.options.types, this.options.columns?.of(schema, table) ?? null),
       key: keySerializer(keyColumns),
+      keyText: keyTextReader(relation, keyColumns),
       isSignalTable: this.isSignalTable(schema, table),
     };
   }
+}
+
+function keyTextReader(relation: Relation, keyColumns: string[]): (tuple: RawTuple) => KeyTuple {
+  const indexes = keyColumns.map((name) => relation.columns.findIndex((column) => column.name === name));
+  return (tuple) =>
+    indexes.map((i) => {
+      const value = tuple[i];
+      return typeof value === 'string' ? value : '';
+    });
 }

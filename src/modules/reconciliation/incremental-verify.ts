@@ -102,12 +102,14 @@ export async function incrementalPlanFor(
   logger: Logger,
 ): Promise<IncrementalPlan | null> {
   if (!drained) return null;
+  const planned = Date.now();
   const plan = await planIncremental(target, kafka, definition, drained);
+  const planMs = Date.now() - planned;
   if ('fallback' in plan) {
     logger.info({ projection: definition.name, reason: plan.fallback }, 'verifying every row');
     return null;
   }
-  logger.info({ projection: definition.name, since: plan.since, changedKeys: plan.changedKeys }, 'verifying the rows changed since the last clean reconciliation');
+  logger.info({ projection: definition.name, since: plan.since, changedKeys: plan.changedKeys, planMs }, 'verifying the rows changed since the last clean reconciliation');
   return plan;
 }
 

@@ -24,7 +24,10 @@ export interface CutReadOptions {
   inside: (records: LogRecord[]) => Promise<void>;
   /** Records after the cut (only read when given: rollback's export). */
   after?: (records: LogRecord[]) => Promise<void>;
-  /** Stop once nothing arrived for this long (the log is finite: capture may run, the projector must not). */
+  /**
+   * Give up once nothing arrived for this long with partitions not read to their end: a stuck read fails
+   * instead of passing for a complete one (a busy machine can leave seconds between fetches).
+   */
   idleMs?: number;
 }
 
@@ -35,18 +38,23 @@ export interface CutReadOptions {
  */
 export async function readToCut(options: CutReadOptions): Promise<CutReadResult> {
   const { kafka, topics, cut } = options;
-  const idleMs = options.idleMs ?? 2500;
+  const idleMs = options.idleMs ?? 60_000;
   const ends = await endOffsets(kafka, topics);
   const endOf = new Map(ends.map((e) => [partitionId(e.topic, e.partition), e]));
   const open = new Map<string, boolean>();
   const seen = new Map<string, bigint>();
+  /**
+   * Per partition, how far the consumer has read, transaction markers included: the end offsets are
+   * the last stable offsets, and a partition's last offset is often a commit marker, never handed
+   * over as a record.
+   */
+  const readTo = new Map<string, bigint>();
   const result: CutReadResult = { lastIncluded: new Map(), commitLsn: new Map(), included: 0, after: 0, ends };
   const finished = (id: string): boolean => {
     const end = endOf.get(id);
     if (!end || end.end <= end.low) return true;
     if (open.get(id) === false && !options.after) return true;
-    const last = seen.get(id);
-    return last !== undefined && last >= end.end - 1n;
+    return [seen.get(id), readTo.get(id)].some((offset) => offset !== undefined && offset >= end.end - 1n);
   };
   const allFinished = () => [...endOf.keys()].every(finished);
   if (allFinished()) return result;
@@ -58,6 +66,13 @@ export async function readToCut(options: CutReadOptions): Promise<CutReadResult>
   await withThrowawayConsumer(kafka, `${options.groupPrefix}.`, settings, async (consumer) => {
     consumer.on(consumer.events.GROUP_JOIN, () => {
       joined = true;
+      lastActivity = Date.now();
+    });
+    // After eachBatch has handled the batch; also for a batch of markers alone, which eachBatch never sees.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      const id = partitionId(payload.topic, payload.partition);
+      const offset = BigInt(payload.lastOffset);
+      if (offset > (readTo.get(id) ?? -1n)) readTo.set(id, offset);
       lastActivity = Date.now();
     });
     for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
@@ -117,6 +132,9 @@ export async function readToCut(options: CutReadOptions): Promise<CutReadResult>
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     if (!joined && !failure) failure = new Error(`could not join a Kafka consumer group to read ${topics.join(', ')} within 60 s`);
+    const unfinished = [...endOf.keys()].filter((id) => !finished(id));
+    if (!failure && unfinished.length > 0)
+      failure = new Error(`${unfinished.join(', ')}: not read to the end within ${idleMs / 1000} s without progress`);
   });
   if (failure) throw failure;
   return result;
