@@ -11,6 +11,8 @@
  *              rows/s (first low watermark to last produced piece, as capture recorded them)
  *   after      the same load generator for S seconds again, once the backfill is done (the machine's
  *              load drifts; the stream without a backfill is measured on both sides of it)
+ * Capture's CPU (user + system, /proc) per 1,000 rows: the snapshot's from capture's start, the
+ * backfill's as all of capture's CPU while it ran, its stream's included.
  * Each update event is assigned to the phase its source commit (source.ts_ms) fell in, and every
  * phase waits until all its updates were consumed, so a slow tail cannot slip out of a phase. Latency
  * of an update: visible = received by a read_committed consumer − source.ts_ms (what a consumer of
@@ -164,12 +166,15 @@ async function main() {
     log(`warm-up: ${options.rate} updates/s for ${options.seconds / 2} s, not measured`);
     await consumed(await steadyUpdates('warm-up', n.table, options.rate, () => true, options.seconds / 2), seen, alive);
     log(`before: ${options.rate} updates/s for ${options.seconds} s`);
+    const cpuBefore = capture.stats().cpuSeconds;
     const before = await steadyUpdates('before', n.table, options.rate, () => true, options.seconds);
     await consumed(before, seen, alive);
+    const streamCpuPerSecond = (capture.stats().cpuSeconds - cpuBefore) / seconds(before.to - before.from);
 
     const requests = await BackfillRequests.open(loadConfig(configFile));
     let finished: BackfillListing | undefined;
     const backfillStart = Date.now();
+    const cpuAtBackfill = capture.stats().cpuSeconds;
     const id = await requests.request(`public.${n.table}`, null, options.chunkSize);
     log(`backfill ${id}: ${options.rate} updates/s while it runs`);
     const updating = steadyUpdates('backfill', n.table, options.rate, () => finished !== undefined, 1);
@@ -182,6 +187,8 @@ async function main() {
     const backfillWall = seconds(Date.now() - backfillStart);
     const during = await updating;
     await consumed(during, seen, alive);
+    // all of capture's CPU while the backfill ran, its stream's included (the stream shares its transactions)
+    const backfillCpu = capture.stats().cpuSeconds - cpuAtBackfill;
     await requests.close();
 
     log(`after: ${options.rate} updates/s for ${options.seconds} s`);
@@ -197,8 +204,9 @@ async function main() {
     const result = {
       rows: options.rows,
       options,
-      snapshot: { seconds: snapshotSeconds, rowsPerSecond: options.rows / snapshotSeconds },
-      backfill: { listing: finished, wallSeconds: backfillWall, rowsPerSecond: finished.rowsPerSecond },
+      snapshot: { seconds: snapshotSeconds, rowsPerSecond: options.rows / snapshotSeconds, captureCpuSeconds: capture.atReady?.cpuSeconds },
+      backfill: { listing: finished, wallSeconds: backfillWall, rowsPerSecond: finished.rowsPerSecond, captureCpuSeconds: backfillCpu },
+      streamCpuSecondsPerSecondBefore: streamCpuPerSecond,
       phases: { before, during, after },
       notConsumed: missing,
       without,
@@ -230,6 +238,7 @@ async function main() {
         '',
         `p99 visible during ÷ without: **×${ratio(withBackfill.visible.p99, without.visible.p99)}** (before ${ms(result.beforeOnly.visible.p99)}, after ${ms(result.afterOnly.visible.p99)}); worst window ×${ratio(withBackfill.worstWindowP99, without.worstWindowP99)}; p99 sent ×${ratio(withBackfill.sent.p99, without.sent.p99)}`,
         `backfill: ${finished.status}, ${fmt(finished.rowsRead)} rows read, ${fmt(finished.rowsEmitted)} emitted, ${finished.chunksDone} chunks, ${fmt(backfillWall, 1)} s from request to done; updates not consumed per phase: ${missing.join(', ')}`,
+        `capture CPU per 1,000 rows: snapshot ${fmt((1e6 * (capture.atReady?.cpuSeconds ?? NaN)) / options.rows)} ms (from its start), backfill ${fmt((1e6 * backfillCpu) / finished.rowsRead)} ms (capture's whole CPU during it; its stream alone took ${fmt(streamCpuPerSecond * 1000)} ms/s "before")`,
         `load average (1, 5, 15 min) before ${loadBefore}, after ${loadAfter}; ${m.cpus} × ${m.cpuModel}, PostgreSQL ${m.postgres}, Kafka ${m.kafka}, Node ${m.node}`,
         '',
       ].join('\n'),

@@ -2,6 +2,7 @@ import { WatermarkWindow, type ChunkRead } from '../../src/modules/capture/backf
 import { BackfillTracker } from '../../src/modules/capture/backfill/backfill-tracker';
 import { PieceBudget } from '../../src/modules/capture/backfill/piece-budget';
 import type { ProducedRecord } from '../../src/contracts/positions';
+import { changeEvent, sourceInfo } from '../../src/contracts/envelope';
 
 const key = (id: number) => JSON.stringify({ id });
 const chunk = (ids: number[], after: string[] | null, last = false): ChunkRead => ({
@@ -50,6 +51,26 @@ describe('a backfill chunk produced in pieces', () => {
     await Promise.resolve();
     expect(settled()).toBe(1);
     expect(tracker.takePiece(2, out)).toBeNull();
+  });
+
+  it('encodes each read event as the whole envelope would be encoded, the source placed at the high watermark', () => {
+    const { tracker, window } = setup();
+    window('w1', chunk([1, 2], null));
+    const out: ProducedRecord[] = [];
+    tracker.takePiece(2, out);
+    const source = sourceInfo({
+      serverName: 'p',
+      database: 'db',
+      schema: 'public',
+      table: 't',
+      snapshot: 'incremental',
+      commitTimeMicros: 5_000_000,
+      txId: null,
+      lsn: 300n,
+      commitLsn: 308n,
+      previousCommitLsn: null,
+    });
+    expect(out.map((r) => r.value)).toEqual([1, 2].map((id) => JSON.stringify(changeEvent('r', null, { id, v: `read ${id}` } as never, source, null, 1000))));
   });
 
   it('drops a row whose key the stream changed after the high watermark, before its piece: the streamed event is newer', () => {
