@@ -30,7 +30,7 @@ import { createTargetDatabase } from '../../test/support/target-db';
 import { createLegacyAppState, generateAppStates } from '../../demo/app-state';
 import { createLegacyMemory, generateMemoryNodes } from '../../demo/memory';
 import { Capture, log, procStats, sleep, type ProcStats } from '../capture/support';
-import { TopicEnds, cleanUp, loadAverage } from './support';
+import { TopicEnds, cleanUp, loadAverage, withoutServiceAddresses } from './support';
 import { arg, flag, fmt } from '../cli-args';
 
 const options = {
@@ -91,15 +91,6 @@ interface Run {
   cpuSeconds: number;
   memory: { peaks: Record<string, number> } | null;
   load: number[];
-}
-
-/** The config file names the services; the environment's addresses would override it. */
-function withoutServiceAddresses(): NodeJS.ProcessEnv {
-  const copy = { ...process.env };
-  delete copy.TANDEM_SOURCE_URL;
-  delete copy.TANDEM_TARGET_URL;
-  delete copy.TANDEM_KAFKA_BROKERS;
-  return copy;
 }
 
 async function project(variant: string, configFile: string, targetUrl: string, topic: string, lastOffsets: Map<number, bigint>): Promise<Run> {

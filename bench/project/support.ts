@@ -11,7 +11,7 @@ import { PG_BIN, TandemChild, log, procStats, seconds, sleep, type ProcStats } f
 export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** The environment without the TANDEM_* service addresses: the config file written for a part holds them all. */
-function withoutServiceAddresses(): NodeJS.ProcessEnv {
+export function withoutServiceAddresses(): NodeJS.ProcessEnv {
   const copy = { ...process.env };
   delete copy.TANDEM_SOURCE_URL;
   delete copy.TANDEM_TARGET_URL;
