@@ -9,8 +9,8 @@ const MAX_BATCH_BYTES = 16 * 1024 * 1024;
  * Record bytes one fetch returns at most (over all partitions), unless its first record batch alone
  * is larger; the broker fills it partition by partition, and kafkajs-fetch-rotation.ts turns which
  * partition comes first. 4 MiB kept the projector's memory lower, but the chat suite's projector
- * then stalled with its 20 KB embedding events part-read (BENCHMARKS.md, "Projector peak RSS"):
- * back to two whole batches until that is understood.
+ * then stopped making progress on its largest (~20 KB) events (BENCHMARKS.md, "Projector peak
+ * RSS"): two whole batches until that is understood.
  */
 const MAX_FETCH_BYTES = 2 * MAX_BATCH_BYTES;
 
