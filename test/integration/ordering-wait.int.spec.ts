@@ -13,11 +13,12 @@ import { testKafka } from '../support/services';
  * Events waiting for a parent row (retryOrderingConflicts) on the real PostgreSQL: the projector
  * retries them after every chunk, so one whose parent is still missing must cost no write attempt
  * (with hundreds waiting, a loaded machine spent 10-16 s per chunk on attempts bound to fail), and
- * each must still be applied in the first pass after its parent arrives, whoever wrote the parent.
+ * each must still be applied in the first retry after its parent arrives, whoever wrote the parent
+ * (also when the parent itself was waiting and is applied by that retry).
  */
 describe('ordering wait: events waiting for their parent row (real PostgreSQL)', () => {
   type Row = Record<string, unknown>;
-  const tables = ['parents', 'children', 'pairs', 'pair_children'];
+  const tables = ['parents', 'children', 'grandchildren', 'pairs', 'pair_children'];
   const projection = defineProjection<Row>({
     name: 'family',
     migrations: [],
@@ -71,6 +72,7 @@ describe('ordering wait: events waiting for their parent row (real PostgreSQL)',
       SELECT nextval('family.attempts');
       CREATE TABLE family.parents (id uuid PRIMARY KEY, ${source});
       CREATE TABLE family.children (id int PRIMARY KEY, parent_id uuid REFERENCES family.parents (id), ${source});
+      CREATE TABLE family.grandchildren (id int PRIMARY KEY, child_id int REFERENCES family.children (id), ${source});
       CREATE TABLE family.pairs (a text, b int, ${source}, PRIMARY KEY (a, b));
       CREATE TABLE family.pair_children (id int PRIMARY KEY, a text, b int, ${source},
                                          CONSTRAINT pair_children_pair_fkey FOREIGN KEY (a, b) REFERENCES family.pairs (a, b));
@@ -103,6 +105,20 @@ describe('ordering wait: events waiting for their parent row (real PostgreSQL)',
     expect(await statuses()).toEqual({ redriven: 35 });
     expect((await pool.query(`SELECT count(*)::int AS n FROM family.children WHERE parent_id = $1`, [parent])).rows[0].n).toBe(30);
     expect((await pool.query(`SELECT count(*)::int AS n FROM family.pair_children WHERE (a, b) = ('x', 7)`)).rows[0].n).toBe(5);
+  });
+
+  it('applies, once the parent arrives, a grandchild that waited for a waiting child, without another chunk', async () => {
+    const sink = live();
+    const parent = '00000000-0000-4000-8000-000000000003';
+    await sink.write([item('grandchildren', { id: 1, child_id: 200 })]);
+    await sink.write([item('children', { id: 200, parent_id: parent })]);
+    const waiting = async () => Number((await pool.query(`SELECT count(*) AS n FROM tandem.quarantine WHERE projection = 'family' AND status = 'waiting'`)).rows[0].n);
+    expect(await waiting()).toBe(2);
+
+    // the last chunk of the stream: nothing comes after it to retry the grandchild
+    await sink.write([item('parents', { id: parent })]);
+    expect(await waiting()).toBe(0);
+    expect((await pool.query(`SELECT child_id FROM family.grandchildren WHERE id = 1`)).rows).toEqual([{ child_id: 200 }]);
   });
 
   it('quarantines a child that waited too long, with the refusal as its reason', async () => {

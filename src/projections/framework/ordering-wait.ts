@@ -36,11 +36,35 @@ export interface WaitingValues {
 
 /**
  * Retries the events set aside because a row they refer to had not arrived (ProjectionDefinition.
- * retryOrderingConflicts), oldest first; the events of one row in order, stopping at the first that
- * still waits. An event whose parent row is known to be still missing is not tried (one statement
- * checks them all). One that has waited longer than `maxWaitMs` is quarantined with the reason.
+ * retryOrderingConflicts), pass after pass until one applies nothing: an event a pass applies may be
+ * the parent another waits for (a chat message waiting for its conversation, the conversation for
+ * its user), and that one was skipped as still missing its parent when the pass began. Without
+ * passes to the end, such grandchildren stayed waiting until the next chunk, or for good once the
+ * projector had caught up.
  */
 export async function retryWaiting(
+  pool: Pool,
+  definition: ProjectionDefinition<unknown>,
+  topicPrefix: string,
+  maxWaitMs: number,
+  values: WaitingValues,
+): Promise<WaitRetryResult> {
+  const total: WaitRetryResult = { applied: 0, gaveUp: 0 };
+  for (;;) {
+    const pass = await retryPass(pool, definition, topicPrefix, maxWaitMs, values);
+    total.applied += pass.applied;
+    total.gaveUp += pass.gaveUp;
+    if (pass.applied === 0) return total;
+  }
+}
+
+/**
+ * One pass over the waiting events, oldest first; the events of one row in order, stopping at the
+ * first that still waits. An event whose parent row is known to be still missing is not tried (one
+ * statement checks them all). One that has waited longer than `maxWaitMs` is quarantined with the
+ * reason.
+ */
+async function retryPass(
   pool: Pool,
   definition: ProjectionDefinition<unknown>,
   topicPrefix: string,
