@@ -1,5 +1,4 @@
 import type { Consumer, Kafka } from 'kafkajs';
-import { FetchGroups } from './fetch-group';
 import { retryTransient } from './retry';
 import type { LogRecord } from '../../contracts/positions';
 
@@ -14,12 +13,6 @@ const MAX_BATCH_BYTES = 16 * 1024 * 1024;
  * RSS"): two whole batches until that is understood.
  */
 const MAX_FETCH_BYTES = 2 * MAX_BATCH_BYTES;
-
-/** How often the group's Kafka offsets (for lag tools only: reading starts from the owner's checkpoints) are committed. */
-const GROUP_OFFSETS_EVERY_MS = 5000;
-
-/** Partition batches of one fetch kafkajs hands over at once (more than any topic set Tandem reads has partitions). */
-const PARTITIONS_AT_ONCE = 64;
 
 export interface PartitionBatch {
   topic: string;
@@ -36,9 +29,7 @@ export type StartOffsets = (topic: string, partition: number) => Promise<bigint>
 /**
  * A consumer-group member that reads committed records from the offsets its owner decides (its own
  * checkpoints), not from the offsets Kafka stored for the group. Kafka's group offsets are still
- * committed every few seconds (GROUP_OFFSETS_EVERY_MS), so standard lag tools keep working. The
- * partition batches of one fetch reach the owner together, in one call (fetch-group.ts); calls never
- * overlap.
+ * committed after each handled batch, so standard lag tools keep working.
  */
 export class LogConsumer {
   private readonly consumer: Consumer;
@@ -65,8 +56,7 @@ export class LogConsumer {
     });
   }
 
-  async start(startOffsets: StartOffsets, handle: (batches: PartitionBatch[]) => Promise<void>): Promise<void> {
-    const fetches = new FetchGroups(handle);
+  async start(startOffsets: StartOffsets, handle: (batch: PartitionBatch) => Promise<void>): Promise<void> {
     const id = (topic: string, partition: number) => `${topic}#${partition}`;
     const expected = async (topic: string, partition: number): Promise<bigint> => {
       const known = this.next.get(id(topic, partition));
@@ -95,11 +85,8 @@ export class LogConsumer {
     await retryTransient(() => this.consumer.connect());
     for (const topic of this.topics) await this.consumer.subscribe({ topic, fromBeginning: true });
     await this.consumer.run({
-      partitionsConsumedConcurrently: PARTITIONS_AT_ONCE,
-      // Not after every batch (kafkajs's autoCommit: one OffsetCommit per partition batch, each
-      // holding the next fetch back by a round trip): the handler commits on an interval instead.
-      autoCommit: false,
-      autoCommitInterval: GROUP_OFFSETS_EVERY_MS,
+      autoCommit: true,
+      autoCommitInterval: 5000,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
         if (!isRunning() || isStale()) return;
@@ -128,7 +115,7 @@ export class LogConsumer {
           if (batch.messages.length > 0) this.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: from.toString() });
           return;
         }
-        await fetches.add({ topic: batch.topic, partition: batch.partition, records, highWatermark: BigInt(batch.highWatermark), heartbeat });
+        await handle({ topic: batch.topic, partition: batch.partition, records, highWatermark: BigInt(batch.highWatermark), heartbeat });
         const last = records[records.length - 1].offset;
         this.next.set(id(batch.topic, batch.partition), last + 1n);
         resolveOffset(last.toString());

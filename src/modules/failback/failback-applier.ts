@@ -83,9 +83,7 @@ export class FailbackApplier {
         const checkpoint = (await loadCheckpoints(this.options.legacyReads, this.checkpointName)).get(partitionId(topic, partition));
         return checkpoint ? checkpoint.offset + 1n : this.consumer!.lowWatermark(topic, partition);
       },
-      async (batches) => {
-        for (const batch of batches) await this.handle(batch);
-      },
+      (batch) => this.handle(batch),
     );
     logger.info({ projection: definition.name, topics }, 'failback applier running');
   }

@@ -83,16 +83,17 @@ export class LiveSink implements RunnerSink {
 
   async write(items: BatchItem[]): Promise<ChunkResult> {
     const { definition, pool, logger } = this.options;
-    const checkpoints = this.checkpointsAfter(items);
+    const last = items[items.length - 1].record;
+    const checkpoint = this.checkpointAfter(last.topic, last.partition, items);
     const started = process.hrtime.bigint();
-    const result = await applyBatch(pool, definition, items, checkpoints);
+    const result = await applyBatch(pool, definition, items, [checkpoint]);
     this.options.onBatchApplied?.({
       projection: definition.name,
       applied: result.applied,
       quarantined: result.quarantined.length,
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
     });
-    for (const checkpoint of checkpoints) this.checkpoints.set(partitionId(checkpoint.topic, checkpoint.partition), checkpoint);
+    this.checkpoints.set(partitionId(last.topic, last.partition), checkpoint);
     for (const entry of result.waiting) {
       this.waitingValues.known.set(positionKey(entry.record), entry.record.value);
       if (entry.refusal) await this.waitingValues.parents.learn(pool, definition.schema, positionKey(entry.record), entry.refusal);
@@ -121,21 +122,14 @@ export class LiveSink implements RunnerSink {
     return { applied: result.applied, quarantined: result.quarantined };
   }
 
-  /**
-   * The checkpoint of each partition in the chunk once it is applied: the partition's last offset in
-   * the chunk, its highest commit LSN so far (a chunk holds each partition's records in order).
-   */
-  private checkpointsAfter(items: BatchItem[]): Checkpoint[] {
-    const after = new Map<string, Checkpoint>();
-    for (const { record, decoded } of items) {
-      const id = partitionId(record.topic, record.partition);
-      const checkpoint = after.get(id) ?? { topic: record.topic, partition: record.partition, offset: record.offset, commitLsn: this.checkpoints.get(id)?.commitLsn ?? null };
-      checkpoint.offset = record.offset;
-      if (decoded.kind === 'apply' && (checkpoint.commitLsn === null || decoded.event.commitLsn > checkpoint.commitLsn))
-        checkpoint.commitLsn = decoded.event.commitLsn;
-      after.set(id, checkpoint);
+  /** The partition's checkpoint once the chunk is applied: its last offset, the highest commit LSN so far. */
+  private checkpointAfter(topic: string, partition: number, items: BatchItem[]): Checkpoint {
+    let commitLsn = this.checkpoints.get(partitionId(topic, partition))?.commitLsn ?? null;
+    for (const item of items) {
+      if (item.decoded.kind === 'apply' && (commitLsn === null || item.decoded.event.commitLsn > commitLsn))
+        commitLsn = item.decoded.event.commitLsn;
     }
-    return [...after.values()];
+    return { topic, partition, offset: items[items.length - 1].record.offset, commitLsn };
   }
 
   async afterBatch(caughtUp: boolean): Promise<void> {

@@ -79,7 +79,7 @@ export class ProjectionRunner {
         const from = await sink.startOffset(id, this.readUpTo.get(id)?.offset);
         return from ?? this.consumer!.lowWatermark(topic, partition);
       },
-      (batches) => this.handle(batches),
+      (batch) => this.handle(batch),
     );
   }
 
@@ -88,24 +88,17 @@ export class ProjectionRunner {
     await this.options.sink.close();
   }
 
-  /**
-   * The partition batches of one fetch, through the pipeline together: a chunk may hold several
-   * partitions' records (each partition's in order) and their checkpoints, in one target transaction.
-   */
-  private async handle(batches: PartitionBatch[]): Promise<void> {
+  private async handle(batch: PartitionBatch): Promise<void> {
     const { definition, topicPrefix, maxBatchEvents, sink } = this.options;
-    for (const batch of batches) {
-      const last = batch.records[batch.records.length - 1];
-      const partition = partitionId(batch.topic, batch.partition);
-      this.statusValue.lag[partition] = Number(batch.highWatermark - last.offset - 1n);
-      this.readUpTo.set(partition, { offset: last.offset, end: batch.highWatermark });
-    }
-    const records = batches.length === 1 ? batches[0].records : batches.flatMap((batch) => batch.records);
-    await runPipeline({ definition, topicPrefix, maxBatchEvents, sink }, records, async (result) => {
+    const last = batch.records[batch.records.length - 1];
+    const partition = partitionId(batch.topic, batch.partition);
+    this.statusValue.lag[partition] = Number(batch.highWatermark - last.offset - 1n);
+    this.readUpTo.set(partition, { offset: last.offset, end: batch.highWatermark });
+    await runPipeline({ definition, topicPrefix, maxBatchEvents, sink }, batch.records, async (result) => {
       this.statusValue.eventsApplied += result.applied;
       this.statusValue.eventsQuarantined += result.quarantined.length;
       this.statusValue.lastBatchAt = Date.now();
-      await batches[0].heartbeat();
+      await batch.heartbeat();
     });
     await sink.afterBatch(this.caughtUp());
   }
