@@ -17,7 +17,7 @@ import { testKafka } from '../support/services';
  */
 describe('ordering wait: events waiting for their parent row (real PostgreSQL)', () => {
   type Row = Record<string, unknown>;
-  const tables = ['parents', 'children', 'pairs', 'pair_children'];
+  const tables = ['parents', 'children', 'pairs', 'pair_children', 'grandchildren'];
   const projection = defineProjection<Row>({
     name: 'family',
     migrations: [],
@@ -71,6 +71,7 @@ describe('ordering wait: events waiting for their parent row (real PostgreSQL)',
       SELECT nextval('family.attempts');
       CREATE TABLE family.parents (id uuid PRIMARY KEY, ${source});
       CREATE TABLE family.children (id int PRIMARY KEY, parent_id uuid REFERENCES family.parents (id), ${source});
+      CREATE TABLE family.grandchildren (id int PRIMARY KEY, child_id int REFERENCES family.children (id), ${source});
       CREATE TABLE family.pairs (a text, b int, ${source}, PRIMARY KEY (a, b));
       CREATE TABLE family.pair_children (id int PRIMARY KEY, a text, b int, ${source},
                                          CONSTRAINT pair_children_pair_fkey FOREIGN KEY (a, b) REFERENCES family.pairs (a, b));
@@ -111,5 +112,20 @@ describe('ordering wait: events waiting for their parent row (real PostgreSQL)',
     const [entry] = (await pool.query(`SELECT status, reason FROM tandem.quarantine WHERE projection = 'family' AND status <> 'redriven'`)).rows;
     expect(entry.status).toBe('quarantined');
     expect(entry.reason).toMatch(/^waited 0 s for the row it refers to: .*violates foreign key constraint "children_parent_id_fkey"/);
+  });
+
+  it('applies a chain that arrived youngest first (grandchild, child, parent) once its root arrives, with no chunk after it', async () => {
+    const sink = live();
+    const root = '00000000-0000-4000-8000-000000000003';
+    await sink.write([item('grandchildren', { id: 300, child_id: 200 })]);
+    await sink.write([item('children', { id: 200, parent_id: root })]);
+    const waiting = async () =>
+      Number((await pool.query(`SELECT count(*)::int AS n FROM tandem.quarantine WHERE projection = 'family' AND status = 'waiting'`)).rows[0].n);
+    expect(await waiting()).toBe(2);
+
+    // the root's chunk is the last one: nothing else comes to set off another pass
+    await sink.write([item('parents', { id: root })]);
+    expect(await waiting()).toBe(0);
+    expect((await pool.query(`SELECT child_id FROM family.grandchildren WHERE id = 300`)).rows).toEqual([{ child_id: 200 }]);
   });
 });

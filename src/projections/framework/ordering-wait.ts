@@ -39,8 +39,28 @@ export interface WaitingValues {
  * retryOrderingConflicts), oldest first; the events of one row in order, stopping at the first that
  * still waits. An event whose parent row is known to be still missing is not tried (one statement
  * checks them all). One that has waited longer than `maxWaitMs` is quarantined with the reason.
+ * Passes repeat while one applies something: a waiting event's parent may itself be a waiting event
+ * the pass applied after it (a chain that arrived youngest first), and no later chunk may come to
+ * set off another pass.
  */
 export async function retryWaiting(
+  pool: Pool,
+  definition: ProjectionDefinition<unknown>,
+  topicPrefix: string,
+  maxWaitMs: number,
+  values: WaitingValues,
+): Promise<WaitRetryResult> {
+  const total: WaitRetryResult = { applied: 0, gaveUp: 0 };
+  for (;;) {
+    const pass = await retryPass(pool, definition, topicPrefix, maxWaitMs, values);
+    total.applied += pass.applied;
+    total.gaveUp += pass.gaveUp;
+    if (pass.applied === 0) return total;
+  }
+}
+
+/** One pass of retryWaiting over the events waiting now. */
+async function retryPass(
   pool: Pool,
   definition: ProjectionDefinition<unknown>,
   topicPrefix: string,
