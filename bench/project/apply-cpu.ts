@@ -10,8 +10,11 @@
  *
  * --by-statement: each statement executed on its own with the backend's CPU read around it, summed
  * per statement kind (table and operation).
+ * --rounds N: project N times, each into a fresh target; the figures are the last round's (warm).
+ * --profile FILE: a V8 CPU profile (.cpuprofile) of the last round's projection only.
  */
-import { mkdtempSync, rmSync } from 'fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { Session } from 'inspector';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Client, Pool } from 'pg';
@@ -30,6 +33,8 @@ import { applyMigrations } from '../../src/connectors/postgres-target/migrations
 
 const users = Number(arg('users', '1000'));
 const byStatement = process.argv.includes('--by-statement');
+const rounds = Number(arg('rounds', '1'));
+const profileFile = arg('profile', '');
 const prefix = 'bench';
 const definition = RECIPES['app-state'].projection({ sourceSchema: 'public', env: process.env });
 const topic = `${prefix}.public.user_app_state`;
@@ -116,10 +121,32 @@ async function copyReference(source: Client, sourceUrl: string) {
   }
 }
 
+function post<T>(session: Session, method: string): Promise<T> {
+  return new Promise((resolve, reject) => session.post(method, (error, value) => (error ? reject(error) : resolve(value as T))));
+}
+
+/** project() under the V8 profiler, its profile written to profileFile. */
+async function profiled(records: ReturnType<typeof appStateRecords>) {
+  const session = new Session();
+  session.connect();
+  await post(session, 'Profiler.enable');
+  await post(session, 'Profiler.start');
+  const projected = await project(records);
+  const { profile } = await post<{ profile: unknown }>(session, 'Profiler.stop');
+  writeFileSync(profileFile, JSON.stringify(profile));
+  session.disconnect();
+  return projected;
+}
+
 async function main() {
   const records = appStateRecords(users, topic);
   const loadBefore = loadAverage();
-  const { result, database, pool } = await project(records);
+  for (let round = 1; round < rounds; round++) {
+    const warm = await project(records);
+    await warm.pool.end();
+    await warm.database.drop();
+  }
+  const { result, database, pool } = profileFile ? await profiled(records) : await project(records);
   await pool.end();
   const source = new Client({ connectionString: database.url });
   await source.connect();

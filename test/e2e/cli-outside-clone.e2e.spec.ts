@@ -25,7 +25,7 @@ describe('tandem started from a folder outside the clone', () => {
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk.toString()));
     child.stderr.on('data', (chunk) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code))); // after the last output
     try {
       // compiling the sources on the fly (no build) takes minutes on a loaded 2-core machine; jest allows 240 s
       const deadline = Date.now() + 220_000;

@@ -47,8 +47,9 @@ function tandem(
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk) => (stderr += chunk.toString()));
+  // 'close', not 'exit': on a busy machine the exit can come before the last output has been read
   const done = new Promise<Run>((resolvePromise) =>
-    child.on('exit', (code) => resolvePromise({ code, stdout, stderr })),
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr })),
   );
   return { done, stop: () => child.kill('SIGTERM'), output: () => stdout + stderr };
 }

@@ -4,7 +4,7 @@ import { parse, stringify } from 'yaml';
 import { writeConfig } from '../support/capture-process';
 import { createTargetDatabase, targetQuery } from '../support/target-db';
 import { topicEnds } from '../support/kafka-reader';
-import { expectForwardSilent } from '../support/failback';
+import { expectForwardSilent, failbackState } from '../support/failback';
 import { dropSlot, env, eventually, sql, testKafka, uniqueName, withSource } from '../support/services';
 import { createLegacyAppState, generateAppStates } from '../../demo/app-state';
 import { loadConfig } from '../../src/modules/config/load-config';
@@ -174,6 +174,7 @@ describe('failback: app-state', () => {
       async () => (await legacyState(user)).state.orgs[0].name === 'Acme Inc' && (await goneRows()).length === 0,
       180_000,
       'the writes in legacy',
+      () => failbackState(failback, cutoverId),
     );
     const { id, state } = await legacyState(user);
     expect(id).toBe(winner); // the winning row is the one written: the older duplicate stays older
@@ -191,7 +192,7 @@ describe('failback: app-state', () => {
     // forward capture read past the failback writes and produced no event for them
     await expectForwardSilent(name, forwardEnd, forwardBefore);
 
-    await eventually(async () => (await failback.readLag(cutoverId)).caughtUp, 30_000, 'failback caught up');
+    await eventually(async () => (await failback.readLag(cutoverId)).caughtUp, 30_000, 'failback caught up', () => failbackState(failback, cutoverId));
     const rolledBack = await rollbackThroughFailback(failback, config, logger, cutoverId, { operator: 'alice' });
     expect(rolledBack).toMatchObject({ state: 'rolled-back' });
 

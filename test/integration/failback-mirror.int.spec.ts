@@ -10,7 +10,7 @@ import { ReplayService } from '../../src/modules/replay/replay.service';
 import { createLogger } from '../../src/shared/logger';
 import { createTargetDatabase, targetQuery } from '../support/target-db';
 import { readTopics, topicEnds } from '../support/kafka-reader';
-import { expectForwardSilent } from '../support/failback';
+import { expectForwardSilent, failbackState } from '../support/failback';
 import { dropSlot, env, eventually, sql, testKafka, uniqueName } from '../support/services';
 
 /**
@@ -154,7 +154,7 @@ describe('failback: declarative mirror', () => {
     await tq(`INSERT INTO ${dst}.clients (id, email_address) VALUES (5, 'reused@shop.test')`);
     await tq(`UPDATE ${dst}.clients SET tier = 'silver' WHERE id = 3`);
 
-    await eventually(async () => (await legacyRow(3))?.tier === 'silver', 60_000, 'the writes in legacy');
+    await eventually(async () => (await legacyRow(3))?.tier === 'silver', 60_000, 'the writes in legacy', () => failbackState(failback, cutoverId));
     expect(await legacyRow(1)).toEqual({ email: 'renamed@shop.test', password_hash: 'secret-hash', tier: 'gold', deleted: false });
     expect(await legacyRow(1000)).toEqual({ email: 'new@shop.test', password_hash: null, tier: 'basic', deleted: false });
     expect(await legacyRow(2)).toBeUndefined();
@@ -168,7 +168,7 @@ describe('failback: declarative mirror', () => {
     await tq(`UPDATE ${dst}.clients SET notes = $1 WHERE id = 6`, [big]);
     await tq(`UPDATE ${dst}.clients SET tier = 'platinum' WHERE id = 6`);
     await tq(`UPDATE ${dst}.clients SET tier = 'bronze' WHERE id = 4`);
-    await eventually(async () => (await legacyRow(4))?.tier === 'bronze', 60_000, 'the last write in legacy');
+    await eventually(async () => (await legacyRow(4))?.tier === 'bronze', 60_000, 'the last write in legacy', () => failbackState(failback, cutoverId));
     expect((await legacyRow(5)).deleted).toBe(true);
     expect(await sql(`SELECT tier, notes FROM ${src}.customers WHERE id = 6`)).toEqual([{ tier: 'platinum', notes: big }]);
 

@@ -4,6 +4,7 @@ import { parse, stringify } from 'yaml';
 import { writeConfig } from '../support/capture-process';
 import { createTargetDatabase, targetQuery, targetQuery as targetQueryAs } from '../support/target-db';
 import { dropSlot, env, eventually, sql, testKafka, uniqueName } from '../support/services';
+import { failbackState } from '../support/failback';
 import { loadConfig } from '../../src/modules/config/load-config';
 import type { TandemConfig } from '../../src/modules/config/config.schema';
 import { createLogger } from '../../src/shared/logger';
@@ -156,6 +157,7 @@ describe('failback: users', () => {
       async () => (await legacyUser(String(toasted.source_user_id)))?.display_name === 'Big Meta',
       180_000, // includes failback's start (slot, consumer group): a minute was not enough at load ~40
       'the writes in legacy',
+      () => failbackState(failback, cutoverId),
     );
     expect(await legacyUser(newId)).toMatchObject({ email: 'new@example.com', display_name: 'New Person', raw_user_meta_data: { plan: 'pro' }, encrypted_password: null });
     expect(await legacyUser(String(renamed.source_user_id))).toMatchObject({ email: 'renamed@example.com', display_name: 'Renamed', encrypted_password: 'hash1' });

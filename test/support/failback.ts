@@ -112,3 +112,9 @@ export async function expectForwardSilent(slot: string, forwardEnds: () => Promi
   );
   expect(await forwardEnds()).toBe(endsBefore);
 }
+
+/** Where a failback stands, for a wait that timed out: what each part did and what is still behind. */
+export async function failbackState(failback: FailbackService, cutoverId: number): Promise<string> {
+  const lag = await failback.readLag(cutoverId).catch((error: Error) => `lag unreadable: ${error.message}`);
+  return `failback status: ${JSON.stringify(failback.status())}\nfailback lag: ${JSON.stringify(lag)}`;
+}

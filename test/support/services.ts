@@ -31,11 +31,15 @@ export function testKafka(): Kafka {
   return new Kafka({ clientId: 'tandem-test', brokers: env.brokers(), logLevel: logLevel.NOTHING });
 }
 
-export function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
-  return awaiting(what, poll(check, timeoutMs, what));
+/**
+ * Polls `check` until it returns something truthy. `explain`, if given, is asked on a timeout and
+ * its answer added to the error: the state of the system that should have made the check pass.
+ */
+export function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs: number, what: string, explain?: () => Promise<string>): Promise<T> {
+  return awaiting(what, poll(check, timeoutMs, what, explain));
 }
 
-async function poll<T>(check: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+async function poll<T>(check: () => Promise<T | undefined | false>, timeoutMs: number, what: string, explain?: () => Promise<string>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -45,7 +49,10 @@ async function poll<T>(check: () => Promise<T | undefined | false>, timeoutMs: n
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline) {
+      const state = explain ? `\n${await explain().catch((error: Error) => `(explaining failed: ${error.message})`)}` : '';
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}${state}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }

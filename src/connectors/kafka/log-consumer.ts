@@ -6,13 +6,15 @@ import type { LogRecord } from '../../contracts/positions';
 const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
 /**
- * Record bytes one fetch returns at most (over all partitions), unless its first record batch alone
- * is larger; the broker fills it partition by partition, and kafkajs-fetch-rotation.ts turns which
- * partition comes first. 4 MiB kept the projector's memory lower, but the chat suite's projector
- * then stopped making progress on its largest (~20 KB) events (BENCHMARKS.md, "Projector peak
- * RSS"): two whole batches until that is understood.
+ * Record bytes one fetch returns at most (over all partitions): the fetch's records stay in memory,
+ * as the response and then as strings, until it is handled. A record batch above it still arrives
+ * whole: the broker returns the first batch of the fetch's first non-empty partition whole whatever
+ * the limit (and up to maxBytesPerPartition for each partition), and kafkajs-fetch-rotation.ts turns
+ * which partition comes first, so each partition's next batch comes whole in turn. (A 4 MiB cap was
+ * once reverted for a stall of the chat projector: that was ordering-wait.ts's retry pass, which the
+ * different order of arrival brought out, not the fetch.)
  */
-const MAX_FETCH_BYTES = 2 * MAX_BATCH_BYTES;
+const MAX_FETCH_BYTES = 4 * 1024 * 1024;
 
 export interface PartitionBatch {
   topic: string;
@@ -40,7 +42,7 @@ export class LogConsumer {
     private readonly kafka: Kafka,
     private readonly groupId: string,
     private readonly topics: string[],
-    private readonly options: { deleteGroupOnStop?: boolean } = {},
+    private readonly options: { deleteGroupOnStop?: boolean; maxFetchBytes?: number } = {},
   ) {
     this.consumer = kafka.consumer({
       groupId,
@@ -48,7 +50,7 @@ export class LogConsumer {
       // A record batch is received whole: allow the largest a Tandem topic accepts (a larger first batch of a
       // fetch comes whole too, past maxBytes).
       maxBytesPerPartition: MAX_BATCH_BYTES,
-      maxBytes: MAX_FETCH_BYTES,
+      maxBytes: options.maxFetchBytes ?? MAX_FETCH_BYTES,
       maxWaitTimeInMs: 250,
       sessionTimeout: 30_000,
       rebalanceTimeout: 60_000,

@@ -36,11 +36,12 @@ export interface WaitingValues {
 
 /**
  * Retries the events set aside because a row they refer to had not arrived (ProjectionDefinition.
- * retryOrderingConflicts), pass after pass until one applies nothing: an event a pass applies may be
- * the parent another waits for (a chat message waiting for its conversation, the conversation for
- * its user), and that one was skipped as still missing its parent when the pass began. Without
- * passes to the end, such grandchildren stayed waiting until the next chunk, or for good once the
- * projector had caught up.
+ * retryOrderingConflicts), oldest first; the events of one row in order, stopping at the first that
+ * still waits. An event whose parent row is known to be still missing is not tried (one statement
+ * checks them all). One that has waited longer than `maxWaitMs` is quarantined with the reason.
+ * Passes repeat while one applies something: a waiting event's parent may itself be a waiting event
+ * the pass applied after it (a chain that arrived youngest first), and no later chunk may come to
+ * set off another pass.
  */
 export async function retryWaiting(
   pool: Pool,
@@ -58,12 +59,7 @@ export async function retryWaiting(
   }
 }
 
-/**
- * One pass over the waiting events, oldest first; the events of one row in order, stopping at the
- * first that still waits. An event whose parent row is known to be still missing is not tried (one
- * statement checks them all). One that has waited longer than `maxWaitMs` is quarantined with the
- * reason.
- */
+/** One pass of retryWaiting over the events waiting now. */
 async function retryPass(
   pool: Pool,
   definition: ProjectionDefinition<unknown>,
