@@ -10,6 +10,7 @@ import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-sche
 import { failbackTables, prepareFailback } from '../cutover/failback-setup';
 import { endFailback } from '../../connectors/postgres-target/failback-end';
 import { FailbackRefusedError } from '../../shared/errors';
+import { redactSecrets } from '../../shared/redact';
 import { cutoverSummary, failbackStore, type FailbackRecord } from '../../connectors/postgres-target/failback-repository';
 import { FailbackApplier, type FailbackApplierStatus } from './failback-applier';
 import { failbackTopics, readFailbackLag, type FailbackLag } from './failback-lag';
@@ -27,6 +28,8 @@ export function failbackCaptureConfig(config: TandemConfig, tables: string[]): T
 export interface FailbackRunStatus {
   capture: CaptureStatus | null;
   appliers: FailbackApplierStatus[];
+  /** Why run() ended with an error (capture's or an applier's), secrets redacted; null while it runs or after a stop. */
+  failure: string | null;
 }
 
 /**
@@ -74,6 +77,7 @@ export class FailbackService extends TandemService {
 
   /** Runs failback capture and the appliers until stop() (or a failure of either). */
   async run(record: FailbackRecord, parts: { capture: boolean; apply: boolean } = { capture: true, apply: true }): Promise<void> {
+    this.failure = null;
     const definitions = await this.definitionsOf(record);
     const tables = failbackTables(definitions);
     const captureConfig = failbackCaptureConfig(this.config, tables);
@@ -106,6 +110,9 @@ export class FailbackService extends TandemService {
     }
     try {
       await Promise.all(running);
+    } catch (error) {
+      this.failure = redactSecrets((error as Error).message);
+      throw error;
     } finally {
       // capture failed (or stopped): the appliers stop with it
       for (const applier of this.appliers.splice(0)) await applier.stop().catch(() => undefined);
@@ -114,9 +121,14 @@ export class FailbackService extends TandemService {
   }
 
   private resolveApply: (() => void) | null = null;
+  private failure: string | null = null;
 
   status(): FailbackRunStatus {
-    return { capture: this.capture?.status() ?? null, appliers: this.appliers.map((applier) => ({ ...applier.statusValue, lag: { ...applier.statusValue.lag } })) };
+    return {
+      capture: this.capture?.status() ?? null,
+      appliers: this.appliers.map((applier) => ({ ...applier.statusValue, lag: { ...applier.statusValue.lag } })),
+      failure: this.failure,
+    };
   }
 
   /** Stops capture (flushing and acknowledging) and the appliers; run() then returns. */
