@@ -93,7 +93,10 @@ port = $PG_PORT
 cluster_name = '$PG_CLUSTER_NAME'
 unix_socket_directories = '$socket_dir'
 wal_level = logical
-max_replication_slots = 20
+# Also the number of replication origins that can hold progress (failback marks its writes with one
+# per projection and cutover): a whole test run creates more than 20, and the 21st then fails with
+# "could not find free replication state slot".
+max_replication_slots = 64
 max_wal_senders = 20
 log_min_messages = warning
 EOF
