@@ -32,8 +32,10 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replication
           `cannot create ${missing.map((spec) => spec.topic).join(', ')} (set kafka.replicationFactor to at most ${brokers.length})`,
       );
     await admin.createTopics({
-      // kafkajs's own wait gives up when the broker it asks does not know the topics yet (a cluster)
-      waitForLeaders: brokers.length < 2,
+      // Not kafkajs's own wait: it retries only "leader not available", and gives up (the create
+      // fails) when the broker it asks does not know the topics yet, which one busy broker answers
+      // too ("does not host this topic-partition": failback capture died so in CI). waitUntilLed below.
+      waitForLeaders: false,
       topics: missing.map((spec) => ({
         topic: spec.topic,
         numPartitions: spec.partitions,
