@@ -93,9 +93,9 @@ port = $PG_PORT
 cluster_name = '$PG_CLUSTER_NAME'
 unix_socket_directories = '$socket_dir'
 wal_level = logical
-# Also the number of replication origins that can hold progress (failback marks its writes with one
-# per projection and cutover): a whole test run creates more than 20, and the 21st then fails with
-# "could not find free replication state slot".
+# Also the number of replication origins that can hold progress (failback and the projector mark
+# their writes with one per projection and topic prefix): a whole test run creates more than 20, and
+# the next one then fails with "could not find free replication state slot".
 max_replication_slots = 64
 max_wal_senders = 20
 log_min_messages = warning
