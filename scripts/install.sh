@@ -20,11 +20,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 TRIXIE_SRC_LIST=/etc/apt/sources.list.d/tandem-trixie-src.list
 
 # ---------------------------------------------------------------- apt helpers
+# Two clones setting up at once (or an unattended upgrade) contend for dpkg's and apt's lists locks:
+# wait for them instead of failing at once.
+APT_LOCK_WAIT=(-o DPkg::Lock::Timeout=600)
+apt_get() {
+  as_root env DEBIAN_FRONTEND=noninteractive flock --wait 900 /var/lock/tandem-apt.lock apt-get "${APT_LOCK_WAIT[@]}" "$@"
+}
+
 APT_UPDATED=no
 apt_update_once() {
   [[ $APT_UPDATED == yes ]] && return
   log "apt-get update"
-  as_root apt-get update -qq || die "apt-get update failed"
+  apt_get update -qq || die "apt-get update failed"
   APT_UPDATED=yes
 }
 
@@ -43,7 +50,7 @@ apt_install() {
   log "apt-get install ${missing[*]}"
   local apt_log="$TANDEM_DIR/apt-install.log"
   mkdir -p "$TANDEM_DIR"
-  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >"$apt_log" 2>&1; then
+  if ! apt_get install -y -q --no-install-recommends "${missing[@]}" >"$apt_log" 2>&1; then
     tail -n 20 "$apt_log" >&2
     die "apt-get install ${missing[*]} failed (full log: $apt_log)"
   fi
