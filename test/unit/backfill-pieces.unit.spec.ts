@@ -73,6 +73,26 @@ describe('a backfill chunk produced in pieces', () => {
     expect(out.map((r) => r.value)).toEqual([1, 2].map((id) => JSON.stringify(changeEvent('r', null, { id, v: `read ${id}` } as never, source, null, 1000))));
   });
 
+  it('produces rows encoded ahead of their piece as the same text, and only up to the rows asked ahead of the next piece', () => {
+    const encoded = (prepare: boolean) => {
+      const { tracker, window } = setup();
+      window('w1', chunk([1, 2, 3], null));
+      // row 5 changed in its window, its TOASTed column left alone: produced filled, not as read
+      window('w2', chunk([4, 5, 6], ['3']), () => tracker.recordChange('public.t', key(5), 'u', { id: 5, v: '__debezium_unavailable_value', n: 9 } as never));
+      if (prepare) {
+        expect(tracker.preparePieces(2, 4)).toBe(2);
+        expect(tracker.preparePieces(10, 4)).toBe(2); // rows 1-4: four ahead of the next piece's start
+        expect(tracker.preparePieces(10, 4)).toBe(0);
+      }
+      const out: ProducedRecord[] = [];
+      while (tracker.takePiece(2, out) !== null) if (prepare) tracker.preparePieces(10, 4);
+      return out.map((r) => [r.key, r.value]);
+    };
+    expect(encoded(true)).toEqual(encoded(false));
+    expect(encoded(true)).toHaveLength(6);
+    expect(JSON.parse(encoded(true)[4][1]!).after).toEqual({ id: 5, v: 'read 5', n: 9 });
+  });
+
   it('drops a row whose key the stream changed after the high watermark, before its piece: the streamed event is newer', () => {
     const { tracker, window, reads } = setup();
     window('w1', chunk([1, 2, 3], null));

@@ -24,6 +24,9 @@ const ACK_INTERVAL_MS = 100;
  */
 const PIECE_BUDGET = { factor: 2, floorMs: 50, min: 50, max: 20_000, start: 500, pieceFreeEvery: 8 };
 
+/** Rows of a piece encoded per turn of the event loop while a commit is in flight (see prepareAhead). */
+const PREPARE_SLICE_ROWS = 200;
+
 export interface StreamStatus {
   durableLsn: Lsn | null;
   eventsProduced: number;
@@ -51,6 +54,7 @@ export class StreamRunner {
   private lastAckSent: Lsn | null = null;
   private inflight: Promise<void> | null = null;
   private committing = false;
+  private preparing = false;
   private readonly pieces = new PieceBudget(PIECE_BUDGET);
   readonly status: StreamStatus = { durableLsn: null, eventsProduced: 0, lastFlushAt: null };
 
@@ -195,6 +199,24 @@ export class StreamRunner {
       if (this.backfill.hasPending() || this.batch.length > 0) this.stream.enqueueTick();
     });
     this.inflight.catch((error: Error) => this.stream.abort(error));
+    if (this.backfill.hasPending()) void this.prepareAhead();
+  }
+
+  /**
+   * While a commit is in flight, encodes the rows of the next pieces a slice at a time, yielding to
+   * the event loop between slices: the stream goes on decoding meanwhile, and the next transaction
+   * does not begin with its piece's encoding (which on this thread would hold up the stream too).
+   */
+  private async prepareAhead(): Promise<void> {
+    if (this.preparing) return;
+    this.preparing = true;
+    try {
+      while (this.committing && this.backfill.preparePieces(PREPARE_SLICE_ROWS, 2 * this.pieces.size()) > 0) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      this.preparing = false;
+    }
   }
 
   /**

@@ -10,7 +10,7 @@ import type { ColumnPolicy } from '../../../connectors/postgres-source/column-po
 import type { Logger } from '../../../shared/logger';
 import { currentBackfill, type Backfill } from './backfill-state';
 import type { BackfillTracker } from './backfill-tracker';
-import { WatermarkWindow, type ChunkRead } from './watermark-window';
+import { WatermarkWindow, type ChunkRead, type ChunkRow } from './watermark-window';
 
 export interface BackfillWorkerOptions {
   url: string;
@@ -25,6 +25,7 @@ export interface BackfillWorkerOptions {
 }
 
 const IDLE_POLL_MS = 250;
+const DECODE_SLICE_ROWS = 500;
 
 /** A chunk whose high watermark is written; the stream has yet to reach it. */
 interface InFlight {
@@ -117,7 +118,7 @@ export class BackfillWorker {
       } finally {
         await reader.query('COMMIT');
       }
-      const chunk = { ...this.chunkRead(table, rows, estimatedRows, backfill.chunkSize), after, runningXids };
+      const chunk = { ...(await this.chunkRead(table, rows, estimatedRows, backfill.chunkSize)), after, runningXids };
       window.attach(chunk);
       await this.signal('window-close', { window: window.id, backfill: backfill.id });
       return { window, closed, chunk, backfillId: backfill.id };
@@ -148,14 +149,19 @@ export class BackfillWorker {
     }
   }
 
-  private chunkRead(table: SourceTable, tuples: Array<Array<string | null>>, estimatedRows: number | null, chunkSize: number): Omit<ChunkRead, 'runningXids' | 'after'> {
+  /** Decodes a chunk's rows a slice at a time, yielding between slices: the stream decodes on the same thread. */
+  private async chunkRead(table: SourceTable, tuples: Array<Array<string | null>>, estimatedRows: number | null, chunkSize: number): Promise<Omit<ChunkRead, 'runningXids' | 'after'>> {
     const columns = table.columns.map((column) => ({ name: column.name, typeOid: column.typeOid, typeMod: -1, isKey: false }));
     const keyIndexes = table.keyColumns.map((key) => table.columns.findIndex((column) => column.name === key));
     const rules = this.options.columns.of(table.schema, table.table);
-    const rows = tuples.map((tuple) => {
-      const row = tupleToRow(columns, tuple, this.options.types, rules);
-      return { key: keyOf(table.keyColumns, row)!, keyText: keyIndexes.map((i) => tuple[i] as string), row };
-    });
+    const rows: ChunkRow[] = [];
+    for (let start = 0; start < tuples.length; start += DECODE_SLICE_ROWS) {
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+      for (const tuple of tuples.slice(start, start + DECODE_SLICE_ROWS)) {
+        const row = tupleToRow(columns, tuple, this.options.types, rules);
+        rows.push({ key: keyOf(table.keyColumns, row)!, keyText: keyIndexes.map((i) => tuple[i] as string), row });
+      }
+    }
     return {
       rows,
       lastKey: rows.length > 0 ? rows[rows.length - 1].keyText : null,

@@ -1,4 +1,3 @@
-import type { Row } from '../../../contracts/envelope';
 import type { ChunkRow, WatermarkWindow } from './watermark-window';
 
 /** A chunk taken at its high watermark whose rows are still being produced, piece by piece. */
@@ -6,6 +5,8 @@ interface PendingChunk {
   window: WatermarkWindow;
   /** Index of the first row not yet produced. */
   next: number;
+  /** Index of the first row not yet encoded ahead (prepare). */
+  prepared: number;
   /** Resolves the worker's wait once the chunk is produced whole, or dropped. */
   settle: () => void;
 }
@@ -15,8 +16,8 @@ export interface ChunkPiece {
   window: WatermarkWindow;
   /** The chunk rows the piece covers (read), in key order. */
   read: ChunkRow[];
-  /** Of those, the rows to produce (see WatermarkWindow.emittable). */
-  emit: Row[];
+  /** Of those, the rows to produce (see WatermarkWindow.emittableRows). */
+  emit: ChunkRow[];
   /** The piece ends its chunk. */
   completes: boolean;
 }
@@ -31,7 +32,7 @@ export class PendingChunks {
   private readonly queue: PendingChunk[] = [];
 
   add(window: WatermarkWindow, settle: () => void): void {
-    this.queue.push({ window, next: 0, settle });
+    this.queue.push({ window, next: 0, prepared: 0, settle });
   }
 
   get size(): number {
@@ -62,6 +63,29 @@ export class PendingChunks {
     return this.queue[0]?.window ?? null;
   }
 
+  /**
+   * Encodes the JSON of up to `maxRows` more rows, of those at most `ahead` rows past the next piece's
+   * start; returns how many it encoded (0: nothing left to do). Run while a commit is in flight, so
+   * that a piece's transaction does not start with encoding all of its rows on the stream's thread.
+   */
+  prepare(maxRows: number, ahead: number): number {
+    let done = 0;
+    let limit = ahead;
+    for (const pending of this.queue) {
+      const rows = pending.window.attached!.rows;
+      const end = Math.min(rows.length, pending.next + limit);
+      pending.prepared = Math.max(pending.prepared, pending.next);
+      while (pending.prepared < end && done < maxRows) {
+        const chunkRow = rows[pending.prepared++];
+        chunkRow.json ??= JSON.stringify(chunkRow.row);
+        done += 1;
+      }
+      limit -= rows.length - pending.next;
+      if (done >= maxRows || limit <= 0) break;
+    }
+    return done;
+  }
+
   /** Up to `maxRows` rows of the oldest pending chunk; a chunk produced whole leaves the queue. */
   take(maxRows: number): ChunkPiece | null {
     const pending = this.queue[0];
@@ -74,7 +98,7 @@ export class PendingChunks {
       this.queue.shift();
       pending.settle();
     }
-    return { window: pending.window, read, emit: pending.window.emittable(read), completes };
+    return { window: pending.window, read, emit: pending.window.emittableRows(read), completes };
   }
 
   /** Drops the pending chunks `which` selects (a cancelled backfill, a window its worker gave up); their rest is read again. */

@@ -18,6 +18,11 @@ export class PieceBudget {
     this.records = options.start;
   }
 
+  /** The rows of a piece at the current size. */
+  size(): number {
+    return Math.round(this.records);
+  }
+
   /** The time a transaction carrying a piece should take. */
   targetMs(): number {
     return this.streamMs === null ? this.options.floorMs : Math.max(this.options.floorMs, this.options.factor * this.streamMs);

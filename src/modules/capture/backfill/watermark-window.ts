@@ -8,6 +8,8 @@ export interface ChunkRow {
   /** The primary key in PostgreSQL text form, as progress records it. */
   keyText: string[];
   row: Row;
+  /** `row` as JSON, encoded ahead of its piece's transaction (PendingChunks.prepare); absent until then. */
+  json?: string;
 }
 
 export interface ChunkRead {
@@ -101,12 +103,19 @@ export class WatermarkWindow {
    * the same rule applied to a longer window.
    */
   emittable(rows: ChunkRow[]): Row[] {
+    return this.emittableRows(rows).map((chunkRow) => chunkRow.row);
+  }
+
+  /** emittable's rows as chunk rows: an unchanged row as read (its JSON kept), a filled one anew. */
+  emittableRows(rows: ChunkRow[]): ChunkRow[] {
     if (this.truncated) return [];
-    const emitted: Row[] = [];
-    for (const { key, row } of rows) {
-      const change = this.seen.get(key);
-      if (!change) emitted.push(row);
-      else if (!change.deleted && change.row && hasPlaceholder(change.row)) emitted.push(fillFrom(change.row, row));
+    const emitted: ChunkRow[] = [];
+    for (const chunkRow of rows) {
+      const change = this.seen.get(chunkRow.key);
+      if (!change) emitted.push(chunkRow);
+      else if (!change.deleted && change.row && hasPlaceholder(change.row)) {
+        emitted.push({ key: chunkRow.key, keyText: chunkRow.keyText, row: fillFrom(change.row, chunkRow.row) });
+      }
     }
     return emitted;
   }
