@@ -19,10 +19,12 @@ import { fmt } from '../cli-args';
 import { projectionGroup } from '../../src/contracts/names';
 
 const ARRIVALS = `
-  CREATE TABLE public.bench_arrivals (email text PRIMARY KEY, latency_ms double precision NOT NULL, xact bigint NOT NULL);
+  CREATE TABLE public.bench_arrivals (email text PRIMARY KEY, latency_ms double precision NOT NULL, xact bigint NOT NULL,
+    created_at timestamptz NOT NULL);
   CREATE FUNCTION public.bench_arrival() RETURNS trigger LANGUAGE plpgsql AS $$
   BEGIN
-    INSERT INTO public.bench_arrivals VALUES (NEW.email, extract(epoch FROM clock_timestamp() - NEW.created_at) * 1000, txid_current())
+    INSERT INTO public.bench_arrivals
+      VALUES (NEW.email, extract(epoch FROM clock_timestamp() - NEW.created_at) * 1000, txid_current(), NEW.created_at)
       ON CONFLICT DO NOTHING;
     RETURN NULL;
   END $$;
@@ -64,6 +66,30 @@ async function steadyUsers(table: string, rate: number, duration: number, runId:
   const elapsed = seconds(Date.now() - start);
   await Promise.all(clients.map((client) => client.end()));
   return { rows: total, seconds: elapsed, rate: total / elapsed, writerSessions: connections };
+}
+
+/**
+ * Where the slowest 1 % of rows were written: in how many of the run's 100-ms windows, and how many of
+ * them the worst window holds. A few windows holding them all is a stall somewhere on the path (a
+ * pause of one process, a flush); many windows is a wait every row risks (a batch or fetch cycle).
+ */
+async function slowestPercent(poll: Client) {
+  const { rows } = await poll.query(`
+    WITH slow AS (
+      SELECT created_at, latency_ms FROM public.bench_arrivals
+      WHERE latency_ms >= (SELECT percentile_disc(0.99) WITHIN GROUP (ORDER BY latency_ms) FROM public.bench_arrivals))
+    SELECT round(extract(epoch FROM date_trunc('second', created_at) - (SELECT min(created_at) FROM public.bench_arrivals))
+                 + floor(extract(milliseconds FROM created_at) / 100) / 10, 1)::float8 AS at_s,
+           count(*)::int AS rows, max(latency_ms) AS worst_ms
+    FROM slow GROUP BY 1 ORDER BY 1`);
+  const windows = rows as Array<{ at_s: number; rows: number; worst_ms: number }>;
+  return {
+    slowestRows: windows.reduce((sum, w) => sum + w.rows, 0),
+    slowestWindows: windows.length,
+    slowestInWorstWindow: Math.max(0, ...windows.map((w) => w.rows)),
+    // each window: seconds from the first row written, its slow rows, the slowest of them
+    slowestByWindow: windows,
+  };
 }
 
 export async function projectionLatency(kafka: Kafka, rate: number, duration: number) {
@@ -123,6 +149,7 @@ export async function projectionLatency(kafka: Kafka, rate: number, duration: nu
       const targetTransactions = Number(
         (await poll.query('SELECT count(DISTINCT xact) AS n FROM public.bench_arrivals')).rows[0].n,
       );
+      const tail = await slowestPercent(poll);
       const stats = projector.stats();
       const services = serviceCpu();
       const perThousand = (cpuSeconds: number) => (cpuSeconds * 1000 * 1000) / writes.rows;
@@ -142,6 +169,7 @@ export async function projectionLatency(kafka: Kafka, rate: number, duration: nu
         p50: percentile(latencies, 50),
         p99: percentile(latencies, 99),
         max: latencies[latencies.length - 1],
+        ...tail,
         projectorPeakRssMb: stats.peakRssMb,
         targetTransactions,
         rowsPerTargetTransaction: writes.rows / targetTransactions,
