@@ -92,7 +92,8 @@ async function slowestPercent(poll: Client) {
   };
 }
 
-export async function projectionLatency(kafka: Kafka, rate: number, duration: number) {
+/** `nodeOptions` go to both children (`--cpu-prof` with `--e2e-rates`: a profile of each at that rate). */
+export async function projectionLatency(kafka: Kafka, rate: number, duration: number, nodeOptions: string[] = []) {
   const base = `bench_e2e_${Date.now().toString(36)}`;
   const schema = base;
   const target = await createTargetDatabase('bench_e2e');
@@ -111,9 +112,9 @@ export async function projectionLatency(kafka: Kafka, rate: number, duration: nu
       targetUrl: target.url,
       projections: [{ recipe: 'users', sourceSchema: schema }],
     });
-    capture = new Capture(config);
+    capture = new Capture(config, nodeOptions);
     await capture.waitStreaming();
-    projector = new Projector(config, 'users');
+    projector = new Projector(config, 'users', nodeOptions);
     await projector.waitReady();
     await waitForGroup(kafka, projectionGroup(base, 'users'));
     const poll = new Client({ connectionString: target.url });

@@ -14,7 +14,8 @@
  *                            [--parts catchup,latency,bigtx,e2e] [--cpu-prof]
  *
  * --cpu-prof runs the catch-up capture under `node --cpu-prof` (into .tandem/prof) and prints its
- * top self-time functions; its throughput is then not representative.
+ * top self-time functions; its throughput is then not representative. With the e2e part, capture and
+ * the projector run under it at each rate (a folder of profiles per rate, printed).
  */
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
@@ -54,6 +55,13 @@ const options = {
 };
 const PROF_DIR = profileDir(ROOT);
 const mb = (bytes: number) => `${fmt(bytes / 2 ** 20)} MiB`;
+
+/** A fresh folder for the e2e part's profiles at one rate (capture's and the projector's threads). */
+function e2eProfileDir(rate: number): string {
+  const dir = join(PROF_DIR, `e2e-${rate}-${Date.now().toString(36)}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
 
 async function catchUp(kafka: Kafka) {
   const n = names('catchup');
@@ -334,7 +342,11 @@ async function main() {
     ['bigtx', bigTransaction],
     ['e2e', async (k: Kafka) => {
       const runs = [];
-      for (const rate of options.e2eRates) runs.push(await projectionLatency(k, rate, options.seconds));
+      for (const rate of options.e2eRates) {
+        const profiles = options.cpuProf ? e2eProfileDir(rate) : null;
+        runs.push(await projectionLatency(k, rate, options.seconds, profiles ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : []));
+        if (profiles) log(`e2e: CPU profiles of capture and the projector in ${profiles}`);
+      }
       return runs;
     }],
   ];
