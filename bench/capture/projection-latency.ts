@@ -78,12 +78,13 @@ async function slowestPercent(poll: Client) {
     WITH slow AS (
       SELECT created_at, latency_ms FROM public.bench_arrivals
       WHERE latency_ms >= (SELECT percentile_disc(0.99) WITHIN GROUP (ORDER BY latency_ms) FROM public.bench_arrivals))
-    SELECT round(extract(epoch FROM date_trunc('second', created_at) - (SELECT min(created_at) FROM public.bench_arrivals))
-                 + floor(extract(milliseconds FROM created_at) / 100) / 10, 1)::float8 AS at_s,
+    SELECT (floor(extract(epoch FROM created_at - (SELECT min(created_at) FROM public.bench_arrivals)) * 10) / 10)::float8 AS at_s,
            count(*)::int AS rows, max(latency_ms) AS worst_ms
     FROM slow GROUP BY 1 ORDER BY 1`);
   const windows = rows as Array<{ at_s: number; rows: number; worst_ms: number }>;
+  const first = await poll.query('SELECT extract(epoch FROM min(created_at))::float8 AS at FROM public.bench_arrivals');
   return {
+    firstRowWrittenAt: new Date(first.rows[0].at * 1000).toISOString(),
     slowestRows: windows.reduce((sum, w) => sum + w.rows, 0),
     slowestWindows: windows.length,
     slowestInWorstWindow: Math.max(0, ...windows.map((w) => w.rows)),
