@@ -10,7 +10,7 @@
  *            --e2e-rates single-row transactions/s (projection-latency.ts)
  *
  *   npm run bench:capture -- [--rows 1000000] [--tx-rows 1000] [--rate 2000] [--seconds 20]
- *                            [--big-tx 1000000] [--e2e-rates 2000,5000]
+ *                            [--big-tx 1000000] [--e2e-rates 2000,5000] [--e2e-warmup 5]
  *                            [--parts catchup,latency,bigtx,e2e] [--cpu-prof]
  *
  * --cpu-prof runs the catch-up capture under `node --cpu-prof` (into .tandem/prof) and prints its
@@ -50,6 +50,7 @@ const options = {
   seconds: Number(arg('seconds', '20')),
   bigTx: Number(arg('big-tx', '1000000')),
   e2eRates: arg('e2e-rates', '2000,5000').split(',').map(Number),
+  e2eWarmup: Number(arg('e2e-warmup', '5')),
   parts: new Set(arg('parts', 'catchup,latency,bigtx,e2e').split(',')),
   cpuProf: flag('cpu-prof'),
 };
@@ -322,7 +323,7 @@ function report(m: Awaited<ReturnType<typeof machine>>, r: Results): string {
   }
   for (const e of r.e2e ?? []) {
     lines.push(
-      `| Commit → users.users row visible through \`tandem project\`, p50 / p99 / max (${fmt(e.rows)} single-row transactions at ${fmt(e.rate)}/s) | **${fmt(e.p50)} / ${fmt(e.p99)}** / ${fmt(e.max)} ms (the slowest 1 %, ${fmt(e.slowestRows)} rows, written in ${fmt(e.slowestWindows)} of the 100-ms windows, ${fmt(e.slowestInWorstWindow)} in the worst; ${e.writerSessions} writer sessions; ${fmt(e.targetTransactions)} target transactions, ${fmt(e.rowsPerTargetTransaction, 1)} rows each; projector peak RSS ${fmt(e.projectorPeakRssMb)} MiB; CPU ms per 1,000 rows: capture ${fmt(e.captureCpuMsPerThousand)}, projector ${fmt(e.projectorCpuMsPerThousand)}, writers ${fmt(e.writersCpuMsPerThousand)}, PostgreSQL ${e.postgresCpuMsPerThousand === null ? '–' : fmt(e.postgresCpuMsPerThousand)}${e.postgresCpuMsPerThousandByRole ? ` (${Object.entries(e.postgresCpuMsPerThousandByRole).map(([role, ms]) => `${role} ${fmt(ms)}`).join(', ')})` : ''}, Kafka ${e.kafkaCpuMsPerThousand === null ? '–' : fmt(e.kafkaCpuMsPerThousand)}; load ${e.loadAverage.map((x) => x.toFixed(1)).join(' → ')}) |`,
+      `| Commit → users.users row visible through \`tandem project\`, p50 / p99 / max (${fmt(e.measuredRows)} single-row transactions at ${fmt(e.rate)}/s, after ${e.warmupSeconds} s of warm-up at that rate whose p50 / p99 were ${fmt(e.warmupP50)} / ${fmt(e.warmupP99)} ms) | **${fmt(e.p50)} / ${fmt(e.p99)}** / ${fmt(e.max)} ms (the slowest 1 %, ${fmt(e.slowestRows)} rows, written in ${fmt(e.slowestWindows)} of the 100-ms windows, ${fmt(e.slowestInWorstWindow)} in the worst; ${e.writerSessions} writer sessions; ${fmt(e.targetTransactions)} target transactions, ${fmt(e.rowsPerTargetTransaction, 1)} rows each; projector peak RSS ${fmt(e.projectorPeakRssMb)} MiB; CPU ms per 1,000 rows: capture ${fmt(e.captureCpuMsPerThousand)}, projector ${fmt(e.projectorCpuMsPerThousand)}, writers ${fmt(e.writersCpuMsPerThousand)}, PostgreSQL ${e.postgresCpuMsPerThousand === null ? '–' : fmt(e.postgresCpuMsPerThousand)}${e.postgresCpuMsPerThousandByRole ? ` (${Object.entries(e.postgresCpuMsPerThousandByRole).map(([role, ms]) => `${role} ${fmt(ms)}`).join(', ')})` : ''}, Kafka ${e.kafkaCpuMsPerThousand === null ? '–' : fmt(e.kafkaCpuMsPerThousand)}; load ${e.loadAverage.map((x) => x.toFixed(1)).join(' → ')}) |`,
     );
   }
   for (const [part, message] of Object.entries(r.errors))
@@ -344,7 +345,7 @@ async function main() {
       const runs = [];
       for (const rate of options.e2eRates) {
         const profiles = options.cpuProf ? e2eProfileDir(rate) : null;
-        runs.push(await projectionLatency(k, rate, options.seconds, profiles ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : []));
+        runs.push(await projectionLatency(k, rate, options.seconds, options.e2eWarmup, profiles ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : []));
         if (profiles) log(`e2e: CPU profiles of capture and the projector in ${profiles}`);
       }
       return runs;
