@@ -97,7 +97,6 @@ async function slowestPercent(poll: Client) {
   };
 }
 
-/** `nodeOptions` go to both children (`--cpu-prof` with `--e2e-rates`: a profile of each at that rate). */
 /**
  * The first `warmup` seconds of writes are not measured (their p50 / p99 are reported apart): the
  * pipeline goes from idle to the full rate at once, and its first seconds (code not yet optimized by
