@@ -99,9 +99,9 @@ async function slowestPercent(poll: Client) {
 
 /**
  * The first `warmup` seconds of writes are not measured (their p50 / p99 are reported apart): the
- * pipeline goes from idle to the full rate at once, and its first seconds (code not yet optimized by
- * the JIT, buffers growing, the projector's first fetches) show as a stall that a steady rate does not
- * have. `nodeOptions` go to both children (`--cpu-prof`: a profile of each at that rate).
+ * pipeline goes from idle to the full rate at once, and its first seconds show as a stall that a
+ * steady rate does not have (probably code not yet optimized by the JIT, buffers growing, the
+ * projector's first fetches). `nodeOptions` go to both children (`--cpu-prof`: a profile of each at that rate).
  */
 export async function projectionLatency(kafka: Kafka, rate: number, duration: number, warmup: number, nodeOptions: string[] = []) {
   const base = `bench_e2e_${Date.now().toString(36)}`;
