@@ -1,5 +1,5 @@
 import { keyOf } from '../../../connectors/postgres-source/change-event';
-import { sourceInfo, type Row } from '../../../contracts/envelope';
+import { changeEvent, sourceInfo, type Row } from '../../../contracts/envelope';
 import { tableTopic } from '../../../contracts/names';
 import { type RecordSink } from '../../../contracts/positions';
 import { parseSignal, type Signal } from '../../../connectors/postgres-source/signal-table';
@@ -10,6 +10,8 @@ import type { ChunkRow, WatermarkWindow } from './watermark-window';
 import { PendingChunks } from './pending-chunks';
 
 const RECENT_TRANSACTIONS = 100_000;
+/** Stands for a row's JSON in a piece's encoded envelope (emit): no row's JSON text contains it. */
+const AFTER_SLOT = '\u0000tandem-backfill-after\u0000';
 
 export interface BackfillTrackerOptions {
   slot: string;
@@ -271,9 +273,8 @@ export class BackfillTracker {
       previousCommitLsn: null,
     });
     const now = this.options.now();
-    // The text of JSON.stringify(changeEvent('r', null, row, source, null, now)), its source encoded once per piece.
-    const head = '{"before":null,"after":';
-    const tail = `,"source":${JSON.stringify(source)},"transaction":null,"op":"r","ts_ms":${now},"ts_us":${now * 1000},"ts_ns":${now * 1_000_000}}`;
+    // The envelope around `after` is the same for the whole piece: encoded once, each row's JSON put in it.
+    const [head, tail] = JSON.stringify(changeEvent('r', null, AFTER_SLOT as never, source, null, now)).split(JSON.stringify(AFTER_SLOT));
     for (const { row, json } of rows) {
       out.push({ topic, key: keyOf(keyColumns, row), value: head + (json ?? JSON.stringify(row)) + tail });
     }
