@@ -128,4 +128,20 @@ describe('ordering wait: events waiting for their parent row (real PostgreSQL)',
     expect(await waiting()).toBe(0);
     expect((await pool.query(`SELECT child_id FROM family.grandchildren WHERE id = 300`)).rows).toEqual([{ child_id: 200 }]);
   });
+
+  it('writes a chunk planned ahead as planned, but plans it again when one of its events waits behind an earlier one', async () => {
+    const sink = live();
+    const id = (n: number) => `00000000-0000-4000-8000-0000000004${String(n).padStart(2, '0')}`;
+    const parentExists = async (n: number) => (await pool.query(`SELECT 1 FROM family.parents WHERE id = $1`, [id(n)])).rowCount === 1;
+    /** A plan that is not the chunk's: what gets written shows which one was used. */
+    const marker = (n: number) => [{ text: `INSERT INTO family.parents VALUES ($1, 'marker', 0)`, values: [id(n)] }];
+    await sink.write([item('children', { id: 400, parent_id: id(99) })]); // waits: its parent is missing
+
+    await sink.write([item('parents', { id: id(1) })], marker(2));
+    expect([await parentExists(1), await parentExists(2)]).toEqual([false, true]);
+
+    // child 400 waits behind its earlier event, so the plan made without knowing that is not used
+    await sink.write([item('children', { id: 400, parent_id: id(2) }), item('parents', { id: id(3) })], marker(4));
+    expect([await parentExists(3), await parentExists(4)]).toEqual([true, false]);
+  });
 });

@@ -4,7 +4,9 @@ import { defineProjection, deterministicUuid } from '../../src/projections/frame
 import { defineReconciliation, type TableComparison } from '../../src/projections/framework/define-reconciliation';
 import { RECIPES } from '../../src/projections/recipes';
 import { chunkByTransaction, recordBytes, writeInChunks } from '../../src/projections/pipeline/chunker';
-import type { BatchItem } from '../../src/projections/framework/batch-applier';
+import { batchOperations, planAhead, type BatchItem } from '../../src/projections/framework/batch-applier';
+import { planStatements } from '../../src/connectors/postgres-target/row-writer';
+import { TimeSlicer } from '../../src/projections/pipeline/time-slicer';
 import type { LogRecord } from '../../src/contracts/positions';
 
 const projection = defineProjection<{ id: number; name: string }>({
@@ -144,6 +146,32 @@ describe('writeInChunks', () => {
     expect(decodedDuringBig).toEqual([]);
   });
 
+  it("hands each chunk's write what was prepared for it, preparing the next chunk while one is written", async () => {
+    const events: string[] = [];
+    const prepare = async (chunk: BatchItem[]) => {
+      events.push(`prepare ${chunk[0].record.offset}`);
+      return chunk.map((item) => item.record.offset);
+    };
+    const written: bigint[][] = [];
+    await writeInChunks<bigint[]>(
+      people(30),
+      decode,
+      { maxEvents: 10 },
+      async (chunk, prepared) => {
+        events.push(`write ${chunk[0].record.offset}`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        expect(prepared).toEqual(chunk.map((item) => item.record.offset));
+        written.push(prepared!);
+        events.push(`written ${chunk[0].record.offset}`);
+      },
+      prepare,
+    );
+    expect(written.flat()).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i)));
+    // chunk 10's preparation runs between chunk 0's write starting and ending
+    expect(events.indexOf('prepare 10')).toBeGreaterThan(events.indexOf('write 0'));
+    expect(events.indexOf('prepare 10')).toBeLessThan(events.indexOf('written 0'));
+  });
+
   it('stops at the first chunk that fails to write', async () => {
     const written: number[] = [];
     const failing = writeInChunks(people(30), decode, { maxEvents: 10 }, async (chunk) => {
@@ -152,6 +180,22 @@ describe('writeInChunks', () => {
     });
     await expect(failing).rejects.toThrow('write failed');
     expect(written).toEqual([10]);
+  });
+});
+
+describe('planAhead', () => {
+  it("plans a chunk's applicable events as applyBatch would, and nothing for a projection that reads the target first", async () => {
+    const items = [
+      record(envelope('c', { id: 1, name: 'ada' }), 0n),
+      record(envelope('c', { id: 2, name: '' }), 1n), // rejected: not planned
+      record(envelope('d', null, { id: 3, name: 'x' }), 2n),
+    ].map((r) => ({ record: r, decoded: decodeRecord(projection, 'legacy', r) }));
+    const planned = await planAhead(projection, items, new TimeSlicer(0));
+    const applicable = items.filter((item) => item.decoded.kind === 'apply');
+    expect(planned).toEqual(planStatements(projection.name, projection.schema, batchOperations(projection, applicable)));
+    expect(planned!.map((statement) => statement.text).join('\n')).toMatch(/DELETE/);
+    const readsFirst = { ...projection, beforeWrite: async () => [] };
+    expect(await planAhead(readsFirst, items, new TimeSlicer(0))).toBeNull();
   });
 });
 

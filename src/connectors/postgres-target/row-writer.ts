@@ -28,31 +28,33 @@ export function planStatements(
   schema: string,
   operations: SourcedOperation[],
 ): SqlStatement[] {
+  return [...statementsOf(projection, schema, operations)];
+}
+
+/** planStatements one statement at a time, so that a caller can pause between them. */
+export function* statementsOf(
+  projection: string,
+  schema: string,
+  operations: SourcedOperation[],
+): Generator<SqlStatement> {
   // Id mappings go last: no operation reads tandem.id_map, so moving them keeps every result and
   // lets a batch's upserts (e.g. docs, users) form one run instead of alternating with mapId.
   const ordered = [
     ...operations.filter(({ operation }) => operation.op !== 'mapId'),
     ...operations.filter(({ operation }) => operation.op === 'mapId'),
   ];
-  const statements: SqlStatement[] = [];
   let run: SourcedOperation[] = [];
   let runSignature = '';
-
-  const flush = () => {
-    if (run.length === 0) return;
-    statements.push(runStatement(projection, schema, run));
-    run = [];
-    runSignature = '';
-  };
-
   for (const sourced of ordered) {
     const signature = signatureOf(sourced);
-    if (signature !== runSignature) flush();
+    if (signature !== runSignature && run.length > 0) {
+      yield runStatement(projection, schema, run);
+      run = [];
+    }
     run.push(sourced);
     runSignature = signature;
   }
-  flush();
-  return statements;
+  if (run.length > 0) yield runStatement(projection, schema, run);
 }
 
 function runStatement(projection: string, schema: string, run: SourcedOperation[]): SqlStatement {

@@ -3,8 +3,10 @@ import type { Pool, PoolClient } from 'pg';
 import {
   executeStatements,
   planStatements,
+  statementsOf,
   type SourcedOperation,
 } from '../../connectors/postgres-target/row-writer';
+import type { SqlStatement } from '../../connectors/postgres-target/sql';
 import { saveCheckpoints, type Checkpoint } from '../../connectors/postgres-target/checkpoint-store';
 import { addToQuarantine, waitingKey, waitingKeys } from '../../connectors/postgres-target/quarantine-store';
 import type { LogRecord } from '../../contracts/positions';
@@ -53,6 +55,34 @@ export function batchOperations(
   });
 }
 
+/**
+ * A chunk's statements planned before its target transaction begins (planAhead), or null where they
+ * cannot be: a projection with a beforeWrite step reads the target first.
+ */
+export type PlannedStatements = SqlStatement[] | null;
+
+/**
+ * Plans the statements of a chunk's applicable events ahead of its transaction, pausing on `slicer`
+ * between statements so that the round trips of the chunk being written go on meanwhile. applyBatch
+ * uses them when all those events apply (none waits behind an earlier one).
+ */
+export async function planAhead(
+  definition: ProjectionDefinition<unknown>,
+  items: BatchItem[],
+  slicer: { pause(): Promise<void> },
+): Promise<PlannedStatements> {
+  if (definition.beforeWrite) return null;
+  const applicable = items.filter((item) => item.decoded.kind === 'apply');
+  const operations = batchOperations(definition, applicable);
+  await slicer.pause();
+  const statements: SqlStatement[] = [];
+  for (const statement of statementsOf(definition.name, definition.schema, operations)) {
+    statements.push(statement);
+    await slicer.pause();
+  }
+  return statements;
+}
+
 export function sourcedOperations(item: BatchItem): SourcedOperation[] {
   if (item.decoded.kind !== 'apply') return [];
   const { event, operations } = item.decoded;
@@ -73,6 +103,8 @@ export async function applyBatch(
   checkpoints: Checkpoint[],
   /** Runs in the same transaction, just before it commits, with what is being quarantined. */
   beforeCommit?: (client: PoolClient, quarantined: Quarantined[]) => Promise<void>,
+  /** The chunk's statements from planAhead, if it ran. */
+  planned: PlannedStatements = null,
 ): Promise<BatchResult> {
   const rejected: Quarantined[] = items.flatMap((item) =>
     item.decoded.kind === 'reject' ? [quarantined(definition, item.record, item.decoded.reason, item.decoded.value)] : [],
@@ -85,11 +117,12 @@ export async function applyBatch(
     try {
       return await withTransaction(client, async () => {
         const { ready, waiting } = await behindWaiting(client, definition, items);
-        const prepared = await prepareItems(client, definition, ready);
-        await executeStatements(
-          client,
-          planStatements(definition.name, definition.schema, batchOperations(definition, prepared)),
-        );
+        // a plan made ahead assumed that every applicable event applies
+        const statements =
+          planned !== null && waiting.length === 0
+            ? planned
+            : planStatements(definition.name, definition.schema, batchOperations(definition, await prepareItems(client, definition, ready)));
+        await executeStatements(client, statements);
         await finish(client, definition, rejected, waiting, checkpoints, beforeCommit);
         return { applied: ready.length, quarantined: rejected, waiting };
       });

@@ -1,6 +1,7 @@
 import type { LogRecord } from '../../contracts/positions';
 import type { BatchItem } from '../framework/batch-applier';
 import { DecodeAhead } from './decode-ahead';
+import { TimeSlicer } from './time-slicer';
 
 /**
  * A source transaction is never split over two target transactions unless it alone exceeds ten
@@ -15,8 +16,8 @@ const MAX_TRANSACTION_BYTES_SPLIT = 2;
  */
 export const MAX_CHUNK_BYTES = 2 * 1024 * 1024;
 
-/** How long decoding runs before it lets the statements of the chunk being written go on. */
-const DECODE_SLICE_MS = 4;
+/** How long decoding and planning run before they let the statements of the chunk being written go on. */
+const WORK_SLICE_MS = 1;
 
 export interface ChunkLimits {
   maxEvents: number;
@@ -83,29 +84,37 @@ class ChunkCutter {
 }
 
 /**
- * Decodes `records` chunk by chunk and hands each chunk to `write`, decoding the next chunk while
- * the current one is written: decoding runs in short slices between the write's round trips, so
- * the projector's CPU work overlaps the database's. Chunks are written one after the other, in
- * order; at most two are decoded at a time (the one being written and the next), and the next
- * only as far as `limits.maxDecodedBytes` allows.
+ * Decodes `records` chunk by chunk and hands each chunk to `write`, decoding the next chunk (and
+ * `prepare`-ing it: the statements planned ahead) while the current one is written: that work runs
+ * in short slices between the write's round trips, so the projector's CPU work overlaps the
+ * database's. Chunks are written one after the other, in order; at most two are decoded at a time
+ * (the one being written and the next), and the next only as far as `limits.maxDecodedBytes` allows.
  */
-export async function writeInChunks(
+export async function writeInChunks<Prepared = undefined>(
   records: LogRecord[],
   decode: (record: LogRecord) => BatchItem,
   limits: ChunkLimits,
-  write: (chunk: BatchItem[]) => Promise<void>,
+  write: (chunk: BatchItem[], prepared: Prepared | undefined) => Promise<void>,
+  prepare?: (chunk: BatchItem[], slicer: TimeSlicer) => Promise<Prepared>,
 ): Promise<void> {
   const ahead = new DecodeAhead(limits.maxDecodedBytes ?? 2 * (limits.maxBytes ?? Infinity));
-  const reader = new SlicedChunkReader(records, decode, limits, ahead);
-  let pending = reader.next();
+  const slicer = new TimeSlicer(WORK_SLICE_MS);
+  const reader = new SlicedChunkReader(records, decode, limits, ahead, slicer);
+  const readNext = async () => {
+    const chunk = await reader.next();
+    if (chunk === null) return null;
+    return { chunk, prepared: prepare ? await prepare(chunk, slicer) : undefined };
+  };
+  let pending = readNext();
   for (;;) {
-    const chunk = await pending;
-    if (chunk === null) return;
+    const next = await pending;
+    if (next === null) return;
+    const { chunk, prepared } = next;
     ahead.startWriting(chunk.reduce((sum, item) => sum + recordBytes(item.record), 0));
-    pending = reader.next();
+    pending = readNext();
     pending.catch(() => undefined); // a decode failure is thrown where it is awaited, above
     try {
-      await write(chunk);
+      await write(chunk, prepared);
     } finally {
       ahead.doneWriting();
     }
@@ -113,8 +122,8 @@ export async function writeInChunks(
 }
 
 /**
- * Reads the next chunk of decoded items, yielding to the event loop every DECODE_SLICE_MS and
- * waiting while the chunk so far would not fit beside the one being written (DecodeAhead).
+ * Reads the next chunk of decoded items, pausing every WORK_SLICE_MS and waiting while the chunk so
+ * far would not fit beside the one being written (DecodeAhead).
  */
 class SlicedChunkReader {
   private index = 0;
@@ -126,6 +135,7 @@ class SlicedChunkReader {
     private readonly decode: (record: LogRecord) => BatchItem,
     limits: ChunkLimits,
     private readonly ahead: DecodeAhead,
+    private readonly slicer: TimeSlicer,
   ) {
     this.cutter = new ChunkCutter(limits);
   }
@@ -138,13 +148,13 @@ class SlicedChunkReader {
       bytes = recordBytes(this.carried.record);
     }
     this.carried = null;
-    let sliceStart = Date.now();
+    this.slicer.restart();
     while (this.index < this.records.length) {
       const record = this.records[this.index];
       bytes += recordBytes(record);
       if (!this.ahead.fits(bytes)) {
         await this.ahead.room(bytes);
-        sliceStart = Date.now();
+        this.slicer.restart();
       }
       this.index++;
       const item = this.decode(record);
@@ -153,10 +163,7 @@ class SlicedChunkReader {
         return chunk;
       }
       chunk.push(item);
-      if (Date.now() - sliceStart >= DECODE_SLICE_MS) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        sliceStart = Date.now();
-      }
+      await this.slicer.pause();
     }
     return chunk.length > 0 ? chunk : null;
   }

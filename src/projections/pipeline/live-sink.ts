@@ -10,7 +10,7 @@ import { ensureTandemSchema } from '../../connectors/postgres-target/tandem-sche
 import { applyMigrations } from '../../connectors/postgres-target/migrations';
 import { positionKey, readRecordsAt } from '../../connectors/kafka/record-reader';
 import { projectionGroup } from '../../contracts/names';
-import { applyBatch, type BatchItem } from '../framework/batch-applier';
+import { applyBatch, planAhead, type BatchItem, type PlannedStatements } from '../framework/batch-applier';
 import { topicsOf, type ProjectionDefinition } from '../framework/define-projection';
 import { buildDeferredIndexes } from '../framework/deferred-indexes';
 import { retryWaiting, type WaitingValues } from '../framework/ordering-wait';
@@ -18,6 +18,7 @@ import { WaitingParents } from '../framework/waiting-parents';
 import { everyPartitionCaughtUp } from './caught-up';
 import { DeadLetterProducer } from './dead-letters';
 import type { ChunkResult, RunnerSink } from './sink';
+import type { TimeSlicer } from './time-slicer';
 
 export interface AppliedBatch {
   projection: string;
@@ -81,12 +82,16 @@ export class LiveSink implements RunnerSink {
     return checkpoint ? checkpoint.offset + 1n : null;
   }
 
-  async write(items: BatchItem[]): Promise<ChunkResult> {
+  planAhead(items: BatchItem[], slicer: TimeSlicer): Promise<PlannedStatements> {
+    return planAhead(this.options.definition, items, slicer);
+  }
+
+  async write(items: BatchItem[], planned: PlannedStatements = null): Promise<ChunkResult> {
     const { definition, pool, logger } = this.options;
     const last = items[items.length - 1].record;
     const checkpoint = this.checkpointAfter(last.topic, last.partition, items);
     const started = process.hrtime.bigint();
-    const result = await applyBatch(pool, definition, items, [checkpoint]);
+    const result = await applyBatch(pool, definition, items, [checkpoint], undefined, planned);
     this.options.onBatchApplied?.({
       projection: definition.name,
       applied: result.applied,

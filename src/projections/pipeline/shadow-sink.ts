@@ -1,7 +1,8 @@
 import type { Pool, PoolClient } from 'pg';
-import { applyBatch, type BatchItem, type Quarantined } from '../framework/batch-applier';
+import { applyBatch, planAhead, type BatchItem, type PlannedStatements, type Quarantined } from '../framework/batch-applier';
 import type { ProjectionDefinition } from '../framework/define-projection';
 import type { ChunkResult, ProjectionSink } from './sink';
+import type { TimeSlicer } from './time-slicer';
 
 /**
  * Applies each chunk to a projection's tables in a target transaction, without checkpoints: a
@@ -15,8 +16,12 @@ export class TargetSink implements ProjectionSink {
     private readonly beforeCommit?: (client: PoolClient, quarantined: Quarantined[]) => Promise<void>,
   ) {}
 
-  async write(items: BatchItem[]): Promise<ChunkResult> {
-    const result = await applyBatch(this.pool, this.definition, items, [], this.beforeCommit);
+  planAhead(items: BatchItem[], slicer: TimeSlicer): Promise<PlannedStatements> {
+    return planAhead(this.definition, items, slicer);
+  }
+
+  async write(items: BatchItem[], planned: PlannedStatements = null): Promise<ChunkResult> {
+    const result = await applyBatch(this.pool, this.definition, items, [], this.beforeCommit, planned);
     return { applied: result.applied, quarantined: result.quarantined };
   }
 }

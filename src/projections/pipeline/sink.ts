@@ -1,4 +1,5 @@
-import type { BatchItem, Quarantined } from '../framework/batch-applier';
+import type { BatchItem, PlannedStatements, Quarantined } from '../framework/batch-applier';
+import type { TimeSlicer } from './time-slicer';
 
 /** What a sink did with one chunk. */
 export interface ChunkResult {
@@ -13,7 +14,10 @@ export interface ChunkResult {
  * (plan-sink.ts), or a replay's shadow schema (shadow-sink.ts).
  */
 export interface ProjectionSink {
-  write(chunk: BatchItem[]): Promise<ChunkResult>;
+  /** `planned`: what planAhead returned for this chunk. */
+  write(chunk: BatchItem[], planned?: PlannedStatements): Promise<ChunkResult>;
+  /** Plans a chunk's statements while the chunk before it is written, pausing on `slicer` (batch-applier.ts). */
+  planAhead?(chunk: BatchItem[], slicer: TimeSlicer): Promise<PlannedStatements>;
 }
 
 /** A sink a consumer-group reader (projection-runner.ts) runs: it also decides where reading starts. */
