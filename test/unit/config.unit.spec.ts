@@ -51,6 +51,7 @@ describe('configuration', () => {
     expect(config.source.url).toBe('postgres://u@other/legacy');
     expect(config.kafka.brokers).toEqual(['a:1', 'b:2']);
     expect(config.target?.url).toBe('postgres://u@other/target');
+    expect(config.target?.preparedStatements).toBe(true);
   });
 
   it('accepts every recipe of the registry, and names them all when one is unknown', () => {

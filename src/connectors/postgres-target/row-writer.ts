@@ -3,6 +3,7 @@ import { ident, qualified, type SqlStatement } from './sql';
 import { batchedDeleteStatement, conditionalUpsertStatement, conflictAction } from './batched-statements';
 import type { RowOperation, VersionBound, WriteCondition } from '../../contracts/row-operation';
 import { UNAVAILABLE_VALUE } from '../../contracts/envelope';
+import { preparedQuery } from './prepared-statements';
 import { hasUnavailableValues, keyOf, signatureOf, writtenColumns } from './operation-signature';
 
 export { keyOf };
@@ -254,12 +255,12 @@ export async function forgetIdMap(db: Pool | ClientBase, projection: string): Pr
 export async function executeStatements(client: ClientBase, statements: SqlStatement[]): Promise<void> {
   for (const statement of statements) {
     if (statement.requires) {
-      const { rows } = await client.query(statement.requires.text, statement.requires.values);
+      const { rows } = await client.query(preparedQuery(client, statement.requires.text, statement.requires.values));
       if (rows.length > 0) {
         const keys = rows.map((row: Record<string, unknown>) => JSON.stringify(row)).join(', ');
         throw new MissingRowError(`${statement.requires.reason}; key ${keys}`, statement.requires.table);
       }
     }
-    await client.query(statement.text, statement.values);
+    await client.query(preparedQuery(client, statement.text, statement.values));
   }
 }

@@ -38,7 +38,16 @@ const configObject = z.object({
     ssl: kafkaSslSchema.optional(),
     sasl: kafkaSaslSchema.optional(),
   }),
-  target: z.object({ url: postgresUrl }).optional(),
+  target: z
+    .object({
+      url: postgresUrl,
+      /**
+       * The projector's statements prepared once per session (prepared-statements.ts); false behind
+       * a pooler in transaction mode that does not keep them (PgBouncer before 1.21).
+       */
+      preparedStatements: z.boolean().default(true),
+    })
+    .optional(),
   /** What to project: built-in recipes and modules of the user's own (projection-entry.schema.ts). */
   projections: projectionEntriesSchema,
   projector: z

@@ -4,6 +4,7 @@ import type { Logger } from '../../shared/logger';
 import { ConfigError } from '../../shared/errors';
 import { namePoolEndpoint } from '../../shared/endpoint';
 import { markWritesOf } from '../../connectors/postgres-target/write-origin';
+import { unnamedStatementsFor } from '../../connectors/postgres-target/prepared-statements';
 import { failbackNames } from '../../contracts/failback-names';
 
 export function targetPool(config: TandemConfig, logger?: Logger): Pool {
@@ -17,6 +18,7 @@ export function targetPool(config: TandemConfig, logger?: Logger): Pool {
   // the pool; without a listener its 'error' event would crash the process. Queries in flight still
   // fail and are handled by their callers (the projector applies the batch again; rows are LSN-guarded).
   pool.on('error', (error) => logger?.warn({ err: error }, 'an idle target connection failed; the pool opens a new one'));
+  if (!config.target.preparedStatements) pool.on('connect', (session) => unnamedStatementsFor(session));
   if (config.failback) {
     // with failback, the projector's writes are marked so that failback capture does not send them back to legacy
     markWritesOf(pool, failbackNames(config.kafka.topicPrefix, config.source.slot, config.source.publication).projectorOrigin);
