@@ -202,6 +202,49 @@ export const changeEnvelopeSchema = z.object({
 export type ChangeEnvelope = z.infer<typeof changeEnvelopeSchema>;
 
 /**
+ * changeEnvelopeSchema.safeParse, without its copy of the event for the events it accepts: those
+ * passing `isChangeEnvelope` (a check no looser than the schema) are returned as they are; anything
+ * else goes through the schema, for its data or its reasons. The projector's hot path: zod copied
+ * every row (twice with a projection's record input) and the garbage was a fifth of a mirror's CPU.
+ */
+export function parseChangeEnvelope(value: unknown): ReturnType<typeof changeEnvelopeSchema.safeParse> {
+  if (isChangeEnvelope(value)) return { success: true, data: value };
+  return changeEnvelopeSchema.safeParse(value);
+}
+
+/** A JSON object (not an array, not null): what z.record accepts. */
+export const isPlainRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+const isOptionalNullableNumber = (value: unknown) => value === undefined || value === null || isNumber(value);
+const CHANGE_OPS = new Set(['c', 'u', 'd', 'r', 't']);
+
+function isChangeEnvelope(value: unknown): value is ChangeEnvelope {
+  if (!isPlainRecord(value)) return false;
+  const { before, after, op, ts_ms, source, transaction } = value;
+  if (!(before === null || isPlainRecord(before)) || !(after === null || isPlainRecord(after))) return false;
+  if (typeof op !== 'string' || !CHANGE_OPS.has(op) || !isNumber(ts_ms) || !isPlainRecord(source)) return false;
+  const sourceValid =
+    typeof source.schema === 'string' &&
+    typeof source.table === 'string' &&
+    (source.snapshot === undefined || typeof source.snapshot === 'string') &&
+    isOptionalNullableNumber(source.txId) &&
+    isOptionalNullableNumber(source.lsn) &&
+    (source.commit_lsn === null || isNumber(source.commit_lsn)) &&
+    isNumber(source.ts_ms);
+  if (!sourceValid) return false;
+  return (
+    transaction === undefined ||
+    transaction === null ||
+    (isPlainRecord(transaction) &&
+      typeof transaction.id === 'string' &&
+      isNumber(transaction.total_order) &&
+      isNumber(transaction.data_collection_order))
+  );
+}
+
+/**
  * The commit LSN and commit time of a parsed event, read leniently (null where a field is missing
  * or not a number): for values that may not be change events at all, e.g. a quarantined one.
  */

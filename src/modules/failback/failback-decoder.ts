@@ -1,5 +1,5 @@
 import type { ZodError } from 'zod';
-import { changeEnvelopeSchema } from '../../contracts/envelope';
+import { parseChangeEnvelope } from '../../contracts/envelope';
 import { type LogRecord } from '../../contracts/positions';
 import type { ProjectionDefinition } from '../../projections/framework/define-projection';
 import type { LegacyRowOperation, TargetChange } from '../../projections/framework/define-inverse';
@@ -27,7 +27,7 @@ export function decodeTargetChange(definition: ProjectionDefinition<unknown>, re
   } catch {
     return { kind: 'reject', reason: 'the event is not valid JSON', value: record.value };
   }
-  const envelope = changeEnvelopeSchema.safeParse(parsed);
+  const envelope = parseChangeEnvelope(parsed);
   if (!envelope.success) return { kind: 'reject', reason: `not a change event: ${describe(envelope.error)}`, value: parsed };
   const { op, before, after, source } = envelope.data;
   if (op === 't') {

@@ -1,5 +1,5 @@
 import type { ZodError } from 'zod';
-import { changeEnvelopeSchema } from '../../contracts/envelope';
+import { parseChangeEnvelope } from '../../contracts/envelope';
 import type { LogRecord } from '../../contracts/positions';
 import { sourceOfTopic } from '../../contracts/names';
 import type { ProjectionDefinition, ProjectionEvent, RowOperation } from './define-projection';
@@ -25,7 +25,7 @@ export function decodeRecord<Row>(definition: ProjectionDefinition<Row>, prefix:
   } catch {
     return { kind: 'reject', reason: 'the event is not valid JSON', commitLsn: null, value: record.value };
   }
-  const envelope = changeEnvelopeSchema.safeParse(parsed);
+  const envelope = parseChangeEnvelope(parsed);
   if (!envelope.success) {
     return { kind: 'reject', reason: `not a change event: ${describe(envelope.error)}`, commitLsn: null, value: parsed };
   }

@@ -15,6 +15,10 @@ import { MirrorSpecError, type MirrorTableSpec } from './mirror-spec';
 import { hasStatementSeparator } from './sql-tokens';
 import { columnStepName, mappingOf, mirrorBeforeWrite, type ColumnStep } from './mirror-write-step';
 import { withTransaction } from '../../shared/transaction';
+import { isPlainRecord } from '../../contracts/envelope';
+
+/** A mirrored row as the envelope carries it, checked without a copy (the envelope check already required an object). */
+const mirrorRow = z.custom<Record<string, unknown>>(isPlainRecord, 'expected an object');
 
 export interface MirrorEntry {
   name: string;
@@ -56,7 +60,7 @@ export async function resolveMirrorProjection(entry: MirrorEntry, at: string, co
     name: entry.name,
     schema,
     migrations: steps.map(migrationOf),
-    input: Object.fromEntries(specs.map((spec) => [spec.source, z.record(z.string(), z.unknown())])),
+    input: Object.fromEntries(specs.map((spec) => [spec.source, mirrorRow])),
     apply: (event) => mirrorOperations(tables.get(event.source)!, event),
     reconcile: specs.map(mirrorComparison),
     invert: mirrorInverse(specs),
