@@ -133,6 +133,18 @@ describe('mirror: rows', () => {
     expect(targetValue('bytea', '3q2+7w==')).toBe('\\xdeadbeef');
     expect(targetValue('jsonb', '__debezium_unavailable_value')).toBe('__debezium_unavailable_value');
     expect(targetValue('text[]', ['a', null])).toEqual(['a', null]);
+    expect(targetValue('jsonb[]', ['{"a": 1}', null])).toEqual([{ a: 1 }, null]);
+    expect(targetValue('bytea[][]', [['3q2+7w==']])).toEqual([['\\xdeadbeef']]);
+    expect(targetValue('numeric(12,2)', '12.30')).toBe('12.30');
+  });
+
+  it('leaves out a generated column the source gained after the first rows', () => {
+    const grown = { ...spec, columns: [...spec.columns] };
+    const row = { id: '2', email: 'c@d', password_hash: 'y', tier: 'gold', email_lower: 'c@d', score_twice: 4 };
+    expect(mirrorOperations(grown, event('c', null, row))[0]).toMatchObject({ row: { id: '2', email_address: 'c@d', tier: 'gold', score_twice: 4 } });
+    grown.columns.push({ ...grown.columns[0], source: 'score_twice', target: 'score_twice', generated: 'score * 2' });
+    expect(mirrorOperations(grown, event('c', null, row))[0]).toMatchObject({ row: { id: '2', email_address: 'c@d', tier: 'gold' } });
+    expect((mirrorOperations(grown, event('c', null, row))[0] as { row: object }).row).not.toHaveProperty('score_twice');
   });
 });
 

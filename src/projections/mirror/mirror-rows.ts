@@ -16,12 +16,24 @@ export const targetColumn = (mapping: RowMapping, source: string) => mapping.ren
 
 /** The target row of a source row: excluded columns left out, renamed ones renamed; values as captured. */
 export function targetRow(mapping: RowMapping, row: Record<string, unknown>): Record<string, unknown> {
-  const excluded = new Set([...mapping.exclude, ...(mapping.columns ?? []).filter((column) => column.generated).map((column) => column.source)]);
-  return Object.fromEntries(
-    Object.entries(row)
-      .filter(([column]) => !excluded.has(column))
-      .map(([column, value]) => [targetColumn(mapping, column), value]),
-  );
+  const leftOut = leftOutColumns(mapping);
+  const target: Record<string, unknown> = {};
+  for (const column of Object.keys(row)) {
+    if (!leftOut.has(column)) target[targetColumn(mapping, column)] = row[column];
+  }
+  return target;
+}
+
+/** By mapping: the source columns its target rows leave out, and how many columns it had then (a column the source gains is appended). */
+const leftOutByMapping = new WeakMap<RowMapping, { columns: number; names: Set<string> }>();
+
+function leftOutColumns(mapping: RowMapping): Set<string> {
+  const columns = mapping.columns?.length ?? 0;
+  const known = leftOutByMapping.get(mapping);
+  if (known?.columns === columns) return known.names;
+  const names = new Set([...mapping.exclude, ...(mapping.columns ?? []).filter((column) => column.generated).map((column) => column.source)]);
+  leftOutByMapping.set(mapping, { columns, names });
+  return names;
 }
 
 /** The target key of a source row (from the delete's old row or the new row). */
@@ -51,14 +63,12 @@ export function mirrorOperations(mapping: RowMapping, event: ProjectionEvent<Rec
  */
 export function targetValue(type: string, value: unknown): unknown {
   if (value === null || value === undefined || value === UNAVAILABLE_VALUE) return value;
-  const element = type.replace(/(\[\])+$/, '');
+  const element = type.endsWith('[]') ? type.replace(/(\[\])+$/, '') : type;
+  if (element !== 'json' && element !== 'jsonb' && element !== 'bytea') return value; // its text is its input form
+  // a json/jsonb/bytea value, or an array of them converted element-wise
   const convert = (item: unknown): unknown => {
     if (item === null || typeof item !== 'string') return Array.isArray(item) ? item.map(convert) : item;
-    if (element === 'json' || element === 'jsonb') return JSON.parse(item);
-    if (element === 'bytea') return `\\x${Buffer.from(item, 'base64').toString('hex')}`;
-    return item;
+    return element === 'bytea' ? `\\x${Buffer.from(item, 'base64').toString('hex')}` : JSON.parse(item);
   };
-  if (element === type) return convert(value);
-  // an array of json/bytea: convert element-wise
-  return element === 'json' || element === 'jsonb' || element === 'bytea' ? convert(value) : value;
+  return convert(value);
 }

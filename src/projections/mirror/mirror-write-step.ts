@@ -120,8 +120,13 @@ function convert(operation: RowOperation, columns: Map<string, Map<string, strin
   if (operation.op !== 'upsert') return operation;
   const types = columns.get(operation.table);
   if (!types) return operation;
-  const row = Object.fromEntries(Object.entries(operation.row).map(([column, value]) => [column, targetValue(types.get(column) ?? '', value)]));
-  return { ...operation, row };
+  let row: Record<string, unknown> | null = null; // copied only when a value changes
+  for (const column of Object.keys(operation.row)) {
+    const value = operation.row[column];
+    const converted = targetValue(types.get(column) ?? '', value);
+    if (converted !== value) (row ??= { ...operation.row })[column] = converted;
+  }
+  return row === null ? operation : { ...operation, row };
 }
 
 /**
