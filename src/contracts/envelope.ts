@@ -216,6 +216,8 @@ export function parseChangeEnvelope(value: unknown): ReturnType<typeof changeEnv
 export const isPlainRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** A row as z.record hands it on: zod's copy drops a `__proto__` column, so such a row goes to zod. */
+const isRowRecord = (value: unknown) => isPlainRecord(value) && !Object.hasOwn(value, '__proto__');
 const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 const isOptionalNullableNumber = (value: unknown) => value === undefined || value === null || isNumber(value);
 const CHANGE_OPS = new Set(['c', 'u', 'd', 'r', 't']);
@@ -223,7 +225,7 @@ const CHANGE_OPS = new Set(['c', 'u', 'd', 'r', 't']);
 function isChangeEnvelope(value: unknown): value is ChangeEnvelope {
   if (!isPlainRecord(value)) return false;
   const { before, after, op, ts_ms, source, transaction } = value;
-  if (!(before === null || isPlainRecord(before)) || !(after === null || isPlainRecord(after))) return false;
+  if (!(before === null || isRowRecord(before)) || !(after === null || isRowRecord(after))) return false;
   if (typeof op !== 'string' || !CHANGE_OPS.has(op) || !isNumber(ts_ms) || !isPlainRecord(source)) return false;
   const sourceValid =
     typeof source.schema === 'string' &&

@@ -29,6 +29,7 @@ const mutations: Mutation[] = [
   ['commit_lsn missing', (e) => { delete e.source.commit_lsn; }],
   ['transaction.id a number', (e) => { e.transaction.id = 7; }],
   ['transaction an array', (e) => { e.transaction = []; }],
+  ['a column named __proto__', (e) => { e.after = JSON.parse('{"id": 1, "__proto__": {"x": 1}}'); }],
 ];
 
 describe('parseChangeEnvelope', () => {

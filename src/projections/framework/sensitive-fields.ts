@@ -1,3 +1,4 @@
+import { isPlainRecord } from '../../contracts/envelope';
 import type { ProjectionDefinition } from './define-projection';
 
 /**
@@ -18,17 +19,14 @@ export function sensitiveColumns(definition: ProjectionDefinition<unknown>, topi
   );
 }
 
-const isRow = (value: unknown): value is Record<string, unknown> =>
-  value !== null && typeof value === 'object' && !Array.isArray(value);
-
 const asText = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
 
 /** The values of the sensitive columns in an event's before and after rows, as text. */
 export function sensitiveValues(definition: ProjectionDefinition<unknown>, topic: string, event: unknown): string[] {
   const columns = sensitiveColumns(definition, topic);
-  if (columns.length === 0 || !isRow(event)) return [];
+  if (columns.length === 0 || !isPlainRecord(event)) return [];
   return [event.before, event.after].flatMap((row) =>
-    isRow(row) ? columns.flatMap((c) => (row[c] === null || row[c] === undefined ? [] : [asText(row[c])])) : [],
+    isPlainRecord(row) ? columns.flatMap((c) => (row[c] === null || row[c] === undefined ? [] : [asText(row[c])])) : [],
   );
 }
 
@@ -53,9 +51,9 @@ export function sensitiveValuesOfRecord(
 export function withoutSensitiveFields(definition: ProjectionDefinition<unknown>, topic: string, event: unknown): unknown {
   const columns = sensitiveColumns(definition, topic);
   if (columns.length === 0 || event === null) return event;
-  if (!isRow(event)) return LEFT_OUT;
+  if (!isPlainRecord(event)) return LEFT_OUT;
   const redact = (row: unknown) =>
-    isRow(row)
+    isPlainRecord(row)
       ? Object.fromEntries(
           Object.entries(row).map(([c, v]) => [c, columns.includes(c) && v !== null && v !== undefined ? LEFT_OUT : v]),
         )
@@ -66,8 +64,8 @@ export function withoutSensitiveFields(definition: ProjectionDefinition<unknown>
 /** Whether a stored event had sensitive values left out (a re-drive must read it again from Kafka). */
 export function hasLeftOutFields(event: unknown): boolean {
   if (event === LEFT_OUT) return true;
-  if (!isRow(event)) return false;
-  return [event.before, event.after].some((row) => isRow(row) && Object.values(row).includes(LEFT_OUT));
+  if (!isPlainRecord(event)) return false;
+  return [event.before, event.after].some((row) => isPlainRecord(row) && Object.values(row).includes(LEFT_OUT));
 }
 
 /** A text (a rejection reason, a printed parameter) with every occurrence of the given secrets masked. */
