@@ -4,7 +4,10 @@ import { createTargetDatabase } from '../support/target-db';
 import { ensureTandemSchema } from '../../src/connectors/postgres-target/tandem-schema';
 import { applyMigrations } from '../../src/connectors/postgres-target/migrations';
 import { applyBatch, type BatchItem } from '../../src/projections/framework/batch-applier';
-import { defineProjection, type ProjectionEvent } from '../../src/projections/framework/define-projection';
+import { defineProjection } from '../../src/projections/framework/define-projection';
+import { decodeRecord } from '../../src/projections/framework/event-decoder';
+import { LogRecordSequence } from '../../src/testing/log-records';
+import { update } from '../../src/testing/change-events';
 import { validateConfig } from '../../src/modules/config/load-config';
 import { targetPool } from '../../src/modules/core/target-pool';
 
@@ -23,22 +26,11 @@ const definition = defineProjection<Person>({
   apply: (event) => [{ op: 'upsert', table: 'people', key: ['id'], row: event.after! }],
 });
 
-let lsn = 100;
+const log = new LogRecordSequence('t');
+/** A change of one person, as capture writes it and the projector decodes it (commit LSNs in order). */
 function item(row: Person): BatchItem {
-  const position = { topic: 't.public.people', partition: 0, offset: BigInt(lsn) };
-  const key = JSON.stringify({ id: row.id });
-  const event: ProjectionEvent<Person> = {
-    source: 'public.people',
-    op: 'u',
-    before: null,
-    after: row,
-    key,
-    commitLsn: BigInt(lsn++),
-    commitTimeMs: 0,
-    transactionId: null,
-    position,
-  };
-  return { record: { ...position, key, value: JSON.stringify({ after: row }) }, decoded: { kind: 'apply', event, operations: definition.apply(event) } };
+  const record = log.next(update('public.people', row));
+  return { record, decoded: decodeRecord(definition, 't', record) };
 }
 
 /**
