@@ -2,6 +2,7 @@ import { changeEvents, readTopics } from '../support/kafka-reader';
 import { TandemProcess, writeConfig } from '../support/capture-process';
 import { CounterWriteLoad, foldCounterEvents } from '../support/write-load';
 import { dropSlot, eventually, sql, testKafka, uniqueName } from '../support/services';
+import { captureNames } from '../../src/contracts/names';
 
 const kafka = testKafka();
 
@@ -113,6 +114,45 @@ describe('capture: exactly once across the snapshot boundary and crashes', () =>
       for (const marker of markers) statusesById.set(marker.value.id, [...(statusesById.get(marker.value.id) ?? []), marker.value.status]);
       expect(statusesById.size).toBe(81);
       for (const statuses of statusesById.values()) expect(statuses).toEqual(['BEGIN', 'END']);
+    } finally {
+      await capture.stop();
+      await dropSlot(name);
+    }
+  });
+
+  it('cuts a transaction of wide rows into Kafka transactions of at most maxBatchBytes, each row once', async () => {
+    const name = uniqueName('wide');
+    const table = `public.${name}`;
+    await sql(`CREATE TABLE ${table} (id int PRIMARY KEY, counter int NOT NULL, doc text NOT NULL)`);
+    // Only the bytes may cut the batch: no timer flush, no heartbeat commit, more events allowed than the transaction has.
+    const maxBatchBytes = 1024 * 1024;
+    const config = writeConfig({ prefix: name, slot: name, publication: name, tables: [table], maxBatchBytes, maxBatchDelayMs: 600_000, heartbeatIntervalMs: 600_000 });
+    const topic = `${name}.${table}`;
+    const capture = TandemProcess.capture(config);
+    try {
+      await capture.waitForLog(/streaming changes/);
+      // 60 rows of 100 KiB (TOASTed at the source, whole in each event): ~6 MiB in one source transaction
+      await sql(`INSERT INTO ${table} SELECT g, 0, repeat(md5(g::text), 3200) FROM generate_series(1, 60) g`);
+      const events = changeEvents(await readTopics(kafka, [topic], (all) => all.length >= 60, { settleMs: 1000 }));
+      expect(events.map((e) => e.key.id).sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+      expect(events.every((e) => e.value.after.doc.length === 102_400)).toBe(true);
+
+      const { stateTopic, stateKey } = captureNames(name, name);
+      const ownStates = (records: Awaited<ReturnType<typeof readTopics>>) =>
+        records.filter((r) => r.key === stateKey).map((r) => JSON.parse(r.value as string) as { stream: { partial: { emitted: number } | null } });
+      const states = ownStates(
+        await readTopics(kafka, [stateTopic], (all) => ownStates(all).some((state, i, list) => i > 0 && list[i - 1].stream.partial && !state.stream.partial), {
+          raw: true,
+          timeoutMs: 60_000,
+        }),
+      );
+      // Each mid-transaction commit records how many of the transaction's records are in Kafka.
+      const emitted = states.flatMap((state) => (state.stream.partial ? [state.stream.partial.emitted] : []));
+      const eventBytes = events[0].value.after.doc.length;
+      expect(emitted.length).toBeGreaterThanOrEqual(Math.floor((60 * eventBytes) / maxBatchBytes) - 1);
+      const steps = emitted.map((n, i) => n - (i === 0 ? 0 : emitted[i - 1]));
+      // a batch is cut by the record that reaches the bound: at most one record past it (the first batch also holds BEGIN)
+      for (const step of steps) expect(step).toBeLessThanOrEqual(Math.ceil(maxBatchBytes / eventBytes) + 1);
     } finally {
       await capture.stop();
       await dropSlot(name);

@@ -18,6 +18,7 @@ export interface CaptureTestConfig {
   snapshotMode?: 'initial' | 'never';
   heartbeatIntervalMs?: number;
   maxBatchEvents?: number;
+  maxBatchBytes?: number;
   maxBatchDelayMs?: number;
   targetUrl?: string;
   projections?: Array<{ recipe: string; sourceSchema?: string }>;
@@ -43,7 +44,12 @@ export function writeConfig(config: CaptureTestConfig): string {
         topicPrefix: config.prefix,
         partitions: 3,
       },
-      capture: { maxBatchEvents: config.maxBatchEvents ?? 5000, maxBatchDelayMs: config.maxBatchDelayMs ?? 50, statusIntervalMs: 1000 },
+      capture: {
+        maxBatchEvents: config.maxBatchEvents ?? 5000,
+        ...(config.maxBatchBytes ? { maxBatchBytes: config.maxBatchBytes } : {}),
+        maxBatchDelayMs: config.maxBatchDelayMs ?? 50,
+        statusIntervalMs: 1000,
+      },
       ...(config.targetUrl ? { target: { url: config.targetUrl } } : {}),
       projections: config.projections ?? [],
       projector: { maxBatchEvents: config.projectorBatchEvents ?? 2000 },

@@ -15,6 +15,7 @@ describe('configuration', () => {
     expect(config.source.snapshot.chunkSize).toBe(5000);
     expect(config.kafka.partitions).toBe(3);
     expect(config.capture.maxBatchEvents).toBe(5000);
+    expect(config.capture.maxBatchBytes).toBe(8 * 1024 * 1024);
   });
 
   it('names each invalid field and its reason, without any secret', () => {

@@ -6,7 +6,7 @@ import type { TypeRegistry } from './pg-types';
 import { CAPTURE_SESSION_OPTIONS, quoteIdent } from './session';
 
 export type StreamItem =
-  | { kind: 'message'; walStart: Lsn; message: PgoutputMessage }
+  | { kind: 'message'; walStart: Lsn; message: PgoutputMessage; bytes: number }
   | { kind: 'keepalive'; walEnd: Lsn; replyRequested: boolean }
   | { kind: 'tick' };
 
@@ -24,6 +24,19 @@ export interface ReplicationStreamOptions {
   types?: TypeRegistry;
   /** Pause reading from the socket above this many queued items. */
   highWaterMark?: number;
+  /** …or above this many bytes of queued messages (as received): wide rows reach it first. */
+  highWaterBytes?: number;
+}
+
+export const QUEUE_HIGH_WATER = { items: 2000, bytes: 2 * 1024 * 1024 };
+
+/**
+ * Whether a queue of `items` holding `bytes` of messages is at 1/`fraction` of either bound: reading
+ * pauses at the bound (fraction 1) and resumes below a quarter of both (fraction 4). The bytes keep
+ * capture's memory bounded when rows are wide (2,000 messages of 14 KB would be 28 MB).
+ */
+export function aboveHighWater(queue: { items: number; bytes: number }, bound: { items: number; bytes: number }, fraction: number): boolean {
+  return queue.items >= bound.items / fraction || queue.bytes >= bound.bytes / fraction;
 }
 
 /** Microseconds between 1970-01-01 and 2000-01-01. */
@@ -42,6 +55,10 @@ export class ReplicationStream {
   private readonly service: LogicalReplicationService;
   readonly decoder: PgoutputDecoder;
   private readonly queue: Array<StreamItem | Barrier> = [];
+  /** Bytes of the messages in the queue, as received. */
+  private queuedBytes = 0;
+  /** The size of the message the library parsed last: it emits it right after parsing. */
+  private parsedBytes = 0;
   private draining = false;
   private paused = false;
   private failure: Error | null = null;
@@ -63,7 +80,7 @@ export class ReplicationStream {
   run(startLsn: Lsn): Promise<void> {
     const done = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
     this.service.on('data', (lsn: string, message: PgoutputMessage) =>
-      this.enqueue({ kind: 'message', walStart: parseLsn(lsn), message }),
+      this.enqueue({ kind: 'message', walStart: parseLsn(lsn), message, bytes: this.parsedBytes }),
     );
     this.service.on('heartbeat', (lsn: string, _timestamp: number, shouldRespond: boolean) =>
       this.enqueue({ kind: 'keepalive', walEnd: parseLsn(lsn), replyRequested: shouldRespond }),
@@ -72,7 +89,10 @@ export class ReplicationStream {
     const plugin = {
       name: 'pgoutput',
       // The decoder copies what it keeps (strings, a logical message's bytes): no copy of every message here.
-      parse: (buffer: Buffer) => this.decoder.decode(buffer),
+      parse: (buffer: Buffer) => {
+        this.parsedBytes = buffer.length;
+        return this.decoder.decode(buffer);
+      },
       start: (client: Client, slot: string, lsn: string) =>
         client.query(
           `START_REPLICATION SLOT ${quoteIdent(slot)} LOGICAL ${lsn} (proto_version '1', publication_names '${this.options.publication.replace(/'/g, "''")}')`,
@@ -127,7 +147,7 @@ export class ReplicationStream {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.queue.length = 0;
+    this.clearQueue();
     await this.service.stop().catch(() => undefined);
     this.finish();
   }
@@ -135,7 +155,8 @@ export class ReplicationStream {
   private enqueue(item: StreamItem | Barrier): void {
     if (this.failure || this.stopping) return;
     this.queue.push(item);
-    if (!this.paused && this.queue.length >= (this.options.highWaterMark ?? 2000)) this.setPaused(true);
+    if (item.kind === 'message') this.queuedBytes += item.bytes;
+    if (!this.paused && this.aboveHighWater(1)) this.setPaused(true);
     if (!this.draining) void this.drain();
   }
 
@@ -144,19 +165,30 @@ export class ReplicationStream {
     try {
       while (this.queue.length > 0 && !this.failure && !this.stopping) {
         const item = this.queue.shift()!;
+        if (item.kind === 'message') this.queuedBytes -= item.bytes;
         if (item.kind === 'barrier') {
           await item.run().then(() => item.done(), (error: Error) => {
             item.done(error);
             throw error;
           });
         } else await this.handler(item);
-        if (this.paused && this.queue.length < (this.options.highWaterMark ?? 2000) / 4) this.setPaused(false);
+        if (this.paused && !this.aboveHighWater(4)) this.setPaused(false);
       }
     } catch (error) {
       this.fail(error as Error);
     } finally {
       this.draining = false;
     }
+  }
+
+  private aboveHighWater(fraction: number): boolean {
+    const bound = { items: this.options.highWaterMark ?? QUEUE_HIGH_WATER.items, bytes: this.options.highWaterBytes ?? QUEUE_HIGH_WATER.bytes };
+    return aboveHighWater({ items: this.queue.length, bytes: this.queuedBytes }, bound, fraction);
+  }
+
+  private clearQueue(): void {
+    this.queue.length = 0;
+    this.queuedBytes = 0;
   }
 
   private setPaused(paused: boolean): void {
@@ -171,7 +203,7 @@ export class ReplicationStream {
     if (this.failure) return;
     this.failure = error;
     for (const item of this.queue) if (item.kind === 'barrier') item.done(error);
-    this.queue.length = 0;
+    this.clearQueue();
     void this.service.stop().catch(() => undefined);
     this.settle?.reject(error);
   }

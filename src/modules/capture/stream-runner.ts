@@ -122,7 +122,7 @@ export class StreamRunner {
       const before = this.batch.length;
       this.processor.handle(item.message, item.walStart, this.batch);
       if (before === 0 && this.batch.length > 0) this.batchStartedAt = Date.now();
-      if (this.batch.length >= config.capture.maxBatchEvents || this.caughtUp()) await this.flush();
+      if (this.batchFull() || this.caughtUp()) await this.flush();
       return;
     }
     if (item.kind === 'keepalive') {
@@ -144,6 +144,16 @@ export class StreamRunner {
       this.lastHeartbeatAt = Date.now();
       this.stream.acknowledge(this.status.durableLsn ?? 0n, true); // asks the server for a keepalive
     }
+  }
+
+  /**
+   * A batch is full at maxBatchEvents events or maxBatchBytes bytes, whichever comes first: the bytes
+   * bound capture's memory when rows are wide (a batch is held while it is built, another while it is
+   * produced, and their buffers are reused).
+   */
+  private batchFull(): boolean {
+    const { maxBatchEvents, maxBatchBytes } = this.context.config.capture;
+    return this.batch.length >= maxBatchEvents || this.batch.byteLength >= maxBatchBytes;
   }
 
   /**

@@ -93,6 +93,8 @@ const configObject = z.object({
   capture: z
     .object({
       maxBatchEvents: positiveInt.default(5000),
+      /** Bytes of event keys and values per Kafka transaction at most (wide rows reach it before maxBatchEvents). */
+      maxBatchBytes: positiveInt.default(8 * 1024 * 1024),
       maxBatchDelayMs: positiveInt.default(50),
       statusIntervalMs: positiveInt.default(30_000),
     })
