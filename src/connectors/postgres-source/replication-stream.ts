@@ -22,12 +22,9 @@ export interface ReplicationStreamOptions {
   slot: string;
   publication: string;
   types?: TypeRegistry;
-  /** Pause reading from the socket above this many queued items. */
-  highWaterMark?: number;
-  /** …or above this many bytes of queued messages (as received): wide rows reach it first. */
-  highWaterBytes?: number;
 }
 
+/** Reading from the socket pauses at this many queued items, or bytes of queued messages as received. */
 export const QUEUE_HIGH_WATER = { items: 2000, bytes: 2 * 1024 * 1024 };
 
 /**
@@ -35,8 +32,8 @@ export const QUEUE_HIGH_WATER = { items: 2000, bytes: 2 * 1024 * 1024 };
  * pauses at the bound (fraction 1) and resumes below a quarter of both (fraction 4). The bytes keep
  * capture's memory bounded when rows are wide (2,000 messages of 14 KB would be 28 MB).
  */
-export function aboveHighWater(queue: { items: number; bytes: number }, bound: { items: number; bytes: number }, fraction: number): boolean {
-  return queue.items >= bound.items / fraction || queue.bytes >= bound.bytes / fraction;
+export function aboveHighWater(items: number, bytes: number, fraction: number): boolean {
+  return items >= QUEUE_HIGH_WATER.items / fraction || bytes >= QUEUE_HIGH_WATER.bytes / fraction;
 }
 
 /** Microseconds between 1970-01-01 and 2000-01-01. */
@@ -156,7 +153,7 @@ export class ReplicationStream {
     if (this.failure || this.stopping) return;
     this.queue.push(item);
     if (item.kind === 'message') this.queuedBytes += item.bytes;
-    if (!this.paused && this.aboveHighWater(1)) this.setPaused(true);
+    if (!this.paused && aboveHighWater(this.queue.length, this.queuedBytes, 1)) this.setPaused(true);
     if (!this.draining) void this.drain();
   }
 
@@ -172,18 +169,13 @@ export class ReplicationStream {
             throw error;
           });
         } else await this.handler(item);
-        if (this.paused && !this.aboveHighWater(4)) this.setPaused(false);
+        if (this.paused && !aboveHighWater(this.queue.length, this.queuedBytes, 4)) this.setPaused(false);
       }
     } catch (error) {
       this.fail(error as Error);
     } finally {
       this.draining = false;
     }
-  }
-
-  private aboveHighWater(fraction: number): boolean {
-    const bound = { items: this.options.highWaterMark ?? QUEUE_HIGH_WATER.items, bytes: this.options.highWaterBytes ?? QUEUE_HIGH_WATER.bytes };
-    return aboveHighWater({ items: this.queue.length, bytes: this.queuedBytes }, bound, fraction);
   }
 
   private clearQueue(): void {
